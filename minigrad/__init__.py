@@ -1,0 +1,16 @@
+"""minigrad: a reverse-mode autograd engine over NumPy (CPU) and CuPy (GPU) arrays."""
+from . import backend, nn
+from .backend import (cuda_is_available, get_default_dtype, get_rng_state, manual_seed,
+                      set_default_dtype, set_rng_state)
+from .creation import cat, concatenate, ones, randn, stack, tensor, where, zeros
+from .function import Function, enable_grad, is_grad_enabled, no_grad, sum_to
+from .gradcheck import GradcheckError, gradcheck
+from .tensor import Tensor
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "randn", "concatenate", "cat", "stack", "where",
+    "no_grad", "enable_grad", "is_grad_enabled", "Function", "sum_to",
+    "gradcheck", "GradcheckError", "manual_seed", "get_rng_state", "set_rng_state",
+    "set_default_dtype", "get_default_dtype", "cuda_is_available", "backend", "nn",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,193 @@
+"""Array backends: NumPy on the CPU, CuPy on CUDA GPUs.
+
+This is the only module that imports CuPy. Everything else asks it for the array module
+(`xp = get_array_module(x)`) and writes one code path for both devices.
+"""
+import math
+
+import numpy as np
+
+_cupy = None  # the cupy module once imported, False when it cannot be
+_cupy_error = None  # why not, as a sentence
+
+
+def _import_cupy():
+    """Import CuPy once; remember the reason when it cannot be used."""
+    global _cupy, _cupy_error
+    if _cupy is None:
+        try:
+            import cupy
+            _cupy = cupy
+        except Exception as e:  # ImportError, or a CUDA library that fails to load
+            _cupy = False
+            _cupy_error = (f"CuPy is not installed or failed to import ({type(e).__name__}: {e}); "
+                           "install the GPU extra: pip install 'minigrad[gpu]'")
+    return _cupy or None
+
+
+def gpu_unavailable_reason():
+    """None when a CUDA device can be used, else a sentence saying why not."""
+    cp = _import_cupy()
+    if cp is None:
+        return _cupy_error
+    try:
+        n = cp.cuda.runtime.getDeviceCount()
+    except Exception as e:  # no driver, or a driver older than the CUDA runtime
+        return f"CUDA is not usable: {type(e).__name__}: {e} (is the NVIDIA driver installed and new enough?)"
+    if n == 0:
+        return "CuPy is installed but no CUDA device was found"
+    return None
+
+
+def cuda_is_available():
+    return gpu_unavailable_reason() is None
+
+
+# ============================================================================ arrays and devices
+
+def is_array(x):
+    """True for a numpy.ndarray or a cupy.ndarray."""
+    if type(x) is np.ndarray:
+        return True
+    return _cupy is not None and _cupy is not False and isinstance(x, _cupy.ndarray)
+
+
+def get_array_module(*arrays):
+    """numpy for NumPy arrays (and Python numbers), cupy for CuPy arrays."""
+    for a in arrays:
+        if type(a) is not np.ndarray and _cupy and isinstance(a, _cupy.ndarray):
+            return _cupy
+    return np
+
+
+def device_of(array):
+    """'cpu' or 'cuda:N'."""
+    if type(array) is np.ndarray or not (_cupy and isinstance(array, _cupy.ndarray)):
+        return "cpu"
+    return f"cuda:{array.device.id}"
+
+
+def parse_device(device):
+    """Normalise 'cpu', 'cuda', 'cuda:N' to 'cpu' or 'cuda:N'; raise on anything else."""
+    if device is None or device == "cpu":
+        return "cpu"
+    if isinstance(device, str) and device.startswith("cuda"):
+        rest = device[4:]
+        if rest == "":
+            return "cuda:0"
+        if rest[0] == ":" and rest[1:].isdigit():
+            return device
+    raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def to_device(array, device):
+    """Return `array` on `device` (the same object when it is already there)."""
+    device = parse_device(device)
+    if device == "cpu":
+        if type(array) is np.ndarray:
+            return array
+        if _cupy and isinstance(array, _cupy.ndarray):
+            return _cupy.asnumpy(array)
+        return np.asarray(array)
+    reason = gpu_unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"cannot move to {device}: {reason}")
+    index = int(device.split(":")[1])
+    if index >= _cupy.cuda.runtime.getDeviceCount():
+        raise RuntimeError(f"cannot move to {device}: only "
+                           f"{_cupy.cuda.runtime.getDeviceCount()} CUDA device(s) found")
+    with _cupy.cuda.Device(index):
+        return _cupy.asarray(array)
+
+
+def to_numpy(array):
+    return to_device(array, "cpu")
+
+
+def scatter_add(a, indices, values):
+    """a[indices] += values, accumulating repeated indices (in place)."""
+    if type(a) is np.ndarray:
+        np.add.at(a, indices, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(a, indices, values)
+    return a
+
+
+def erf(x):
+    """The error function, elementwise, to full precision on either backend."""
+    xp = get_array_module(x)
+    if xp is not np:
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(x)
+    try:
+        from scipy.special import erf as _erf
+    except ImportError:
+        _erf = np.frompyfunc(math.erf, 1, 1)
+        return _erf(x).astype(x.dtype)
+    return _erf(x)
+
+
+# ============================================================================ default dtype
+
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype):
+    """Set the dtype that Python numbers, lists and new layers get (float32 or float64)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float16, np.float32, np.float64):
+        raise TypeError(f"default dtype must be a floating type (float16/32/64), got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+# ============================================================================ random numbers
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Seed every generator minigrad draws from (NumPy's, and CuPy's when it is loaded)."""
+    global _rng
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"manual_seed expects a non-negative integer, got {seed!r}")
+    _rng = np.random.default_rng(int(seed))
+    if _cupy:
+        _cupy.random.seed(int(seed))
+
+
+def rng():
+    """The global NumPy Generator (initialisation, dropout masks on the CPU, shuffling)."""
+    return _rng
+
+
+def get_rng_state():
+    """A picklable snapshot of the generator, for checkpoints."""
+    return _rng.bit_generator.state
+
+
+def set_rng_state(state):
+    _rng.bit_generator.state = state
+
+
+def uniform(low, high, shape, dtype, device="cpu"):
+    """Uniform samples drawn on the CPU generator (so a seed gives the same values on every device)."""
+    a = _rng.uniform(low, high, size=shape).astype(dtype, copy=False)
+    return to_device(a, device)
+
+
+def normal(mean, std, shape, dtype, device="cpu"):
+    a = _rng.normal(mean, std, size=shape).astype(dtype, copy=False)
+    return to_device(a, device)
+
+
+def random_like(array):
+    """Uniform [0, 1) samples with the shape, dtype and device of `array`."""
+    if type(array) is np.ndarray:
+        return _rng.random(array.shape, dtype=np.float64 if array.dtype == np.float64 else np.float32)
+    return _cupy.random.random_sample(array.shape, dtype=array.dtype)

@@ -1,0 +1,93 @@
+"""Making tensors, and the functions of several tensors: concatenate, stack, where."""
+import numpy as np
+
+from . import backend, ops
+from .tensor import Tensor, _as_tensor
+
+
+def tensor(data, requires_grad=False, dtype=None, device="cpu"):
+    """A new leaf tensor holding a copy of `data`.
+
+    A NumPy/CuPy array keeps its dtype; Python numbers and (nested) lists of floats get the
+    default dtype (float32 unless set_default_dtype changed it), lists of ints get int64 and
+    of bools bool, as in torch.tensor.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data):
+        array = data.astype(dtype) if dtype is not None else data.copy()
+    else:
+        array = np.array(data)
+        if dtype is not None:
+            array = array.astype(dtype)
+        elif array.dtype.kind == "f":
+            array = array.astype(backend.get_default_dtype())
+        elif array.dtype.kind not in "iub":
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} "
+                            f"(NumPy gives dtype {array.dtype})")
+    return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    array = np.zeros(shape, dtype=dtype or backend.get_default_dtype())
+    return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=None, device="cpu", requires_grad=False):
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    array = np.ones(shape, dtype=dtype or backend.get_default_dtype())
+    return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=None, device="cpu", requires_grad=False):
+    """Standard normal samples from minigrad's seeded generator."""
+    shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    array = backend.normal(0.0, 1.0, shape, dtype or backend.get_default_dtype(), device)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def _tensors(name, tensors):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{name} needs at least one tensor")
+    return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis (torch.cat)."""
+    tensors = _tensors("concatenate", tensors)
+    ref = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.ndim != len(ref) or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref))
+                                     if k != axis % len(ref)):
+            raise ValueError(f"concatenate along axis {axis}: tensor {i} has shape {t.shape}, "
+                             f"tensor 0 has shape {ref}")
+    return ops.Concatenate(axis).apply(*tensors)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis=0):
+    """Join tensors of one shape along a new axis (torch.stack)."""
+    tensors = _tensors("stack", tensors)
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has shape "
+                             f"{tensors[0].shape}")
+    return ops.Stack(axis).apply(*tensors)
+
+
+def where(condition, x, y):
+    """Elementwise `x` where `condition` is true, else `y`; gradients flow to x and y."""
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    if not backend.is_array(condition):
+        condition = np.asarray(condition)
+    if condition.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        raise TypeError("where: x or y must be a Tensor")
+    x = x if isinstance(x, Tensor) else _as_tensor(x, y)
+    y = y if isinstance(y, Tensor) else _as_tensor(y, x)
+    return ops.Where(condition).apply(x, y)

@@ -1,0 +1,130 @@
+"""Finite-difference gradient checking, with a report that says where and by how much.
+
+gradcheck builds the full Jacobian of `fn` twice: analytically, one backward pass per output
+element, and numerically, by central differences (f(x + eps) - f(x - eps)) / 2 eps per input
+element. Both in float64: in float32 the rounding error of the difference quotient (~1e-7 / eps)
+swamps any tolerance worth having, so float32 inputs are refused.
+"""
+import numpy as np
+
+from . import backend
+from .function import no_grad
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """Raised by gradcheck when an analytic gradient disagrees with the numeric one."""
+
+
+def _outputs(fn, inputs):
+    out = fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    for k, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, "
+                            f"output {k} is {type(o).__name__}")
+    return outs
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """Check the gradients of `fn(*inputs)` with respect to every input that requires grad.
+
+    Passes when |analytic - numeric| <= atol + rtol * |numeric| for every Jacobian element;
+    returns True. Otherwise raises GradcheckError naming the input, the worst element (output
+    index and input index), both values and the error. Inputs' data and .grad are left as found.
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    checked = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Tensor) and x.requires_grad:
+            if x.dtype != np.float64:
+                raise TypeError(f"gradcheck: input {i} has dtype {x.dtype}; use float64 inputs "
+                                "(finite differences in lower precision are too noisy to check)")
+            checked.append(i)
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+
+    saved_grads = [x.grad if isinstance(x, Tensor) else None for x in inputs]
+    try:
+        outs = _outputs(fn, inputs)
+        analytic = _analytic_jacobians(inputs, checked, outs)
+        numeric = _numeric_jacobians(fn, inputs, checked, eps)
+    finally:
+        for x, g in zip(inputs, saved_grads):
+            if isinstance(x, Tensor):
+                x.grad = g
+
+    for i in checked:
+        a, n = analytic[i], numeric[i]
+        err = np.abs(a - n)
+        excess = err - (atol + rtol * np.abs(n))
+        if excess.size and (excess > 0).any() or not np.isfinite(a).all():
+            bad = np.where(np.isfinite(excess), excess, np.inf)
+            r, c = np.unravel_index(int(np.argmax(bad)), a.shape)
+            out_k, out_idx = _locate_output(outs, r)
+            in_idx = np.unravel_index(c, inputs[i].shape) if inputs[i].ndim else ()
+            n_bad = int((bad > 0).sum())
+            raise GradcheckError(
+                f"gradcheck failed for input {i} (shape {inputs[i].shape}): "
+                f"{n_bad} of {a.size} Jacobian elements out of tolerance.\n"
+                f"  worst: d output{out_k}[{', '.join(map(str, out_idx))}] / "
+                f"d input{i}[{', '.join(map(str, in_idx))}]\n"
+                f"  analytic = {float(a[r, c])!r}\n  numeric  = {float(n[r, c])!r}\n"
+                f"  |error|  = {float(err[r, c]):.6g} > atol + rtol*|numeric| = "
+                f"{atol + rtol * abs(float(n[r, c])):.6g} (atol={atol}, rtol={rtol}, eps={eps})")
+    return True
+
+
+def _locate_output(outs, row):
+    for k, o in enumerate(outs):
+        if row < o.size:
+            return k, np.unravel_index(row, o.shape) if o.ndim else ()
+        row -= o.size
+    raise IndexError(row)
+
+
+def _analytic_jacobians(inputs, checked, outs):
+    """One backward pass per output element: row r of J is d out[r] / d input."""
+    n_out = sum(o.size for o in outs)
+    J = {i: np.zeros((n_out, inputs[i].size)) for i in checked}
+    row = 0
+    for o in outs:
+        xp = backend.get_array_module(o.data)
+        for j in range(o.size):
+            for i in checked:
+                inputs[i].grad = None
+            if o.requires_grad:
+                seed = xp.zeros(o.shape, dtype=o.dtype)
+                seed.reshape(-1)[j] = 1
+                o.backward(seed)
+            for i in checked:
+                g = inputs[i].grad
+                if g is not None:
+                    J[i][row] = backend.to_numpy(g).reshape(-1)
+            row += 1
+    return J
+
+
+def _numeric_jacobians(fn, inputs, checked, eps):
+    """Central differences: column c of J is (f(x + eps e_c) - f(x - eps e_c)) / 2 eps."""
+    J = {}
+    with no_grad():
+        for i in checked:
+            x = inputs[i].data
+            cols = []
+            for c in range(x.size):
+                idx = np.unravel_index(c, x.shape) if x.ndim else ()
+                orig = x[idx].copy()
+                x[idx] = orig + eps
+                plus = _flat_outputs(fn, inputs)
+                x[idx] = orig - eps
+                minus = _flat_outputs(fn, inputs)
+                x[idx] = orig
+                cols.append((plus - minus) / (2 * eps))
+            J[i] = np.stack(cols, axis=1) if cols else np.zeros((0, 0))
+    return J
+
+
+def _flat_outputs(fn, inputs):
+    return np.concatenate([backend.to_numpy(o.data).astype(np.float64).reshape(-1)
+                           for o in _outputs(fn, inputs)])

@@ -1,0 +1,190 @@
+"""Functions of tensors with torch.nn.functional's names, arguments and numerics."""
+import numpy as np
+
+from .. import backend, ops
+from ..tensor import Tensor
+
+
+def _index_array(x, name, like):
+    """An integer index/target as a raw array on `like`'s device."""
+    x = x.data if isinstance(x, Tensor) else x
+    if not backend.is_array(x):
+        x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, got dtype {x.dtype}")
+    if type(x) is not type(like):
+        raise RuntimeError(f"{name} is on {backend.device_of(x)} but the tensor is on "
+                           f"{backend.device_of(like)}")
+    return x
+
+
+def linear(input, weight, bias=None):
+    """y = input @ weightᵀ + bias, weight of shape (out_features, in_features)."""
+    if input.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input has shape {input.shape} (last dim {input.shape[-1]}), "
+                         f"weight has shape {weight.shape} (expects {weight.shape[1]} features)")
+    if bias is None:
+        return ops.Linear().apply(input, weight)
+    return ops.Linear().apply(input, weight, bias)
+
+
+def relu(x):
+    return x.relu()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def gelu(x, approximate="none"):
+    """x Φ(x); approximate='tanh' uses the tanh approximation (as torch)."""
+    return ops.GELU(approximate).apply(x)
+
+
+def softmax(x, axis=-1):
+    return x.softmax(axis)
+
+
+def log_softmax(x, axis=-1):
+    return x.log_softmax(axis)
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sparse=False):
+    """Rows of `weight` at the integer indices `input` (any shape): output input.shape + (D,).
+
+    padding_idx: that row gets no gradient. max_norm: looked-up rows whose norm exceeds it are
+    rescaled to max_norm / (norm + 1e-7) of themselves in place first (torch.embedding_renorm_).
+    """
+    if sparse:
+        raise NotImplementedError("sparse embedding gradients are not implemented yet (issue #5)")
+    idx = _index_array(input, "embedding input", weight.data)
+    V = weight.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= V):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"embedding: index {bad} is out of range for {V} embeddings")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += V
+    if max_norm is not None:
+        _renorm_rows(weight.data, idx, max_norm, norm_type)
+    return ops.Embedding(idx, padding_idx).apply(weight)
+
+
+def _renorm_rows(W, idx, max_norm, norm_type):
+    xp = backend.get_array_module(W)
+    rows = xp.unique(idx.reshape(-1))
+    norms = (xp.abs(W[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(W.dtype)
+    W[rows] *= scale[:, None]
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5, num_batches_tracked=None):
+    """Batch normalisation over (N, C) or (N, C, L) input, per channel C.
+
+    Training normalises with the batch's biased variance and, when running statistics are
+    given, updates them in place: running = (1 - momentum) running + momentum batch, storing the
+    unbiased variance. momentum=None is the cumulative average (factor 1 / batches seen, with
+    num_batches_tracked a 0-d integer array incremented here). Evaluation uses the running
+    statistics.
+    """
+    if input.ndim not in (2, 3):
+        raise ValueError(f"batch_norm expects (N, C) or (N, C, L) input, got shape {input.shape}")
+    C = input.shape[1]
+    for name, a in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if a is not None and tuple(a.shape) != (C,):
+            raise ValueError(f"batch_norm: {name} has shape {tuple(a.shape)}, expected ({C},)")
+    m = input.size // C
+    if training and m <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {input.shape}")
+    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+    rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    if not training and (rm is None or rv is None):
+        raise ValueError("batch_norm in evaluation mode needs running_mean and running_var")
+    op = ops.BatchNorm(training, eps, rm, rv)
+    y = op.apply(input) if weight is None else op.apply(input, weight, bias)
+    if training and rm is not None:
+        if num_batches_tracked is not None:
+            num_batches_tracked += 1
+        factor = momentum if momentum is not None else 1.0 / float(num_batches_tracked)
+        rm *= 1 - factor
+        rm += factor * op.mean
+        rv *= 1 - factor
+        rv += factor * op.var * (m / (m - 1))
+    return y
+
+
+def dropout(input, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    mask = backend.random_like(input.data) >= p
+    return ops.Dropout(mask, p).apply(input)
+
+
+def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Softmax cross entropy of logits (N, C), or (N, C, d1, ...), against class indices or
+    class probabilities, as torch.nn.functional.cross_entropy (no class weights).
+
+    reduction 'mean' divides by the number of targets not equal to ignore_index; label
+    smoothing ε mixes the target with the uniform distribution: (1-ε)·target + ε/C. Stable for
+    logits of any size (the maximum is subtracted before exp).
+    """
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    t = target.data if isinstance(target, Tensor) else target
+    if not backend.is_array(t):
+        t = np.asarray(t)
+    if input.ndim == 1:  # a single example of C logits
+        input = input.reshape(1, -1)
+        t = t.reshape(1, *t.shape[1:]) if t.dtype.kind == "f" else t.reshape(1)
+    C = input.shape[1]
+    spatial = input.shape[2:]
+    if spatial:  # (N, C, d...) -> (N*d..., C)
+        axes = (0,) + tuple(range(2, input.ndim)) + (1,)
+        input = input.transpose(axes).reshape(-1, C)
+        t = t.transpose(axes).reshape(-1, C) if t.dtype.kind == "f" else t.reshape(-1)
+    if t.dtype.kind == "f":
+        if t.shape != input.shape:
+            raise ValueError(f"cross_entropy: probability target has shape {t.shape}, logits "
+                             f"have shape {input.shape}")
+        t = t.astype(input.dtype, copy=False)
+    else:
+        t = _index_array(t, "cross_entropy target", input.data)
+        if t.shape != input.shape[:1]:
+            raise ValueError(f"cross_entropy: target has shape {t.shape}, expected "
+                             f"({input.shape[0]},) for logits of shape {input.shape}")
+        valid = t[t != ignore_index]
+        if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= C):
+            bad = int(valid.min()) if int(valid.min()) < 0 else int(valid.max())
+            raise IndexError(f"cross_entropy: target {bad} is out of bounds for {C} classes")
+    loss = ops.CrossEntropy(t, ignore_index, label_smoothing, reduction).apply(input)
+    if reduction == "none" and spatial:
+        loss = loss.reshape(-1, *spatial)
+    return loss
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or sum) of squared differences."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss: input has shape {input.shape}, target has shape "
+                         f"{target.shape}")
+    d = input - target
+    sq = d * d
+    if reduction == "none":
+        return sq
+    return sq.sum() if reduction == "sum" else sq.mean()

@@ -1,0 +1,167 @@
+"""Layers with torch.nn's arguments, shapes, initialisation and numerics."""
+import math
+
+import numpy as np
+
+from .. import backend
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x Wᵀ + b. weight: (out_features, in_features); both weight and bias start
+    U(-1/sqrt(in_features), 1/sqrt(in_features)), as torch.nn.Linear."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None, device="cpu"):
+        self.in_features, self.out_features = in_features, out_features
+        # torch's kaiming_uniform(a=sqrt(5)) reduces to the bound 1/sqrt(fan_in)
+        self.weight = Parameter(init.kaiming_uniform((out_features, in_features), a=math.sqrt(5),
+                                                     dtype=dtype, device=device))
+        bound = 1 / math.sqrt(in_features) if in_features else 0.0
+        self.bias = Parameter(init.uniform((out_features,), -bound, bound, dtype, device)) \
+            if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, " \
+               f"bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table of num_embeddings rows of size embedding_dim, initialised N(0, 1);
+    the padding_idx row starts at zero and never gets a gradient."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, sparse=False, dtype=None, device="cpu"):
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"padding_idx {padding_idx} must be within num_embeddings "
+                                 f"({num_embeddings})")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.sparse = sparse
+        W = init.normal((num_embeddings, embedding_dim), dtype=dtype)
+        if padding_idx is not None:
+            W[padding_idx] = 0
+        self.weight = Parameter(backend.to_device(W, device))
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.sparse)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (
+            f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation over (N, C) or (N, C, L) input, as torch.nn.BatchNorm1d.
+
+    Training normalises with the biased batch variance and stores the unbiased one in
+    running_var; momentum=None keeps a cumulative average. Evaluation uses the running
+    statistics (or batch statistics when track_running_stats=False).
+    """
+
+    _buffers = ("running_mean", "running_var", "num_batches_tracked")
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None, device="cpu"):
+        dtype = dtype or backend.get_default_dtype()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(backend.to_device(np.ones(num_features, dtype), device)) \
+            if affine else None
+        self.bias = Parameter(backend.to_device(np.zeros(num_features, dtype), device)) \
+            if affine else None
+        if track_running_stats:
+            self.running_mean = backend.to_device(np.zeros(num_features, dtype), device)
+            self.running_var = backend.to_device(np.ones(num_features, dtype), device)
+            self.num_batches_tracked = backend.to_device(np.zeros((), np.int64), device)
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x):
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d({self.num_features}) expects input (N, "
+                             f"{self.num_features}) or (N, {self.num_features}, L), got {x.shape}")
+        use_batch_stats = self.training or not self.track_running_stats
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=use_batch_stats, momentum=self.momentum, eps=self.eps,
+                            num_batches_tracked=self.num_batches_tracked
+                            if self.training else None)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, " \
+               f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+
+
+class Dropout(Module):
+    def __init__(self, p=0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return x.relu()
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return x.sigmoid()
+
+
+class GELU(Module):
+    def __init__(self, approximate="none"):
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+
+class Flatten(Module):
+    """Flatten axes start_dim..end_dim (default: all but the batch axis), as torch.nn.Flatten."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+
+class Sequential(Module):
+    """Modules applied in order; their parameters are named by position: '0.weight'."""
+
+    def __init__(self, *modules):
+        self.layers = list(modules)
+
+    def named_children(self):
+        for i, m in enumerate(self.layers):
+            yield str(i), m
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def forward(self, x):
+        for m in self.layers:
+            x = m(x)
+        return x

@@ -1,0 +1,124 @@
+"""Arithmetic ops: + - * / ** @ and negation, with NumPy broadcasting in both directions."""
+from ..backend import get_array_module
+from ..function import Function, sum_to
+
+
+class Add(Function):
+    def forward(self, x0, x1):
+        self.shapes = (x0.shape, x1.shape)
+        return x0 + x1
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+
+
+class Sub(Function):
+    def forward(self, x0, x1):
+        self.shapes = (x0.shape, x1.shape)
+        return x0 - x1
+
+    def backward(self, gy):
+        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+
+
+class Mul(Function):
+    def forward(self, x0, x1):
+        self.x0, self.x1 = x0, x1
+        return x0 * x1
+
+    def backward(self, gy):
+        x0, x1 = self.x0, self.x1
+        need0, need1 = self.needs_input_grad
+        g0 = sum_to(gy * x1, x0.shape) if need0 else None
+        g1 = sum_to(gy * x0, x1.shape) if need1 else None
+        return g0, g1
+
+
+class Div(Function):
+    def forward(self, x0, x1):
+        self.x0, self.x1 = x0, x1
+        return x0 / x1
+
+    def backward(self, gy):
+        x0, x1 = self.x0, self.x1
+        need0, need1 = self.needs_input_grad
+        g0 = sum_to(gy / x1, x0.shape) if need0 else None
+        g1 = sum_to(-gy * x0 / (x1 * x1), x1.shape) if need1 else None
+        return g0, g1
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return (-gy,)
+
+
+class PowScalar(Function):
+    """x ** c for a Python number c: d/dx = c x^(c-1)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        self.x = x
+        return x ** self.c
+
+    def backward(self, gy):
+        c = self.c
+        return (gy * c * self.x ** (c - 1),)
+
+
+class RPowScalar(Function):
+    """c ** x for a Python number c: d/dx = c^x log c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        self.y = self.c ** x
+        return self.y
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return (gy * self.y * xp.log(xp.asarray(self.c, dtype=gy.dtype)),)
+
+
+class Pow(Function):
+    """x0 ** x1 for two tensors: d/dx0 = x1 x0^(x1-1), d/dx1 = x0^x1 log x0."""
+
+    def forward(self, x0, x1):
+        self.x0, self.x1 = x0, x1
+        self.y = x0 ** x1
+        return self.y
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        x0, x1 = self.x0, self.x1
+        need0, need1 = self.needs_input_grad
+        g0 = sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if need0 else None
+        g1 = sum_to(gy * self.y * xp.log(x0), x1.shape) if need1 else None
+        return g0, g1
+
+
+class MatMul(Function):
+    """x @ W with NumPy's rules: 1-D operands are promoted, batch dimensions broadcast."""
+
+    def forward(self, x, W):
+        self.x, self.W = x, W
+        return x @ W
+
+    def backward(self, gy):
+        x, W = self.x, self.W
+        # promote 1-D operands the way matmul does, so one formula covers every case
+        x2 = x[None, :] if x.ndim == 1 else x
+        W2 = W[:, None] if W.ndim == 1 else W
+        gy2 = gy.reshape((x2 @ W2).shape) if (x.ndim == 1 or W.ndim == 1) else gy
+        need_x, need_W = self.needs_input_grad
+        gx = gW = None
+        if need_x:
+            gx = sum_to(gy2 @ W2.swapaxes(-1, -2), x2.shape).reshape(x.shape)
+        if need_W:
+            gW = sum_to(x2.swapaxes(-1, -2) @ gy2, W2.shape).reshape(W.shape)
+        return gx, gW

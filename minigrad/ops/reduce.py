@@ -1,0 +1,109 @@
+"""Reductions: sum, mean, max, min, var over an axis (int, tuple or None), with keepdims."""
+from ..backend import get_array_module
+from ..function import Function
+
+
+def _normalize_axis(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    out = []
+    for a in axis:
+        if not -ndim <= a < max(ndim, 1):
+            raise IndexError(f"axis {a} is out of range for a tensor of {ndim} dimension(s)")
+        out.append(a % max(ndim, 1))
+    return tuple(out)
+
+
+def _expand(g, shape, axes, keepdims):
+    """Reshape a reduced gradient so it broadcasts against the input's shape."""
+    if keepdims:
+        return g
+    kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return g.reshape(kept)
+
+
+class Sum(Function):
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.shape = x.shape
+        self.axes = _normalize_axis(self.axis, x.ndim)
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return (xp.broadcast_to(_expand(gy, self.shape, self.axes, self.keepdims), self.shape),)
+
+
+class Mean(Function):
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        self.shape = x.shape
+        self.axes = _normalize_axis(self.axis, x.ndim)
+        self.n = 1
+        for a in self.axes:
+            self.n *= x.shape[a]
+        return x.mean(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        g = _expand(gy, self.shape, self.axes, self.keepdims) / self.n
+        return (xp.broadcast_to(g, self.shape),)
+
+
+class Max(Function):
+    """Maximum over axes. Ties share the gradient equally (like torch.amax and torch.max())."""
+
+    def reduce(self, x, axes):
+        return x.max(axis=axes, keepdims=True)
+
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        if x.size == 0:
+            raise ValueError(f"{type(self).__name__.lower()}() of an empty tensor of shape {x.shape}")
+        self.axes = _normalize_axis(self.axis, x.ndim)
+        y = self.reduce(x, self.axes)
+        self.x, self.y = x, y
+        return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
+
+    def backward(self, gy):
+        x = self.x
+        mask = (x == self.y)
+        count = mask.sum(axis=self.axes, keepdims=True)
+        g = _expand(gy, x.shape, self.axes, self.keepdims)
+        return (mask * (g / count).astype(x.dtype, copy=False),)
+
+
+class Min(Max):
+    """Minimum over axes. Ties share the gradient equally (like torch.amin and torch.min())."""
+
+    def reduce(self, x, axes):
+        return x.min(axis=axes, keepdims=True)
+
+
+class Var(Function):
+    """Variance over axes, dividing by N - correction (correction=1: unbiased, as torch.var)."""
+
+    def __init__(self, axis=None, keepdims=False, correction=1):
+        self.axis, self.keepdims, self.correction = axis, keepdims, correction
+
+    def forward(self, x):
+        self.axes = _normalize_axis(self.axis, x.ndim)
+        n = 1
+        for a in self.axes:
+            n *= x.shape[a]
+        self.denom = max(n - self.correction, 0)
+        self.xc = x - x.mean(axis=self.axes, keepdims=True)
+        self.shape = x.shape
+        return (self.xc * self.xc).sum(axis=self.axes, keepdims=self.keepdims) / self.denom
+
+    def backward(self, gy):
+        g = _expand(gy, self.shape, self.axes, self.keepdims)
+        return (g * 2 * self.xc / self.denom,)

@@ -1,0 +1,112 @@
+"""Ops that move elements without arithmetic: reshape, transpose, indexing, concatenate, stack, where."""
+import numpy as np
+
+from ..backend import device_of, get_array_module, is_array, scatter_add, to_device
+from ..function import Function, sum_to
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return (gy.reshape(self.in_shape),)
+
+
+class Transpose(Function):
+    def __init__(self, axes=None):
+        self.axes = axes
+
+    def forward(self, x):
+        axes = self.axes if self.axes is not None else tuple(range(x.ndim))[::-1]
+        self.axes = tuple(a % x.ndim for a in axes) if x.ndim else ()
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = tuple(np.argsort(self.axes))
+        return (gy.transpose(inverse),)
+
+
+def _has_array_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(is_array(p) and p.dtype != bool for p in parts)
+
+
+class GetItem(Function):
+    """x[index] with basic or integer-array indexing; repeated indices accumulate in backward."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.shape, self.dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        gx = xp.zeros(self.shape, dtype=self.dtype)
+        if _has_array_index(self.index):
+            scatter_add(gx, self.index, gy)
+        else:
+            gx[self.index] = gy
+        return (gx,)
+
+
+class Concatenate(Function):
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return get_array_module(*xs).concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        cuts = np.cumsum(self.sizes)[:-1].tolist()
+        return tuple(xp.split(gy, cuts, axis=self.axis))
+
+
+class Stack(Function):
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.n = len(xs)
+        return get_array_module(*xs).stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return tuple(xp.take(gy, i, axis=self.axis) for i in range(self.n))
+
+
+class Where(Function):
+    """where(condition, x, y): the condition is a constant boolean array."""
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, x, y):
+        self.shapes = (x.shape, y.shape)
+        return get_array_module(x).where(self.condition, x, y)
+
+    def backward(self, gy):
+        c = self.condition
+        return sum_to(gy * c, self.shapes[0]), sum_to(gy * ~c, self.shapes[1])
+
+
+class ToDevice(Function):
+    """Copy to another device; the gradient is copied back."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.source = device_of(x)
+        return to_device(x, self.device)
+
+    def backward(self, gy):
+        return (to_device(gy, self.source),)

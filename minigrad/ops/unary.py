@@ -1,0 +1,156 @@
+"""Elementwise functions and the softmax family.
+
+Subgradients at kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, and clip passes the gradient
+where min <= x <= max (both ends included).
+"""
+import math
+
+from ..backend import erf, get_array_module
+from ..function import Function
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.y = get_array_module(x).exp(x)
+        return self.y
+
+    def backward(self, gy):
+        return (gy * self.y,)
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return (gy / self.x,)
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        self.y = get_array_module(x).sqrt(x)
+        return self.y
+
+    def backward(self, gy):
+        return (gy / (2 * self.y),)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.y = get_array_module(x).tanh(x)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return (gy * (1 - y * y),)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.y = 0.5 * xp.tanh(0.5 * x) + 0.5  # stable for large |x|, no overflow in exp
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        return (gy * y * (1 - y),)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, gy):
+        return (gy * self.mask,)
+
+
+class Abs(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.sign = xp.sign(x)
+        return xp.abs(x)
+
+    def backward(self, gy):
+        return (gy * self.sign,)
+
+
+class Clip(Function):
+    def __init__(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clip needs at least one of min and max")
+        self.min, self.max = min, max
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.mask = xp.ones(x.shape, dtype=bool)
+        if self.min is not None:
+            self.mask &= x >= self.min
+        if self.max is not None:
+            self.mask &= x <= self.max
+        return xp.clip(x, self.min, self.max).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        return (gy * self.mask,)
+
+
+class GELU(Function):
+    """x Φ(x), exactly with erf ('none') or with the tanh approximation ('tanh'), as torch."""
+
+    def __init__(self, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.x = x
+        if self.approximate == "none":
+            self.cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
+            return x * self.cdf
+        k = math.sqrt(2 / math.pi)
+        self.t = xp.tanh(k * (x + 0.044715 * x ** 3))
+        return 0.5 * x * (1 + self.t)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        x = self.x
+        if self.approximate == "none":
+            pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+            return (gy * (self.cdf + x * pdf),)
+        k = math.sqrt(2 / math.pi)
+        t = self.t
+        dt = (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+        return (gy * (0.5 * (1 + t) + 0.5 * x * dt),)
+
+
+class Softmax(Function):
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        self.y = e / e.sum(axis=self.axis, keepdims=True)
+        return self.y
+
+    def backward(self, gy):
+        y = self.y
+        gx = y * gy
+        return (gx - y * gx.sum(axis=self.axis, keepdims=True),)
+
+
+class LogSoftmax(Function):
+    def __init__(self, axis=-1):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        z = x - x.max(axis=self.axis, keepdims=True)
+        self.y = z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+        return self.y
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        return (gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True),)

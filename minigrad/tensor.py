@@ -1,0 +1,376 @@
+"""Tensor: an array, its gradient, and the op that made it.
+
+`t.data` is the raw array (numpy.ndarray or cupy.ndarray); `t.grad` is a raw array of the same
+backend and shape, or None. Every operator and method is written out below so that grep finds
+it; each one is a single op from `minigrad.ops`.
+"""
+import numbers
+
+import numpy as np
+
+from . import backend, ops
+from .function import Function
+
+_FLOAT_KINDS = ("f",)
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "creator", "__weakref__")
+    __array_priority__ = 100  # make `ndarray + Tensor` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False):
+        if not backend.is_array(data):
+            data = np.asarray(data)
+        if requires_grad and data.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
+        self.data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self.creator = None  # the Function that produced this tensor, None for leaves
+
+    @classmethod
+    def _from_op(cls, data, creator):
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = creator is not None
+        t.creator = creator
+        return t
+
+    # ======================================================================== properties
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self.creator is None
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        extra = "" if self.dtype == backend.get_default_dtype() else f", dtype={self.dtype}"
+        if self.device != "cpu":
+            extra += f", device='{self.device}'"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def numpy(self):
+        """The data as a NumPy array (copied from the GPU when it lives there)."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self):
+        """A new leaf tensor sharing this tensor's data, outside the graph."""
+        return Tensor(self.data)
+
+    def to(self, device):
+        """This tensor on `device` ('cpu', 'cuda', 'cuda:N'); differentiable like any op."""
+        if backend.parse_device(device) == self.device:
+            return self
+        return ops.ToDevice(device).apply(self)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    # ======================================================================== autograd
+
+    def backward(self, grad=None):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad.
+
+        A tensor with one element seeds 1; otherwise pass `grad`, the gradient of a scalar
+        with respect to this tensor (same shape).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad "
+                               "(no input of the computation had requires_grad=True)")
+        xp = backend.get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward() without grad needs a single-element output, got "
+                                   f"shape {self.shape}; pass grad= of that shape")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else grad
+            grad = xp.asarray(grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward(grad): grad has shape {grad.shape}, "
+                                 f"the tensor has shape {self.shape}")
+
+        # 1. order the graph: iterative depth-first post-order (no recursion limit)
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            t, done = stack.pop()
+            if done:
+                order.append(t)
+                continue
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            stack.append((t, True))
+            if t.creator is not None:
+                for x in t.creator.inputs:
+                    if x.requires_grad and id(x) not in seen:
+                        stack.append((x, False))
+
+        # 2. apply the chain rule from the output back to the leaves
+        grads = {id(self): grad}
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t.creator is None:
+                # a leaf: accumulate, copying so that no two leaves share one array
+                t.grad = g.copy() if t.grad is None else t.grad + g
+                continue
+            for x, gx in zip(t.creator.inputs, t.creator.backward(g)):
+                if gx is None or not x.requires_grad:
+                    continue
+                k = id(x)
+                grads[k] = gx if k not in grads else grads[k] + gx
+
+    def zero_grad(self):
+        self.grad = None
+
+    # ======================================================================== arithmetic
+
+    def __add__(self, other):
+        return ops.Add().apply(self, _as_tensor(other, self))
+
+    def __radd__(self, other):
+        return ops.Add().apply(_as_tensor(other, self), self)
+
+    def __sub__(self, other):
+        return ops.Sub().apply(self, _as_tensor(other, self))
+
+    def __rsub__(self, other):
+        return ops.Sub().apply(_as_tensor(other, self), self)
+
+    def __mul__(self, other):
+        return ops.Mul().apply(self, _as_tensor(other, self))
+
+    def __rmul__(self, other):
+        return ops.Mul().apply(_as_tensor(other, self), self)
+
+    def __truediv__(self, other):
+        return ops.Div().apply(self, _as_tensor(other, self))
+
+    def __rtruediv__(self, other):
+        return ops.Div().apply(_as_tensor(other, self), self)
+
+    def __pow__(self, other):
+        if isinstance(other, numbers.Real) and not isinstance(other, bool):
+            return ops.PowScalar(other).apply(self)
+        return ops.Pow().apply(self, _as_tensor(other, self))
+
+    def __rpow__(self, other):
+        if isinstance(other, numbers.Real) and not isinstance(other, bool):
+            return ops.RPowScalar(other).apply(self)
+        return ops.Pow().apply(_as_tensor(other, self), self)
+
+    def __matmul__(self, other):
+        other = _as_tensor(other, self)
+        _check_matmul(self.shape, other.shape)
+        return ops.MatMul().apply(self, other)
+
+    def __rmatmul__(self, other):
+        other = _as_tensor(other, self)
+        _check_matmul(other.shape, self.shape)
+        return ops.MatMul().apply(other, self)
+
+    def __neg__(self):
+        return ops.Neg().apply(self)
+
+    def __pos__(self):
+        return self
+
+    # comparisons give boolean tensors outside the graph
+    def __lt__(self, other):
+        return Tensor(self.data < _raw(other))
+
+    def __le__(self, other):
+        return Tensor(self.data <= _raw(other))
+
+    def __gt__(self, other):
+        return Tensor(self.data > _raw(other))
+
+    def __ge__(self, other):
+        return Tensor(self.data >= _raw(other))
+
+    def __eq__(self, other):
+        return Tensor(self.data == _raw(other))
+
+    def __ne__(self, other):
+        return Tensor(self.data != _raw(other))
+
+    __hash__ = object.__hash__
+
+    # ======================================================================== reductions
+
+    def sum(self, axis=None, keepdims=False):
+        return ops.Sum(axis, keepdims).apply(self)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.Mean(axis, keepdims).apply(self)
+
+    def max(self, axis=None, keepdims=False):
+        """Maximum over `axis`; tied elements share the gradient equally (as torch.amax)."""
+        return ops.Max(axis, keepdims).apply(self)
+
+    def min(self, axis=None, keepdims=False):
+        """Minimum over `axis`; tied elements share the gradient equally (as torch.amin)."""
+        return ops.Min(axis, keepdims).apply(self)
+
+    def var(self, axis=None, keepdims=False, correction=1):
+        """Variance dividing by N - correction (default 1, unbiased, as torch.var)."""
+        return ops.Var(axis, keepdims, correction).apply(self)
+
+    def argmax(self, axis=None):
+        return Tensor(self.data.argmax(axis=axis))
+
+    def argmin(self, axis=None):
+        return Tensor(self.data.argmin(axis=axis))
+
+    # ======================================================================== elementwise
+
+    def exp(self):
+        return ops.Exp().apply(self)
+
+    def log(self):
+        return ops.Log().apply(self)
+
+    def sqrt(self):
+        return ops.Sqrt().apply(self)
+
+    def tanh(self):
+        return ops.Tanh().apply(self)
+
+    def sigmoid(self):
+        return ops.Sigmoid().apply(self)
+
+    def relu(self):
+        """max(x, 0); the gradient at 0 is 0 (as torch)."""
+        return ops.ReLU().apply(self)
+
+    def abs(self):
+        """|x|; the gradient at 0 is 0 (as torch)."""
+        return ops.Abs().apply(self)
+
+    def clip(self, min=None, max=None):
+        """Clamp to [min, max]; the gradient passes where min <= x <= max (as torch.clamp)."""
+        return ops.Clip(min, max).apply(self)
+
+    def softmax(self, axis=-1):
+        return ops.Softmax(axis).apply(self)
+
+    def log_softmax(self, axis=-1):
+        return ops.LogSoftmax(axis).apply(self)
+
+    # ======================================================================== shape
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        try:
+            return ops.Reshape(shape).apply(self)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"cannot reshape a tensor of shape {self.shape} to {shape}: {e}") from None
+
+    def flatten(self, start_axis=0, end_axis=-1):
+        shape = self.shape
+        end = end_axis % len(shape) if shape else 0
+        new = shape[:start_axis] + (-1,) + shape[end + 1:]
+        return self.reshape(new)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if axes and sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
+            raise ValueError(f"transpose axes {axes} are not a permutation of a tensor of "
+                             f"{self.ndim} dimensions")
+        return ops.Transpose(axes or None).apply(self)
+
+    @property
+    def T(self):
+        return ops.Transpose(None).apply(self)
+
+    def __getitem__(self, index):
+        return ops.GetItem(_raw_index(index)).apply(self)
+
+
+# ============================================================================ helpers
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _as_tensor(x, like):
+    """Wrap a Python number or array as a constant; a Python number takes `like`'s dtype."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, numbers.Number):
+        xp = backend.get_array_module(like.data)
+        dtype = like.dtype if like.dtype.kind in "fc" or isinstance(x, numbers.Integral) \
+            else backend.get_default_dtype()
+        return Tensor(xp.asarray(x, dtype=dtype))
+    if backend.is_array(x):
+        return Tensor(x)
+    raise TypeError(f"unsupported operand of type {type(x).__name__}; expected a Tensor, "
+                    "an array or a Python number")
+
+
+def _raw_index(index):
+    """Replace Tensors and lists inside an index with raw arrays."""
+    if isinstance(index, tuple):
+        return tuple(_raw_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _check_matmul(a, b):
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
+    k_a = a[-1]
+    k_b = b[0] if len(b) == 1 else b[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: shapes {a} and {b} do not match "
+                         f"({k_a} columns against {k_b} rows)")

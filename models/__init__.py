@@ -1,0 +1,1 @@
+"""Toy models, bundled data, training loops and the command line."""

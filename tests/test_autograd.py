@@ -1,0 +1,214 @@
+"""The graph machinery: ordering, accumulation, no_grad, edge cases and bad input."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad as mg
+from conftest import to_np, torch_or_skip
+
+
+def test_diamond_graph_gets_both_contributions():
+    x = mg.tensor(3.0, requires_grad=True, dtype=np.float64)
+    a = x * 2
+    y = a * a + a  # a is used twice
+    y.backward()
+    assert x.grad == pytest.approx(2 * (2 * 6.0) + 2)  # dy/dx = (2a + 1) * 2
+
+
+def test_tensor_used_twice_in_one_op():
+    x = mg.tensor([1.0, -2.0], requires_grad=True, dtype=np.float64)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, -4.0])
+
+
+def test_gradients_accumulate_over_backward_calls():
+    x = mg.tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3 + 2.0, 3 + 4.0])
+
+
+def test_leaves_never_share_a_gradient_array():
+    a = mg.tensor([1.0], requires_grad=True)
+    b = mg.tensor([2.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad += 10
+    assert b.grad[0] == 1.0
+
+
+def test_ten_thousand_op_chain_has_no_recursion_limit():
+    x = mg.tensor(1.0, requires_grad=True, dtype=np.float64)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    assert x.grad == pytest.approx(1.0001 ** 10_000, rel=1e-9)
+
+
+def test_no_grad_records_nothing():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with mg.no_grad():
+        y = (x * 2).exp()
+    assert not y.requires_grad and y.creator is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+    assert mg.is_grad_enabled()
+
+
+def test_no_graph_when_nothing_requires_grad():
+    y = mg.tensor([1.0, 2.0]) * 3 + 1
+    assert not y.requires_grad and y.creator is None
+
+
+def test_no_grad_as_decorator_restores_mode_on_error():
+    @mg.no_grad()
+    def boom():
+        assert not mg.is_grad_enabled()
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        boom()
+    assert mg.is_grad_enabled()
+
+
+def test_max_ties_share_the_gradient_like_torch_amax():
+    x = mg.tensor([1.0, 3.0, 3.0, 2.0], requires_grad=True, dtype=np.float64)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0, 0.5, 0.5, 0])
+    torch = torch_or_skip()
+    t = torch.tensor([1.0, 3.0, 3.0, 2.0], requires_grad=True, dtype=torch.float64)
+    t.amax().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("method", ["abs", "relu"])
+def test_subgradient_at_zero_is_zero(method):
+    x = mg.tensor([0.0, 0.0], requires_grad=True, dtype=np.float64)
+    getattr(x, method)().sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+def test_clip_passes_gradient_at_the_bounds():
+    x = mg.tensor([-1.0, -0.5, 0.5, 1.0], requires_grad=True, dtype=np.float64)
+    x.clip(-0.5, 0.5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 1, 1, 0])
+
+
+def test_python_scalars_keep_float32():
+    x = mg.tensor([1.0, 2.0])
+    assert x.dtype == np.float32
+    for y in (x + 1.5, 2.0 * x, x / 3, 1 - x, x ** 2, 2.0 ** x):
+        assert y.dtype == np.float32
+
+
+def test_default_dtype():
+    assert mg.tensor(1.0).dtype == np.float32
+    mg.set_default_dtype(np.float64)
+    assert mg.tensor([1.0]).dtype == np.float64 and mg.get_default_dtype() == np.float64
+    assert mg.tensor(np.zeros(2, np.float32)).dtype == np.float32  # arrays keep their dtype
+    assert mg.tensor([1, 2]).dtype == np.int64
+    with pytest.raises(TypeError):
+        mg.set_default_dtype(np.int32)
+
+
+# ============================================================================ bad input
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="floating-point"):
+        mg.tensor([1, 2], requires_grad=True)
+
+
+def test_backward_on_non_scalar_needs_grad():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(2,\)"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\)"):
+        (x * 2).backward(np.ones(3))
+    assert x.grad is None
+
+
+def test_shape_mismatch_names_both_shapes():
+    a, b = mg.tensor(np.ones((2, 3))), mg.tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"\(2, ?3\).*\(4, ?5\)"):
+        a + b
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\)"):
+        a @ b
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(7,\)"):
+        a.reshape(7)
+
+
+def test_cuda_without_gpu_names_the_cause():
+    reason = mg.backend.gpu_unavailable_reason()
+    if reason is None:
+        pytest.skip("a GPU is available here, so there is no failure to check")
+    x = mg.tensor([1.0])
+    with pytest.raises(RuntimeError, match="cuda") as e:
+        x.to("cuda")
+    assert reason in str(e.value)
+    with pytest.raises(RuntimeError):
+        mg.tensor([1.0], device="cuda")
+
+
+def test_unknown_device_is_rejected():
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        mg.tensor([1.0]).to("tpu")
+
+
+@pytest.mark.skipif(mg.backend.gpu_unavailable_reason() is not None,
+                    reason=f"no usable GPU: {mg.backend.gpu_unavailable_reason()}")
+def test_mixing_devices_names_both():
+    a = mg.tensor([1.0])
+    b = mg.tensor([1.0], device="cuda")
+    with pytest.raises(RuntimeError, match="cpu.*cuda:0"):
+        a + b
+
+
+def test_to_device_round_trip_is_differentiable(device):
+    x = mg.tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
+    y = (x.to(device) * 3).to("cpu").sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    assert x.to(device).device.startswith(device)
+
+
+# ============================================================================ properties
+
+def _broadcast_pair():
+    return hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=_broadcast_pair(), op=st.sampled_from(["add", "sub", "mul", "div"]))
+def test_broadcasting_gradients_property(shapes, op):
+    rng = np.random.default_rng(0)
+    a_shape, b_shape = shapes.input_shapes
+    a = mg.tensor(rng.standard_normal(a_shape), requires_grad=True)
+    b = mg.tensor(rng.uniform(0.5, 2, b_shape), requires_grad=True)
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y,
+          "mul": lambda x, y: x * y, "div": lambda x, y: x / y}[op]
+    assert mg.gradcheck(fn, [a, b])
+    out = fn(a, b)
+    assert out.shape == shapes.result_shape
+    out.backward(np.ones(out.shape))
+    assert a.grad.shape == a_shape and b.grad.shape == b_shape
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=4), data=st.data())
+def test_reduction_gradients_property(shape, data):
+    axis = data.draw(st.none() | st.integers(-len(shape), len(shape) - 1))
+    keepdims = data.draw(st.booleans())
+    x = mg.tensor(np.random.default_rng(1).standard_normal(shape), requires_grad=True)
+    for method in ("sum", "mean"):
+        assert mg.gradcheck(lambda t: getattr(t, method)(axis=axis, keepdims=keepdims), [x])
+    ref = x.data.sum(axis=axis, keepdims=keepdims)
+    assert x.sum(axis=axis, keepdims=keepdims).shape == np.shape(ref)
+
+
+def test_sum_to_reverses_broadcasting():
+    g = np.ones((2, 3, 4))
+    assert mg.sum_to(g, (3, 1)).shape == (3, 1)
+    assert mg.sum_to(g, (3, 1))[0, 0] == 8
+    assert mg.sum_to(g, ()).shape == () and mg.sum_to(g, ()) == 24

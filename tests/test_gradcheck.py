@@ -1,0 +1,64 @@
+"""gradcheck itself: it passes correct ops, catches a wrong one, and says where."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad.function import Function
+
+
+class BuggyCube(Function):
+    """x³ with a wrong backward at one element: 3x² everywhere except flat index 4."""
+
+    def forward(self, x):
+        self.x = x
+        return x ** 3
+
+    def backward(self, gy):
+        g = 3 * self.x ** 2
+        g.reshape(-1)[4] *= 1.5
+        return (gy * g,)
+
+
+def test_catches_a_wrong_backward_and_names_the_element():
+    x = mg.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    with pytest.raises(mg.GradcheckError) as e:
+        mg.gradcheck(lambda t: BuggyCube().apply(t), [x])
+    msg = str(e.value)
+    assert "input 0" in msg
+    assert "d output0[1, 1] / d input0[1, 1]" in msg  # flat index 4 of a (2, 3) array
+    assert "analytic = 112.5" in msg  # 1.5 * 3 * 5²
+    assert "numeric  = 75.0000" in msg
+    assert isinstance(e.value, AssertionError)
+
+
+def test_names_which_input_is_wrong():
+    a = mg.tensor(np.ones(3), requires_grad=True)
+    b = mg.tensor(np.arange(1.0, 7.0), requires_grad=True)
+    with pytest.raises(mg.GradcheckError, match="input 1"):
+        mg.gradcheck(lambda p, q: p.sum() + BuggyCube().apply(q), [a, b])
+
+
+def test_refuses_float32():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="input 0 has dtype float32"):
+        mg.gradcheck(lambda t: t * 2, [x])
+
+
+def test_needs_an_input_that_requires_grad():
+    with pytest.raises(ValueError, match="no input requires grad"):
+        mg.gradcheck(lambda t: t * 2, [mg.tensor(np.ones(2))])
+
+
+def test_leaves_inputs_as_found():
+    x = mg.tensor(np.array([0.5, 1.5]), requires_grad=True)
+    x.grad = np.array([7.0, 7.0])
+    before = x.data.copy()
+    assert mg.gradcheck(lambda t: (t * t).sum(), [x])
+    np.testing.assert_array_equal(x.data, before)
+    np.testing.assert_array_equal(x.grad, [7.0, 7.0])
+
+
+def test_tuple_outputs_and_non_differentiable_inputs():
+    a = mg.tensor(np.array([0.3, -0.2, 1.1]), requires_grad=True)
+    c = mg.tensor(np.array([2.0, 3.0, 4.0]))  # a constant, not checked
+    assert mg.gradcheck(lambda x, k: (x * k, x.exp().sum()), [a, c])

@@ -1,0 +1,238 @@
+"""Layers and functional forms against PyTorch (float64), plus their edge cases."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+from conftest import to_np, torch_or_skip
+
+rng = np.random.default_rng(0)
+
+
+def test_linear_matches_torch():
+    torch = torch_or_skip()
+    lin = nn.Linear(4, 3, dtype=np.float64)
+    tlin = torch.nn.Linear(4, 3, dtype=torch.float64)
+    with torch.no_grad():
+        tlin.weight.copy_(torch.tensor(lin.weight.data))
+        tlin.bias.copy_(torch.tensor(lin.bias.data))
+    x = rng.standard_normal((5, 2, 4))
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = lin(xm), tlin(xt)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(ty.shape)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    for a, b in [(xm.grad, xt.grad), (lin.weight.grad, tlin.weight.grad), (lin.bias.grad, tlin.bias.grad)]:
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_linear_init_and_shapes():
+    lin = nn.Linear(100, 20)
+    assert lin.weight.shape == (20, 100) and lin.bias.shape == (20,)
+    assert lin.weight.dtype == np.float32
+    assert np.abs(lin.weight.data).max() <= 0.1 and np.abs(lin.weight.data).max() > 0.09
+    assert nn.Linear(3, 2, bias=False).bias is None
+    with pytest.raises(ValueError, match=r"\(2, 5\).*\(20, 100\)"):
+        lin(mg.tensor(np.ones((2, 5), np.float32)))
+
+
+@pytest.mark.parametrize("padding_idx,max_norm", [(None, None), (0, None), (-1, None), (None, 1.0)])
+def test_embedding_matches_torch(padding_idx, max_norm):
+    torch = torch_or_skip()
+    emb = nn.Embedding(6, 3, padding_idx=padding_idx, max_norm=max_norm, dtype=np.float64)
+    temb = torch.nn.Embedding(6, 3, padding_idx=padding_idx, max_norm=max_norm, dtype=torch.float64)
+    with torch.no_grad():
+        temb.weight.copy_(torch.tensor(emb.weight.data))
+    idx = np.array([[1, 0, 1], [5, 1, 0]])  # repeated indices and the padding row
+    y, ty = emb(idx), temb(torch.tensor(idx))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(emb.weight.data, temb.weight.detach().numpy(), rtol=1e-12)  # max_norm renorm
+    g = rng.standard_normal(ty.shape)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(emb.weight.grad, temb.weight.grad.numpy(), rtol=1e-12)
+
+
+def test_embedding_padding_row_and_bad_indices():
+    emb = nn.Embedding(5, 2, padding_idx=2)
+    np.testing.assert_array_equal(emb.weight.data[2], [0, 0])
+    emb(mg.tensor([2, 2, 1])).sum().backward()
+    np.testing.assert_array_equal(emb.weight.grad[2], [0, 0])
+    np.testing.assert_array_equal(emb.weight.grad[1], [1, 1])
+    with pytest.raises(IndexError, match="index 5 is out of range for 5"):
+        emb(np.array([0, 5]))
+    with pytest.raises(IndexError, match="index -1"):
+        emb(np.array([-1]))
+    with pytest.raises(TypeError, match="integers"):
+        emb(np.array([0.5]))
+
+
+def test_embedding_gradcheck():
+    emb = nn.Embedding(4, 3, dtype=np.float64)
+    idx = np.array([0, 3, 3, 1])
+    assert mg.gradcheck(lambda W: F.embedding(idx, W), [emb.weight])
+
+
+def _bn_pair(torch, C, **kw):
+    bn = nn.BatchNorm1d(C, dtype=np.float64, **kw)
+    tbn = torch.nn.BatchNorm1d(C, dtype=torch.float64, **kw)
+    if bn.affine:
+        bn.weight.data[:] = rng.uniform(0.5, 1.5, C)
+        bn.bias.data[:] = rng.standard_normal(C)
+        with torch.no_grad():
+            tbn.weight.copy_(torch.tensor(bn.weight.data))
+            tbn.bias.copy_(torch.tensor(bn.bias.data))
+    return bn, tbn
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
+@pytest.mark.parametrize("kw", [{}, {"momentum": None}, {"momentum": 0.3}, {"affine": False},
+                                {"track_running_stats": False}])
+def test_batchnorm_matches_torch_over_steps_then_eval(shape, kw):
+    torch = torch_or_skip()
+    bn, tbn = _bn_pair(torch, shape[1], **kw)
+    for step in range(4):
+        x = rng.standard_normal(shape) * 3 + 1
+        xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        y, ty = bn(xm), tbn(xt)
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+        g = rng.standard_normal(shape)
+        y.backward(g)
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+        if bn.affine:
+            np.testing.assert_allclose(bn.weight.grad, tbn.weight.grad.numpy(), rtol=1e-10)
+            np.testing.assert_allclose(bn.bias.grad, tbn.bias.grad.numpy(), rtol=1e-10)
+            bn.zero_grad()
+            tbn.zero_grad()
+        if bn.track_running_stats:
+            np.testing.assert_allclose(bn.running_mean, tbn.running_mean.numpy(), rtol=1e-12)
+            np.testing.assert_allclose(bn.running_var, tbn.running_var.numpy(), rtol=1e-12)
+            assert int(bn.num_batches_tracked) == int(tbn.num_batches_tracked) == step + 1
+    bn.eval()
+    tbn.eval()
+    x = rng.standard_normal(shape)
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = bn(xm), tbn(xt)
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_gradcheck(training):
+    bn = nn.BatchNorm1d(3, dtype=np.float64)
+    bn.running_mean[:] = [0.1, -0.2, 0.3]
+    x = mg.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+
+    def f(x, w, b):
+        return F.batch_norm(x, None, None, w, b, training=True) if training else \
+            F.batch_norm(x, bn.running_mean, bn.running_var, w, b, training=False)
+    assert mg.gradcheck(f, [x, bn.weight, bn.bias])
+
+
+def test_batchnorm_one_value_per_channel_raises_and_changes_nothing():
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bn(mg.tensor(np.ones((1, 3), np.float32)))
+    np.testing.assert_array_equal(bn.running_mean, 0)
+    assert int(bn.num_batches_tracked) == 0
+    bn.eval()
+    assert bn(mg.tensor(np.ones((1, 3), np.float32))).shape == (1, 3)  # fine in eval
+    with pytest.raises(ValueError, match=r"expects input \(N, 3\)"):
+        bn(mg.tensor(np.ones((4, 2), np.float32)))
+
+
+@pytest.mark.parametrize("kw", [{}, {"ignore_index": 2}, {"label_smoothing": 0.1},
+                                {"ignore_index": 0, "label_smoothing": 0.25},
+                                {"reduction": "sum"}, {"reduction": "none", "label_smoothing": 0.2}])
+def test_cross_entropy_matches_torch(kw):
+    torch = torch_or_skip()
+    z = rng.standard_normal((7, 5)) * 2
+    t = np.array([0, 2, 4, 2, 1, 3, 0])
+    zm, zt = mg.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    loss, tloss = F.cross_entropy(zm, t, **kw), torch.nn.functional.cross_entropy(zt, torch.tensor(t), **kw)
+    np.testing.assert_allclose(loss.data, tloss.detach().numpy(), rtol=1e-12)
+    g = rng.standard_normal(tloss.shape)
+    loss.backward(g)
+    tloss.backward(torch.tensor(g))
+    np.testing.assert_allclose(zm.grad, zt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    assert mg.gradcheck(lambda x: F.cross_entropy(x, t, **kw), [mg.tensor(z, requires_grad=True)])
+
+
+@pytest.mark.parametrize("case", ["probabilities", "spatial", "single"])
+def test_cross_entropy_other_target_forms_match_torch(case):
+    torch = torch_or_skip()
+    if case == "probabilities":
+        z, t = rng.standard_normal((4, 3)), rng.dirichlet(np.ones(3), 4)
+    elif case == "spatial":
+        z, t = rng.standard_normal((2, 3, 4)), rng.integers(0, 3, (2, 4))
+    else:
+        z, t = rng.standard_normal(5), np.array(3)
+    zm, zt = mg.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(zm, t, label_smoothing=0.1)
+    tloss = torch.nn.functional.cross_entropy(zt, torch.tensor(t), label_smoothing=0.1)
+    np.testing.assert_allclose(loss.data, tloss.detach().numpy(), rtol=1e-12)
+    loss.backward()
+    tloss.backward()
+    np.testing.assert_allclose(zm.grad, zt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_is_stable_for_huge_logits(dtype):
+    z = mg.tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]], dtype), requires_grad=True)
+    loss = F.cross_entropy(z, np.array([0, 2]))
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.isfinite(z.grad).all()
+    assert loss.item() == pytest.approx((0 + 1 + np.log1p(np.exp(-1.0))) / 2, rel=1e-5)
+
+
+def test_cross_entropy_bad_targets():
+    z = mg.tensor(np.zeros((2, 3), np.float32))
+    with pytest.raises(IndexError, match="target 3 is out of bounds for 3 classes"):
+        F.cross_entropy(z, np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"target has shape \(3,\)"):
+        F.cross_entropy(z, np.array([0, 1, 2]))
+
+
+def test_dropout_is_reproducible_and_scaled():
+    x = mg.tensor(np.ones((200, 50), np.float32), requires_grad=True)
+    mg.manual_seed(3)
+    a = F.dropout(x, 0.3)
+    mg.manual_seed(3)
+    b = F.dropout(x, 0.3)
+    np.testing.assert_array_equal(a.data, b.data)
+    kept = a.data != 0
+    assert 0.65 < kept.mean() < 0.75
+    np.testing.assert_allclose(a.data[kept], 1 / 0.7, rtol=1e-6)
+    a.sum().backward()
+    np.testing.assert_allclose(x.grad, a.data, rtol=1e-6)  # d/dx = mask / (1 - p)
+    drop = nn.Dropout(0.5).eval()
+    assert drop(x) is x
+
+
+@pytest.mark.parametrize("layer,tname", [(nn.ReLU(), "ReLU"), (nn.Tanh(), "Tanh"), (nn.Sigmoid(), "Sigmoid"),
+                                         (nn.GELU(), "GELU"), (nn.Flatten(), "Flatten")])
+def test_activation_layers_match_torch(layer, tname):
+    torch = torch_or_skip()
+    x = rng.standard_normal((3, 2, 4))
+    np.testing.assert_allclose(layer(mg.tensor(x)).data, getattr(torch.nn, tname)()(torch.tensor(x)).numpy(),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_every_layer_takes_dtype():
+    for layer in (nn.Linear(2, 3, dtype=np.float64), nn.Embedding(4, 2, dtype=np.float64),
+                  nn.BatchNorm1d(3, dtype=np.float64)):
+        assert all(p.dtype == np.float64 for p in layer.parameters())
+
+
+def test_seed_makes_init_reproducible():
+    mg.manual_seed(7)
+    a = nn.Sequential(nn.Embedding(5, 2), nn.Linear(2, 2))
+    mg.manual_seed(7)
+    b = nn.Sequential(nn.Embedding(5, 2), nn.Linear(2, 2))
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)

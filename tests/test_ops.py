@@ -1,0 +1,146 @@
+"""The op table: one row per op (and edge case). Each row is checked three ways: forward
+against a NumPy reference, gradcheck in float64, and values and gradients against PyTorch."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn.functional as F
+from conftest import to_np, torch_or_skip
+
+rng = np.random.default_rng(0)
+
+
+def randn(*shape):
+    return rng.standard_normal(shape)
+
+
+def positive(*shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def away_from_zero(*shape):
+    x = rng.uniform(0.2, 1.5, shape)
+    return x * rng.choice([-1.0, 1.0], shape)
+
+
+# (id, minigrad fn, numpy reference, torch fn, input arrays)
+OPS = [
+    ("add", lambda a, b: a + b, lambda a, b: a + b, lambda a, b: a + b, [randn(3, 4), randn(3, 4)]),
+    ("add_bcast_row", lambda a, b: a + b, lambda a, b: a + b, lambda a, b: a + b, [randn(3, 4), randn(4)]),
+    ("add_bcast_both", lambda a, b: a + b, lambda a, b: a + b, lambda a, b: a + b, [randn(3, 1), randn(1, 4)]),
+    ("add_scalar_left", lambda a: 2.5 + a, lambda a: 2.5 + a, lambda a: 2.5 + a, [randn(2, 3)]),
+    ("sub_bcast", lambda a, b: a - b, lambda a, b: a - b, lambda a, b: a - b, [randn(2, 3, 4), randn(3, 1)]),
+    ("rsub_scalar", lambda a: 1.0 - a, lambda a: 1.0 - a, lambda a: 1.0 - a, [randn(5)]),
+    ("mul_bcast", lambda a, b: a * b, lambda a, b: a * b, lambda a, b: a * b, [randn(4, 1, 3), randn(2, 1)]),
+    ("mul_same_input", lambda a: a * a, lambda a: a * a, lambda a: a * a, [randn(3)]),
+    ("div", lambda a, b: a / b, lambda a, b: a / b, lambda a, b: a / b, [randn(3, 4), away_from_zero(4)]),
+    ("rdiv_scalar", lambda a: 2.0 / a, lambda a: 2.0 / a, lambda a: 2.0 / a, [away_from_zero(3, 2)]),
+    ("neg", lambda a: -a, lambda a: -a, lambda a: -a, [randn(2, 2)]),
+    ("pow_scalar", lambda a: a ** 3, lambda a: a ** 3, lambda a: a ** 3, [randn(3, 3)]),
+    ("pow_frac", lambda a: a ** 0.5, lambda a: a ** 0.5, lambda a: a ** 0.5, [positive(4)]),
+    ("rpow", lambda a: 2.0 ** a, lambda a: 2.0 ** a, lambda a: 2.0 ** a, [randn(4)]),
+    ("pow_tensor", lambda a, b: a ** b, lambda a, b: a ** b, lambda a, b: a ** b, [positive(3, 2), randn(2)]),
+    ("matmul", lambda a, b: a @ b, lambda a, b: a @ b, lambda a, b: a @ b, [randn(3, 4), randn(4, 5)]),
+    ("matmul_vec_right", lambda a, b: a @ b, lambda a, b: a @ b, lambda a, b: a @ b, [randn(3, 4), randn(4)]),
+    ("matmul_vec_left", lambda a, b: a @ b, lambda a, b: a @ b, lambda a, b: a @ b, [randn(4), randn(4, 2)]),
+    ("matmul_dot", lambda a, b: a @ b, lambda a, b: a @ b, lambda a, b: a @ b, [randn(4), randn(4)]),
+    ("matmul_batch_bcast", lambda a, b: a @ b, lambda a, b: a @ b, lambda a, b: a @ b, [randn(2, 3, 4), randn(4, 2)]),
+    ("sum_all", lambda a: a.sum(), lambda a: a.sum(), lambda a: a.sum(), [randn(3, 4)]),
+    ("sum_axis", lambda a: a.sum(axis=1), lambda a: a.sum(axis=1), lambda a: a.sum(dim=1), [randn(3, 4, 2)]),
+    ("sum_axes_keep", lambda a: a.sum(axis=(0, 2), keepdims=True), lambda a: a.sum(axis=(0, 2), keepdims=True),
+     lambda a: a.sum(dim=(0, 2), keepdim=True), [randn(3, 4, 2)]),
+    ("mean_all", lambda a: a.mean(), lambda a: a.mean(), lambda a: a.mean(), [randn(3, 4)]),
+    ("mean_neg_axis", lambda a: a.mean(axis=-1), lambda a: a.mean(axis=-1), lambda a: a.mean(dim=-1), [randn(3, 4)]),
+    ("max_all", lambda a: a.max(), lambda a: a.max(), lambda a: a.max(), [randn(3, 4)]),
+    ("max_axis", lambda a: a.max(axis=0), lambda a: a.max(axis=0), lambda a: a.amax(dim=0), [randn(3, 4)]),
+    ("min_axis_keep", lambda a: a.min(axis=1, keepdims=True), lambda a: a.min(axis=1, keepdims=True),
+     lambda a: a.amin(dim=1, keepdim=True), [randn(3, 4)]),
+    ("var_all", lambda a: a.var(), lambda a: a.var(ddof=1), lambda a: a.var(), [randn(3, 4)]),
+    ("var_axis_biased", lambda a: a.var(axis=0, correction=0), lambda a: a.var(axis=0),
+     lambda a: a.var(dim=0, correction=0), [randn(5, 3)]),
+    ("exp", lambda a: a.exp(), np.exp, lambda a: a.exp(), [randn(3, 4)]),
+    ("log", lambda a: a.log(), np.log, lambda a: a.log(), [positive(3, 4)]),
+    ("sqrt", lambda a: a.sqrt(), np.sqrt, lambda a: a.sqrt(), [positive(3, 4)]),
+    ("tanh", lambda a: a.tanh(), np.tanh, lambda a: a.tanh(), [randn(3, 4)]),
+    ("sigmoid", lambda a: a.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), lambda a: a.sigmoid(), [randn(3, 4)]),
+    ("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), lambda a: a.relu(), [away_from_zero(3, 4)]),
+    ("abs", lambda a: a.abs(), np.abs, lambda a: a.abs(), [away_from_zero(3, 4)]),
+    ("clip", lambda a: a.clip(-0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), lambda a: a.clamp(-0.5, 0.5),
+     [np.array([-1.3, -0.7, -0.2, 0.1, 0.4, 0.9])]),
+    ("clip_min_only", lambda a: a.clip(min=0.3), lambda a: np.clip(a, 0.3, None), lambda a: a.clamp(min=0.3),
+     [np.array([-1.3, 0.1, 0.45, 0.9])]),
+    ("gelu", lambda a: F.gelu(a), lambda a: a * 0.5 * (1 + np.vectorize(math.erf)(a / math.sqrt(2))), lambda a: __import__("torch").nn.functional.gelu(a), [randn(3, 4)]),
+    ("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"),
+     lambda a: 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))),
+     lambda a: __import__("torch").nn.functional.gelu(a, approximate="tanh"), [randn(3, 4)]),
+    ("softmax", lambda a: a.softmax(axis=-1), lambda a: np.exp(a) / np.exp(a).sum(-1, keepdims=True),
+     lambda a: a.softmax(dim=-1), [randn(3, 5)]),
+    ("softmax_axis0", lambda a: a.softmax(axis=0), lambda a: np.exp(a) / np.exp(a).sum(0, keepdims=True),
+     lambda a: a.softmax(dim=0), [randn(3, 5)]),
+    ("log_softmax", lambda a: a.log_softmax(), lambda a: a - np.log(np.exp(a).sum(-1, keepdims=True)),
+     lambda a: a.log_softmax(dim=-1), [randn(4, 6)]),
+    ("reshape", lambda a: a.reshape(4, -1), lambda a: a.reshape(4, -1), lambda a: a.reshape(4, -1), [randn(2, 6)]),
+    ("transpose", lambda a: a.transpose(2, 0, 1), lambda a: a.transpose(2, 0, 1), lambda a: a.permute(2, 0, 1),
+     [randn(2, 3, 4)]),
+    ("T", lambda a: a.T, lambda a: a.T, lambda a: a.T, [randn(2, 3)]),
+    ("flatten", lambda a: a.flatten(1), lambda a: a.reshape(2, -1), lambda a: a.flatten(1), [randn(2, 3, 4)]),
+    ("getitem_slice", lambda a: a[1:, ::2], lambda a: a[1:, ::2], lambda a: a[1:, ::2], [randn(4, 5)]),
+    ("getitem_int", lambda a: a[2], lambda a: a[2], lambda a: a[2], [randn(4, 5)]),
+    ("getitem_array_repeats", lambda a: a[np.array([0, 2, 0, 0])], lambda a: a[np.array([0, 2, 0, 0])],
+     lambda a: a[__import__("torch").tensor([0, 2, 0, 0])], [randn(4, 3)]),
+    ("getitem_2d_arrays", lambda a: a[np.array([0, 1, 1]), np.array([2, 0, 2])],
+     lambda a: a[np.array([0, 1, 1]), np.array([2, 0, 2])],
+     lambda a: a[__import__("torch").tensor([0, 1, 1]), __import__("torch").tensor([2, 0, 2])], [randn(3, 3)]),
+    ("concatenate", lambda a, b: mg.concatenate([a, b], axis=1), lambda a, b: np.concatenate([a, b], 1),
+     lambda a, b: __import__("torch").cat([a, b], dim=1), [randn(2, 3), randn(2, 2)]),
+    ("stack", lambda a, b: mg.stack([a, b], axis=1), lambda a, b: np.stack([a, b], 1),
+     lambda a, b: __import__("torch").stack([a, b], dim=1), [randn(2, 3), randn(2, 3)]),
+    ("where", lambda a, b: mg.where(np.array([True, False, True]), a, b),
+     lambda a, b: np.where(np.array([True, False, True]), a, b),
+     lambda a, b: __import__("torch").where(__import__("torch").tensor([True, False, True]), a, b),
+     [randn(2, 3), randn(3)]),
+    ("mse_loss", lambda a, b: F.mse_loss(a, b), lambda a, b: ((a - b) ** 2).mean(),
+     lambda a, b: __import__("torch").nn.functional.mse_loss(a, b), [randn(3, 4), randn(3, 4)]),
+    ("composite_diamond", lambda a: (a.exp() * a.tanh() + a).sum(), lambda a: (np.exp(a) * np.tanh(a) + a).sum(),
+     lambda a: (a.exp() * a.tanh() + a).sum(), [randn(5)]),
+]
+IDS = [row[0] for row in OPS]
+
+
+@pytest.mark.parametrize("name,fn,ref,tfn,arrays", OPS, ids=IDS)
+def test_forward_matches_numpy(name, fn, ref, tfn, arrays):
+    out = fn(*[mg.tensor(a) for a in arrays])
+    np.testing.assert_allclose(to_np(out.data), ref(*arrays), rtol=1e-12, atol=1e-12)
+    assert out.dtype == np.float64
+
+
+@pytest.mark.parametrize("name,fn,ref,tfn,arrays", OPS, ids=IDS)
+def test_gradcheck(name, fn, ref, tfn, arrays):
+    inputs = [mg.tensor(a, requires_grad=True) for a in arrays]
+    assert mg.gradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("name,fn,ref,tfn,arrays", OPS, ids=IDS)
+def test_matches_torch(name, fn, ref, tfn, arrays):
+    torch = torch_or_skip()
+    xs = [mg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, ty = fn(*xs), tfn(*ts)
+    np.testing.assert_allclose(to_np(y.data), ty.detach().numpy(), rtol=1e-12, atol=1e-13)
+    seed = np.random.default_rng(1).standard_normal(ty.shape)
+    y.backward(seed)
+    ty.backward(torch.tensor(seed))
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,fn,ref,tfn,arrays", OPS, ids=IDS)
+def test_dtype_is_kept(name, fn, ref, tfn, arrays, dtype):
+    xs = [mg.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    y = fn(*xs)
+    assert y.dtype == dtype
+    y.backward(np.ones(y.shape, dtype))
+    assert all(x.grad.dtype == dtype and x.grad.shape == x.shape for x in xs)
