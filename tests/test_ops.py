@@ -144,3 +144,17 @@ def test_dtype_is_kept(name, fn, ref, tfn, arrays, dtype):
     assert y.dtype == dtype
     y.backward(np.ones(y.shape, dtype))
     assert all(x.grad.dtype == dtype and x.grad.shape == x.shape for x in xs)
+
+
+@pytest.mark.parametrize("name,fn,ref,tfn,arrays", OPS, ids=IDS)
+def test_same_values_and_gradients_on_every_device(name, fn, ref, tfn, arrays, device):
+    xs = [mg.tensor(a, requires_grad=True) for a in arrays]
+    ds = [mg.tensor(a, device=device, requires_grad=True) for a in arrays]
+    y, yd = fn(*xs), fn(*ds)
+    assert yd.device.startswith(device)
+    np.testing.assert_allclose(to_np(yd.data), y.data, rtol=1e-12, atol=1e-13)
+    seed = np.random.default_rng(2).standard_normal(y.shape)
+    y.backward(seed)
+    yd.backward(mg.tensor(seed, device=device))
+    for x, d in zip(xs, ds):
+        np.testing.assert_allclose(to_np(d.grad), x.grad, rtol=1e-12, atol=1e-13)
