@@ -1,1 +1,25 @@
-"""Optimizers, learning-rate schedules and gradient clipping (see issue #3)."""
+"""Optimizers, learning-rate schedules and gradient clipping, PyTorch-exact where PyTorch has
+the same thing. One algorithm per file; each docstring gives the equations."""
+from . import lr_scheduler
+from .adabelief import AdaBelief
+from .adadelta import Adadelta
+from .adafactor import Adafactor
+from .adagrad import Adagrad
+from .adam import AMSGrad, Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .clip import clip_grad_norm_, clip_grad_value_
+from .groups import param_groups
+from .lamb import LAMB
+from .lion import Lion
+from .nadam import NAdam
+from .optimizer import Optimizer
+from .radam import RAdam
+from .rmsprop import RMSprop
+from .rprop import Rprop
+from .sgd import SGD
+from .yogi import Yogi
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
+           "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi",
+           "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups"]

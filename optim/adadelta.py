@@ -1,0 +1,42 @@
+"""Adadelta; matches torch.optim.Adadelta.
+
+Zeiler (2012), "ADADELTA: An Adaptive Learning Rate Method", Algorithm 1, with PyTorch's extra
+learning rate (default 1.0, the paper's method):
+
+    g ← -g                                  if maximize
+    g ← g + λθ                              weight_decay λ: L2, before everything else
+    E[g²] ← ρ E[g²] + (1 - ρ) g²
+    Δθ = sqrt(E[Δθ²] + ε) / sqrt(E[g²] + ε) · g       eps ε inside both square roots
+    E[Δθ²] ← ρ E[Δθ²] + (1 - ρ) Δθ²
+    θ ← θ - lr Δθ
+"""
+from minigrad.backend import get_array_module
+
+from .optimizer import Optimizer, check
+
+
+class Adadelta(Optimizer):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False):
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check(0.0 <= group["rho"] <= 1.0, "rho", group["rho"], "0 <= rho <= 1")
+        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        return {"step": 0, "square_avg": xp.zeros_like(theta), "acc_delta": xp.zeros_like(theta)}
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        rho, eps = group["rho"], group["eps"]
+        g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        Eg2, Edx2 = state["square_avg"], state["acc_delta"]
+        Eg2[...] = rho * Eg2 + (1 - rho) * g * g                # E[g²] ← ρ E[g²] + (1-ρ) g²
+        dx = xp.sqrt(Edx2 + eps) / xp.sqrt(Eg2 + eps) * g       # Δθ = RMS[Δθ] / RMS[g] · g
+        Edx2[...] = rho * Edx2 + (1 - rho) * dx * dx            # E[Δθ²] ← ρ E[Δθ²] + (1-ρ) Δθ²
+        theta -= group["lr"] * dx                               # θ ← θ - lr Δθ

@@ -1,0 +1,62 @@
+"""Adagrad; matches torch.optim.Adagrad.
+
+Duchi, Hazan & Singer (2011), "Adaptive Subgradient Methods for Online Learning and Stochastic
+Optimization". Each coordinate's step shrinks with the sum of its squared gradients:
+
+    g ← -g                            if maximize
+    g ← g + λθ                        weight_decay λ: L2, before everything else
+    η_t = lr / (1 + (t - 1) lr_decay)
+    s ← s + g²                        s starts at initial_accumulator_value
+    θ ← θ - η_t g / (sqrt(s) + ε)     eps ε outside the square root
+"""
+from minigrad.backend import get_array_module
+
+from .optimizer import Optimizer, check
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, fused=None):
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps,
+                        maximize=maximize, fused=fused)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check(group["lr_decay"] >= 0.0, "lr_decay", group["lr_decay"], ">= 0")
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+        check(group["initial_accumulator_value"] >= 0.0, "initial_accumulator_value",
+              group["initial_accumulator_value"], ">= 0")
+        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        return {"step": 0, "sum": xp.full_like(theta, group["initial_accumulator_value"])}
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        t, s = state["step"], state["sum"]
+        eta = group["lr"] / (1 + (t - 1) * group["lr_decay"])  # η_t = lr / (1 + (t-1) decay)
+        s[...] = s + g * g                                      # s ← s + g²
+        theta -= eta * g / (xp.sqrt(s) + group["eps"])          # θ ← θ - η_t g / (sqrt(s) + ε)
+
+    # ======================================================================== fast path
+    def _update_fast(self, theta, g, state, group):
+        """The same update in place, with one scratch buffer and no temporaries."""
+        xp = get_array_module(theta)
+        if group["maximize"] or group["weight_decay"]:
+            g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        t, s = state["step"], state["sum"]
+        eta = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+        tmp = self._scratch_buffer(theta)
+        xp.multiply(g, g, out=tmp)
+        s += tmp                        # s ← s + g²
+        xp.sqrt(s, out=tmp)
+        tmp += group["eps"]             # sqrt(s) + ε
+        xp.divide(g, tmp, out=tmp)
+        tmp *= eta
+        theta -= tmp                    # θ ← θ - η_t g / (sqrt(s) + ε)

@@ -1,0 +1,98 @@
+"""Adam, with AMSGrad and decoupled weight decay as options; matches torch.optim.Adam.
+
+Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization", Algorithm 1; the AMSGrad
+variant from Reddi, Kale & Kumar (2018), "On the Convergence of Adam and Beyond":
+
+    g ← -g                               if maximize
+    θ ← θ (1 - lr λ)                     weight_decay λ with decoupled_weight_decay (AdamW)
+    g ← g + λθ                           weight_decay λ otherwise: an L2 penalty
+    m ← β1 m + (1 - β1) g                first moment
+    v ← β2 v + (1 - β2) g²               second moment
+    v_max ← max(v_max, v); v ← v_max     amsgrad: the running max of the raw v
+    m̂ = m / (1 - β1^t)
+    v̂ = v / (1 - β2^t)
+    θ ← θ - lr m̂ / (sqrt(v̂) + ε)         eps ε added AFTER bias-correcting v (Algorithm 1),
+                                         not the "ε-hat" form of the paper's section 2
+"""
+import math
+
+from minigrad.backend import get_array_module
+
+from .optimizer import Optimizer, check, check_betas
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False, fused=None):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay, fused=fused)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check_betas(group["betas"])
+        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        state = {"step": 0, "exp_avg": xp.zeros_like(theta), "exp_avg_sq": xp.zeros_like(theta)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = xp.zeros_like(theta)
+        return state
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        g = self._grad_with_decay(theta, g, group)
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m[...] = beta1 * m + (1 - beta1) * g            # m ← β1 m + (1-β1) g
+        v[...] = beta2 * v + (1 - beta2) * g * g        # v ← β2 v + (1-β2) g²
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"]
+            v_max[...] = xp.maximum(v_max, v)           # v_max ← max(v_max, v)
+            v = v_max
+        m_hat = m / (1 - beta1 ** t)                    # m̂ = m / (1-β1^t)
+        v_hat = v / (1 - beta2 ** t)                    # v̂ = v / (1-β2^t)
+        theta -= lr * m_hat / (xp.sqrt(v_hat) + eps)    # θ ← θ - lr m̂ / (sqrt(v̂) + ε)
+
+    # ======================================================================== fast path
+    def _update_fast(self, theta, g, state, group):
+        """The same update in place: the bias corrections fold into two scalars, and one
+        scratch buffer replaces every temporary."""
+        xp = get_array_module(theta)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        if group["maximize"] or group["weight_decay"]:
+            g = self._grad_with_decay(theta, g, group)
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        tmp = self._scratch_buffer(theta)
+        xp.subtract(g, m, out=tmp)
+        tmp *= 1 - beta1
+        m += tmp                                    # m ← m + (1-β1)(g - m)
+        v *= beta2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - beta2
+        v += tmp                                    # v ← β2 v + (1-β2) g²
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"]
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
+        xp.sqrt(v, out=tmp)
+        tmp *= 1 / math.sqrt(1 - beta2 ** t)
+        tmp += eps                                  # sqrt(v̂) + ε
+        xp.divide(m, tmp, out=tmp)
+        tmp *= lr / (1 - beta1 ** t)
+        theta -= tmp                                # θ ← θ - lr m̂ / (sqrt(v̂) + ε)
+
+
+class AMSGrad(Adam):
+    """Adam with amsgrad=True: Reddi, Kale & Kumar (2018). The running maximum is taken over
+    the raw second moment v, and bias-corrected afterwards (as torch.optim.Adam(amsgrad=True))."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
+                 maximize=False, decoupled_weight_decay=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, maximize=maximize,
+                         decoupled_weight_decay=decoupled_weight_decay, fused=fused)

@@ -1,0 +1,41 @@
+"""Adamax: Adam with the infinity norm; matches torch.optim.Adamax.
+
+Kingma & Ba (2015), section 7.1, Algorithm 2:
+
+    g ← -g                              if maximize
+    g ← g + λθ                          weight_decay λ: L2, before everything else
+    m ← β1 m + (1 - β1) g
+    u ← max(β2 u, |g| + ε)              eps ε inside the max (as PyTorch), which keeps u > 0
+    θ ← θ - lr / (1 - β1^t) · m / u     only m is bias-corrected
+"""
+from minigrad.backend import get_array_module
+
+from .optimizer import Optimizer, check, check_betas
+
+
+class Adamax(Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
+                 maximize=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check_betas(group["betas"])
+        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        return {"step": 0, "exp_avg": xp.zeros_like(theta), "exp_inf": xp.zeros_like(theta)}
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        t, m, u = state["step"], state["exp_avg"], state["exp_inf"]
+        m[...] = beta1 * m + (1 - beta1) * g            # m ← β1 m + (1-β1) g
+        u[...] = xp.maximum(beta2 * u, xp.abs(g) + eps)  # u ← max(β2 u, |g| + ε)
+        theta -= lr / (1 - beta1 ** t) * m / u          # θ ← θ - lr/(1-β1^t) · m/u

@@ -1,0 +1,40 @@
+"""Lion: evolved sign momentum.
+
+Chen et al. (2023), "Symbolic Discovery of Optimization Algorithms", Algorithm 2. Not in
+torch.optim; tested against a literal transcription of the paper's algorithm. Every coordinate
+moves by exactly lr per step (plus decay), so use a learning rate 3-10x smaller than AdamW's and
+a weight decay 3-10x larger (the paper's advice).
+
+    g ← -g                                  if maximize
+    c = β1 m + (1 - β1) g                   the update direction interpolates ...
+    θ ← θ - lr (sign(c) + λθ)               ... weight_decay λ: decoupled, scaled by lr
+    m ← β2 m + (1 - β2) g                   ... and momentum tracks with a slower β2
+"""
+from minigrad.backend import get_array_module
+
+from .optimizer import Optimizer, check, check_betas
+
+
+class Lion(Optimizer):
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False):
+        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check_betas(group["betas"])
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        return {"step": 0, "exp_avg": xp.zeros_like(theta)}
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
+        g = -g if group["maximize"] else g
+        state["step"] += 1
+        m = state["exp_avg"]
+        c = beta1 * m + (1 - beta1) * g                 # c = β1 m + (1-β1) g
+        theta -= lr * (xp.sign(c) + wd * theta)         # θ ← θ - lr (sign(c) + λθ)
+        m[...] = beta2 * m + (1 - beta2) * g            # m ← β2 m + (1-β2) g

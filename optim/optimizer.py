@@ -1,0 +1,250 @@
+"""The Optimizer base class: parameter groups, per-parameter state, the step loop, state_dict.
+
+An optimizer sees only `p.data` and `p.grad` (raw arrays) of its parameters. A subclass gives
+`defaults`, checks its hyperparameters in `_check_group`, creates a parameter's state in
+`_init_state`, and writes the algorithm in `_update(theta, g, state, group)`, one line per
+equation. Some also have `_update_fast`: the same equations rewritten in place on preallocated
+scratch buffers; it is used unless the group sets `fused=False`, and tests hold it equal to
+`_update`.
+"""
+import numpy as np
+
+from minigrad import backend
+from minigrad.function import enable_grad
+from minigrad.tensor import Tensor
+
+
+def check(ok, name, value, expected):
+    """Raise ValueError naming the hyperparameter, its value and what was expected."""
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value!r} (expected {expected})")
+
+
+def check_betas(betas):
+    check(isinstance(betas, (tuple, list)) and len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
+    check(0.0 <= betas[0] < 1.0, "beta1 (betas[0])", betas[0], "0 <= beta1 < 1")
+    check(0.0 <= betas[1] < 1.0, "beta2 (betas[1])", betas[1], "0 <= beta2 < 1")
+
+
+class Optimizer:
+    """Base class of all optimizers, with torch.optim.Optimizer's protocol."""
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state = {}
+        self.param_groups = []
+        self._scratch = {}
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of Parameters or of dicts, got a single "
+                            "Tensor; pass [tensor]")
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+    # ======================================================================== groups
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group.get("params")
+        if params is None:
+            raise ValueError("a param group needs a 'params' entry")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but params[{i}] is a "
+                                f"{type(p).__name__}")
+            if p.dtype.kind != "f":
+                raise TypeError(f"params[{i}] has dtype {p.dtype}; only floating-point "
+                                "parameters can be optimized")
+            if not p.is_leaf:
+                raise ValueError(f"params[{i}] is not a leaf tensor (it was computed by an op); "
+                                 "optimize leaves such as Parameters")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("a parameter appears twice in one param group")
+        taken = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in taken for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        for k, v in self.defaults.items():
+            group.setdefault(k, v)
+        self._check_group(group)
+        group["params"] = params
+        self.param_groups.append(group)
+
+    def _check_group(self, group):
+        """Raise ValueError for an invalid hyperparameter (subclasses extend)."""
+        check(group["lr"] >= 0.0, "lr", group["lr"], "lr >= 0")
+
+    # ======================================================================== stepping
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad[...] = 0
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns closure()'s loss.
+
+        Every gradient is checked (shape, device, dtype) before any parameter or state is
+        written, so a bad gradient leaves everything as it was.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        work = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._check_grad(p)
+                    work.append((p, group))
+        for p, group in work:
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = self._init_state(p.data, group)
+            update = self._update
+            if group.get("fused") is not False and hasattr(self, "_update_fast"):
+                update = self._update_fast
+            update(p.data, p.grad, state, group)
+        return loss
+
+    def _check_grad(self, p):
+        g = p.grad
+        if not backend.is_array(g):
+            raise TypeError(f"{type(self).__name__}: a parameter's grad is a "
+                            f"{type(g).__name__}, expected an array")
+        if g.shape != p.shape:
+            raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} for a "
+                             f"parameter of shape {p.shape}")
+        if backend.device_of(g) != p.device:
+            raise RuntimeError(f"{type(self).__name__}: gradient on {backend.device_of(g)} for a "
+                               f"parameter on {p.device}")
+        if g.dtype != p.dtype:
+            raise TypeError(f"{type(self).__name__}: gradient of dtype {g.dtype} for a "
+                            f"parameter of dtype {p.dtype}")
+
+    def _init_state(self, theta, group):
+        return {}
+
+    def _update(self, theta, g, state, group):
+        raise NotImplementedError
+
+    @staticmethod
+    def _grad_with_l2(theta, g, group):
+        """maximize negates the gradient first; weight_decay λ here is L2: g ← g + λθ."""
+        if group.get("maximize"):
+            g = -g
+        wd = group.get("weight_decay", 0)
+        if wd != 0:
+            g = g + wd * theta
+        return g
+
+    @classmethod
+    def _grad_with_decay(cls, theta, g, group):
+        """As _grad_with_l2, unless decoupled_weight_decay: then θ ← θ (1 - lr λ) in place
+        (Loshchilov & Hutter), with the group's current lr, and g is left alone."""
+        if not group.get("decoupled_weight_decay"):
+            return cls._grad_with_l2(theta, g, group)
+        if group["maximize"]:
+            g = -g
+        if group["weight_decay"] != 0:
+            theta *= 1 - group["lr"] * group["weight_decay"]
+        return g
+
+    def _scratch_buffer(self, like, k=0):
+        """A preallocated work array shaped like `like` (k-th of several), kept across steps."""
+        key = (k, like.dtype.str, backend.device_of(like))
+        buf = self._scratch.get(key)
+        if buf is None or buf.size < like.size:
+            xp = backend.get_array_module(like)
+            buf = self._scratch[key] = xp.empty(max(like.size, 1), dtype=like.dtype)
+        return buf[:like.size].reshape(like.shape)
+
+    # ======================================================================== saving and loading
+
+    def state_dict(self):
+        """{'state': {index: {name: array or number}}, 'param_groups': [{..., 'params': [index]}]}
+        in torch's layout; arrays are copies, so later steps do not change a saved dict."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {k: v.copy() if backend.is_array(v) else v
+                                           for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore state and hyperparameters saved by state_dict().
+
+        Groups, parameter counts, state names and state shapes must match this optimizer;
+        otherwise ValueError, and nothing changes. Loaded arrays move to each parameter's
+        device, floating ones cast to its dtype.
+        """
+        if not isinstance(state_dict, dict) or "state" not in state_dict \
+                or "param_groups" not in state_dict:
+            raise ValueError("load_state_dict expects a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
+                             f"the optimizer has {len(self.param_groups)}")
+        by_index, new_groups = {}, []
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"loaded param group {i} has {len(saved['params'])} parameters, "
+                                 f"the optimizer's has {len(group['params'])}")
+            new = dict(self.defaults)
+            new.update({k: v for k, v in saved.items() if k != "params"})
+            new["params"] = group["params"]
+            self._check_group(new)
+            for idx, p in zip(saved["params"], group["params"]):
+                by_index[idx] = (p, new)
+            new_groups.append(new)
+        new_state = {}
+        for idx, saved in state_dict["state"].items():
+            if idx not in by_index:
+                raise ValueError(f"loaded state for parameter index {idx}, which no group names")
+            p, group = by_index[idx]
+            new_state[p] = self._restore_state(idx, p, saved, self._init_state(p.data, group))
+        self.state = new_state
+        self.param_groups[:] = new_groups
+
+    def _restore_state(self, idx, p, saved, template):
+        if set(saved) != set(template):
+            raise ValueError(f"state of parameter {idx} has entries {sorted(saved)}, expected "
+                             f"{sorted(template)}")
+        out = {}
+        for name, want in template.items():
+            value = saved[name]
+            if backend.is_array(want) or (want is None and value is not None):
+                value = value.data if isinstance(value, Tensor) else value
+                shape = want.shape if want is not None else p.shape
+                if not hasattr(value, "shape") or tuple(value.shape) != tuple(shape):
+                    raise ValueError(f"state {name!r} of parameter {idx} has shape "
+                                     f"{getattr(value, 'shape', None)}, expected {tuple(shape)}")
+                value = backend.to_device(value, p.device)
+                value = value.astype(p.dtype) if value.dtype.kind == "f" else value.copy()
+            elif isinstance(want, (int, float)) and not isinstance(want, bool):
+                value = type(want)(value)
+            out[name] = value
+        return out

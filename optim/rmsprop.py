@@ -1,0 +1,95 @@
+"""RMSprop, plain or centered, with optional momentum; matches torch.optim.RMSprop.
+
+Hinton, Srivastava & Swersky (2012), Neural Networks for Machine Learning, lecture 6e; the
+centered variant from Graves (2013), "Generating Sequences With Recurrent Neural Networks":
+
+    g ← -g                              if maximize
+    g ← g + λθ                          weight_decay λ: L2, before everything else
+    v ← α v + (1 - α) g²                (alpha α: the smoothing constant)
+    ḡ ← α ḡ + (1 - α) g                 centered only
+    d = sqrt(v - ḡ²) + ε  if centered, else  d = sqrt(v) + ε      eps ε outside the root
+    b ← μ b + g / d,  θ ← θ - lr b      with momentum μ > 0
+    θ ← θ - lr g / d                    without
+"""
+from minigrad.backend import get_array_module
+
+from .optimizer import Optimizer, check
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, *, maximize=False, fused=None):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                        momentum=momentum, centered=centered, maximize=maximize, fused=fused)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check(group["alpha"] >= 0.0, "alpha", group["alpha"], ">= 0")
+        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
+        check(group["momentum"] >= 0.0, "momentum", group["momentum"], ">= 0")
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        state = {"step": 0, "square_avg": xp.zeros_like(theta)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = xp.zeros_like(theta)
+        if group["centered"]:
+            state["grad_avg"] = xp.zeros_like(theta)
+        return state
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        v = state["square_avg"]
+        v[...] = alpha * v + (1 - alpha) * g * g        # v ← α v + (1-α) g²
+        if group["centered"]:
+            g_avg = state["grad_avg"]
+            g_avg[...] = alpha * g_avg + (1 - alpha) * g    # ḡ ← α ḡ + (1-α) g
+            d = xp.sqrt(v - g_avg * g_avg) + eps            # d = sqrt(v - ḡ²) + ε
+        else:
+            d = xp.sqrt(v) + eps                            # d = sqrt(v) + ε
+        if mu > 0:
+            b = state["momentum_buffer"]
+            b[...] = mu * b + g / d                         # b ← μ b + g / d
+            theta -= lr * b                                 # θ ← θ - lr b
+        else:
+            theta -= lr * g / d                             # θ ← θ - lr g / d
+
+    # ======================================================================== fast path
+    def _update_fast(self, theta, g, state, group):
+        """The same update in place on two scratch buffers."""
+        xp = get_array_module(theta)
+        lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        if group["maximize"] or group["weight_decay"]:
+            g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        v = state["square_avg"]
+        d = self._scratch_buffer(theta)
+        v *= alpha
+        xp.multiply(g, g, out=d)
+        d *= 1 - alpha
+        v += d                                  # v ← α v + (1-α) g²
+        if group["centered"]:
+            g_avg = state["grad_avg"]
+            g_avg *= alpha
+            xp.multiply(g, 1 - alpha, out=d)
+            g_avg += d                          # ḡ ← α ḡ + (1-α) g
+            xp.multiply(g_avg, g_avg, out=d)
+            xp.subtract(v, d, out=d)
+            xp.sqrt(d, out=d)
+        else:
+            xp.sqrt(v, out=d)
+        d += eps                                # d = sqrt(v [- ḡ²]) + ε
+        xp.divide(g, d, out=d)                  # g / d
+        if mu > 0:
+            b = state["momentum_buffer"]
+            b *= mu
+            b += d                              # b ← μ b + g / d
+            xp.multiply(b, lr, out=d)
+        else:
+            d *= lr
+        theta -= d

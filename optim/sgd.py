@@ -1,0 +1,44 @@
+"""SGD with momentum, dampening and Nesterov momentum; matches torch.optim.SGD.
+
+Sutskever et al. (2013), "On the importance of initialization and momentum in deep learning",
+in PyTorch's formulation (the learning rate outside the buffer):
+
+    g ← -g                          if maximize
+    g ← g + λθ                      weight_decay λ: an L2 penalty, before everything else
+    b ← g                           on the first step (a copy: no dampening)
+    b ← μ b + (1 - τ) g             afterwards (momentum μ, dampening τ)
+    g ← g + μ b  if nesterov, else  g ← b
+    θ ← θ - lr g
+"""
+from .optimizer import Optimizer, check
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, maximize=False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check(group["momentum"] >= 0.0, "momentum", group["momentum"], "momentum >= 0")
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening "
+                             f"(got momentum={group['momentum']}, dampening={group['dampening']})")
+
+    def _init_state(self, theta, group):
+        return {"momentum_buffer": None} if group["momentum"] != 0 else {}
+
+    def _update(self, theta, g, state, group):
+        lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
+        g = self._grad_with_l2(theta, g, group)
+        if mu != 0:
+            b = state["momentum_buffer"]
+            if b is None:
+                b = state["momentum_buffer"] = g.copy()  # b ← g
+            else:
+                b[...] = mu * b + (1 - tau) * g           # b ← μ b + (1 - τ) g
+            g = g + mu * b if group["nesterov"] else b    # Nesterov looks one step ahead
+        theta -= lr * g                                   # θ ← θ - lr g

@@ -1,0 +1,46 @@
+"""Yogi: Adam with an additive, sign-controlled second moment.
+
+Zaheer et al. (2018), "Adaptive Methods for Nonconvex Optimization", Algorithm 2. Not in
+torch.optim; tested against a literal transcription of the paper's algorithm, which has no bias
+correction. Defaults are the paper's (lr 1e-2, ε 1e-3); v starts at initial_accumulator_value.
+
+    g ← -g                                  if maximize
+    g ← g + λθ                              weight_decay λ: L2
+    m ← β1 m + (1 - β1) g
+    v ← v - (1 - β2) sign(v - g²) g²        v grows at most additively, unlike Adam's
+    θ ← θ - lr m / (sqrt(v) + ε)
+"""
+from minigrad.backend import get_array_module
+
+from .optimizer import Optimizer, check, check_betas
+
+
+class Yogi(Optimizer):
+    def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0,
+                 initial_accumulator_value=0.0, *, maximize=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)
+        check_betas(group["betas"])
+        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
+        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
+        check(group["initial_accumulator_value"] >= 0.0, "initial_accumulator_value",
+              group["initial_accumulator_value"], ">= 0")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        return {"step": 0, "exp_avg": xp.zeros_like(theta),
+                "exp_avg_sq": xp.full_like(theta, group["initial_accumulator_value"])}
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m[...] = beta1 * m + (1 - beta1) * g                        # m ← β1 m + (1-β1) g
+        v[...] = v - (1 - beta2) * xp.sign(v - g * g) * g * g       # v ← v - (1-β2) sign(v-g²) g²
+        theta -= lr * m / (xp.sqrt(v) + eps)                        # θ ← θ - lr m / (sqrt(v) + ε)
