@@ -1,23 +1,25 @@
 """param_groups: the usual weight-decay split, as one call."""
 
-NO_DECAY = ("bias", "norm", "bn", "ln", "embedding")
+NO_DECAY = ("bias", "norm", "bn", "ln")
 
 
 def param_groups(module, weight_decay, no_decay=NO_DECAY, no_decay_1d=True):
     """Two param groups for an optimizer: one with weight_decay, one without.
 
-    A parameter goes to the no-decay group when its dotted name contains any of the words in
-    `no_decay` as a name part (by default biases and normalisation parameters: 'bias', 'norm',
-    'bn', 'ln' match 'fc.bias', 'bn.weight', 'layernorm.weight'), or, with no_decay_1d, when it
-    has fewer than two dimensions (biases and norm scales of any name). Pass
-    `no_decay=()` and `no_decay_1d=False` to decay everything.
+    A parameter goes to the no-decay group when a part of its dotted name starts with one of
+    the words in `no_decay`, or contains one of four letters or more (by default biases and
+    normalisation parameters: 'fc.bias', 'bn1.weight', 'ln_f.weight', 'layernorm.weight'), or,
+    with no_decay_1d, when it has fewer than two dimensions (biases and norm scales of any
+    name). Embedding and Linear weights are decayed, as in nanoGPT. Pass `no_decay=()` and
+    `no_decay_1d=False` to decay everything.
 
         opt = optim.AdamW(optim.param_groups(model, weight_decay=0.1), lr=3e-4)
     """
     decay, keep = [], []
     for name, p in module.named_parameters():
         parts = name.lower().split(".")
-        named = any(word in part for part in parts for word in no_decay)
+        named = any(part.startswith(word) or (len(word) >= 4 and word in part)
+                    for part in parts for word in no_decay)
         (keep if named or (no_decay_1d and p.ndim < 2) else decay).append(p)
     groups = []
     if decay:

@@ -1,0 +1,84 @@
+"""Gradient clipping against torch.nn.utils, above and below the threshold."""
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import optim
+
+
+def grads_pair(scale, torch=None, dtype=np.float64):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(dtype) * scale for s in [(4, 3), (5,), (2, 2, 2)]]
+    ps = [mg.nn.Parameter(np.zeros(a.shape, dtype)) for a in arrays]
+    for p, a in zip(ps, arrays):
+        p.grad = a.copy()
+    ts = None
+    if torch is not None:
+        ts = [torch.zeros(a.shape, dtype=torch.float64, requires_grad=True) for a in arrays]
+        for t, a in zip(ts, arrays):
+            t.grad = torch.tensor(a.astype(np.float64))
+    return ps, ts
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, math.inf])
+@pytest.mark.parametrize("scale", [0.01, 10.0])  # below and above max_norm
+def test_clip_grad_norm_matches_torch(norm_type, scale):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity tests skipped")
+    ps, ts = grads_pair(scale, torch)
+    total = optim.clip_grad_norm_(ps, max_norm=1.0, norm_type=norm_type)
+    ttotal = torch.nn.utils.clip_grad_norm_(ts, max_norm=1.0, norm_type=norm_type)
+    assert total == pytest.approx(float(ttotal), rel=1e-12)
+    for p, t in zip(ps, ts):
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-12)
+    if scale == 0.01:  # below the threshold nothing changes
+        fresh, _ = grads_pair(scale)
+        for p, q in zip(ps, fresh):
+            np.testing.assert_array_equal(p.grad, q.grad)
+
+
+def test_clip_grad_norm_accumulates_in_float64():
+    g = np.full(10_000_000, 0.1, dtype=np.float32)
+    p = mg.nn.Parameter(np.zeros_like(g))
+    p.grad = g
+    total = optim.clip_grad_norm_([p], max_norm=1e9)
+    exact = math.sqrt(10_000_000 * float(np.float32(0.1)) ** 2)
+    assert total == pytest.approx(exact, rel=1e-9)
+
+
+def test_non_finite_norm_raises_and_leaves_grads_untouched():
+    ps, _ = grads_pair(1.0)
+    ps[1].grad[2] = np.nan
+    before = [p.grad.copy() for p in ps]
+    with pytest.raises(RuntimeError, match="non-finite"):
+        optim.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+    for p, b in zip(ps, before):
+        np.testing.assert_array_equal(p.grad, b)
+
+
+def test_skips_params_without_grad_and_keeps_dtype():
+    ps, _ = grads_pair(10.0, dtype=np.float32)
+    ps[0].grad = None
+    total = optim.clip_grad_norm_(ps, 1.0)
+    assert total > 1.0 and all(p.grad.dtype == np.float32 for p in ps[1:])
+    assert math.sqrt(sum(float((p.grad.astype(np.float64) ** 2).sum()) for p in ps[1:])) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_clip_grad_value_matches_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity tests skipped")
+    ps, ts = grads_pair(3.0, torch)
+    optim.clip_grad_value_(ps, 1.5)
+    torch.nn.utils.clip_grad_value_(ts, 1.5)
+    for p, t in zip(ps, ts):
+        np.testing.assert_array_equal(p.grad, t.grad.numpy())
+        assert np.abs(p.grad).max() <= 1.5
+
+
+@pytest.mark.parametrize("call", [lambda ps: optim.clip_grad_norm_(ps, -1.0),
+                                  lambda ps: optim.clip_grad_norm_(ps, 1.0, norm_type=0),
+                                  lambda ps: optim.clip_grad_value_(ps, -0.1)])
+def test_bad_arguments(call):
+    ps, _ = grads_pair(1.0)
+    with pytest.raises(ValueError, match="Invalid"):
+        call(ps)
