@@ -45,18 +45,21 @@ class Adagrad(Optimizer):
 
     # ======================================================================== fast path
     def _update_fast(self, theta, g, state, group):
-        """The same update in place, with one scratch buffer and no temporaries."""
-        xp = get_array_module(theta)
+        """The scalar half of the step; _adagrad_kernel does the arrays (optim/_kernels.py)."""
         if group["maximize"] or group["weight_decay"]:
             g = self._grad_with_l2(theta, g, group)
         state["step"] += 1
-        t, s = state["step"], state["sum"]
-        eta = group["lr"] / (1 + (t - 1) * group["lr_decay"])
-        tmp = self._scratch_buffer(theta)
-        xp.multiply(g, g, out=tmp)
-        s += tmp                        # s ← s + g²
-        xp.sqrt(s, out=tmp)
-        tmp += group["eps"]             # sqrt(s) + ε
-        xp.divide(g, tmp, out=tmp)
-        tmp *= eta
-        theta -= tmp                    # θ ← θ - η_t g / (sqrt(s) + ε)
+        eta = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        return _adagrad_kernel, [theta, g, state["sum"]], (eta, group["eps"])
+
+
+def _adagrad_kernel(c, theta, g, s, tmp):
+    eta, eps = c
+    xp = get_array_module(theta)
+    xp.multiply(g, g, out=tmp)
+    s += tmp                        # s ← s + g²
+    xp.sqrt(s, out=tmp)
+    tmp += eps
+    xp.divide(g, tmp, out=tmp)
+    tmp *= eta
+    theta -= tmp                    # θ ← θ - η_t g / (sqrt(s) + ε)

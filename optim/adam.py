@@ -60,32 +60,22 @@ class Adam(Optimizer):
 
     # ======================================================================== fast path
     def _update_fast(self, theta, g, state, group):
-        """The same update in place: the bias corrections fold into two scalars, and one
-        scratch buffer replaces every temporary."""
-        xp = get_array_module(theta)
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        if group["maximize"] or group["weight_decay"]:
-            g = self._grad_with_decay(theta, g, group)
+        """The scalar half of the step; _adam_kernel does the arrays (see optim/_kernels.py)."""
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        if group["maximize"] or (wd and not decoupled):
+            g = self._grad_with_l2(theta, g, group)
+        decay = 1 - lr * wd if decoupled else 1.0  # applied to θ first, inside the kernel
         state["step"] += 1
-        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        tmp = self._scratch_buffer(theta)
-        xp.subtract(g, m, out=tmp)
-        tmp *= 1 - beta1
-        m += tmp                                    # m ← m + (1-β1)(g - m)
-        v *= beta2
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - beta2
-        v += tmp                                    # v ← β2 v + (1-β2) g²
+        t = state["step"]
+        arrays = [theta, g, state["exp_avg"], state["exp_avg_sq"]]
         if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"]
-            xp.maximum(v_max, v, out=v_max)
-            v = v_max
-        xp.sqrt(v, out=tmp)
-        tmp *= 1 / math.sqrt(1 - beta2 ** t)
-        tmp += eps                                  # sqrt(v̂) + ε
-        xp.divide(m, tmp, out=tmp)
-        tmp *= lr / (1 - beta1 ** t)
-        theta -= tmp                                # θ ← θ - lr m̂ / (sqrt(v̂) + ε)
+            arrays.append(state["max_exp_avg_sq"])
+        # m̂ / (sqrt(v̂) + ε) = (sqrt(1-β2^t) / (1-β1^t)) m / (sqrt(v) + ε sqrt(1-β2^t))
+        root_bc2 = math.sqrt(1 - beta2 ** t)
+        c = (decay, beta1, beta2, eps * root_bc2, lr * root_bc2 / (1 - beta1 ** t))
+        return _adam_kernel, arrays, c
+
 
 
 class AMSGrad(Adam):
@@ -96,3 +86,28 @@ class AMSGrad(Adam):
                  maximize=False, decoupled_weight_decay=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, maximize=maximize,
                          decoupled_weight_decay=decoupled_weight_decay, fused=fused)
+
+
+
+def _adam_kernel(c, theta, g, m, v, *rest):
+    """Adam in place: rest is (v_max, tmp) with amsgrad, else (tmp,)."""
+    decay, beta1, beta2, eps_scaled, step_size = c
+    tmp = rest[-1]
+    xp = get_array_module(theta)
+    if decay != 1.0:
+        theta *= decay              # θ ← θ (1 - lr λ), decoupled weight decay
+    xp.subtract(g, m, out=tmp)
+    tmp *= 1 - beta1
+    m += tmp                        # m ← β1 m + (1-β1) g
+    v *= beta2
+    xp.multiply(g, g, out=tmp)
+    tmp *= 1 - beta2
+    v += tmp                        # v ← β2 v + (1-β2) g²
+    if len(rest) == 2:
+        xp.maximum(rest[0], v, out=rest[0])
+        v = rest[0]                 # v_max ← max(v_max, v)
+    xp.sqrt(v, out=tmp)
+    tmp += eps_scaled
+    xp.divide(m, tmp, out=tmp)
+    tmp *= step_size
+    theta -= tmp                    # θ ← θ - lr m̂ / (sqrt(v̂) + ε)

@@ -10,6 +10,8 @@ scratch buffers; it is used unless the group sets `fused=False`, and tests hold 
 import numpy as np
 
 from minigrad import backend
+
+from . import _kernels
 from minigrad.function import enable_grad
 from minigrad.tensor import Tensor
 
@@ -113,14 +115,17 @@ class Optimizer:
                 if p.grad is not None:
                     self._check_grad(p)
                     work.append((p, group))
+        tasks = []
         for p, group in work:
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = self._init_state(p.data, group)
-            update = self._update
             if group.get("fused") is not False and hasattr(self, "_update_fast"):
-                update = self._update_fast
-            update(p.data, p.grad, state, group)
+                tasks.append(self._update_fast(p.data, p.grad, state, group))
+            else:
+                self._update(p.data, p.grad, state, group)
+        if tasks:
+            _kernels.run(tasks, self._scratch_buffer)
         return loss
 
     def _check_grad(self, p):
@@ -166,9 +171,9 @@ class Optimizer:
             theta *= 1 - group["lr"] * group["weight_decay"]
         return g
 
-    def _scratch_buffer(self, like, k=0):
-        """A preallocated work array shaped like `like` (k-th of several), kept across steps."""
-        key = (k, like.dtype.str, backend.device_of(like))
+    def _scratch_buffer(self, like):
+        """A preallocated work array shaped like `like`, kept across steps."""
+        key = (like.dtype.str, backend.device_of(like))
         buf = self._scratch.get(key)
         if buf is None or buf.size < like.size:
             xp = backend.get_array_module(like)

@@ -61,35 +61,43 @@ class RMSprop(Optimizer):
 
     # ======================================================================== fast path
     def _update_fast(self, theta, g, state, group):
-        """The same update in place on two scratch buffers."""
-        xp = get_array_module(theta)
-        lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        """The scalar half of the step; _rmsprop_kernel does the arrays (optim/_kernels.py)."""
         if group["maximize"] or group["weight_decay"]:
             g = self._grad_with_l2(theta, g, group)
         state["step"] += 1
-        v = state["square_avg"]
-        d = self._scratch_buffer(theta)
-        v *= alpha
-        xp.multiply(g, g, out=d)
-        d *= 1 - alpha
-        v += d                                  # v ← α v + (1-α) g²
-        if group["centered"]:
-            g_avg = state["grad_avg"]
-            g_avg *= alpha
-            xp.multiply(g, 1 - alpha, out=d)
-            g_avg += d                          # ḡ ← α ḡ + (1-α) g
-            xp.multiply(g_avg, g_avg, out=d)
-            xp.subtract(v, d, out=d)
-            xp.sqrt(d, out=d)
-        else:
-            xp.sqrt(v, out=d)
-        d += eps                                # d = sqrt(v [- ḡ²]) + ε
-        xp.divide(g, d, out=d)                  # g / d
-        if mu > 0:
-            b = state["momentum_buffer"]
-            b *= mu
-            b += d                              # b ← μ b + g / d
-            xp.multiply(b, lr, out=d)
-        else:
-            d *= lr
-        theta -= d
+        arrays = [theta, g, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer")]
+        c = (group["lr"], group["alpha"], group["eps"], group["momentum"], group["centered"])
+        # the kernel takes only arrays: encode the absent ones by leaving them out
+        present = tuple(a is not None for a in arrays)
+        return _rmsprop_kernel, [a for a in arrays if a is not None], c + (present,)
+
+
+def _rmsprop_kernel(c, theta, g, v, *rest):
+    lr, alpha, eps, mu, centered, present = c
+    xp = get_array_module(theta)
+    rest = list(rest)
+    d = rest.pop()
+    g_avg = rest.pop(0) if present[3] else None
+    b = rest.pop(0) if present[4] else None
+    v *= alpha
+    xp.multiply(g, g, out=d)
+    d *= 1 - alpha
+    v += d                          # v ← α v + (1-α) g²
+    if centered:
+        g_avg *= alpha
+        xp.multiply(g, 1 - alpha, out=d)
+        g_avg += d                  # ḡ ← α ḡ + (1-α) g
+        xp.multiply(g_avg, g_avg, out=d)
+        xp.subtract(v, d, out=d)
+        xp.sqrt(d, out=d)
+    else:
+        xp.sqrt(v, out=d)
+    d += eps                        # d = sqrt(v [- ḡ²]) + ε
+    xp.divide(g, d, out=d)
+    if mu > 0:
+        b *= mu
+        b += d                      # b ← μ b + g / d
+        xp.multiply(b, lr, out=d)
+    else:
+        d *= lr
+    theta -= d                      # θ ← θ - lr (b or g / d)
