@@ -63,9 +63,11 @@ class Adam(Optimizer):
         """The scalar half of the step; _adam_kernel does the arrays (see optim/_kernels.py)."""
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
-        if group["maximize"] or (wd and not decoupled):
-            g = self._grad_with_l2(theta, g, group)
-        decay = 1 - lr * wd if decoupled else 1.0  # applied to θ first, inside the kernel
+        if group["maximize"]:
+            g = -g
+        if wd and not decoupled:
+            g = g + wd * theta                      # L2
+        decay = 1 - lr * wd if decoupled else 1.0  # decoupled: applied to θ first, in the kernel
         state["step"] += 1
         t = state["step"]
         arrays = [theta, g, state["exp_avg"], state["exp_avg_sq"]]
