@@ -276,3 +276,22 @@ def test_param_groups_helper_keeps_biases_and_norms_undecayed():
     assert len(everything) == 1 and len(everything[0]["params"]) == len(net.parameters())
     opt = optim.AdamW(groups, lr=1e-3)
     assert opt.param_groups[1]["weight_decay"] == 0.0
+
+
+@pytest.mark.parametrize("name,kw", [("Adam", dict(weight_decay=0.1)), ("AdamW", dict(amsgrad=True)),
+                                     ("Adagrad", {}), ("RMSprop", dict(centered=True, momentum=0.5))])
+def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw):
+    from optim import _kernels
+    n = _kernels.PARALLEL_MIN + _kernels.CHUNK // 3  # several chunks, uneven last one, threads on
+    rng = np.random.default_rng(0)
+    init = rng.standard_normal(n).astype(np.float32)
+    a, b = mg.nn.Parameter(init.copy()), mg.nn.Parameter(init.copy())
+    fast = getattr(optim, name)([a], lr=1e-2, **kw)
+    ref = getattr(optim, name)([b], lr=1e-2, fused=False, **kw)
+    for _ in range(3):
+        g = rng.standard_normal(n).astype(np.float32)
+        a.grad, b.grad = g.copy(), g.copy()
+        fast.step()
+        ref.step()
+    np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(a.data, init)
