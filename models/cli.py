@@ -1,59 +1,141 @@
-"""The `minigrad` command line (also `python -m models`)."""
+"""The `minigrad` command line (also `python -m models`): train, compare."""
 import argparse
+import os
 import sys
-import time
 
-import numpy as np
+from minigrad import backend
 
-import minigrad as mg
-import minigrad.nn.functional as F
+from .checkpoint import CheckpointError
+from .compare import compare, lr_sweep
+from .optimizers import DEFAULT_COMPARE, OPTIMIZERS, check_names
+from .tasks import TASKS, make_task
+from .train import SCHEDULES, train
 
-from .char_mlp import CharMLP
-from .names import build_dataset, load_names, split
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage itself is under --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def train_names(args):
-    mg.manual_seed(args.seed)
-    words = load_names(args.data)
-    train_w, val_w, _ = split(words, seed=args.seed)
-    Xtr, Ytr = build_dataset(train_w, args.block_size)
-    Xva, Yva = build_dataset(val_w, args.block_size)
-    model = CharMLP(block_size=args.block_size)
-    params = model.parameters()
-    rng = np.random.default_rng(args.seed)
-    t0 = time.perf_counter()
-    for step in range(args.steps):
-        ix = rng.integers(0, len(Xtr), args.batch_size)
-        loss = F.cross_entropy(model(Xtr[ix]), Ytr[ix])
-        model.zero_grad()
-        loss.backward()
-        lr = args.lr if step < args.steps // 2 else args.lr / 10
-        for p in params:  # plain SGD until the optim package is wired in
-            p.data -= lr * p.grad
-        if step % max(args.steps // 10, 1) == 0:
-            print(f"step {step:6d}  loss {loss.item():.4f}  lr {lr:g}")
-    model.eval()
-    with mg.no_grad():
-        val = F.cross_entropy(model(Xva), Yva).item()
-    print(f"trained {args.steps} steps in {time.perf_counter() - t0:.1f}s; "
-          f"validation loss {val:.4f} nats/char")
-    print("samples:", ", ".join(model.sample(10, seed=args.seed)))
+def _positive_int(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be positive, got {value}")
+        return value
+    return parse
+
+
+def _lr_pairs(text):
+    out = {}
+    for part in filter(None, text.split(",")):
+        name, _, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--lr expects name=value pairs, got {part!r}") from None
+    return out
+
+
+def _common(p):
+    p.add_argument("--task", default="names", help=f"one of: {', '.join(TASKS)}")
+    p.add_argument("--steps", type=_positive_int("--steps"), help="training steps (task default)")
+    p.add_argument("--batch-size", type=_positive_int("--batch-size"))
+    p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (task default)")
+    p.add_argument("--clip", type=float, default=None, help="clip the gradient norm to this")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser():
+    ap = _Parser(prog="minigrad", description="Train small models and compare "
+                                 "optimizers with minigrad.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train one model with one optimizer")
+    _common(tr)
+    tr.add_argument("--data", default="surnames", choices=["surnames", "first-names"],
+                    help="name list for --task names")
+    tr.add_argument("--optimizer", help=f"one of: {', '.join(OPTIMIZERS)}")
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--out", default="runs/train", help="directory for the checkpoint and plot")
+    tr.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pkl")
+    tr.add_argument("--stop-after", type=_positive_int("--stop-after"),
+                    help="stop at this step and checkpoint, as if interrupted")
+    tr.add_argument("--checkpoint-every", type=int, default=1000)
+    cp = sub.add_parser("compare", help="compare optimizers from one initialisation")
+    _common(cp)
+    cp.add_argument("--optimizers", default=",".join(DEFAULT_COMPARE))
+    cp.add_argument("--lr", type=_lr_pairs, default={}, help="per-optimizer rates: adam=3e-3,sgd=0.1")
+    cp.add_argument("--lr-sweep", action="store_true",
+                    help="also sweep each optimizer's lr over 0.1x..10x its recommended rate")
+    cp.add_argument("--out", default="runs/compare")
+    return ap
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="minigrad", description="Train small models with minigrad.")
-    sub = ap.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train a character-level MLP on the bundled names")
-    tr.add_argument("--data", default="surnames", choices=["surnames", "first-names"])
-    tr.add_argument("--steps", type=int, default=20000)
-    tr.add_argument("--batch-size", type=int, default=32)
-    tr.add_argument("--lr", type=float, default=0.1)
-    tr.add_argument("--block-size", type=int, default=3)
-    tr.add_argument("--seed", type=int, default=42)
-    args = ap.parse_args(argv)
-    if args.steps <= 0:
-        ap.error(f"--steps must be positive, got {args.steps}")
-    train_names(args)
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, RuntimeError, CheckpointError, OSError) as e:
+        print(f"minigrad: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(args):
+    if args.clip is not None and args.clip <= 0:
+        raise ValueError(f"--clip must be positive, got {args.clip}")
+    if args.device != "cpu":
+        backend.parse_device(args.device)
+        reason = backend.gpu_unavailable_reason()
+        if reason:
+            raise RuntimeError(f"--device {args.device}: {reason}")
+    kw = {"data": args.data} if args.command == "train" and args.task == "names" else {}
+    task = make_task(args.task, device=args.device, seed=args.seed, **kw)
+    steps = args.steps or task.steps
+    batch_size = args.batch_size or task.batch_size
+    schedule = args.schedule or task.schedule
+    if args.command == "train":
+        return run_train(args, task, steps, batch_size, schedule)
+    names = check_names([n.strip() for n in args.optimizers.split(",") if n.strip()])
+    check_names(list(args.lr))
+    compare(task, names, steps, batch_size, args.seed, args.lr, schedule, args.clip, args.out,
+            progress=not args.quiet)
+    if args.lr_sweep:
+        lr_sweep(task, names, steps, batch_size, args.seed, schedule, args.clip, args.out)
+    return 0
+
+
+def run_train(args, task, steps, batch_size, schedule):
+    name = args.optimizer or task.optimizer
+    check_names([name])
+    config = dict(optimizer=name, lr=args.lr if args.lr is not None else task.lr_for(name),
+                  schedule=schedule, clip=args.clip, steps=steps, batch_size=batch_size, seed=args.seed)
+    if config["lr"] <= 0:
+        raise ValueError(f"--lr must be positive, got {config['lr']}")
+    print(f"{task.name}: {name} lr {config['lr']:g}, {schedule} schedule, {steps} steps of "
+          f"{batch_size}" + (" (resuming)" if args.resume else ""))
+    result = train(task, config, out=args.out, resume=args.resume, stop_after=args.stop_after,
+                   progress=not args.quiet, checkpoint_every=args.checkpoint_every)
+    m = result["metrics"]
+    print(f"step {result['step']} in {result['seconds']:.1f}s: " + ", ".join(
+        f"{k} {100 * v:.2f}%" if k.endswith("acc") else f"{k} {v:.4f}"
+        for k, v in m.items() if isinstance(v, float)))
+    for line in task.report(result["model"]):
+        print(line)
+    print(f"checkpoint: {os.path.join(args.out, 'checkpoint.pkl')}")
+    from . import plots
+    png = os.path.join(args.out, "loss.png")
+    if plots.loss_curves({name: result["history"]["loss"]}, png, f"{task.name}: {name}",
+                         log_y=task.kind == "function"):
+        print(f"loss curve: {png}")
     return 0
 
 

@@ -236,3 +236,16 @@ def test_seed_makes_init_reproducible():
     b = nn.Sequential(nn.Embedding(5, 2), nn.Linear(2, 2))
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_binary_cross_entropy_with_logits_matches_torch():
+    torch = torch_or_skip()
+    z = np.array([-800.0, -3.0, -0.2, 0.0, 0.7, 5.0, 900.0])
+    y = np.array([1.0, 0.0, 1.0, 0.5, 1.0, 0.0, 0.0])
+    zm, zt = mg.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(zm, y)
+    tloss = torch.nn.functional.binary_cross_entropy_with_logits(zt, torch.tensor(y))
+    np.testing.assert_allclose(loss.data, tloss.detach().numpy(), rtol=1e-12)
+    loss.backward()
+    tloss.backward()
+    np.testing.assert_allclose(zm.grad, zt.grad.numpy(), rtol=1e-12, atol=1e-15)

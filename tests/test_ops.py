@@ -25,6 +25,8 @@ def away_from_zero(*shape):
     return x * rng.choice([-1.0, 1.0], shape)
 
 
+BCE_TARGET = rng.uniform(0, 1, (3, 4))
+
 # (id, minigrad fn, numpy reference, torch fn, input arrays)
 OPS = [
     ("add", lambda a, b: a + b, lambda a, b: a + b, lambda a, b: a + b, [randn(3, 4), randn(3, 4)]),
@@ -103,6 +105,10 @@ OPS = [
      [randn(2, 3), randn(3)]),
     ("mse_loss", lambda a, b: F.mse_loss(a, b), lambda a, b: ((a - b) ** 2).mean(),
      lambda a, b: __import__("torch").nn.functional.mse_loss(a, b), [randn(3, 4), randn(3, 4)]),
+    ("bce_with_logits", lambda a: F.binary_cross_entropy_with_logits(a, BCE_TARGET),
+     lambda a: np.mean(np.maximum(a, 0) - a * BCE_TARGET + np.log1p(np.exp(-np.abs(a)))),
+     lambda a: __import__("torch").nn.functional.binary_cross_entropy_with_logits(
+         a, __import__("torch").tensor(BCE_TARGET)), [randn(3, 4)]),
     ("composite_diamond", lambda a: (a.exp() * a.tanh() + a).sum(), lambda a: (np.exp(a) * np.tanh(a) + a).sum(),
      lambda a: (a.exp() * a.tanh() + a).sum(), [randn(5)]),
 ]

@@ -18,8 +18,18 @@ def _index_array(x, name, like):
     return x
 
 
+def _tensor(x, name="input"):
+    """Accept a raw NumPy/CuPy array where a Tensor is expected (as a constant)."""
+    if isinstance(x, Tensor):
+        return x
+    if backend.is_array(x):
+        return Tensor(x)
+    raise TypeError(f"{name} must be a Tensor or an array, got {type(x).__name__}")
+
+
 def linear(input, weight, bias=None):
     """y = input @ weightᵀ + bias, weight of shape (out_features, in_features)."""
+    input = _tensor(input)
     if input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input has shape {input.shape} (last dim {input.shape[-1]}), "
                          f"weight has shape {weight.shape} (expects {weight.shape[1]} features)")
@@ -91,6 +101,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     num_batches_tracked a 0-d integer array incremented here). Evaluation uses the running
     statistics.
     """
+    input = _tensor(input)
     if input.ndim not in (2, 3):
         raise ValueError(f"batch_norm expects (N, C) or (N, C, L) input, got shape {input.shape}")
     C = input.shape[1]
@@ -123,6 +134,7 @@ def dropout(input, p=0.5, training=True):
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    input = _tensor(input)
     if not training or p == 0.0:
         return input
     if p == 1.0:
@@ -141,6 +153,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    input = _tensor(input)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     t = target.data if isinstance(target, Tensor) else target
@@ -179,7 +192,7 @@ def mse_loss(input, target, reduction="mean"):
     """Mean (or sum) of squared differences."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    target = target if isinstance(target, Tensor) else Tensor(target)
+    input, target = _tensor(input), _tensor(target, "target")
     if input.shape != target.shape:
         raise ValueError(f"mse_loss: input has shape {input.shape}, target has shape "
                          f"{target.shape}")
@@ -188,3 +201,19 @@ def mse_loss(input, target, reduction="mean"):
     if reduction == "none":
         return sq
     return sq.sum() if reduction == "sum" else sq.mean()
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+    """-[y log σ(z) + (1 - y) log(1 - σ(z))], computed stably as max(z, 0) - z y + log(1 + e^-|z|)."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    input = _tensor(input)
+    target = target if isinstance(target, Tensor) else Tensor(
+        backend.get_array_module(input.data).asarray(target, dtype=input.dtype))
+    if input.shape != target.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: input has shape {input.shape}, "
+                         f"target has shape {target.shape}")
+    loss = ops.BinaryCrossEntropyWithLogits(target.data).apply(input)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()

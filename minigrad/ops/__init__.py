@@ -1,6 +1,6 @@
 """Primitive ops, one class each. See minigrad.function for the forward/backward protocol."""
 from .arith import Add, Div, MatMul, Mul, Neg, Pow, PowScalar, RPowScalar, Sub
-from .nn import BatchNorm, CrossEntropy, Dropout, Embedding, Linear
+from .nn import BatchNorm, BinaryCrossEntropyWithLogits, CrossEntropy, Dropout, Embedding, Linear
 from .reduce import Max, Mean, Min, Sum, Var
 from .shape import Concatenate, GetItem, Reshape, Stack, ToDevice, Transpose, Where
 from .unary import GELU, Abs, Clip, Exp, Log, LogSoftmax, ReLU, Sigmoid, Softmax, Sqrt, Tanh

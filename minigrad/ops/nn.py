@@ -154,6 +154,23 @@ class CrossEntropy(Function):
         return (gz * gy,)
 
 
+class BinaryCrossEntropyWithLogits(Function):
+    """Elementwise max(z, 0) - z y + log(1 + e^-|z|); backward σ(z) - y, exact at z = 0 too."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def forward(self, z):
+        xp = get_array_module(z)
+        self.z = z
+        return xp.maximum(z, 0) - z * self.target + xp.log1p(xp.exp(-xp.abs(z)))
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        sigma = 0.5 * xp.tanh(0.5 * self.z) + 0.5
+        return (gy * (sigma - self.target),)
+
+
 class Dropout(Function):
     """x · mask / (1 - p): the mask is a fixed boolean array drawn by the caller."""
 

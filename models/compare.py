@@ -1,0 +1,106 @@
+"""`minigrad compare`: optimizers side by side from one initialisation on the same batches."""
+import math
+import os
+
+import numpy as np
+
+from . import plots
+from .train import train
+
+SWEEP = (0.1, 0.3, 1.0, 3.0, 10.0)  # multiples of each optimizer's recommended lr
+
+
+def steps_to(losses, target):
+    """The first step at which the running mean of the loss (window 1% of the run) reaches target."""
+    if target is None:
+        return None
+    sm = plots.smooth(losses, max(1, len(losses) // 100))
+    hit = np.flatnonzero(sm <= target)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def final_loss(metrics):
+    return metrics.get("val_loss", metrics.get("train_loss"))
+
+
+def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, progress=True):
+    """Train each optimizer; print the table; save loss curves (and trajectories) in out."""
+    rows, curves, paths = [], {}, {}
+    for name in names:
+        lr = lrs.get(name, task.lr_for(name))
+        config = dict(optimizer=name, lr=lr, schedule=schedule, clip=clip, steps=steps,
+                      batch_size=batch_size, seed=seed)
+        if task.kind == "function":
+            task.trace = []  # the task records the point at every step
+        result = train(task, config, progress=progress)
+        curves[f"{name} (lr {lr:g})"] = result["history"]["loss"]
+        if task.kind == "function":
+            paths[f"{name} (lr {lr:g})"], task.trace = task.trace, None
+        rows.append((name, lr, result))
+    print_table(task, rows)
+    if out:
+        os.makedirs(out, exist_ok=True)
+        png = os.path.join(out, f"compare-{task.name}.png")
+        if plots.loss_curves(curves, png, f"{task.name}: optimizers from one initialisation",
+                             log_y=task.kind == "function" or task.name == "sparse"):
+            print(f"loss curves: {png}")
+        if paths and task.name == "rosenbrock":
+            png = os.path.join(out, "rosenbrock-trajectories.png")
+            if plots.trajectories(lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2, paths, png,
+                                  "Rosenbrock from (-1, 1)"):
+                print(f"trajectories: {png}")
+    return rows
+
+
+def print_table(task, rows):
+    metrics = list(rows[0][2]["metrics"])
+    show = [m for m in ("train_loss", "val_loss", "val_acc", "test_acc") if m in metrics]
+    head = f"{'optimizer':10s} {'lr':>8s} " + " ".join(f"{m:>10s}" for m in show)
+    head += f" {'steps to ' + format(task.target_loss, 'g') if task.target_loss else '':>14s} {'time s':>7s}"
+    print()
+    print(head)
+    print("-" * len(head))
+    for name, lr, r in rows:
+        vals = " ".join(_fmt(m, r["metrics"][m]) for m in show)
+        reach = steps_to(r["history"]["loss"], task.target_loss)
+        reach = "-" if reach is None else str(reach)
+        print(f"{name:10s} {lr:8.2g} {vals} {reach:>14s} {r['seconds']:7.1f}")
+
+
+def _fmt(metric, value):
+    if metric.endswith("acc"):
+        return f"{100 * value:9.2f}%"
+    return f"{value:10.4g}" if abs(value) < 1e-3 else f"{value:10.4f}"
+
+
+def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress=False):
+    """Each optimizer at SWEEP multiples of its recommended lr; prints the best lr and how much
+    the final loss moves across the sweep (the ratio of worst to best, and how many of the five
+    rates land within 10% of the best)."""
+    results = {}
+    print(f"\nlearning-rate sweep on {task.name}, {steps} steps each")
+    print(f"{'optimizer':10s} {'best lr':>9s} {'best loss':>10s} {'worst/best':>11s} {'within 10%':>11s}  losses")
+    for name in names:
+        base = task.lr_for(name)
+        points = []
+        for k in SWEEP:
+            config = dict(optimizer=name, lr=base * k, schedule=schedule, clip=clip, steps=steps,
+                          batch_size=batch_size, seed=seed)
+            loss = final_loss(train(task, config, progress=progress)["metrics"])
+            points.append((base * k, loss if math.isfinite(loss) else float("inf")))
+        results[name] = points
+        losses = np.array([l for _, l in points])
+        best = int(np.argmin(losses))
+        finite = losses[np.isfinite(losses)]
+        ratio = finite.max() / losses[best] if len(finite) == len(losses) else float("inf")
+        good = int((losses <= losses[best] * 1.1).sum())
+        print(f"{name:10s} {points[best][0]:9.2g} {losses[best]:10.4f} {ratio:11.2f} {good:8d}/5   "
+              + " ".join(f"{l:.3g}" for l in losses))
+    if out:
+        os.makedirs(out, exist_ok=True)
+        png = os.path.join(out, f"lr-sweep-{task.name}.png")
+        if plots.lr_sweep({n: [(lr, min(l, 10.0)) for lr, l in p] for n, p in results.items()}, png,
+                          f"{task.name}: final loss against learning rate"):
+            print(f"sweep plot: {png}")
+    return results
+

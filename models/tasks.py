@@ -1,0 +1,187 @@
+"""Tasks: a model, its data, its loss and its metrics, behind one interface the training loop
+and the comparison use.
+
+    task.build(seed) -> Module            task.batch(rng) -> a batch on task.device
+    task.loss(model, batch) -> Tensor     task.evaluate(model) -> {metric: value}
+"""
+import numpy as np
+
+import minigrad as mg
+import minigrad.nn.functional as F
+from minigrad import backend
+
+from . import problems
+from .char_mlp import CharMLP
+from .digits import load_digits
+from .mlp import MLP
+from .names import build_dataset, load_names, split
+
+
+class Task:
+    name = ""
+    kind = "nn"          # "nn": data in batches; "function": a test function of a point
+    steps = 1000
+    batch_size = 32
+    optimizer = "adamw"
+    schedule = "warmup-cosine"
+    target_loss = None   # for "steps to reach" in comparisons
+    lr_overrides = {}    # recommended learning rates that differ from optimizers.OPTIMIZERS'
+
+    def __init__(self, device="cpu", seed=0):
+        self.device, self.seed = device, seed
+
+    def lr_for(self, opt_name):
+        from .optimizers import OPTIMIZERS
+        return self.lr_overrides.get(opt_name, OPTIMIZERS[opt_name][1])
+
+    def to_device(self, a):
+        return backend.to_device(a, self.device)
+
+    def batch(self, rng, batch_size):
+        X, y = self.train
+        ix = rng.integers(0, len(X), batch_size)
+        return self.to_device(X[ix]), self.to_device(y[ix])
+
+    def report(self, model):
+        return []
+
+
+class DigitsTask(Task):
+    name, steps, batch_size, target_loss = "digits", 3000, 64, 0.1
+    lr_overrides = {"sgd": 0.1, "momentum": 0.03, "adagrad": 0.03}
+
+    def __init__(self, device="cpu", seed=0):
+        super().__init__(device, seed)
+        self.train, self.val, self.test = load_digits(seed=0)  # the split is fixed
+
+    def build(self, seed):
+        mg.manual_seed(seed)
+        return MLP([64, 256, 256, 10], activation="relu", batchnorm=True, dropout=0.1).to(self.device)
+
+    def loss(self, model, batch):
+        return F.cross_entropy(model(batch[0]), batch[1])
+
+    @mg.no_grad()
+    def evaluate(self, model):
+        model.eval()
+        out = {}
+        for part, (X, y) in (("train", self.train), ("val", self.val), ("test", self.test)):
+            logits = model(self.to_device(X))
+            out[f"{part}_loss"] = F.cross_entropy(logits, self.to_device(y)).item()
+            out[f"{part}_acc"] = float((backend.to_numpy(logits.data).argmax(1) == y).mean())
+        model.train()
+        return out
+
+
+class NamesTask(Task):
+    name, steps, batch_size, target_loss = "names", 30000, 96, 2.4
+    lr_overrides = {"adamw": 3e-3, "adam": 3e-3}
+    block_size, n_embd, n_hidden = 5, 24, 300
+
+    def __init__(self, device="cpu", seed=0, data="surnames"):
+        super().__init__(device, seed)
+        self.data = data
+        train_w, val_w, _ = split(load_names(data), seed=42)
+        self.train = build_dataset(train_w, self.block_size)
+        self.val = build_dataset(val_w, self.block_size)
+
+    def build(self, seed):
+        mg.manual_seed(seed)
+        return CharMLP(block_size=self.block_size, n_embd=self.n_embd, n_hidden=self.n_hidden).to(self.device)
+
+    def loss(self, model, batch):
+        return F.cross_entropy(model(batch[0]), batch[1])
+
+    @mg.no_grad()
+    def evaluate(self, model):
+        model.eval()
+        out = {}
+        rng = np.random.default_rng(0)
+        for part, (X, y) in (("train", self.train), ("val", self.val)):
+            ix = rng.choice(len(X), min(len(X), 100_000), replace=False)  # a fixed subsample
+            out[f"{part}_loss"] = F.cross_entropy(model(self.to_device(X[ix])), self.to_device(y[ix])).item()
+        model.train()
+        return out
+
+    def report(self, model):
+        return ["samples: " + ", ".join(model.sample(10, seed=self.seed))]
+
+
+class FunctionTask(Task):
+    """Minimise a test function from a fixed start; the 'batch' is unused."""
+    kind, batch_size, schedule = "function", 1, "none"
+    trace = None  # a list to record the point at every step in, when set
+    lr_overrides = {"sgd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "adagrad": 0.1, "rmsprop": 1e-3,
+                    "adam": 1e-2, "adamw": 1e-2, "amsgrad": 1e-2, "adamax": 1e-2, "nadam": 1e-2,
+                    "radam": 1e-2, "adabelief": 1e-2, "lion": 1e-3, "lamb": 1e-2, "yogi": 1e-2,
+                    "adafactor": 1e-2, "adadelta": 1.0}
+
+    def build(self, seed):
+        return problems.Point(self.start).to(self.device)
+
+    def batch(self, rng, batch_size):
+        return None
+
+    def loss(self, model, batch):
+        if self.trace is not None:
+            self.trace.append(backend.to_numpy(model.xy.data).copy())
+        return self.fn(model.xy)
+
+    @mg.no_grad()
+    def evaluate(self, model):
+        return {"train_loss": self.fn(model.xy).item(), "point": backend.to_numpy(model.xy.data).tolist()}
+
+
+class RosenbrockTask(FunctionTask):
+    name, steps, optimizer, target_loss, start = "rosenbrock", 5000, "adam", 1e-2, (-1.0, 1.0)
+    fn = staticmethod(problems.rosenbrock)
+
+
+class BealeTask(FunctionTask):
+    name, steps, optimizer, target_loss, start = "beale", 3000, "adam", 1e-3, (1.0, 1.5)
+    fn = staticmethod(problems.beale)
+
+
+class QuadraticTask(FunctionTask):
+    name, steps, optimizer, target_loss = "quadratic", 2000, "adam", 1e-3
+    start = tuple(np.ones(len(problems.QUADRATIC_SCALES)))
+    fn = staticmethod(problems.quadratic)
+    lr_overrides = {**FunctionTask.lr_overrides, "sgd": 1.5e-3, "momentum": 1e-4, "nesterov": 1e-4}
+
+
+class SparseTask(Task):
+    """Logistic regression on power-law sparse features (see problems.make_sparse_logistic)."""
+    name, steps, batch_size, optimizer, schedule, target_loss = "sparse", 2000, 64, "adagrad", "none", 0.45
+    lr_overrides = {"sgd": 0.5, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 3e-3, "adam": 3e-3,
+                    "adamw": 3e-3, "radam": 3e-3, "nadam": 3e-3}
+
+    def __init__(self, device="cpu", seed=0):
+        super().__init__(device, seed)
+        X, y = problems.make_sparse_logistic(seed=0)
+        n = int(0.8 * len(X))
+        self.train, self.val = (X[:n], y[:n]), (X[n:], y[n:])
+
+    def build(self, seed):
+        mg.manual_seed(seed)
+        return problems.LogisticRegression(self.train[0].shape[1]).to(self.device)
+
+    def loss(self, model, batch):
+        return problems.logistic_loss(model, *batch)
+
+    @mg.no_grad()
+    def evaluate(self, model):
+        out = {}
+        for part, (X, y) in (("train", self.train), ("val", self.val)):
+            z = model(self.to_device(X))
+            out[f"{part}_loss"] = problems.logistic_loss(model, self.to_device(X), self.to_device(y)).item()
+            out[f"{part}_acc"] = float(((backend.to_numpy(z.data) > 0) == (y > 0.5)).mean())
+        return out
+
+
+TASKS = {t.name: t for t in (NamesTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask, SparseTask)}
+
+
+def make_task(name, device="cpu", seed=0, **kw):
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    return TASKS[name](device=device, seed=seed, **kw)

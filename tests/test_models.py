@@ -1,0 +1,86 @@
+"""Models, data and tasks: shapes, a few steps reduce the loss, reproducible sampling."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn.functional as F
+import optim
+from models.char_mlp import CharMLP
+from models.digits import load_digits
+from models.mlp import MLP
+from models.names import ALPHABET, build_dataset, load_names, split
+from models.tasks import TASKS, make_task
+from models.train import train
+
+
+@pytest.mark.parametrize("kw", [{}, {"batchnorm": True}, {"dropout": 0.2, "activation": "tanh"}])
+def test_mlp_shapes_and_layers(kw):
+    m = MLP([64, 32, 16, 10], **kw)
+    assert m(mg.tensor(np.zeros((5, 64), np.float32))).shape == (5, 10)
+    kinds = [type(l).__name__ for l in m.net.layers]
+    assert kinds.count("Linear") == 3 and ("BatchNorm1d" in kinds) == bool(kw.get("batchnorm"))
+    with pytest.raises(ValueError, match="unknown activation"):
+        MLP([2, 2], activation="swish")
+
+
+def test_a_few_steps_reduce_the_loss():
+    (X, y), _, _ = load_digits()
+    mg.manual_seed(0)
+    model = MLP([64, 64, 10])
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss = F.cross_entropy(model(mg.tensor(X[:256])), y[:256])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_digits_split_is_fixed_stratified_and_disjoint():
+    (a, ya), (b, yb), (c, yc) = load_digits()
+    assert len(a) + len(b) + len(c) == 1797
+    assert set(np.unique(yb)) == set(range(10)) and set(np.unique(yc)) == set(range(10))
+    assert a.dtype == np.float32 and a.max() == 1.0
+    (a2, _), _, _ = load_digits()
+    np.testing.assert_array_equal(a, a2)
+
+
+def test_names_data_and_dataset():
+    surnames, first = load_names("surnames"), load_names("first-names")
+    assert len(surnames) == 88_799 and len(first) == 5_163
+    assert all(set(w) <= set(ALPHABET[1:]) for w in surnames[:1000])
+    X, Y = build_dataset(["ab"], block_size=3)
+    np.testing.assert_array_equal(X, [[0, 0, 0], [0, 0, 1], [0, 1, 2]])
+    np.testing.assert_array_equal(Y, [1, 2, 0])
+    tr, va, te = split(first, seed=1)
+    assert len(tr) + len(va) + len(te) == len(first) and not set(va) & set(te)
+
+
+def test_char_mlp_sampling_is_reproducible_by_seed():
+    mg.manual_seed(0)
+    m = CharMLP(block_size=3)
+    a, b, c = m.sample(5, seed=1), m.sample(5, seed=1), m.sample(5, seed=2)
+    assert a == b and a != c
+    assert m.training  # sampling leaves the mode as it was
+    assert all(set(n) <= set(ALPHABET[1:]) for n in a)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_trains_a_few_steps(name):
+    task = make_task(name, **({"data": "first-names"} if name == "names" else {}))
+    config = dict(optimizer="adam", lr=task.lr_for("adam"), schedule="none", clip=1.0, steps=20,
+                  batch_size=min(task.batch_size, 32), seed=0)
+    result = train(task, config, progress=False)
+    assert result["step"] == 20 and len(result["history"]["loss"]) == 20
+    first, last = np.mean(result["history"]["loss"][:3]), np.mean(result["history"]["loss"][-3:])
+    assert last < first, f"{name}: {first} -> {last}"
+    assert np.isfinite(list(v for v in result["metrics"].values() if isinstance(v, float))).all()
+
+
+def test_sparse_problem_has_rare_features():
+    task = make_task("sparse")
+    X, _ = task.train
+    freq = X.mean(axis=0)
+    assert freq[0] > 0.3 and (freq < 0.01).mean() > 0.5  # a few common features, most rare
