@@ -42,7 +42,7 @@ def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, prog
         os.makedirs(out, exist_ok=True)
         png = os.path.join(out, f"compare-{task.name}.png")
         if plots.loss_curves(curves, png, f"{task.name}: optimizers from one initialisation",
-                             log_y=task.kind == "function" or task.name == "sparse"):
+                             log_y=task.name != "names"):
             print(f"loss curves: {png}")
         if paths and task.name == "rosenbrock":
             png = os.path.join(out, "rosenbrock-trajectories.png")

@@ -12,6 +12,9 @@ decoupled weight decay.
     s ← β2 s + (1 - β2) (g - m)² + ε        eps ε added inside s, as in the paper
     m̂ = m / (1 - β1^t),  ŝ = s / (1 - β2^t)
     θ ← θ - lr m̂ / (sqrt(ŝ) + ε)
+
+Sparse gradients: lazy: only touched rows of m, s and θ change; t counts every step of the
+parameter; weight decay (decoupled or L2) reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -19,6 +22,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class AdaBelief(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-16, weight_decay=0.0,
                  decoupled_weight_decay=True, *, maximize=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

@@ -9,6 +9,9 @@ learning rate (default 1.0, the paper's method):
     Δθ = sqrt(E[Δθ²] + ε) / sqrt(E[g²] + ε) · g       eps ε inside both square roots
     E[Δθ²] ← ρ E[Δθ²] + (1 - ρ) Δθ²
     θ ← θ - lr Δθ
+
+Sparse gradients: lazy: only touched rows of E[g²], E[Δθ²] and θ change (the dense update would
+decay the untouched rows' averages); weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -16,6 +19,8 @@ from .optimizer import Optimizer, check
 
 
 class Adadelta(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)

@@ -27,6 +27,8 @@ from .optimizer import Optimizer, check
 
 
 class Adafactor(Optimizer):
+    dense_only_reason = "its factored second moment and RMS(θ) need whole rows and columns"
+
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
                  weight_decay=0.0, *, maximize=False):
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,

@@ -8,6 +8,10 @@ Optimization". Each coordinate's step shrinks with the sum of its squared gradie
     η_t = lr / (1 + (t - 1) lr_decay)
     s ← s + g²                        s starts at initial_accumulator_value
     θ ← θ - η_t g / (sqrt(s) + ε)     eps ε outside the square root
+
+Sparse gradients: lazy, and exactly the dense update when weight_decay is 0 (untouched rows have
+zero gradient, so their sum and θ would not change anyway). η_t decays with the step count t of
+the parameter. Weight decay, if any, reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -15,6 +19,8 @@ from .optimizer import Optimizer, check
 
 
 class Adagrad(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, fused=None):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,

@@ -13,6 +13,11 @@ variant from Reddi, Kale & Kumar (2018), "On the Convergence of Adam and Beyond"
     v̂ = v / (1 - β2^t)
     θ ← θ - lr m̂ / (sqrt(v̂) + ε)         eps ε added AFTER bias-correcting v (Algorithm 1),
                                          not the "ε-hat" form of the paper's section 2
+
+Sparse gradients: lazy (as TensorFlow's LazyAdam): only touched rows of m, v (v_max) and θ
+change. The bias corrections use the parameter's step count t, which advances every step, so a
+row touched again after a gap is corrected as if its stale moments were current. Decoupled decay
+(AdamW) shrinks touched rows only, like TensorFlow Addons' lazy AdamW; L2 decay likewise.
 """
 import math
 
@@ -22,6 +27,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class Adam(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False, fused=None):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

@@ -7,6 +7,9 @@ Kingma & Ba (2015), section 7.1, Algorithm 2:
     m ← β1 m + (1 - β1) g
     u ← max(β2 u, |g| + ε)              eps ε inside the max (as PyTorch), which keeps u > 0
     θ ← θ - lr / (1 - β1^t) · m / u     only m is bias-corrected
+
+Sparse gradients: lazy: only touched rows of m, u and θ change; t (for the bias correction) counts
+every step of the parameter; weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -14,6 +17,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class Adamax(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  maximize=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

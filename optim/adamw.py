@@ -7,6 +7,9 @@ uses the current (scheduled) learning rate, first, then the Adam step (see optim
     m ← β1 m + (1 - β1) g
     v ← β2 v + (1 - β2) g²
     θ ← θ - lr m̂ / (sqrt(v̂) + ε)         m̂, v̂ bias-corrected; eps ε after the correction
+
+Sparse gradients: lazy, as Adam (optim/adam.py); the decay shrinks touched rows only, like
+TensorFlow Addons' lazy AdamW.
 """
 from .adam import Adam
 

@@ -3,13 +3,16 @@ clip_grad_value_)."""
 import math
 
 from minigrad import backend
+from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
 
 
-def _with_grads(parameters):
+def _grad_arrays(parameters):
+    """The gradient arrays to measure and scale in place: a sparse gradient's rows."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p for p in parameters if p.grad is not None]
+    return [p.grad.values if isinstance(p.grad, RowSparseGrad) else p.grad
+            for p in parameters if p.grad is not None]
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -21,32 +24,31 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     (as PyTorch). Returns the total norm (a Python float) from before clipping. A non-finite
     norm with error_if_nonfinite raises RuntimeError and leaves the gradients untouched.
     """
-    params = _with_grads(parameters)
+    grads = _grad_arrays(parameters)
     max_norm, norm_type = float(max_norm), float(norm_type)
     if max_norm < 0:
         raise ValueError(f"Invalid max_norm: {max_norm} (expected >= 0)")
     if norm_type <= 0:
         raise ValueError(f"Invalid norm_type: {norm_type} (expected > 0 or inf)")
-    if not params:
+    if not grads:
         return 0.0
     if norm_type == math.inf:
-        total = max(float(backend.get_array_module(p.grad).abs(p.grad).max()) if p.grad.size else 0.0
-                    for p in params)
+        total = max(float(backend.get_array_module(g).abs(g).max()) if g.size else 0.0 for g in grads)
     else:
         acc = 0.0
-        for p in params:
-            xp = backend.get_array_module(p.grad)
-            g = xp.abs(p.grad.astype(xp.float64, copy=False))
+        for g in grads:
+            xp = backend.get_array_module(g)
+            g = xp.abs(g.astype(xp.float64, copy=False))
             acc += float((g * g).sum()) if norm_type == 2.0 else float((g ** norm_type).sum())
         total = acc ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
-                           f"{len(params)} parameters is non-finite ({total}), so it cannot be "
+                           f"{len(grads)} parameters is non-finite ({total}), so it cannot be "
                            "clipped. Set error_if_nonfinite=False to clip anyway.")
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
-        for p in params:
-            p.grad *= p.grad.dtype.type(coef)
+        for g in grads:
+            g *= g.dtype.type(coef)
     return total
 
 
@@ -55,6 +57,5 @@ def clip_grad_value_(parameters, clip_value):
     clip_value = float(clip_value)
     if clip_value < 0:
         raise ValueError(f"Invalid clip_value: {clip_value} (expected >= 0)")
-    for p in _with_grads(parameters):
-        xp = backend.get_array_module(p.grad)
-        xp.clip(p.grad, -clip_value, clip_value, out=p.grad)
+    for g in _grad_arrays(parameters):
+        backend.get_array_module(g).clip(g, -clip_value, clip_value, out=g)

@@ -19,6 +19,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class LAMB(Optimizer):
+    dense_only_reason = "its trust ratio needs the norm of the whole tensor"
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *,
                  maximize=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

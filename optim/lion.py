@@ -9,6 +9,8 @@ a weight decay 3-10x larger (the paper's advice).
     c = β1 m + (1 - β1) g                   the update direction interpolates ...
     θ ← θ - lr (sign(c) + λθ)               ... weight_decay λ: decoupled, scaled by lr
     m ← β2 m + (1 - β2) g                   ... and momentum tracks with a slower β2
+
+Sparse gradients: lazy: only touched rows of m and θ move; weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -16,6 +18,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class Lion(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False):
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)

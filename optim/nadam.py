@@ -12,6 +12,9 @@ Dozat (2016), "Incorporating Nesterov Momentum into Adam", with the momentum sch
     v ← β2 v + (1 - β2) g²
     d = sqrt(v / (1 - β2^t)) + ε         eps ε after bias-correcting v
     θ ← θ - lr (1 - μ_t) / (1 - Π_t) · g / d - lr μ_{t+1} / (1 - Π_t μ_{t+1}) · m / d
+
+Sparse gradients: lazy: only touched rows of m, v and θ change; t and the μ product advance every
+step of the parameter; weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -19,6 +22,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class NAdam(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

@@ -13,6 +13,7 @@ from minigrad import backend
 
 from . import _kernels
 from minigrad.function import enable_grad
+from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
 
 
@@ -29,7 +30,18 @@ def check_betas(betas):
 
 
 class Optimizer:
-    """Base class of all optimizers, with torch.optim.Optimizer's protocol."""
+    """Base class of all optimizers, with torch.optim.Optimizer's protocol.
+
+    Sparse gradients (minigrad.RowSparseGrad, from Embedding(sparse=True)): an optimizer whose
+    update is elementwise sets `lazy_sparse = True`, and then a sparse gradient updates only the
+    touched rows: `_update` runs on those rows of θ and of every state array, exactly the dense
+    update restricted to them, and untouched rows keep their (stale) state. Scalar state (the
+    step count t) advances once per step of the parameter, touched or not. Other optimizers
+    raise for a sparse gradient, before anything is written.
+    """
+
+    lazy_sparse = False
+    dense_only_reason = "its update is not elementwise"
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -94,7 +106,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
             for p in group["params"]:
-                if set_to_none or p.grad is None:
+                if set_to_none or not backend.is_array(p.grad):
                     p.grad = None
                 else:
                     p.grad[...] = 0
@@ -120,7 +132,9 @@ class Optimizer:
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = self._init_state(p.data, group)
-            if group.get("fused") is not False and hasattr(self, "_update_fast"):
+            if isinstance(p.grad, RowSparseGrad):
+                self._update_sparse(p.data, p.grad, state, group)
+            elif group.get("fused") is not False and hasattr(self, "_update_fast"):
                 tasks.append(self._update_fast(p.data, p.grad, state, group))
             else:
                 self._update(p.data, p.grad, state, group)
@@ -130,14 +144,21 @@ class Optimizer:
 
     def _check_grad(self, p):
         g = p.grad
-        if not backend.is_array(g):
+        if isinstance(g, RowSparseGrad):
+            if not self.lazy_sparse:
+                raise TypeError(f"{type(self).__name__} does not support sparse gradients "
+                                f"({self.dense_only_reason}); use a lazy optimizer (SGD, Adagrad, "
+                                "RMSprop, Adam, AdamW, AdaBelief, Lion, Yogi), SparseAdam, or "
+                                "Embedding(sparse=False)")
+        elif not backend.is_array(g):
             raise TypeError(f"{type(self).__name__}: a parameter's grad is a "
                             f"{type(g).__name__}, expected an array")
         if g.shape != p.shape:
             raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} for a "
                              f"parameter of shape {p.shape}")
-        if backend.device_of(g) != p.device:
-            raise RuntimeError(f"{type(self).__name__}: gradient on {backend.device_of(g)} for a "
+        g_device = g.device if isinstance(g, RowSparseGrad) else backend.device_of(g)
+        if g_device != p.device:
+            raise RuntimeError(f"{type(self).__name__}: gradient on {g_device} for a "
                                f"parameter on {p.device}")
         if g.dtype != p.dtype:
             raise TypeError(f"{type(self).__name__}: gradient of dtype {g.dtype} for a "
@@ -145,6 +166,23 @@ class Optimizer:
 
     def _init_state(self, theta, group):
         return {}
+
+    def _update_sparse(self, theta, grad, state, group):
+        """The lazy update: _update on the touched rows of θ and of the state, written back."""
+        i = grad.indices
+        full = {k: v for k, v in state.items() if backend.is_array(v) and v.shape == theta.shape}
+        row_state = dict(state)
+        row_state.update({k: v[i] for k, v in full.items()})
+        rows = theta[i]
+        self._update(rows, grad.values, row_state, group)
+        theta[i] = rows
+        for k, v in row_state.items():
+            if k in full or (backend.is_array(v) and state.get(k) is None):
+                if k not in full:  # created on this step (SGD's momentum buffer)
+                    state[k] = backend.get_array_module(theta).zeros_like(theta)
+                state[k][i] = v
+            elif not backend.is_array(v):
+                state[k] = v  # scalars: the step count, NAdam's μ product
 
     def _update(self, theta, g, state, group):
         raise NotImplementedError

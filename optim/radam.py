@@ -16,6 +16,9 @@ Liu et al. (2020), "On the Variance of the Adaptive Learning Rate and Beyond", A
         θ ← θ - lr m̂ l r
     else:
         θ ← θ - lr m̂                     plain bias-corrected momentum
+
+Sparse gradients: lazy: only touched rows of m, v and θ change; t (bias corrections, ρ_t)
+counts every step of the parameter; weight decay reaches touched rows only.
 """
 import math
 
@@ -25,6 +28,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class RAdam(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled_weight_decay=False, *, maximize=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

@@ -10,6 +10,9 @@ centered variant from Graves (2013), "Generating Sequences With Recurrent Neural
     d = sqrt(v - ḡ²) + ε  if centered, else  d = sqrt(v) + ε      eps ε outside the root
     b ← μ b + g / d,  θ ← θ - lr b      with momentum μ > 0
     θ ← θ - lr g / d                    without
+
+Sparse gradients: lazy: only touched rows of v (and ḡ, b) and θ change; untouched rows keep a
+stale v instead of decaying by α; weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -17,6 +20,8 @@ from .optimizer import Optimizer, check
 
 
 class RMSprop(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, *, maximize=False, fused=None):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,

@@ -9,11 +9,18 @@ in PyTorch's formulation (the learning rate outside the buffer):
     b ← μ b + (1 - τ) g             afterwards (momentum μ, dampening τ)
     g ← g + μ b  if nesterov, else  g ← b
     θ ← θ - lr g
+
+Sparse gradients: lazy. Without momentum (and weight decay) this is exactly the dense update, since
+untouched rows have zero gradient. With momentum, only touched rows of the buffer decay and move
+(the dense update would keep moving untouched rows along their buffers); weight decay reaches
+touched rows only.
 """
 from .optimizer import Optimizer, check
 
 
 class SGD(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,

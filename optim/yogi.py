@@ -9,6 +9,9 @@ correction. Defaults are the paper's (lr 1e-2, ε 1e-3); v starts at initial_acc
     m ← β1 m + (1 - β1) g
     v ← v - (1 - β2) sign(v - g²) g²        v grows at most additively, unlike Adam's
     θ ← θ - lr m / (sqrt(v) + ε)
+
+Sparse gradients: lazy: only touched rows of m, v and θ change (Yogi has no bias correction);
+weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
@@ -16,6 +19,8 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class Yogi(Optimizer):
+    lazy_sparse = True
+
     def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0,
                  initial_accumulator_value=0.0, *, maximize=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,

@@ -68,9 +68,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, spa
 
     padding_idx: that row gets no gradient. max_norm: looked-up rows whose norm exceeds it are
     rescaled to max_norm / (norm + 1e-7) of themselves in place first (torch.embedding_renorm_).
+    sparse: weight.grad is a minigrad.sparse.RowSparseGrad holding only the looked-up rows.
     """
-    if sparse:
-        raise NotImplementedError("sparse embedding gradients are not implemented yet (issue #5)")
     idx = _index_array(input, "embedding input", weight.data)
     V = weight.shape[0]
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= V):
@@ -80,7 +79,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, spa
         padding_idx += V
     if max_norm is not None:
         _renorm_rows(weight.data, idx, max_norm, norm_type)
-    return ops.Embedding(idx, padding_idx).apply(weight)
+    return ops.Embedding(idx, padding_idx, sparse).apply(weight)
 
 
 def _renorm_rows(W, idx, max_norm, norm_type):

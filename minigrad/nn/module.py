@@ -108,8 +108,8 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
+            if set_to_none or not backend.is_array(p.grad):
+                p.grad = None  # a sparse gradient has no rows to zero in place
             else:
                 p.grad[...] = 0
 

@@ -6,6 +6,7 @@ than the same function built from primitives.
 """
 from ..backend import get_array_module, scatter_add
 from ..function import Function
+from ..sparse import RowSparseGrad
 
 
 class Linear(Function):
@@ -30,16 +31,19 @@ class Linear(Function):
 
 
 class Embedding(Function):
-    """W[indices]; backward scatter-adds the rows (repeated indices accumulate)."""
+    """W[indices]; backward scatter-adds the rows (repeated indices accumulate), into a dense
+    array, or with sparse=True into a RowSparseGrad of the touched rows only."""
 
-    def __init__(self, indices, padding_idx=None):
-        self.indices, self.padding_idx = indices, padding_idx
+    def __init__(self, indices, padding_idx=None, sparse=False):
+        self.indices, self.padding_idx, self.sparse = indices, padding_idx, sparse
 
     def forward(self, W):
         self.shape, self.dtype = W.shape, W.dtype
         return W[self.indices]
 
     def backward(self, gy):
+        if self.sparse:  # the padding row never appears
+            return (RowSparseGrad.from_rows(self.indices, gy, self.shape, exclude=self.padding_idx),)
         xp = get_array_module(gy)
         gW = xp.zeros(self.shape, dtype=self.dtype)
         scatter_add(gW, self.indices.reshape(-1), gy.reshape(-1, self.shape[1]))
