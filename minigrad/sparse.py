@@ -5,6 +5,8 @@ shape. Embedding(sparse=True) produces it; backward() merges two of them by addi
 adding one to a dense array gives a dense array. Optimizers that support it update only the
 touched rows (see each optimizer's docstring); clip_grad_norm_ and clip_grad_value_ accept it.
 """
+import numpy as np
+
 from . import backend
 
 
@@ -25,10 +27,21 @@ class RowSparseGrad:
         if exclude is not None:
             keep = indices != exclude
             indices, rows = indices[keep], rows[keep]
-        unique, inverse = xp.unique(indices, return_inverse=True)
-        values = xp.zeros((unique.shape[0],) + tuple(shape[1:]), dtype=rows.dtype)
-        backend.scatter_add(values, inverse.reshape(-1), rows)
-        return cls(unique, values, shape)
+        if xp is not np:
+            unique, inverse = xp.unique(indices, return_inverse=True)
+            values = xp.zeros((unique.shape[0],) + tuple(shape[1:]), dtype=rows.dtype)
+            backend.scatter_add(values, inverse.reshape(-1), rows)
+            return cls(unique, values, shape)
+        # on the CPU: sort; take each index's first row, then add the repeats (usually few)
+        order = np.argsort(indices, kind="stable")
+        sorted_idx = indices[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = sorted_idx[1:] != sorted_idx[:-1]
+        values = rows[order[first]]
+        if not first.all():
+            segment = np.cumsum(first) - 1
+            np.add.at(values, segment[~first], rows[order[~first]])
+        return cls(sorted_idx[first], values, shape)
 
     @property
     def dtype(self):

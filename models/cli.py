@@ -70,7 +70,8 @@ def build_parser():
     tr.add_argument("--checkpoint-every", type=int, default=1000)
     cp = sub.add_parser("compare", help="compare optimizers from one initialisation")
     _common(cp)
-    cp.add_argument("--optimizers", default=",".join(DEFAULT_COMPARE))
+    cp.add_argument("--optimizers", help=f"comma-separated (default: {','.join(DEFAULT_COMPARE)}, "
+                    "or the task's own list)")
     cp.add_argument("--lr", type=_lr_pairs, default={}, help="per-optimizer rates: adam=3e-3,sgd=0.1")
     cp.add_argument("--lr-sweep", action="store_true",
                     help="also sweep each optimizer's lr over 0.1x..10x its recommended rate")
@@ -104,8 +105,10 @@ def run(args):
     schedule = args.schedule or task.schedule
     if args.command == "train":
         return run_train(args, task, steps, batch_size, schedule)
-    names = check_names([n.strip() for n in args.optimizers.split(",") if n.strip()])
-    check_names(list(args.lr))
+    names = [n.strip() for n in args.optimizers.split(",") if n.strip()] if args.optimizers \
+        else (task.default_optimizers or DEFAULT_COMPARE)
+    check_names(names, task.variants)
+    check_names(list(args.lr), task.variants)
     compare(task, names, steps, batch_size, args.seed, args.lr, schedule, args.clip, args.out,
             progress=not args.quiet)
     if args.lr_sweep:
@@ -115,7 +118,7 @@ def run(args):
 
 def run_train(args, task, steps, batch_size, schedule):
     name = args.optimizer or task.optimizer
-    check_names([name])
+    check_names([name], task.variants)
     config = dict(optimizer=name, lr=args.lr if args.lr is not None else task.lr_for(name),
                   schedule=schedule, clip=args.clip, steps=steps, batch_size=batch_size, seed=args.seed)
     if config["lr"] <= 0:

@@ -55,7 +55,8 @@ def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, prog
 def print_table(task, rows):
     metrics = list(rows[0][2]["metrics"])
     show = [m for m in ("train_loss", "val_loss", "val_acc", "test_acc") if m in metrics]
-    head = f"{'optimizer':10s} {'lr':>8s} " + " ".join(f"{m:>10s}" for m in show)
+    width = max(10, *(len(name) for name, _, _ in rows))
+    head = f"{'optimizer':{width}s} {'lr':>8s} " + " ".join(f"{m:>10s}" for m in show)
     head += f" {'steps to ' + format(task.target_loss, 'g') if task.target_loss else '':>14s} {'time s':>7s}"
     print()
     print(head)
@@ -64,7 +65,7 @@ def print_table(task, rows):
         vals = " ".join(_fmt(m, r["metrics"][m]) for m in show)
         reach = steps_to(r["history"]["loss"], task.target_loss)
         reach = "-" if reach is None else str(reach)
-        print(f"{name:10s} {lr:8.2g} {vals} {reach:>14s} {r['seconds']:7.1f}")
+        print(f"{name:{width}s} {lr:8.2g} {vals} {reach:>14s} {r['seconds']:7.1f}")
 
 
 def _fmt(metric, value):

@@ -24,13 +24,19 @@ OPTIMIZERS = {
 DEFAULT_COMPARE = ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "radam", "nadam"]
 
 
-def check_names(names):
-    unknown = [n for n in names if n not in OPTIMIZERS]
-    if unknown:
-        raise ValueError(f"unknown optimizer {unknown[0]!r}; choose from {', '.join(OPTIMIZERS)}")
+def check_names(names, variants=()):
+    """Optimizer names, each optionally with a '+variant' suffix that the task understands."""
+    for n in names:
+        base, plus, variant = n.partition("+")
+        if base not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {n!r}; choose from {', '.join(OPTIMIZERS)}")
+        if plus and variant not in variants:
+            raise ValueError(f"unknown optimizer variant {n!r}" + (
+                f"; this task knows +{', +'.join(variants)}" if variants else "; this task has none"))
     return names
 
 
 def make_optimizer(name, params, lr):
-    check_names([name])
-    return OPTIMIZERS[name][0](params, lr)
+    base = name.partition("+")[0]
+    check_names([base])
+    return OPTIMIZERS[base][0](params, lr)

@@ -58,3 +58,27 @@ class LogisticRegression(nn.Module):
 
 def logistic_loss(model, X, y):
     return F.binary_cross_entropy_with_logits(model(X), y)
+
+
+def make_bag_of_words(seed=0, n=20000, vocab=200_000, length=20):
+    """Documents of `length` tokens from a Zipf-like vocabulary of `vocab` words (a few words in
+    most documents, most words almost never), labelled by the sign of a hidden score per word:
+    the large-vocabulary case where a batch touches a tiny fraction of the embedding table."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, vocab + 1) ** 1.05
+    tokens = rng.choice(vocab, size=(n, length), p=p / p.sum())
+    score = rng.standard_normal(vocab)
+    doc = score[tokens].mean(axis=1)
+    y = (doc + 0.1 * rng.standard_normal(n) > np.median(doc)).astype(np.int64)
+    return tokens.astype(np.int64), y
+
+
+class EmbeddingBag(nn.Module):
+    """Mean of a document's word embeddings, then a linear classifier."""
+
+    def __init__(self, vocab, dim, classes, sparse, dtype=None):
+        self.emb = nn.Embedding(vocab, dim, sparse=sparse, dtype=dtype)
+        self.out = nn.Linear(dim, classes, dtype=dtype)
+
+    def forward(self, tokens):
+        return self.out(self.emb(tokens).mean(axis=1))

@@ -26,13 +26,16 @@ class Task:
     schedule = "warmup-cosine"
     target_loss = None   # for "steps to reach" in comparisons
     lr_overrides = {}    # recommended learning rates that differ from optimizers.OPTIMIZERS'
+    variants = ()        # optimizer-name suffixes this task understands ("adam+dense")
+    default_optimizers = None  # for compare, when --optimizers is not given
 
     def __init__(self, device="cpu", seed=0):
         self.device, self.seed = device, seed
 
     def lr_for(self, opt_name):
         from .optimizers import OPTIMIZERS
-        return self.lr_overrides.get(opt_name, OPTIMIZERS[opt_name][1])
+        base = opt_name.partition("+")[0]
+        return self.lr_overrides.get(opt_name, self.lr_overrides.get(base, OPTIMIZERS[base][1]))
 
     def to_device(self, a):
         return backend.to_device(a, self.device)
@@ -54,7 +57,7 @@ class DigitsTask(Task):
         super().__init__(device, seed)
         self.train, self.val, self.test = load_digits(seed=0)  # the split is fixed
 
-    def build(self, seed):
+    def build(self, seed, variant=""):
         mg.manual_seed(seed)
         return MLP([64, 256, 256, 10], activation="relu", batchnorm=True, dropout=0.1).to(self.device)
 
@@ -85,7 +88,7 @@ class NamesTask(Task):
         self.train = build_dataset(train_w, self.block_size)
         self.val = build_dataset(val_w, self.block_size)
 
-    def build(self, seed):
+    def build(self, seed, variant=""):
         mg.manual_seed(seed)
         return CharMLP(block_size=self.block_size, n_embd=self.n_embd, n_hidden=self.n_hidden).to(self.device)
 
@@ -116,7 +119,7 @@ class FunctionTask(Task):
                     "radam": 1e-2, "adabelief": 1e-2, "lion": 1e-3, "lamb": 1e-2, "yogi": 1e-2,
                     "adafactor": 1e-2, "adadelta": 1.0}
 
-    def build(self, seed):
+    def build(self, seed, variant=""):
         return problems.Point(self.start).to(self.device)
 
     def batch(self, rng, batch_size):
@@ -161,7 +164,7 @@ class SparseTask(Task):
         n = int(0.8 * len(X))
         self.train, self.val = (X[:n], y[:n]), (X[n:], y[n:])
 
-    def build(self, seed):
+    def build(self, seed, variant=""):
         mg.manual_seed(seed)
         return problems.LogisticRegression(self.train[0].shape[1]).to(self.device)
 
@@ -178,7 +181,41 @@ class SparseTask(Task):
         return out
 
 
-TASKS = {t.name: t for t in (NamesTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask, SparseTask)}
+class SparseVocabTask(SparseTask):
+    """The large-vocabulary variant of the sparse task: a bag-of-words classifier over 200K words
+    whose embedding gets row-sparse gradients, so each step touches only the batch's words.
+    Optimizer names take '+dense' for the same model with dense gradients: compare
+    adagrad,adagrad+dense,adam,adam+dense to see loss and time side by side."""
+    name, steps, batch_size, optimizer, schedule, target_loss = "sparse-vocab", 1500, 128, "adagrad", "none", 0.6
+    variants = ("dense",)
+    default_optimizers = ["adagrad", "adagrad+dense", "adam", "adam+dense"]
+    lr_overrides = {"adagrad": 0.3, "adam": 1e-2, "adamw": 1e-2, "sgd": 1.0, "rmsprop": 1e-2}
+
+    def __init__(self, device="cpu", seed=0):
+        Task.__init__(self, device, seed)
+        X, y = problems.make_bag_of_words(seed=0)
+        n = int(0.8 * len(X))
+        self.train, self.val = (X[:n], y[:n]), (X[n:], y[n:])
+
+    def build(self, seed, variant=""):
+        mg.manual_seed(seed)
+        return problems.EmbeddingBag(200_000, 16, 2, sparse=variant != "dense").to(self.device)
+
+    def loss(self, model, batch):
+        return F.cross_entropy(model(batch[0]), batch[1])
+
+    @mg.no_grad()
+    def evaluate(self, model):
+        out = {}
+        for part, (X, y) in (("train", self.train), ("val", self.val)):
+            logits = model(self.to_device(X))
+            out[f"{part}_loss"] = F.cross_entropy(logits, self.to_device(y)).item()
+            out[f"{part}_acc"] = float((backend.to_numpy(logits.data).argmax(1) == y).mean())
+        return out
+
+
+TASKS = {t.name: t for t in (NamesTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask, SparseTask,
+                             SparseVocabTask)}
 
 
 def make_task(name, device="cpu", seed=0, **kw):

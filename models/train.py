@@ -62,7 +62,7 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     bit for bit. stop_after: stop (and checkpoint) at that step, as if interrupted.
     """
     ckpt_path = os.path.join(out, "checkpoint.pkl") if out else None
-    model = task.build(config["seed"])
+    model = task.build(config["seed"], config["optimizer"].partition("+")[2])
     opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
     sched = make_schedule(config["schedule"], opt, config["steps"])
     data_rng = np.random.default_rng(config["seed"] + 1)

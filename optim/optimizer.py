@@ -168,18 +168,23 @@ class Optimizer:
         return {}
 
     def _update_sparse(self, theta, grad, state, group):
-        """The lazy update: _update on the touched rows of θ and of the state, written back."""
+        """The lazy update: _update (or the fast path) on the touched rows of θ and of the
+        state, gathered into small arrays, then written back."""
         i = grad.indices
+        xp = backend.get_array_module(theta)
         full = {k: v for k, v in state.items() if backend.is_array(v) and v.shape == theta.shape}
         row_state = dict(state)
-        row_state.update({k: v[i] for k, v in full.items()})
-        rows = theta[i]
-        self._update(rows, grad.values, row_state, group)
+        row_state.update({k: xp.take(v, i, axis=0) for k, v in full.items()})
+        rows = xp.take(theta, i, axis=0)
+        if group.get("fused") is not False and hasattr(self, "_update_fast"):
+            _kernels.run([self._update_fast(rows, grad.values, row_state, group)], self._scratch_buffer)
+        else:
+            self._update(rows, grad.values, row_state, group)
         theta[i] = rows
         for k, v in row_state.items():
             if k in full or (backend.is_array(v) and state.get(k) is None):
                 if k not in full:  # created on this step (SGD's momentum buffer)
-                    state[k] = backend.get_array_module(theta).zeros_like(theta)
+                    state[k] = xp.zeros_like(theta)
                 state[k][i] = v
             elif not backend.is_array(v):
                 state[k] = v  # scalars: the step count, NAdam's μ product

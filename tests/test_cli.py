@@ -114,3 +114,14 @@ def test_compare_lr_sweep_reports_best_rates(tmp_path):
     p = cli("compare", "--task", "quadratic", "--optimizers", "sgd,adam", "--steps", "100", "--lr-sweep",
             "--out", str(tmp_path), "--quiet")
     assert "learning-rate sweep" in p.stdout and "best lr" in p.stdout
+
+
+def test_compare_sparse_vocab_sparse_adagrad_equals_dense(tmp_path):
+    p = cli("compare", "--task", "sparse-vocab", "--optimizers", "adagrad,adagrad+dense,adam", "--steps", "30",
+            "--out", str(tmp_path), "--quiet")
+    rows = {line.split()[0]: line.split() for line in p.stdout.splitlines()
+            if line.startswith(("adagrad", "adam"))}
+    assert set(rows) == {"adagrad", "adagrad+dense", "adam"}
+    assert rows["adagrad"][2:5] == rows["adagrad+dense"][2:5]  # exactly the dense update: same losses
+    bad = cli("compare", "--task", "digits", "--optimizers", "adam+dense", "--quiet", check=False)
+    assert bad.returncode != 0 and "adam+dense" in bad.stderr
