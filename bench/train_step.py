@@ -53,7 +53,6 @@ def run_minigrad(model, X, Y):
 
 
 def torch_model(torch, model):
-    t = torch.nn.Sequential()
     emb = torch.nn.Embedding(V, EMB)
     fc1, bn, fc2 = torch.nn.Linear(CTX * EMB, HID), torch.nn.BatchNorm1d(HID), torch.nn.Linear(HID, V)
     with torch.no_grad():

@@ -40,6 +40,7 @@ def gpu_unavailable_reason():
 
 
 def cuda_is_available():
+    """True when a CUDA device can be used through CuPy."""
     return gpu_unavailable_reason() is None
 
 
@@ -101,6 +102,7 @@ def to_device(array, device):
 
 
 def to_numpy(array):
+    """The array as a NumPy array (copied from the GPU if needed)."""
     return to_device(array, "cpu")
 
 
@@ -143,6 +145,7 @@ def set_default_dtype(dtype):
 
 
 def get_default_dtype():
+    """The dtype Python numbers, lists and new layers get."""
     return _default_dtype
 
 
@@ -172,6 +175,7 @@ def get_rng_state():
 
 
 def set_rng_state(state):
+    """Restore a snapshot taken by get_rng_state()."""
     _rng.bit_generator.state = state
 
 
@@ -182,6 +186,7 @@ def uniform(low, high, shape, dtype, device="cpu"):
 
 
 def normal(mean, std, shape, dtype, device="cpu"):
+    """Normal samples drawn on the CPU generator, then moved to `device`."""
     a = _rng.normal(mean, std, size=shape).astype(dtype, copy=False)
     return to_device(a, device)
 

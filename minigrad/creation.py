@@ -29,12 +29,14 @@ def tensor(data, requires_grad=False, dtype=None, device="cpu"):
 
 
 def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
+    """A tensor of zeros (default dtype unless given)."""
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     array = np.zeros(shape, dtype=dtype or backend.get_default_dtype())
     return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=None, device="cpu", requires_grad=False):
+    """A tensor of ones (default dtype unless given)."""
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     array = np.ones(shape, dtype=dtype or backend.get_default_dtype())
     return Tensor(backend.to_device(array, device), requires_grad=requires_grad)

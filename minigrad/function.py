@@ -15,6 +15,7 @@ _grad_enabled = True
 
 
 def is_grad_enabled():
+    """False inside no_grad()."""
     return _grad_enabled
 
 

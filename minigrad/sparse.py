@@ -11,6 +11,8 @@ from . import backend
 
 
 class RowSparseGrad:
+    """The gradient of a table on the rows a batch touched: indices, their summed rows, the dense shape."""
+
     __slots__ = ("indices", "values", "shape")
     __array_ufunc__ = None  # make `ndarray + RowSparseGrad` call our __radd__
 

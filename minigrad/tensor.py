@@ -9,12 +9,13 @@ import numbers
 import numpy as np
 
 from . import backend, ops
-from .function import Function
 
 _FLOAT_KINDS = ("f",)
 
 
 class Tensor:
+    """An array (numpy or cupy) with an optional gradient and the op that produced it."""
+
     __slots__ = ("data", "grad", "requires_grad", "creator", "__weakref__")
     __array_priority__ = 100  # make `ndarray + Tensor` call Tensor.__radd__
 

@@ -1,3 +1,4 @@
+"""`python -m models`: the same as the `minigrad` command."""
 import sys
 
 from .cli import main

@@ -12,6 +12,8 @@ from .names import ALPHABET
 
 
 class CharMLP(nn.Module):
+    """Embedding of block_size characters -> Linear -> BatchNorm1d -> tanh -> Linear to 27 logits."""
+
     def __init__(self, vocab_size=27, block_size=3, n_embd=10, n_hidden=200, dtype=None):
         self.block_size = block_size
         self.emb = nn.Embedding(vocab_size, n_embd, dtype=dtype)

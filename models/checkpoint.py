@@ -29,6 +29,7 @@ def save(path, payload):
 
 
 def load(path):
+    """Read and check a checkpoint; CheckpointError says what is wrong with it."""
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path} to resume from")
     try:

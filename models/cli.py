@@ -54,6 +54,7 @@ def _common(p):
 
 
 def build_parser():
+    """The argparse parser of `minigrad train` and `minigrad compare`."""
     ap = _Parser(prog="minigrad", description="Train small models and compare "
                                  "optimizers with minigrad.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -80,6 +81,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Entry point: run the command; errors exit 2 with one line on stderr."""
     args = build_parser().parse_args(argv)
     try:
         return run(args)
@@ -91,6 +93,7 @@ def main(argv=None):
 
 
 def run(args):
+    """Resolve the task and its defaults, then train or compare."""
     if args.clip is not None and args.clip <= 0:
         raise ValueError(f"--clip must be positive, got {args.clip}")
     if args.device != "cpu":
@@ -117,6 +120,7 @@ def run(args):
 
 
 def run_train(args, task, steps, batch_size, schedule):
+    """`minigrad train`: train, report, checkpoint, plot."""
     name = args.optimizer or task.optimizer
     check_names([name], task.variants)
     config = dict(optimizer=name, lr=args.lr if args.lr is not None else task.lr_for(name),

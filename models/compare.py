@@ -20,6 +20,7 @@ def steps_to(losses, target):
 
 
 def final_loss(metrics):
+    """The loss a comparison ranks by: validation if the task has it, else training."""
     return metrics.get("val_loss", metrics.get("train_loss"))
 
 
@@ -53,6 +54,7 @@ def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, prog
 
 
 def print_table(task, rows):
+    """One row per optimizer: losses, accuracy, steps to target, time."""
     metrics = list(rows[0][2]["metrics"])
     show = [m for m in ("train_loss", "val_loss", "val_acc", "test_acc") if m in metrics]
     width = max(10, *(len(name) for name, _, _ in rows))

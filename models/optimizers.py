@@ -37,6 +37,7 @@ def check_names(names, variants=()):
 
 
 def make_optimizer(name, params, lr):
+    """The optimizer called `name` ('adam', 'momentum', ...; a '+variant' suffix is ignored)."""
     base = name.partition("+")[0]
     check_names([base])
     return OPTIMIZERS[base][0](params, lr)

@@ -16,6 +16,7 @@ def _pyplot():
 
 
 def smooth(values, window):
+    """Running mean over `window` steps (shorter at the start)."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) < 2 or window <= 1:
         return values

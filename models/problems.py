@@ -49,6 +49,8 @@ def make_sparse_logistic(seed=0, n=4000, d=500):
 
 
 class LogisticRegression(nn.Module):
+    """One linear unit: the logit of a binary class."""
+
     def __init__(self, d, dtype=None):
         self.linear = nn.Linear(d, 1, dtype=dtype)
 
@@ -57,6 +59,7 @@ class LogisticRegression(nn.Module):
 
 
 def logistic_loss(model, X, y):
+    """Mean binary cross entropy of the model on (X, y)."""
     return F.binary_cross_entropy_with_logits(model(X), y)
 
 

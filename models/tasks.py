@@ -18,6 +18,8 @@ from .names import build_dataset, load_names, split
 
 
 class Task:
+    """Base class: defaults for the command line, and the interface in the module docstring."""
+
     name = ""
     kind = "nn"          # "nn": data in batches; "function": a test function of a point
     steps = 1000
@@ -50,6 +52,8 @@ class Task:
 
 
 class DigitsTask(Task):
+    """The 8x8 digits with an MLP (BatchNorm, dropout); accuracy on a fixed test split."""
+
     name, steps, batch_size, target_loss = "digits", 3000, 64, 0.1
     lr_overrides = {"sgd": 0.1, "momentum": 0.03, "adagrad": 0.03}
 
@@ -77,6 +81,8 @@ class DigitsTask(Task):
 
 
 class NamesTask(Task):
+    """The character MLP on the bundled surnames (or first names); validation loss per character."""
+
     name, steps, batch_size, target_loss = "names", 30000, 96, 2.4
     lr_overrides = {"adamw": 3e-3, "adam": 3e-3}
     block_size, n_embd, n_hidden = 5, 24, 300
@@ -136,16 +142,22 @@ class FunctionTask(Task):
 
 
 class RosenbrockTask(FunctionTask):
+    """Rosenbrock from (-1, 1), the seed example."""
+
     name, steps, optimizer, target_loss, start = "rosenbrock", 5000, "adam", 1e-2, (-1.0, 1.0)
     fn = staticmethod(problems.rosenbrock)
 
 
 class BealeTask(FunctionTask):
+    """Beale's function from (1, 1.5)."""
+
     name, steps, optimizer, target_loss, start = "beale", 3000, "adam", 1e-3, (1.0, 1.5)
     fn = staticmethod(problems.beale)
 
 
 class QuadraticTask(FunctionTask):
+    """A quadratic with curvatures from 1 to 1000, from all ones."""
+
     name, steps, optimizer, target_loss = "quadratic", 2000, "adam", 1e-3
     start = tuple(np.ones(len(problems.QUADRATIC_SCALES)))
     fn = staticmethod(problems.quadratic)
@@ -219,6 +231,7 @@ TASKS = {t.name: t for t in (NamesTask, DigitsTask, RosenbrockTask, BealeTask, Q
 
 
 def make_task(name, device="cpu", seed=0, **kw):
+    """The task called `name`, with its data loaded."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
     return TASKS[name](device=device, seed=seed, **kw)

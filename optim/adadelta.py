@@ -19,6 +19,7 @@ from .optimizer import Optimizer, check
 
 
 class Adadelta(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False):

@@ -27,6 +27,7 @@ from .optimizer import Optimizer, check
 
 
 class Adafactor(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     dense_only_reason = "its factored second moment and RMS(θ) need whole rows and columns"
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,

@@ -19,6 +19,7 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class LAMB(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     dense_only_reason = "its trust ratio needs the norm of the whole tensor"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *,

@@ -18,6 +18,7 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class Lion(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False):

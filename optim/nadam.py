@@ -22,6 +22,7 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class NAdam(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,

@@ -7,7 +7,6 @@ equation. Some also have `_update_fast`: the same equations rewritten in place o
 scratch buffers; it is used unless the group sets `fused=False`, and tests hold it equal to
 `_update`.
 """
-import numpy as np
 
 from minigrad import backend
 
@@ -24,6 +23,7 @@ def check(ok, name, value, expected):
 
 
 def check_betas(betas):
+    """Raise ValueError unless betas is a pair with 0 <= beta < 1."""
     check(isinstance(betas, (tuple, list)) and len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
     check(0.0 <= betas[0] < 1.0, "beta1 (betas[0])", betas[0], "0 <= beta1 < 1")
     check(0.0 <= betas[1] < 1.0, "beta2 (betas[1])", betas[1], "0 <= beta2 < 1")

@@ -20,6 +20,7 @@ from .optimizer import Optimizer, check
 
 
 class RMSprop(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,

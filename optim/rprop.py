@@ -18,6 +18,7 @@ from .optimizer import Optimizer, check
 
 
 class Rprop(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     dense_only_reason = "it is a full-batch method: a missing row would count as a sign change"
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,

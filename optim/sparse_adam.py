@@ -18,6 +18,7 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class SparseAdam(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, maximize=False):

@@ -19,6 +19,7 @@ from .optimizer import Optimizer, check, check_betas
 
 
 class Yogi(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0,

@@ -5,7 +5,7 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
-from conftest import to_np, torch_or_skip
+from conftest import torch_or_skip
 
 rng = np.random.default_rng(0)
 

@@ -1,5 +1,4 @@
 """Every scheduler against torch.optim.lr_scheduler, over enough steps to pass every phase."""
-import math
 import pickle
 
 import numpy as np

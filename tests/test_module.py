@@ -4,7 +4,6 @@ import pytest
 
 import minigrad as mg
 import minigrad.nn as nn
-from conftest import to_np
 
 
 class Net(nn.Module):

@@ -39,14 +39,17 @@ def linear(input, weight, bias=None):
 
 
 def relu(x):
+    """max(x, 0)."""
     return x.relu()
 
 
 def tanh(x):
+    """tanh(x)."""
     return x.tanh()
 
 
 def sigmoid(x):
+    """1 / (1 + e^-x)."""
     return x.sigmoid()
 
 
@@ -56,10 +59,12 @@ def gelu(x, approximate="none"):
 
 
 def softmax(x, axis=-1):
+    """exp(x) / Σ exp(x) along axis."""
     return x.softmax(axis)
 
 
 def log_softmax(x, axis=-1):
+    """x - log Σ exp(x) along axis."""
     return x.log_softmax(axis)
 
 

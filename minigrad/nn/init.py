@@ -5,10 +5,12 @@ from .. import backend
 
 
 def uniform(shape, low, high, dtype=None, device="cpu"):
+    """U(low, high) samples from the seeded generator."""
     return backend.uniform(low, high, shape, dtype or backend.get_default_dtype(), device)
 
 
 def normal(shape, mean=0.0, std=1.0, dtype=None, device="cpu"):
+    """N(mean, std²) samples from the seeded generator."""
     return backend.normal(mean, std, shape, dtype or backend.get_default_dtype(), device)
 
 

@@ -100,6 +100,8 @@ class BatchNorm1d(Module):
 
 
 class Dropout(Module):
+    """Zeroes elements with probability p in training (scaling the rest by 1/(1-p)); identity in eval."""
+
     def __init__(self, p=0.5):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -113,21 +115,29 @@ class Dropout(Module):
 
 
 class ReLU(Module):
+    """max(x, 0), elementwise."""
+
     def forward(self, x):
         return x.relu()
 
 
 class Tanh(Module):
+    """tanh(x), elementwise."""
+
     def forward(self, x):
         return x.tanh()
 
 
 class Sigmoid(Module):
+    """1 / (1 + e^-x), elementwise."""
+
     def forward(self, x):
         return x.sigmoid()
 
 
 class GELU(Module):
+    """x Φ(x), exact (approximate='none') or with the tanh approximation ('tanh')."""
+
     def __init__(self, approximate="none"):
         self.approximate = approximate
 

@@ -4,6 +4,8 @@ from ..function import Function, sum_to
 
 
 class Add(Function):
+    """x0 + x1; each gradient summed back to its input's shape."""
+
     def forward(self, x0, x1):
         self.shapes = (x0.shape, x1.shape)
         return x0 + x1
@@ -13,6 +15,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """x0 - x1; each gradient summed back to its input's shape."""
+
     def forward(self, x0, x1):
         self.shapes = (x0.shape, x1.shape)
         return x0 - x1
@@ -22,6 +26,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """x0 * x1; d/dx0 = x1, d/dx1 = x0."""
+
     def forward(self, x0, x1):
         self.x0, self.x1 = x0, x1
         return x0 * x1
@@ -35,6 +41,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """x0 / x1; d/dx0 = 1/x1, d/dx1 = -x0/x1²."""
+
     def forward(self, x0, x1):
         self.x0, self.x1 = x0, x1
         return x0 / x1
@@ -48,6 +56,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    """-x."""
+
     def forward(self, x):
         return -x
 

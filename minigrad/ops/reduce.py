@@ -25,6 +25,8 @@ def _expand(g, shape, axes, keepdims):
 
 
 class Sum(Function):
+    """Sum over axes; the gradient broadcasts back."""
+
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 
@@ -39,6 +41,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """Mean over axes; the gradient broadcasts back divided by the count."""
+
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 

@@ -6,6 +6,8 @@ from ..function import Function, sum_to
 
 
 class Reshape(Function):
+    """x.reshape(shape); the gradient is reshaped back."""
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -18,6 +20,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    """x.transpose(axes); the gradient takes the inverse permutation."""
+
     def __init__(self, axes=None):
         self.axes = axes
 
@@ -57,6 +61,8 @@ class GetItem(Function):
 
 
 class Concatenate(Function):
+    """Join along an axis; the gradient is split at the same places."""
+
     def __init__(self, axis=0):
         self.axis = axis
 
@@ -71,6 +77,8 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    """Join along a new axis; the gradient is taken apart along it."""
+
     def __init__(self, axis=0):
         self.axis = axis
 

@@ -10,6 +10,8 @@ from ..function import Function
 
 
 class Exp(Function):
+    """exp(x); d/dx = exp(x)."""
+
     def forward(self, x):
         self.y = get_array_module(x).exp(x)
         return self.y
@@ -19,6 +21,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """log(x); d/dx = 1/x."""
+
     def forward(self, x):
         self.x = x
         return get_array_module(x).log(x)
@@ -28,6 +32,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """sqrt(x); d/dx = 1 / (2 sqrt(x))."""
+
     def forward(self, x):
         self.y = get_array_module(x).sqrt(x)
         return self.y
@@ -37,6 +43,8 @@ class Sqrt(Function):
 
 
 class Tanh(Function):
+    """tanh(x); d/dx = 1 - tanh²(x)."""
+
     def forward(self, x):
         self.y = get_array_module(x).tanh(x)
         return self.y
@@ -47,6 +55,8 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    """σ(x) = 1 / (1 + e^-x); d/dx = σ(1 - σ)."""
+
     def forward(self, x):
         xp = get_array_module(x)
         self.y = 0.5 * xp.tanh(0.5 * x) + 0.5  # stable for large |x|, no overflow in exp
@@ -58,6 +68,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    """max(x, 0); d/dx = 1 where x > 0, else 0."""
+
     def forward(self, x):
         self.mask = x > 0
         return x * self.mask
@@ -67,6 +79,8 @@ class ReLU(Function):
 
 
 class Abs(Function):
+    """|x|; d/dx = sign(x), 0 at 0."""
+
     def forward(self, x):
         xp = get_array_module(x)
         self.sign = xp.sign(x)
@@ -77,6 +91,8 @@ class Abs(Function):
 
 
 class Clip(Function):
+    """clip(x, min, max); d/dx = 1 where min <= x <= max."""
+
     def __init__(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clip needs at least one of min and max")
@@ -126,6 +142,8 @@ class GELU(Function):
 
 
 class Softmax(Function):
+    """exp(x) / Σ exp(x) along an axis (the max subtracted first)."""
+
     def __init__(self, axis=-1):
         self.axis = axis
 
@@ -142,6 +160,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    """x - log Σ exp(x) along an axis (the max subtracted first)."""
+
     def __init__(self, axis=-1):
         self.axis = axis
 
