@@ -18,7 +18,7 @@ parameter; weight decay (decoupled or L2) reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check, check_betas
+from .optimizer import Optimizer
 
 
 class AdaBelief(Optimizer):
@@ -31,11 +31,6 @@ class AdaBelief(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check_betas(group["betas"])
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

@@ -29,8 +29,6 @@ class Adadelta(Optimizer):
     def _check_group(self, group):
         super()._check_group(group)
         check(0.0 <= group["rho"] <= 1.0, "rho", group["rho"], "0 <= rho <= 1")
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

@@ -43,7 +43,6 @@ class Adafactor(Optimizer):
         check(eps1 is None or eps1 >= 0.0, "eps[0]", eps1, "None or >= 0")
         check(eps2 >= 0.0, "eps[1]", eps2, ">= 0")
         check(group["d"] >= 1.0, "d", group["d"], "the clipping threshold d >= 1")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

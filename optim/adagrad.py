@@ -15,7 +15,7 @@ the parameter. Weight decay, if any, reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
@@ -29,13 +29,6 @@ class Adagrad(Optimizer):
                         maximize=maximize, fused=fused)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check(group["lr_decay"] >= 0.0, "lr_decay", group["lr_decay"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
-        check(group["initial_accumulator_value"] >= 0.0, "initial_accumulator_value",
-              group["initial_accumulator_value"], ">= 0")
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

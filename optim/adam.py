@@ -23,7 +23,7 @@ import math
 
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check, check_betas
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -37,11 +37,6 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay, fused=fused)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check_betas(group["betas"])
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)
@@ -87,7 +82,6 @@ class Adam(Optimizer):
         return _adam_kernel, arrays, c
 
 
-
 class AMSGrad(Adam):
     """Adam with amsgrad=True: Reddi, Kale & Kumar (2018). The running maximum is taken over
     the raw second moment v, and bias-corrected afterwards (as torch.optim.Adam(amsgrad=True))."""
@@ -96,7 +90,6 @@ class AMSGrad(Adam):
                  maximize=False, decoupled_weight_decay=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, maximize=maximize,
                          decoupled_weight_decay=decoupled_weight_decay, fused=fused)
-
 
 
 def _adam_kernel(c, theta, g, m, v, *rest):

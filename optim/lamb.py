@@ -15,7 +15,7 @@ ratio ||θ|| / ||r + λθ||.
 """
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check, check_betas
+from .optimizer import Optimizer
 
 
 class LAMB(Optimizer):
@@ -28,11 +28,6 @@ class LAMB(Optimizer):
                         maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check_betas(group["betas"])
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

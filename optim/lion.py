@@ -14,7 +14,7 @@ Sparse gradients: lazy: only touched rows of m and θ move; weight decay reaches
 """
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check, check_betas
+from .optimizer import Optimizer
 
 
 class Lion(Optimizer):
@@ -25,10 +25,6 @@ class Lion(Optimizer):
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check_betas(group["betas"])
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

@@ -18,7 +18,7 @@ step of the parameter; weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check, check_betas
+from .optimizer import Optimizer
 
 
 class NAdam(Optimizer):
@@ -32,12 +32,6 @@ class NAdam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check_betas(group["betas"])
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
-        check(group["momentum_decay"] >= 0.0, "momentum_decay", group["momentum_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

@@ -97,9 +97,19 @@ class Optimizer:
         group["params"] = params
         self.param_groups.append(group)
 
+    # hyperparameters that must be >= 0 wherever an optimizer has them
+    NON_NEGATIVE = ("lr", "eps", "weight_decay", "lr_decay", "momentum", "alpha", "momentum_decay",
+                    "initial_accumulator_value")
+
     def _check_group(self, group):
-        """Raise ValueError for an invalid hyperparameter (subclasses extend)."""
-        check(group["lr"] >= 0.0, "lr", group["lr"], "lr >= 0")
+        """Raise ValueError for an invalid hyperparameter: the shared rules here (the numbers in
+        NON_NEGATIVE, betas in [0, 1)); subclasses add their own."""
+        for name in self.NON_NEGATIVE:
+            value = group.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                check(value >= 0.0, name, value, f"{name} >= 0")
+        if "betas" in group:
+            check_betas(group["betas"])
 
     # ======================================================================== stepping
 

@@ -16,7 +16,7 @@ stale v instead of decaying by α; weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
@@ -29,12 +29,6 @@ class RMSprop(Optimizer):
                         momentum=momentum, centered=centered, maximize=maximize, fused=fused)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check(group["alpha"] >= 0.0, "alpha", group["alpha"], ">= 0")
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
-        check(group["momentum"] >= 0.0, "momentum", group["momentum"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

@@ -15,7 +15,7 @@ untouched rows have zero gradient. With momentum, only touched rows of the buffe
 (the dense update would keep moving untouched rows along their buffers); weight decay reaches
 touched rows only.
 """
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -30,8 +30,6 @@ class SGD(Optimizer):
 
     def _check_group(self, group):
         super()._check_group(group)
-        check(group["momentum"] >= 0.0, "momentum", group["momentum"], "momentum >= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening "
                              f"(got momentum={group['momentum']}, dampening={group['dampening']})")

@@ -14,7 +14,7 @@ import math
 
 from minigrad.sparse import RowSparseGrad
 
-from .optimizer import Optimizer, check, check_betas
+from .optimizer import Optimizer, check
 
 
 class SparseAdam(Optimizer):
@@ -26,7 +26,6 @@ class SparseAdam(Optimizer):
 
     def _check_group(self, group):
         super()._check_group(group)
-        check_betas(group["betas"])
         check(group["eps"] > 0.0, "eps", group["eps"], "> 0")
 
     def _check_grad(self, p):

@@ -15,7 +15,7 @@ weight decay reaches touched rows only.
 """
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check, check_betas
+from .optimizer import Optimizer
 
 
 class Yogi(Optimizer):
@@ -28,13 +28,6 @@ class Yogi(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check_betas(group["betas"])
-        check(group["eps"] >= 0.0, "eps", group["eps"], ">= 0")
-        check(group["weight_decay"] >= 0.0, "weight_decay", group["weight_decay"], ">= 0")
-        check(group["initial_accumulator_value"] >= 0.0, "initial_accumulator_value",
-              group["initial_accumulator_value"], ">= 0")
 
     def _init_state(self, theta, group):
         xp = get_array_module(theta)

@@ -38,32 +38,23 @@ class Module:
 
     # ======================================================================== walking the tree
 
+    def _named_attributes(self, kind):
+        """(name, value) for attributes that are `kind`, and `kind`s inside list, tuple and
+        dict attributes (named 'attr.0', 'attr.key'), in definition order."""
+        for name, value in vars(self).items():
+            if isinstance(value, kind):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                yield from ((f"{name}.{i}", v) for i, v in enumerate(value) if isinstance(v, kind))
+            elif isinstance(value, dict):
+                yield from ((f"{name}.{k}", v) for k, v in value.items() if isinstance(v, kind))
+
     def named_children(self):
         """(name, module) for each direct submodule, in definition order."""
-        for name, value in vars(self).items():
-            if isinstance(value, Module):
-                yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, v in enumerate(value):
-                    if isinstance(v, Module):
-                        yield f"{name}.{i}", v
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    if isinstance(v, Module):
-                        yield f"{name}.{k}", v
+        return self._named_attributes(Module)
 
     def _named_own_parameters(self):
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, v in enumerate(value):
-                    if isinstance(v, Parameter):
-                        yield f"{name}.{i}", v
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    if isinstance(v, Parameter):
-                        yield f"{name}.{k}", v
+        return self._named_attributes(Parameter)
 
     def children(self):
         return (m for _, m in self.named_children())
