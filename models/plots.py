@@ -26,6 +26,17 @@ def smooth(values, window):
     return np.concatenate([head, np.convolve(values, kernel, mode="valid")])
 
 
+def _save(plt, fig, ax, path, title, grid=True, legend_kw=None):
+    ax.set_title(title)
+    if grid:
+        ax.grid(alpha=0.3)
+    ax.legend(**(legend_kw or {}))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def loss_curves(curves, path, title, log_y=False):
     """curves: {label: per-step losses}. One PNG with every curve, smoothed."""
     plt = _pyplot()
@@ -40,13 +51,7 @@ def loss_curves(curves, path, title, log_y=False):
     ax.set_ylabel("training loss" + (" (log scale)" if log_y else ""))
     if log_y:
         ax.set_yscale("log")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, ax, path, title)
 
 
 def trajectories(fn, paths, path, title, bounds=((-2, 2), (-1, 3)), minimum=(1.0, 1.0)):
@@ -66,12 +71,7 @@ def trajectories(fn, paths, path, title, bounds=((-2, 2), (-1, 3)), minimum=(1.0
     ax.plot(*minimum, "k*", ms=12, label="minimum")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, ax, path, title, grid=False, legend_kw={"loc": "lower right", "fontsize": 8})
 
 
 def lr_sweep(results, path, title):
@@ -87,10 +87,4 @@ def lr_sweep(results, path, title):
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("final validation loss")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, ax, path, title)

@@ -25,7 +25,7 @@ def load(path):
 
 
 def test_train_digits_tiny(tmp_path):
-    p = cli("train", "--task", "digits", "--steps", "40", "--out", str(tmp_path), "--quiet")
+    p = cli("train", "--task", "digits", "--steps", "40", "--out", str(tmp_path))  # with the progress bar
     assert "test_acc" in p.stdout
     ck = load(tmp_path / "checkpoint.pkl")
     assert ck["step"] == 40 and len(ck["history"]["loss"]) == 40
@@ -108,6 +108,13 @@ def test_compare_prints_a_table_for_every_optimizer(tmp_path):
     for name in ("sgd", "adam", "adagrad"):
         assert any(line.startswith(name) for line in lines)
     assert "train_loss" in p.stdout and "steps to" in p.stdout
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "pip install 'minigrad[plot]'" in p.stdout
+    else:
+        assert (tmp_path / "compare-rosenbrock.png").stat().st_size > 10_000
+        assert (tmp_path / "rosenbrock-trajectories.png").stat().st_size > 10_000
 
 
 def test_compare_lr_sweep_reports_best_rates(tmp_path):
