@@ -67,6 +67,12 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                               "use .any() on .data, or compare with `is` for identity")
+        return bool(self.data.item())
+
     def __repr__(self):
         body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
         extra = "" if self.dtype == backend.get_default_dtype() else f", dtype={self.dtype}"

@@ -212,3 +212,9 @@ def test_sum_to_reverses_broadcasting():
     assert mg.sum_to(g, (3, 1)).shape == (3, 1)
     assert mg.sum_to(g, (3, 1))[0, 0] == 8
     assert mg.sum_to(g, ()).shape == () and mg.sum_to(g, ()) == 24
+
+
+def test_truth_value_of_a_multi_element_tensor_is_ambiguous():
+    assert bool(mg.tensor([1.0]) > 0)
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(mg.tensor([1.0, 2.0]) > 0)
