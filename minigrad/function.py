@@ -22,6 +22,9 @@ def is_grad_enabled():
 class _GradMode(contextlib.ContextDecorator):
     enabled = True
 
+    def _recreate_cm(self):
+        return type(self)()  # a fresh one per decorated call, so nested calls restore correctly
+
     def __enter__(self):
         global _grad_enabled
         self._prev = _grad_enabled

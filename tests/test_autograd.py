@@ -218,3 +218,13 @@ def test_truth_value_of_a_multi_element_tensor_is_ambiguous():
     assert bool(mg.tensor([1.0]) > 0)
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(mg.tensor([1.0, 2.0]) > 0)
+
+
+def test_no_grad_decorator_is_reentrant():
+    @mg.no_grad()
+    def depth(n):
+        assert not mg.is_grad_enabled()
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3
+    assert mg.is_grad_enabled()
