@@ -228,3 +228,17 @@ def test_no_grad_decorator_is_reentrant():
 
     assert depth(3) == 3
     assert mg.is_grad_enabled()
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3),
+       n=st.integers(1, 3), k=st.integers(1, 3), m=st.integers(1, 3),
+       vec=st.sampled_from(["none", "left", "right"]))
+def test_matmul_gradients_property(batch, n, k, m, vec):
+    rng = np.random.default_rng(0)
+    a_shape = (k,) if vec == "left" else batch.input_shapes[0] + (n, k)
+    b_shape = (k,) if vec == "right" else batch.input_shapes[1] + (k, m)
+    a = mg.tensor(rng.standard_normal(a_shape), requires_grad=True)
+    b = mg.tensor(rng.standard_normal(b_shape), requires_grad=True)
+    assert (a @ b).shape == (a.data @ b.data).shape
+    assert mg.gradcheck(lambda x, y: x @ y, [a, b])
