@@ -163,7 +163,11 @@ class Tensor:
             if g is None:
                 continue
             if t.creator is None:
-                # a leaf: accumulate, copying so that no two leaves share one array
+                # a leaf: accumulate in the leaf's dtype (a float64 input promotes the ops
+                # after a float32 weight, not the weight's gradient), copying so that no two
+                # leaves share one array
+                if g.dtype != t.data.dtype:
+                    g = g.astype(t.data.dtype)
                 t.grad = g.copy() if t.grad is None else t.grad + g
                 continue
             for x, gx in zip(t.creator.inputs, t.creator.backward(g)):

@@ -242,3 +242,13 @@ def test_matmul_gradients_property(batch, n, k, m, vec):
     b = mg.tensor(rng.standard_normal(b_shape), requires_grad=True)
     assert (a @ b).shape == (a.data @ b.data).shape
     assert mg.gradcheck(lambda x, y: x @ y, [a, b])
+
+
+def test_leaf_gradients_keep_the_leaf_dtype_under_promotion():
+    w = mg.nn.Parameter(np.ones((3, 2), np.float32))
+    x = mg.tensor(np.ones((4, 3)))  # float64 input: the forward promotes to float64
+    y = x @ w
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert w.grad.dtype == np.float32
+    np.testing.assert_array_equal(w.grad, 4.0)
