@@ -7,6 +7,7 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.nn as nn
+from minigrad import backend
 
 from .names import ALPHABET
 
@@ -38,7 +39,8 @@ class CharMLP(nn.Module):
         for _ in range(n):
             context, chars = [0] * self.block_size, []
             for _ in range(max_len):
-                probs = self(np.array([context])).softmax(axis=-1).numpy()[0].astype(np.float64)
+                idx = backend.to_device(np.array([context]), self.emb.weight.device)
+                probs = self(idx).softmax(axis=-1).numpy()[0].astype(np.float64)
                 ix = int(rng.choice(len(probs), p=probs / probs.sum()))
                 if ix == 0:
                     break
