@@ -26,6 +26,16 @@ def smooth(values, window):
     return np.concatenate([head, np.convolve(values, kernel, mode="valid")])
 
 
+def _figure(size):
+    """(plt, fig, ax), or None after printing how to get plots."""
+    plt = _pyplot()
+    if plt is None:
+        print(HINT)
+        return None
+    fig, ax = plt.subplots(figsize=size, dpi=110)
+    return plt, fig, ax
+
+
 def _save(plt, fig, ax, path, title, grid=True, legend_kw=None):
     ax.set_title(title)
     if grid:
@@ -39,11 +49,10 @@ def _save(plt, fig, ax, path, title, grid=True, legend_kw=None):
 
 def loss_curves(curves, path, title, log_y=False):
     """curves: {label: per-step losses}. One PNG with every curve, smoothed."""
-    plt = _pyplot()
-    if plt is None:
-        print(HINT)
+    made = _figure((8, 5))
+    if made is None:
         return False
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    plt, fig, ax = made
     for label, losses in curves.items():
         window = max(1, len(losses) // 100)
         ax.plot(np.arange(1, len(losses) + 1), smooth(losses, window), label=label, lw=1.4)
@@ -56,14 +65,13 @@ def loss_curves(curves, path, title, log_y=False):
 
 def trajectories(fn, paths, path, title, bounds=((-2, 2), (-1, 3)), minimum=(1.0, 1.0)):
     """paths: {label: (steps, 2) points}, drawn over a log-spaced contour plot of fn(x, y)."""
-    plt = _pyplot()
-    if plt is None:
-        print(HINT)
+    made = _figure((8, 6))
+    if made is None:
         return False
+    plt, fig, ax = made
     (x0, x1), (y0, y1) = bounds
     X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     Z = fn(X, Y)
-    fig, ax = plt.subplots(figsize=(8, 6), dpi=110)
     ax.contour(X, Y, Z, levels=np.logspace(-1, 3.5, 20), cmap="Greys", linewidths=0.6)
     for label, pts in paths.items():
         pts = np.asarray(pts)
@@ -76,11 +84,10 @@ def trajectories(fn, paths, path, title, bounds=((-2, 2), (-1, 3)), minimum=(1.0
 
 def lr_sweep(results, path, title):
     """results: {optimizer: [(lr, final loss), ...]}."""
-    plt = _pyplot()
-    if plt is None:
-        print(HINT)
+    made = _figure((7, 5))
+    if made is None:
         return False
-    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    plt, fig, ax = made
     for name, points in results.items():
         lrs, losses = zip(*points)
         ax.plot(lrs, losses, "o-", label=name)

@@ -47,6 +47,20 @@ class Task:
         ix = rng.integers(0, len(X), batch_size)
         return self.to_device(X[ix]), self.to_device(y[ix])
 
+    def loss(self, model, batch):
+        """Cross entropy of the model's logits on (inputs, class indices)."""
+        return F.cross_entropy(model(batch[0]), batch[1])
+
+    def classification_metrics(self, model, parts):
+        """{part_loss, part_acc} for each (name, (X, y)) in parts, under no_grad."""
+        out = {}
+        with mg.no_grad():
+            for part, (X, y) in parts:
+                logits = model(self.to_device(X))
+                out[f"{part}_loss"] = F.cross_entropy(logits, self.to_device(y)).item()
+                out[f"{part}_acc"] = float((backend.to_numpy(logits.data).argmax(1) == y).mean())
+        return out
+
     def report(self, model):
         return []
 
@@ -65,17 +79,10 @@ class DigitsTask(Task):
         mg.manual_seed(seed)
         return MLP([64, 256, 256, 10], activation="relu", batchnorm=True, dropout=0.1).to(self.device)
 
-    def loss(self, model, batch):
-        return F.cross_entropy(model(batch[0]), batch[1])
-
-    @mg.no_grad()
     def evaluate(self, model):
         model.eval()
-        out = {}
-        for part, (X, y) in (("train", self.train), ("val", self.val), ("test", self.test)):
-            logits = model(self.to_device(X))
-            out[f"{part}_loss"] = F.cross_entropy(logits, self.to_device(y)).item()
-            out[f"{part}_acc"] = float((backend.to_numpy(logits.data).argmax(1) == y).mean())
+        out = self.classification_metrics(
+            model, (("train", self.train), ("val", self.val), ("test", self.test)))
         model.train()
         return out
 
@@ -97,9 +104,6 @@ class NamesTask(Task):
     def build(self, seed, variant=""):
         mg.manual_seed(seed)
         return CharMLP(block_size=self.block_size, n_embd=self.n_embd, n_hidden=self.n_hidden).to(self.device)
-
-    def loss(self, model, batch):
-        return F.cross_entropy(model(batch[0]), batch[1])
 
     @mg.no_grad()
     def evaluate(self, model):
@@ -214,16 +218,10 @@ class SparseVocabTask(SparseTask):
         return problems.EmbeddingBag(200_000, 16, 2, sparse=variant != "dense").to(self.device)
 
     def loss(self, model, batch):
-        return F.cross_entropy(model(batch[0]), batch[1])
+        return Task.loss(self, model, batch)  # cross entropy, not SparseTask's logistic loss
 
-    @mg.no_grad()
     def evaluate(self, model):
-        out = {}
-        for part, (X, y) in (("train", self.train), ("val", self.val)):
-            logits = model(self.to_device(X))
-            out[f"{part}_loss"] = F.cross_entropy(logits, self.to_device(y)).item()
-            out[f"{part}_acc"] = float((backend.to_numpy(logits.data).argmax(1) == y).mean())
-        return out
+        return self.classification_metrics(model, (("train", self.train), ("val", self.val)))
 
 
 TASKS = {t.name: t for t in (NamesTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask, SparseTask,
