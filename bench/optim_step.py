@@ -3,7 +3,9 @@ torch.optim (foreach=False, its default CPU path, and foreach=True) in one proce
 
 The shapes are a small GPT's: token and position embeddings, then per block the attention and
 MLP weights with their biases and two norms. Both sides get the same gradients; the script
-prints the median milliseconds of a step and the ratio torch / minigrad (> 1: minigrad faster).
+prints the median milliseconds of a step and the ratio torch / minigrad (> 1: minigrad faster)
+for both forms of minigrad's fast path (compiled loops, when Numba is installed, and in-place
+ufuncs) and for the one-line-per-equation reference path.
 
     python bench/optim_step.py [--repeats 15] [--optimizers adam,adamw,adagrad,rmsprop]
 """
@@ -44,34 +46,43 @@ def main():
     ap.add_argument("--optimizers", default="adam,adamw,adagrad,rmsprop")
     args = ap.parse_args()
     import torch
+    from optim import _kernels
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) * 0.02 for s in shapes()]
     grads = [rng.standard_normal(s).astype(np.float32) * 1e-3 for s in shapes()]
     n = sum(a.size for a in arrays)
     print(f"{len(arrays)} tensors, {n / 1e6:.1f}M float32 parameters; torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), numpy {np.__version__}")
-    print(f"{'optimizer':10s} {'minigrad':>10s} {'reference':>10s} {'torch':>10s} {'torch':>10s}"
-          f" {'ratio vs':>9s} {'ratio vs':>9s}")
-    print(f"{'':10s} {'ms':>10s} {'path ms':>10s} {'foreach=F':>10s} {'foreach=T':>10s}"
-          f" {'foreach=F':>9s} {'foreach=T':>9s}")
-    for key in args.optimizers.split(","):
-        name, kw = CONFIGS[key]
+    loops = _kernels.jit_available()
+    print("compiled loops:", "on" if loops else f"off ({_kernels.jit_unavailable_reason()})")
+    print("milliseconds per step (median), and torch's time / minigrad's (> 1: minigrad faster)")
+    print(f"{'optimizer':10s} {'loops':>7s} {'ufuncs':>7s} {'refer.':>7s} {'torch':>7s} {'torch':>7s}"
+          f" {'loops/':>7s} {'loops/':>7s} {'ufuncs/':>8s}")
+    print(f"{'':10s} {'':>7s} {'':>7s} {'path':>7s} {'fe=F':>7s} {'fe=T':>7s}"
+          f" {'fe=F':>7s} {'fe=T':>7s} {'fe=F':>8s}")
+
+    def ours(name, kw, **extra):
         ps = [mg.nn.Parameter(a.copy()) for a in arrays]
         for p, g in zip(ps, grads):
             p.grad = g
-        ours = timed(getattr(optim, name)(ps, **kw).step, args.repeats)
-        ps_ref = [mg.nn.Parameter(a.copy()) for a in arrays]
-        for p, g in zip(ps_ref, grads):
-            p.grad = g
-        reference = timed(getattr(optim, name)(ps_ref, fused=False, **kw).step, max(args.repeats // 3, 3))
+        return timed(getattr(optim, name)(ps, **extra, **kw).step, args.repeats)
+
+    for key in args.optimizers.split(","):
+        name, kw = CONFIGS[key]
+        _kernels.set_jit(True)
+        t_loops = ours(name, kw) if loops else float("nan")
+        _kernels.set_jit(False)
+        t_ufuncs = ours(name, kw)
+        _kernels.set_jit(True)
+        t_ref = ours(name, kw, fused=False)
         theirs = {}
         for foreach in (False, True):
             ts = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
             for t, g in zip(ts, grads):
                 t.grad = torch.from_numpy(g)
             theirs[foreach] = timed(getattr(torch.optim, name)(ts, foreach=foreach, **kw).step, args.repeats)
-        print(f"{name:10s} {ours:10.1f} {reference:10.1f} {theirs[False]:10.1f} {theirs[True]:10.1f}"
-              f" {theirs[False] / ours:9.2f} {theirs[True] / ours:9.2f}")
+        print(f"{name:10s} {t_loops:7.1f} {t_ufuncs:7.1f} {t_ref:7.1f} {theirs[False]:7.1f} {theirs[True]:7.1f}"
+              f" {theirs[False] / t_loops:7.2f} {theirs[True] / t_loops:7.2f} {theirs[False] / t_ufuncs:8.2f}")
 
 
 if __name__ == "__main__":

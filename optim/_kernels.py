@@ -1,25 +1,101 @@
-"""Running the fast paths: in-place kernels over cache-sized chunks, on worker threads.
+"""Running the fast paths: compiled loops when Numba is installed, in-place ufuncs otherwise.
 
 A fast path (`_update_fast`) does the scalar work of a step (counters, bias corrections) and
-returns a task: an elementwise kernel, the same-shaped arrays it updates in place, and its
-scalars. The kernel writes the reference equations as in-place ufuncs on one scratch array.
-Large contiguous CPU arrays are cut into chunks of CHUNK elements (the chunk's arrays stay in
-cache across the kernel's dozen passes, instead of streaming 40 MB per pass) and the chunks are
-shared among threads (NumPy releases the GIL inside ufuncs). Everything else, CuPy arrays
-included, runs as one chunk.
+returns a task: an elementwise kernel, the same-shaped arrays it updates in place (None for an
+absent optional state), and its scalars. Each kernel comes in two forms, written side by side
+in the optimizer's file and tested equal to each other and to the reference `_update`:
+
+- the ufunc kernel: the equations as in-place NumPy/CuPy ufuncs on one scratch array, a dozen
+  passes over the arrays. It runs everywhere (CuPy arrays included, as one piece).
+- the loop (`@loop_form(kernel)`): the same operations in the same order, element by element,
+  compiled by Numba (the `fast` extra) into one pass over memory. It runs on C-contiguous
+  float32/float64 NumPy arrays when Numba imports and MINIGRAD_JIT is not 0. Same operations in
+  the same precision, so it gives the ufunc kernel's results bit for bit.
+
+Large CPU arrays are cut into chunks, shared among threads (NumPy's ufuncs and Numba's nogil
+loops release the GIL). Ufunc chunks are cache-sized (the chunk's arrays stay in cache across the
+kernel's passes); loop chunks only balance the threads, as a loop makes one pass anyway.
 """
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-CHUNK = 1 << 18           # elements per chunk: 1 MB of float32 per array
+CHUNK = 1 << 17           # elements per ufunc chunk: 512 KB of float32 per array, in L2
+LOOP_CHUNK = 1 << 20      # elements per compiled-loop chunk
 PARALLEL_MIN = 4 * CHUNK  # below this many elements in a step, threads cost more than they save
+LOOP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 _pool = None
 _pool_lock = threading.Lock()
 _local = threading.local()
+_loops = {}               # ufunc kernel -> its loop (a plain Python function)
+_compiled = {}            # (ufunc kernel, dtype) -> the loop compiled, or None
+_jit = {"enabled": os.environ.get("MINIGRAD_JIT", "1") != "0", "why_not": None}
+
+
+def loop_form(kernel):
+    """Register the decorated function as `kernel`'s loop form (compiled on first use)."""
+    def register(loop):
+        _loops[kernel] = loop
+        return loop
+    return register
+
+
+def jit_available():
+    """True when loops compile: Numba imports and MINIGRAD_JIT is not 0."""
+    if not _jit["enabled"]:
+        return False
+    _numba()
+    return _jit["why_not"] is None
+
+
+def jit_unavailable_reason():
+    """Why loops are not used (None when they are)."""
+    if not _jit["enabled"]:
+        return "MINIGRAD_JIT=0"
+    _numba()
+    return _jit["why_not"]
+
+
+def set_jit(enabled):
+    """Use compiled loops (True, when Numba imports) or the ufunc kernels only (False)."""
+    _jit["enabled"] = bool(enabled)
+
+
+def _numba():
+    if "numba" not in _jit:
+        try:
+            import numba
+        except Exception as e:  # not installed, or built for another NumPy
+            numba, _jit["why_not"] = None, (f"Numba is not usable ({type(e).__name__}: {e}); "
+                                       "install the fast extra: pip install 'minigrad[fast]'")
+        _jit["numba"] = numba
+    return _jit["numba"]
+
+
+def _compiled_loop(kernel, dtype, n_arrays, n_scalars):
+    """kernel's loop compiled for arrays of dtype, or None (no loop, no Numba, or it failed).
+
+    Compiled here, on empty arrays, before any element is written: a loop that fails to
+    compile leaves the step to the ufunc kernel instead of failing halfway."""
+    key = (kernel, dtype)
+    if key not in _compiled:
+        _compiled[key] = None
+        loop, numba = _loops.get(kernel), _numba()
+        if loop is not None and numba is not None:
+            try:
+                # error_model="numpy": x / 0 gives inf as in NumPy (and lets the loop vectorize)
+                jitted = numba.njit(loop, nogil=True, cache=True, error_model="numpy")
+                empty = np.empty(0, dtype)
+                jitted(*[empty] * n_arrays, *[dtype.type(0)] * n_scalars)
+                _compiled[key] = jitted
+            except Exception as e:
+                warnings.warn(f"optim: compiling {loop.__name__} for {dtype} failed "
+                              f"({type(e).__name__}: {e}); using the ufunc kernel", RuntimeWarning)
+    return _compiled[key]
 
 
 def _workers():
@@ -49,9 +125,18 @@ def _scratch(dtype, n):
     return buf[:n]
 
 
-def _run_chunks(jobs):
-    for kernel, views, c in jobs:
-        kernel(c, *views, _scratch(views[0].dtype, views[0].size))
+def _run_jobs(jobs):
+    for kernel, loop, views, c in jobs:
+        if loop is not None:
+            loop(*views, *c)
+        else:
+            kernel(c, *views, _scratch(views[0].dtype, views[0].size))
+
+
+def _chunks(kernel, loop, arrays, c, size):
+    flats = [None if a is None else a.reshape(-1) for a in arrays]
+    return [(kernel, loop, [None if f is None else f[s:s + size] for f in flats], c)
+            for s in range(0, flats[0].size, size)]
 
 
 def run(tasks, whole_scratch):
@@ -59,20 +144,28 @@ def run(tasks, whole_scratch):
     for arrays that are not chunked."""
     jobs, total = [], 0
     for kernel, arrays, c in tasks:
-        if all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays):
-            flats = [a.reshape(-1) for a in arrays]
-            n = flats[0].size
-            total += n
-            for s in range(0, n, CHUNK):
-                jobs.append((kernel, [f[s:s + CHUNK] for f in flats], c))
-        else:
+        present = [a for a in arrays if a is not None]
+        if not all(type(a) is np.ndarray and a.flags.c_contiguous for a in present):
             kernel(c, *arrays, whole_scratch(arrays[0]))
+            continue
+        total += arrays[0].size
+        dtype = arrays[0].dtype
+        loop = None
+        if _jit["enabled"] and dtype in LOOP_DTYPES:
+            loop = _compiled_loop(kernel, dtype, len(arrays), len(c))
+        if loop is None:
+            jobs += _chunks(kernel, None, arrays, c, CHUNK)
+        else:
+            # scalars in the arrays' precision, as the ufuncs see them; an absent array is empty
+            scalars = tuple(dtype.type(x) for x in c)
+            filled = [np.empty(0, dtype) if a is None else a for a in arrays]
+            jobs += _chunks(kernel, loop, filled, scalars, LOOP_CHUNK)
     workers = _workers()
     if total < PARALLEL_MIN or workers == 1:
-        _run_chunks(jobs)
+        _run_jobs(jobs)
         return
     # interleave chunks so each worker gets a share of every tensor; this thread takes one share
-    futures = [_get_pool().submit(_run_chunks, jobs[k::workers]) for k in range(1, workers)]
-    _run_chunks(jobs[0::workers])
+    futures = [_get_pool().submit(_run_jobs, jobs[k::workers]) for k in range(1, workers)]
+    _run_jobs(jobs[0::workers])
     for f in futures:
         f.result()

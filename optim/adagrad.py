@@ -13,8 +13,11 @@ Sparse gradients: lazy, and exactly the dense update when weight_decay is 0 (unt
 zero gradient, so their sum and θ would not change anyway). η_t decays with the step count t of
 the parameter. Weight decay, if any, reaches touched rows only.
 """
+import numpy as np
+
 from minigrad.backend import get_array_module
 
+from ._kernels import loop_form
 from .optimizer import Optimizer
 
 
@@ -63,3 +66,11 @@ def _adagrad_kernel(c, theta, g, s, tmp):
     xp.divide(g, tmp, out=tmp)
     tmp *= eta
     theta -= tmp                    # θ ← θ - η_t g / (sqrt(s) + ε)
+
+
+@loop_form(_adagrad_kernel)
+def _adagrad_loop(theta, g, s, eta, eps):
+    """The same, one element at a time (compiled; see optim/_kernels.py)."""
+    for i in range(theta.size):
+        s[i] += g[i] * g[i]                                 # s ← s + g²
+        theta[i] -= g[i] / (np.sqrt(s[i]) + eps) * eta      # θ ← θ - η_t g / (sqrt(s) + ε)

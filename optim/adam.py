@@ -21,8 +21,11 @@ row touched again after a gap is corrected as if its stale moments were current.
 """
 import math
 
+import numpy as np
+
 from minigrad.backend import get_array_module
 
+from ._kernels import loop_form
 from .optimizer import Optimizer
 
 
@@ -73,12 +76,10 @@ class Adam(Optimizer):
         decay = 1 - lr * wd if decoupled else 1.0  # decoupled: applied to θ first, in the kernel
         state["step"] += 1
         t = state["step"]
-        arrays = [theta, g, state["exp_avg"], state["exp_avg_sq"]]
-        if group["amsgrad"]:
-            arrays.append(state["max_exp_avg_sq"])
+        arrays = [theta, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")]
         # m̂ / (sqrt(v̂) + ε) = (sqrt(1-β2^t) / (1-β1^t)) m / (sqrt(v) + ε sqrt(1-β2^t))
         root_bc2 = math.sqrt(1 - beta2 ** t)
-        c = (decay, beta1, beta2, eps * root_bc2, lr * root_bc2 / (1 - beta1 ** t))
+        c = (decay, 1 - beta1, beta2, 1 - beta2, eps * root_bc2, lr * root_bc2 / (1 - beta1 ** t))
         return _adam_kernel, arrays, c
 
 
@@ -92,25 +93,41 @@ class AMSGrad(Adam):
                          decoupled_weight_decay=decoupled_weight_decay, fused=fused)
 
 
-def _adam_kernel(c, theta, g, m, v, *rest):
-    """Adam in place: rest is (v_max, tmp) with amsgrad, else (tmp,)."""
-    decay, beta1, beta2, eps_scaled, step_size = c
-    tmp = rest[-1]
+def _adam_kernel(c, theta, g, m, v, v_max, tmp):
+    """Adam in place, with ufuncs; v_max is None without amsgrad."""
+    decay, one_minus_beta1, beta2, one_minus_beta2, eps_scaled, step_size = c
     xp = get_array_module(theta)
     if decay != 1.0:
         theta *= decay              # θ ← θ (1 - lr λ), decoupled weight decay
     xp.subtract(g, m, out=tmp)
-    tmp *= 1 - beta1
+    tmp *= one_minus_beta1
     m += tmp                        # m ← β1 m + (1-β1) g
     v *= beta2
     xp.multiply(g, g, out=tmp)
-    tmp *= 1 - beta2
+    tmp *= one_minus_beta2
     v += tmp                        # v ← β2 v + (1-β2) g²
-    if len(rest) == 2:
-        xp.maximum(rest[0], v, out=rest[0])
-        v = rest[0]                 # v_max ← max(v_max, v)
+    if v_max is not None:
+        xp.maximum(v_max, v, out=v_max)
+        v = v_max                   # v_max ← max(v_max, v)
     xp.sqrt(v, out=tmp)
     tmp += eps_scaled
     xp.divide(m, tmp, out=tmp)
     tmp *= step_size
     theta -= tmp                    # θ ← θ - lr m̂ / (sqrt(v̂) + ε)
+
+
+@loop_form(_adam_kernel)
+def _adam_loop(theta, g, m, v, v_max, decay, one_minus_beta1, beta2, one_minus_beta2,
+               eps_scaled, step_size):
+    """The same, one element at a time (compiled; see optim/_kernels.py); v_max empty without
+    amsgrad."""
+    amsgrad = v_max.size > 0
+    for i in range(theta.size):
+        theta[i] *= decay                                           # θ ← θ (1 - lr λ)
+        m[i] += (g[i] - m[i]) * one_minus_beta1                     # m ← β1 m + (1-β1) g
+        v[i] = v[i] * beta2 + g[i] * g[i] * one_minus_beta2         # v ← β2 v + (1-β2) g²
+        v_i = v[i]
+        if amsgrad:
+            v_max[i] = np.maximum(v_max[i], v_i)                    # v_max ← max(v_max, v)
+            v_i = v_max[i]
+        theta[i] -= m[i] / (np.sqrt(v_i) + eps_scaled) * step_size  # θ ← θ - lr m̂ / (sqrt(v̂) + ε)

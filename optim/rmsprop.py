@@ -14,8 +14,11 @@ centered variant from Graves (2013), "Generating Sequences With Recurrent Neural
 Sparse gradients: lazy: only touched rows of v (and ḡ, b) and θ change; untouched rows keep a
 stale v instead of decaying by α; weight decay reaches touched rows only.
 """
+import numpy as np
+
 from minigrad.backend import get_array_module
 
+from ._kernels import loop_form
 from .optimizer import Optimizer
 
 
@@ -33,16 +36,24 @@ class RMSprop(Optimizer):
     def _init_state(self, theta, group):
         xp = get_array_module(theta)
         state = {"step": 0, "square_avg": xp.zeros_like(theta)}
-        if group["momentum"] > 0:
-            state["momentum_buffer"] = xp.zeros_like(theta)
-        if group["centered"]:
-            state["grad_avg"] = xp.zeros_like(theta)
+        self._add_buffers(theta, state, group)
         return state
+
+    @staticmethod
+    def _add_buffers(theta, state, group):
+        """b and ḡ exist while momentum > 0 and centered; one switched on mid-run (OneCycleLR
+        cycles momentum) starts at zero."""
+        xp = get_array_module(theta)
+        if group["momentum"] > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = xp.zeros_like(theta)
+        if group["centered"] and "grad_avg" not in state:
+            state["grad_avg"] = xp.zeros_like(theta)
 
     def _update(self, theta, g, state, group):
         xp = get_array_module(theta)
         lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
         g = self._grad_with_l2(theta, g, group)
+        self._add_buffers(theta, state, group)
         state["step"] += 1
         v = state["square_avg"]
         v[...] = alpha * v + (1 - alpha) * g * g        # v ← α v + (1-α) g²
@@ -64,28 +75,27 @@ class RMSprop(Optimizer):
         """The scalar half of the step; _rmsprop_kernel does the arrays (optim/_kernels.py)."""
         if group["maximize"] or group["weight_decay"]:
             g = self._grad_with_l2(theta, g, group)
+        self._add_buffers(theta, state, group)
         state["step"] += 1
-        arrays = [theta, g, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer")]
-        c = (group["lr"], group["alpha"], group["eps"], group["momentum"], group["centered"])
-        # the kernel takes only arrays: encode the absent ones by leaving them out
-        present = tuple(a is not None for a in arrays)
-        return _rmsprop_kernel, [a for a in arrays if a is not None], c + (present,)
+        centered, momentum = group["centered"], group["momentum"] > 0
+        arrays = [theta, g, state["square_avg"], state["grad_avg"] if centered else None,
+                  state["momentum_buffer"] if momentum else None]
+        alpha = group["alpha"]
+        c = (group["lr"], alpha, 1 - alpha, group["eps"], group["momentum"])
+        return _rmsprop_kernel, arrays, c
 
 
-def _rmsprop_kernel(c, theta, g, v, *rest):
-    lr, alpha, eps, mu, centered, present = c
+def _rmsprop_kernel(c, theta, g, v, g_avg, b, d):
+    """RMSprop in place, with ufuncs; g_avg is None unless centered, b None without momentum."""
+    lr, alpha, one_minus_alpha, eps, mu = c
     xp = get_array_module(theta)
-    rest = list(rest)
-    d = rest.pop()
-    g_avg = rest.pop(0) if present[3] else None
-    b = rest.pop(0) if present[4] else None
     v *= alpha
     xp.multiply(g, g, out=d)
-    d *= 1 - alpha
+    d *= one_minus_alpha
     v += d                          # v ← α v + (1-α) g²
-    if centered:
+    if g_avg is not None:
         g_avg *= alpha
-        xp.multiply(g, 1 - alpha, out=d)
+        xp.multiply(g, one_minus_alpha, out=d)
         g_avg += d                  # ḡ ← α ḡ + (1-α) g
         xp.multiply(g_avg, g_avg, out=d)
         xp.subtract(v, d, out=d)
@@ -94,10 +104,29 @@ def _rmsprop_kernel(c, theta, g, v, *rest):
         xp.sqrt(v, out=d)
     d += eps                        # d = sqrt(v [- ḡ²]) + ε
     xp.divide(g, d, out=d)
-    if mu > 0:
+    if b is not None:
         b *= mu
         b += d                      # b ← μ b + g / d
         xp.multiply(b, lr, out=d)
     else:
         d *= lr
     theta -= d                      # θ ← θ - lr (b or g / d)
+
+
+@loop_form(_rmsprop_kernel)
+def _rmsprop_loop(theta, g, v, g_avg, b, lr, alpha, one_minus_alpha, eps, mu):
+    """The same, one element at a time (compiled; see optim/_kernels.py); g_avg and b are
+    empty when absent."""
+    centered, momentum = g_avg.size > 0, b.size > 0
+    for i in range(theta.size):
+        v[i] = v[i] * alpha + g[i] * g[i] * one_minus_alpha        # v ← α v + (1-α) g²
+        if centered:
+            g_avg[i] = g_avg[i] * alpha + g[i] * one_minus_alpha    # ḡ ← α ḡ + (1-α) g
+            d = np.sqrt(v[i] - g_avg[i] * g_avg[i]) + eps           # d = sqrt(v - ḡ²) + ε
+        else:
+            d = np.sqrt(v[i]) + eps                                 # d = sqrt(v) + ε
+        if momentum:
+            b[i] = b[i] * mu + g[i] / d                             # b ← μ b + g / d
+            theta[i] -= b[i] * lr                                   # θ ← θ - lr b
+        else:
+            theta[i] -= g[i] / d * lr                               # θ ← θ - lr g / d

@@ -1,5 +1,5 @@
 """The optimizer protocol: groups, closures, skipped parameters, bad input that changes nothing,
-state_dict round trips, the fast paths equal to the references, devices."""
+state_dict round trips, devices (the fast paths: test_optim_kernels.py)."""
 import pickle
 
 import numpy as np
@@ -223,27 +223,6 @@ def test_state_dict_from_torch_loads():
     np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12)
 
 
-# ============================================================================ fast paths
-
-@pytest.mark.parametrize("name,kw", [("Adam", {}), ("Adam", dict(amsgrad=True, weight_decay=0.1, maximize=True)),
-                                     ("AdamW", {}), ("Adagrad", dict(lr_decay=0.01, weight_decay=0.1)),
-                                     ("RMSprop", {}), ("RMSprop", dict(centered=True, momentum=0.9, maximize=True))])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fast_path_equals_reference(name, kw, dtype, device):
-    a, b = params(dtype=dtype, device=device), params(dtype=dtype, device=device)
-    fast = getattr(optim, name)(a, **kw)
-    ref = getattr(optim, name)(b, fused=False, **kw)
-    for s in range(30):
-        set_grads(a, s)
-        set_grads(b, s)
-        fast.step()
-        ref.step()
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    for p, q in zip(a, b):
-        assert p.dtype == dtype
-        np.testing.assert_allclose(to_np(p.data), to_np(q.data), rtol=tol, atol=tol)
-
-
 @pytest.mark.parametrize("name", ALL)
 def test_state_lives_on_the_parameters_device(name, device):
     ps = params(device=device)
@@ -276,22 +255,3 @@ def test_param_groups_helper_keeps_biases_and_norms_undecayed():
     assert len(everything) == 1 and len(everything[0]["params"]) == len(net.parameters())
     opt = optim.AdamW(groups, lr=1e-3)
     assert opt.param_groups[1]["weight_decay"] == 0.0
-
-
-@pytest.mark.parametrize("name,kw", [("Adam", dict(weight_decay=0.1)), ("AdamW", dict(amsgrad=True)),
-                                     ("Adagrad", {}), ("RMSprop", dict(centered=True, momentum=0.5))])
-def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw):
-    from optim import _kernels
-    n = _kernels.PARALLEL_MIN + _kernels.CHUNK // 3  # several chunks, uneven last one, threads on
-    rng = np.random.default_rng(0)
-    init = rng.standard_normal(n).astype(np.float32)
-    a, b = mg.nn.Parameter(init.copy()), mg.nn.Parameter(init.copy())
-    fast = getattr(optim, name)([a], lr=1e-2, **kw)
-    ref = getattr(optim, name)([b], lr=1e-2, fused=False, **kw)
-    for _ in range(3):
-        g = rng.standard_normal(n).astype(np.float32)
-        a.grad, b.grad = g.copy(), g.copy()
-        fast.step()
-        ref.step()
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
-    assert not np.array_equal(a.data, init)

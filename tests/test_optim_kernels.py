@@ -1,0 +1,148 @@
+"""The fast paths (optim/_kernels.py): ufunc kernels and compiled loops, each equal to the
+reference `_update`, and the two equal to each other bit for bit."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import optim
+from conftest import to_np
+from optim import _kernels
+
+_JIT_REASON = _kernels.jit_unavailable_reason()
+FORMS = ["ufuncs", pytest.param("loops", marks=pytest.mark.skipif(
+    _JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}"))]
+
+
+@pytest.fixture(params=FORMS)
+def form(request, monkeypatch):
+    monkeypatch.setitem(_kernels._jit, "enabled", request.param == "loops")
+    return request.param
+
+
+# every option that changes the kernel's work: each branch of each fast path
+CASES = [("Adam", {}), ("Adam", dict(amsgrad=True, weight_decay=0.1, maximize=True)),
+         ("Adam", dict(decoupled_weight_decay=True, weight_decay=0.1)), ("AdamW", {}),
+         ("AdamW", dict(amsgrad=True)), ("AMSGrad", {}),
+         ("Adagrad", {}), ("Adagrad", dict(lr_decay=0.01, weight_decay=0.1, maximize=True)),
+         ("RMSprop", {}), ("RMSprop", dict(centered=True)), ("RMSprop", dict(momentum=0.9)),
+         ("RMSprop", dict(centered=True, momentum=0.9, maximize=True, weight_decay=0.1))]
+
+
+def params(dtype, device="cpu", shapes=((4, 3), (3,), (2, 2, 2))):
+    rng = np.random.default_rng(0)
+    return [mg.nn.Parameter(mg.backend.to_device(rng.standard_normal(s).astype(dtype), device))
+            for s in shapes]
+
+
+def run_steps(opt, ps, steps, seed=1, scale=1.0):
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        for p in ps:
+            g = (scale * rng.standard_normal(p.shape)).astype(p.dtype)
+            p.grad = mg.backend.to_device(g, p.device)
+        opt.step()
+
+
+@pytest.mark.parametrize("name,kw", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_path_equals_reference(name, kw, dtype, form, device):
+    a, b = params(dtype, device), params(dtype, device)
+    run_steps(getattr(optim, name)(a, **kw), a, 30)
+    run_steps(getattr(optim, name)(b, fused=False, **kw), b, 30)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for p, q in zip(a, b):
+        assert p.dtype == dtype
+        np.testing.assert_allclose(to_np(p.data), to_np(q.data), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name,kw", CASES)
+def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw, form):
+    # several chunks of either size, an uneven last one, threads on
+    n = max(_kernels.PARALLEL_MIN, 2 * _kernels.LOOP_CHUNK) + _kernels.CHUNK // 3
+    a, b = params(np.float32, shapes=[(n,)]), params(np.float32, shapes=[(n,)])
+    run_steps(getattr(optim, name)(a, lr=1e-2, **kw), a, 3)
+    run_steps(getattr(optim, name)(b, lr=1e-2, fused=False, **kw), b, 3)
+    np.testing.assert_allclose(a[0].data, b[0].data, rtol=1e-5, atol=1e-6)
+    assert not np.array_equal(a[0].data, params(np.float32, shapes=[(n,)])[0].data)
+
+
+@pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
+@pytest.mark.parametrize("name,kw", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the inf and nan gradients
+def test_loops_equal_ufunc_kernels_bit_for_bit(name, kw, dtype, monkeypatch):
+    # big enough for chunks and threads; gradients over 12 orders of magnitude, zeros, inf, nan
+    n = _kernels.PARALLEL_MIN + _kernels.LOOP_CHUNK // 3
+    results = []
+    for enabled in (True, False):
+        monkeypatch.setitem(_kernels._jit, "enabled", enabled)
+        ps = params(dtype, shapes=[(n,), (5, 7)])
+        opt = getattr(optim, name)(ps, lr=1e-2, **kw)
+        rng = np.random.default_rng(2)
+        for _ in range(4):
+            for p in ps:
+                g = rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 6, p.shape)
+                g.reshape(-1)[:4] = [0.0, np.inf, -np.inf, np.nan]
+                p.grad = g.astype(dtype)
+            opt.step()
+        results.append([p.data.copy() for p in ps] + [v.copy() for s in opt.state.values()
+                                                      for v in s.values() if isinstance(v, np.ndarray)])
+    for x, y in zip(*results):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_non_contiguous_gradient_takes_the_ufunc_kernel_and_stays_exact(form):
+    a, b = params(np.float64, shapes=[(6, 5)]), params(np.float64, shapes=[(6, 5)])
+    fast, ref = optim.Adam(a, lr=0.1), optim.Adam(b, lr=0.1, fused=False)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        g = rng.standard_normal((5, 6)).T  # a transposed view: not C-contiguous
+        a[0].grad, b[0].grad = g, np.ascontiguousarray(g)
+        fast.step()
+        ref.step()
+    np.testing.assert_allclose(a[0].data, b[0].data, rtol=1e-12)
+
+
+def test_rmsprop_buffers_switched_on_mid_run_start_at_zero(form):
+    # OneCycleLR(cycle_momentum=True) sets momentum on an RMSprop that started without it
+    a, b = params(np.float64), params(np.float64)
+    fast, ref = optim.RMSprop(a, lr=1e-2), optim.RMSprop(b, lr=1e-2, fused=False)
+    run_steps(fast, a, 3)
+    run_steps(ref, b, 3)
+    for opt in (fast, ref):
+        opt.param_groups[0].update(momentum=0.9, centered=True)
+    run_steps(fast, a, 3, seed=2)
+    run_steps(ref, b, 3, seed=2)
+    for p, q in zip(a, b):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+        assert set(fast.state[p]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
+
+
+def test_minigrad_jit_0_turns_the_loops_off():
+    code = "from optim import _kernels; print(_kernels.jit_available(), _kernels.jit_unavailable_reason())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "MINIGRAD_JIT": "0"}).stdout
+    assert out.split() == ["False", "MINIGRAD_JIT=0"]
+
+
+@pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
+def test_a_loop_that_fails_to_compile_leaves_the_step_to_the_ufunc_kernel(monkeypatch):
+    from optim.adagrad import _adagrad_kernel
+
+    def broken(theta, g, s, eta, eps):
+        for i in range(theta.size):
+            theta[i] = "not a number"
+
+    monkeypatch.setitem(_kernels._loops, _adagrad_kernel, broken)
+    monkeypatch.setattr(_kernels, "_compiled", {})
+    monkeypatch.setitem(_kernels._jit, "enabled", True)
+    a, b = params(np.float64), params(np.float64)
+    with pytest.warns(RuntimeWarning, match="compiling broken for float64 failed"):
+        run_steps(optim.Adagrad(a), a, 3)
+    run_steps(optim.Adagrad(b, fused=False), b, 3)
+    for p, q in zip(a, b):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
