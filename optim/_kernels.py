@@ -76,7 +76,7 @@ def _numba():
     return _jit["numba"]
 
 
-def _compiled_loop(kernel, dtype, n_arrays, n_scalars):
+def _compiled_loop(kernel, dtype, n_arrays, scalars):
     """kernel's loop compiled for arrays of dtype, or None (no loop, no Numba, or it failed).
 
     Compiled here, on empty arrays, before any element is written: a loop that fails to
@@ -90,7 +90,7 @@ def _compiled_loop(kernel, dtype, n_arrays, n_scalars):
                 # error_model="numpy": x / 0 gives inf as in NumPy (and lets the loop vectorize)
                 jitted = numba.njit(loop, nogil=True, cache=True, error_model="numpy")
                 empty = np.empty(0, dtype)
-                jitted(*[empty] * n_arrays, *[dtype.type(0)] * n_scalars)
+                jitted(*[empty] * n_arrays, *scalars)
                 _compiled[key] = jitted
             except Exception as e:
                 warnings.warn(f"optim: compiling {loop.__name__} for {dtype} failed "
@@ -139,6 +139,17 @@ def _chunks(kernel, loop, arrays, c, size):
             for s in range(0, flats[0].size, size)]
 
 
+def balance(sizes, workers):
+    """Indices of the jobs for each worker, with about equal elements each: each job, largest
+    first, goes to the least loaded worker (loads then differ by at most the largest job)."""
+    shares, loads = [[] for _ in range(workers)], [0] * workers
+    for i in sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True):
+        k = loads.index(min(loads))
+        shares[k].append(i)
+        loads[k] += sizes[i]
+    return shares
+
+
 def run(tasks, whole_scratch):
     """Run (kernel, arrays, scalars) tasks; whole_scratch(array) gives a persistent work array
     for arrays that are not chunked."""
@@ -152,20 +163,21 @@ def run(tasks, whole_scratch):
         dtype = arrays[0].dtype
         loop = None
         if _jit["enabled"] and dtype in LOOP_DTYPES:
-            loop = _compiled_loop(kernel, dtype, len(arrays), len(c))
+            # numbers in the arrays' precision, as the ufuncs see them; flags stay bool
+            scalars = tuple(x if isinstance(x, bool) else dtype.type(x) for x in c)
+            loop = _compiled_loop(kernel, dtype, len(arrays), scalars)
         if loop is None:
             jobs += _chunks(kernel, None, arrays, c, CHUNK)
         else:
-            # scalars in the arrays' precision, as the ufuncs see them; an absent array is empty
-            scalars = tuple(dtype.type(x) for x in c)
+            # an absent array is empty
             filled = [np.empty(0, dtype) if a is None else a for a in arrays]
             jobs += _chunks(kernel, loop, filled, scalars, LOOP_CHUNK)
     workers = _workers()
     if total < PARALLEL_MIN or workers == 1:
         _run_jobs(jobs)
         return
-    # interleave chunks so each worker gets a share of every tensor; this thread takes one share
-    futures = [_get_pool().submit(_run_jobs, jobs[k::workers]) for k in range(1, workers)]
-    _run_jobs(jobs[0::workers])
+    shares = [[jobs[i] for i in share] for share in balance([job[2][0].size for job in jobs], workers)]
+    futures = [_get_pool().submit(_run_jobs, share) for share in shares[1:]]
+    _run_jobs(shares[0])  # this thread takes one share
     for f in futures:
         f.result()

@@ -24,7 +24,9 @@ def form(request, monkeypatch):
 
 
 # every option that changes the kernel's work: each branch of each fast path
-CASES = [("Adam", {}), ("Adam", dict(amsgrad=True, weight_decay=0.1, maximize=True)),
+CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1)),
+         ("SGD", dict(momentum=0.9, nesterov=True, maximize=True)),
+         ("Adam", {}), ("Adam", dict(amsgrad=True, weight_decay=0.1, maximize=True)),
          ("Adam", dict(decoupled_weight_decay=True, weight_decay=0.1)), ("AdamW", {}),
          ("AdamW", dict(amsgrad=True)), ("AMSGrad", {}),
          ("Adagrad", {}), ("Adagrad", dict(lr_decay=0.01, weight_decay=0.1, maximize=True)),
@@ -93,6 +95,21 @@ def test_loops_equal_ufunc_kernels_bit_for_bit(name, kw, dtype, monkeypatch):
                                                       for v in s.values() if isinstance(v, np.ndarray)])
     for x, y in zip(*results):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("workers", [2, 3, 8])
+def test_chunks_are_shared_among_threads_by_elements(workers):
+    # a small GPT's tensors in loop chunks: the big ones sit at the same place in every block,
+    # so dealing chunks out in turn would give one thread most of them
+    sizes = [c for n in [3_145_728, 98_304] + [384, 384, 442_368, 1152, 147_456, 384, 384, 384,
+                                                589_824, 1536, 589_824, 384] * 4
+             for c in [min(_kernels.LOOP_CHUNK, n - s) for s in range(0, n, _kernels.LOOP_CHUNK)]]
+    shares = _kernels.balance(sizes, workers)
+    assert sorted(i for share in shares for i in share) == list(range(len(sizes)))
+    loads = [sum(sizes[i] for i in share) for share in shares]
+    assert max(loads) - min(loads) <= max(sizes)
+    if workers <= 3:  # many chunks per worker: nearly equal
+        assert max(loads) <= sum(sizes) / workers * 1.05
 
 
 def test_non_contiguous_gradient_takes_the_ufunc_kernel_and_stays_exact(form):
