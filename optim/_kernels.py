@@ -114,15 +114,20 @@ def _get_pool():
     return _pool
 
 
-def _scratch(dtype, n):
-    """This thread's chunk-sized work array (kept for the life of the thread)."""
+def _scratch(dtype, n, slot):
+    """This thread's chunk-sized work array number `slot` (kept for the life of the thread)."""
     bufs = getattr(_local, "bufs", None)
     if bufs is None:
         bufs = _local.bufs = {}
-    buf = bufs.get(dtype)
+    buf = bufs.get((dtype, slot))
     if buf is None or buf.size < n:
-        buf = bufs[dtype] = np.empty(max(n, CHUNK), dtype=dtype)
+        buf = bufs[(dtype, slot)] = np.empty(max(n, CHUNK), dtype=dtype)
     return buf[:n]
+
+
+def n_scratch(kernel, n_arrays):
+    """How many work arrays a kernel takes: it is kernel(c, *arrays, *work_arrays)."""
+    return kernel.__code__.co_argcount - 1 - n_arrays
 
 
 def _run_jobs(jobs):
@@ -130,7 +135,8 @@ def _run_jobs(jobs):
         if loop is not None:
             loop(*views, *c)
         else:
-            kernel(c, *views, _scratch(views[0].dtype, views[0].size))
+            work = [_scratch(views[0].dtype, views[0].size, k) for k in range(n_scratch(kernel, len(views)))]
+            kernel(c, *views, *work)
 
 
 def _chunks(kernel, loop, arrays, c, size):
@@ -151,13 +157,13 @@ def balance(sizes, workers):
 
 
 def run(tasks, whole_scratch):
-    """Run (kernel, arrays, scalars) tasks; whole_scratch(array) gives a persistent work array
-    for arrays that are not chunked."""
+    """Run (kernel, arrays, scalars) tasks; whole_scratch(array, k) gives persistent work array
+    number k for arrays that are not chunked."""
     jobs, total = [], 0
     for kernel, arrays, c in tasks:
         present = [a for a in arrays if a is not None]
         if not all(type(a) is np.ndarray and a.flags.c_contiguous for a in present):
-            kernel(c, *arrays, whole_scratch(arrays[0]))
+            kernel(c, *arrays, *[whole_scratch(arrays[0], k) for k in range(n_scratch(kernel, len(arrays)))])
             continue
         total += arrays[0].size
         dtype = arrays[0].dtype

@@ -13,8 +13,11 @@ learning rate (default 1.0, the paper's method):
 Sparse gradients: lazy: only touched rows of E[g²], E[Δθ²] and θ change (the dense update would
 decay the untouched rows' averages); weight decay reaches touched rows only.
 """
+import numpy as np
+
 from minigrad.backend import get_array_module
 
+from ._kernels import loop_form
 from .optimizer import Optimizer, check
 
 
@@ -22,8 +25,10 @@ class Adadelta(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False):
-        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False,
+                 fused=None):
+        defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -44,3 +49,45 @@ class Adadelta(Optimizer):
         dx = xp.sqrt(Edx2 + eps) / xp.sqrt(Eg2 + eps) * g       # Δθ = RMS[Δθ] / RMS[g] · g
         Edx2[...] = rho * Edx2 + (1 - rho) * dx * dx            # E[Δθ²] ← ρ E[Δθ²] + (1-ρ) Δθ²
         theta -= group["lr"] * dx                               # θ ← θ - lr Δθ
+
+    # ======================================================================== fast path
+    def _update_fast(self, theta, g, state, group):
+        """The scalar half of the step; _adadelta_kernel does the arrays (optim/_kernels.py)."""
+        if group["maximize"] or group["weight_decay"]:
+            g = self._grad_with_l2(theta, g, group)
+        state["step"] += 1
+        rho = group["rho"]
+        c = (rho, 1 - rho, group["eps"], group["lr"])
+        return _adadelta_kernel, [theta, g, state["square_avg"], state["acc_delta"]], c
+
+
+def _adadelta_kernel(c, theta, g, Eg2, Edx2, dx, tmp):
+    """Adadelta in place, with ufuncs."""
+    rho, one_minus_rho, eps, lr = c
+    xp = get_array_module(theta)
+    Eg2 *= rho
+    xp.multiply(g, g, out=tmp)
+    tmp *= one_minus_rho
+    Eg2 += tmp                      # E[g²] ← ρ E[g²] + (1-ρ) g²
+    xp.add(Edx2, eps, out=dx)
+    xp.sqrt(dx, out=dx)
+    xp.add(Eg2, eps, out=tmp)
+    xp.sqrt(tmp, out=tmp)
+    dx /= tmp
+    dx *= g                         # Δθ = RMS[Δθ] / RMS[g] · g
+    Edx2 *= rho
+    xp.multiply(dx, dx, out=tmp)
+    tmp *= one_minus_rho
+    Edx2 += tmp                     # E[Δθ²] ← ρ E[Δθ²] + (1-ρ) Δθ²
+    dx *= lr
+    theta -= dx                     # θ ← θ - lr Δθ
+
+
+@loop_form(_adadelta_kernel)
+def _adadelta_loop(theta, g, Eg2, Edx2, rho, one_minus_rho, eps, lr):
+    """The same, one element at a time (compiled; see optim/_kernels.py)."""
+    for i in range(theta.size):
+        Eg2[i] = Eg2[i] * rho + g[i] * g[i] * one_minus_rho             # E[g²] ← ρ E[g²] + (1-ρ) g²
+        dx = np.sqrt(Edx2[i] + eps) / np.sqrt(Eg2[i] + eps) * g[i]      # Δθ = RMS[Δθ] / RMS[g] · g
+        Edx2[i] = Edx2[i] * rho + dx * dx * one_minus_rho               # E[Δθ²] ← ρ E[Δθ²] + (1-ρ) Δθ²
+        theta[i] -= dx * lr                                             # θ ← θ - lr Δθ

@@ -224,9 +224,9 @@ class Optimizer:
             theta *= 1 - group["lr"] * group["weight_decay"]
         return g
 
-    def _scratch_buffer(self, like):
-        """A preallocated work array shaped like `like`, kept across steps."""
-        key = (like.dtype.str, backend.device_of(like))
+    def _scratch_buffer(self, like, slot=0):
+        """Preallocated work array number `slot` shaped like `like`, kept across steps."""
+        key = (like.dtype.str, backend.device_of(like), slot)
         buf = self._scratch.get(key)
         if buf is None or buf.size < like.size:
             xp = backend.get_array_module(like)

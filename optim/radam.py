@@ -22,8 +22,11 @@ counts every step of the parameter; weight decay reaches touched rows only.
 """
 import math
 
+import numpy as np
+
 from minigrad.backend import get_array_module
 
+from ._kernels import loop_form
 from .optimizer import Optimizer
 
 
@@ -32,9 +35,10 @@ class RAdam(Optimizer):
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, *, maximize=False):
+                 decoupled_weight_decay=False, *, maximize=False, fused=None):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
+                        decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
+                        fused=fused)
         super().__init__(params, defaults)
 
 
@@ -60,3 +64,63 @@ class RAdam(Optimizer):
             theta -= lr * m_hat * l * r                         # θ ← θ - lr m̂ l r
         else:
             theta -= lr * m_hat                                 # θ ← θ - lr m̂
+
+    # ======================================================================== fast path
+    def _update_fast(self, theta, g, state, group):
+        """The scalar half of the step; _radam_kernel does the arrays (optim/_kernels.py)."""
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        wd, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
+        if group["maximize"]:
+            g = -g
+        if wd and not decoupled:
+            g = g + wd * theta                                  # L2
+        decay = 1 - lr * wd if decoupled else 1.0               # decoupled: in the kernel
+        state["step"] += 1
+        t = state["step"]
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+        rectified = rho_t > 5.0
+        if rectified:  # lr m̂ l r = (lr r sqrt(1-β2^t) / (1-β1^t)) m / (sqrt(v) + ε)
+            r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            step_size = lr * r * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        else:          # lr m̂ = (lr / (1-β1^t)) m
+            step_size = lr / (1 - beta1 ** t)
+        c = (decay, 1 - beta1, beta2, 1 - beta2, eps, step_size, rectified)
+        return _radam_kernel, [theta, g, state["exp_avg"], state["exp_avg_sq"]], c
+
+
+def _radam_kernel(c, theta, g, m, v, tmp):
+    """RAdam in place, with ufuncs."""
+    decay, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, rectified = c
+    xp = get_array_module(theta)
+    if decay != 1.0:
+        theta *= decay              # θ ← θ (1 - lr λ), decoupled weight decay
+    xp.subtract(g, m, out=tmp)
+    tmp *= one_minus_beta1
+    m += tmp                        # m ← β1 m + (1-β1) g
+    v *= beta2
+    xp.multiply(g, g, out=tmp)
+    tmp *= one_minus_beta2
+    v += tmp                        # v ← β2 v + (1-β2) g²
+    if rectified:
+        xp.sqrt(v, out=tmp)
+        tmp += eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size            # lr m̂ l r
+    else:
+        xp.multiply(m, step_size, out=tmp)  # lr m̂
+    theta -= tmp
+
+
+@loop_form(_radam_kernel)
+def _radam_loop(theta, g, m, v, decay, one_minus_beta1, beta2, one_minus_beta2, eps,
+                step_size, rectified):
+    """The same, one element at a time (compiled; see optim/_kernels.py)."""
+    for i in range(theta.size):
+        theta[i] *= decay                                       # θ ← θ (1 - lr λ)
+        m[i] += (g[i] - m[i]) * one_minus_beta1                 # m ← β1 m + (1-β1) g
+        v[i] = v[i] * beta2 + g[i] * g[i] * one_minus_beta2     # v ← β2 v + (1-β2) g²
+        if rectified:
+            theta[i] -= m[i] / (np.sqrt(v[i]) + eps) * step_size  # θ ← θ - lr m̂ l r
+        else:
+            theta[i] -= m[i] * step_size                        # θ ← θ - lr m̂

@@ -31,7 +31,13 @@ CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1
          ("AdamW", dict(amsgrad=True)), ("AMSGrad", {}),
          ("Adagrad", {}), ("Adagrad", dict(lr_decay=0.01, weight_decay=0.1, maximize=True)),
          ("RMSprop", {}), ("RMSprop", dict(centered=True)), ("RMSprop", dict(momentum=0.9)),
-         ("RMSprop", dict(centered=True, momentum=0.9, maximize=True, weight_decay=0.1))]
+         ("RMSprop", dict(centered=True, momentum=0.9, maximize=True, weight_decay=0.1)),
+         ("Adadelta", {}), ("Adadelta", dict(rho=0.5, weight_decay=0.1, maximize=True)),
+         ("Adamax", {}), ("Adamax", dict(weight_decay=0.1, maximize=True)),
+         ("NAdam", {}), ("NAdam", dict(weight_decay=0.1, maximize=True)),
+         ("NAdam", dict(weight_decay=0.1, decoupled_weight_decay=True)),
+         ("RAdam", {}), ("RAdam", dict(weight_decay=0.1, maximize=True)),
+         ("RAdam", dict(weight_decay=0.1, decoupled_weight_decay=True))]
 
 
 def params(dtype, device="cpu", shapes=((4, 3), (3,), (2, 2, 2))):
@@ -85,7 +91,7 @@ def test_loops_equal_ufunc_kernels_bit_for_bit(name, kw, dtype, monkeypatch):
         ps = params(dtype, shapes=[(n,), (5, 7)])
         opt = getattr(optim, name)(ps, lr=1e-2, **kw)
         rng = np.random.default_rng(2)
-        for _ in range(4):
+        for _ in range(8):  # RAdam rectifies from step 6
             for p in ps:
                 g = rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 6, p.shape)
                 g.reshape(-1)[:4] = [0.0, np.inf, -np.inf, np.nan]
