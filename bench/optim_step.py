@@ -8,7 +8,8 @@ for both forms of minigrad's fast path (compiled loops, when Numba is installed,
 ufuncs) and for the one-line-per-equation reference path.
 
     python bench/optim_step.py [--repeats 15] [--optimizers adam,adamw,adagrad,rmsprop]
-    (also: sgd, adadelta, adamax, nadam, radam)
+    (also: sgd, adadelta, adamax, nadam, radam, rprop, adafactor; AdaBelief, Lion, LAMB and Yogi
+    have no torch counterpart)
 """
 import argparse
 import time
@@ -39,9 +40,9 @@ def timed(step, repeats):
 
 
 CONFIGS = {"adam": ("Adam", {}), "adamw": ("AdamW", {}), "adagrad": ("Adagrad", {}), "rmsprop": ("RMSprop", {}),
-           # no fast path: the reference update runs in every column
            "sgd": ("SGD", {"lr": 0.01, "momentum": 0.9}), "adadelta": ("Adadelta", {}),
-           "adamax": ("Adamax", {}), "nadam": ("NAdam", {}), "radam": ("RAdam", {})}
+           "adamax": ("Adamax", {}), "nadam": ("NAdam", {}), "radam": ("RAdam", {}),
+           "rprop": ("Rprop", {}), "adafactor": ("Adafactor", {})}
 
 
 def main():

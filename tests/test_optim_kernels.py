@@ -37,7 +37,11 @@ CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1
          ("NAdam", {}), ("NAdam", dict(weight_decay=0.1, maximize=True)),
          ("NAdam", dict(weight_decay=0.1, decoupled_weight_decay=True)),
          ("RAdam", {}), ("RAdam", dict(weight_decay=0.1, maximize=True)),
-         ("RAdam", dict(weight_decay=0.1, decoupled_weight_decay=True))]
+         ("RAdam", dict(weight_decay=0.1, decoupled_weight_decay=True)),
+         ("AdaBelief", {}), ("AdaBelief", dict(weight_decay=0.1, maximize=True)),
+         ("AdaBelief", dict(weight_decay=0.1, decoupled_weight_decay=False)),
+         ("Lion", {}), ("Lion", dict(weight_decay=0.1, maximize=True)),
+         ("Yogi", {}), ("Yogi", dict(weight_decay=0.1, maximize=True, initial_accumulator_value=0.1))]
 
 
 def params(dtype, device="cpu", shapes=((4, 3), (3,), (2, 2, 2))):
