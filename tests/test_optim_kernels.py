@@ -41,6 +41,7 @@ CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1
          ("AdaBelief", {}), ("AdaBelief", dict(weight_decay=0.1, maximize=True)),
          ("AdaBelief", dict(weight_decay=0.1, decoupled_weight_decay=False)),
          ("Lion", {}), ("Lion", dict(weight_decay=0.1, maximize=True)),
+         ("Rprop", {}), ("Rprop", dict(etas=(0.3, 1.5), step_sizes=(1e-3, 0.05), maximize=True)),
          ("Yogi", {}), ("Yogi", dict(weight_decay=0.1, maximize=True, initial_accumulator_value=0.1))]
 
 
