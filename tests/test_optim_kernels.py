@@ -73,9 +73,10 @@ def test_fast_path_equals_reference(name, kw, dtype, form, device):
 
 
 @pytest.mark.parametrize("name,kw", CASES)
-def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw, form):
-    # several chunks of either size, an uneven last one, threads on
-    n = max(_kernels.PARALLEL_MIN, 2 * _kernels.LOOP_CHUNK) + _kernels.CHUNK // 3
+def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw, form, monkeypatch):
+    # several chunks of either form, an uneven last one, threads on
+    monkeypatch.setattr(_kernels, "LOOP_CHUNK", _kernels.CHUNK // 2)
+    n = _kernels.PARALLEL_MIN + _kernels.CHUNK // 3
     a, b = params(np.float32, shapes=[(n,)]), params(np.float32, shapes=[(n,)])
     run_steps(getattr(optim, name)(a, lr=1e-2, **kw), a, 3)
     run_steps(getattr(optim, name)(b, lr=1e-2, fused=False, **kw), b, 3)
@@ -88,8 +89,9 @@ def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw, form):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the inf and nan gradients
 def test_loops_equal_ufunc_kernels_bit_for_bit(name, kw, dtype, monkeypatch):
-    # big enough for chunks and threads; gradients over 12 orders of magnitude, zeros, inf, nan
-    n = _kernels.PARALLEL_MIN + _kernels.LOOP_CHUNK // 3
+    # elementwise, so chunks and threads do not matter here (the test above has them);
+    # gradients over 12 orders of magnitude, zeros, inf, nan
+    n = 20_000
     results = []
     for enabled in (True, False):
         monkeypatch.setitem(_kernels._jit, "enabled", enabled)
