@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from minigrad.backend import get_array_module
+
 CHUNK = 1 << 17           # elements per ufunc chunk: 512 KB of float32 per array, in L2
 LOOP_CHUNK = 1 << 20      # elements per compiled-loop chunk
 PARALLEL_MIN = 4 * CHUNK  # below this many elements in a step, threads cost more than they save
@@ -35,6 +37,25 @@ _loops = {}               # ufunc kernel -> its loop (a plain Python function)
 _compiled = {}            # (ufunc kernel, dtype) -> the loop compiled, or None
 _jit = {"enabled": os.environ.get("MINIGRAD_JIT", "1") != "0", "why_not": None}
 
+
+# ============================================================== building blocks of ufunc kernels
+
+def ema_(avg, x, weight, tmp):
+    """avg ← avg + weight (x - avg), the moving average (1 - weight) avg + weight x, in place."""
+    get_array_module(avg).subtract(x, avg, out=tmp)
+    tmp *= weight
+    avg += tmp
+
+
+def ema_square_(avg, x, decay, weight, tmp):
+    """avg ← decay avg + weight x², in place."""
+    avg *= decay
+    get_array_module(avg).multiply(x, x, out=tmp)
+    tmp *= weight
+    avg += tmp
+
+
+# ============================================================== loops, threads, chunks
 
 def loop_form(kernel):
     """Register the decorated function as `kernel`'s loop form (compiled on first use)."""

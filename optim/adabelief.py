@@ -22,7 +22,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from ._kernels import loop_form
+from ._kernels import ema_, loop_form
 from .optimizer import Optimizer
 
 
@@ -58,12 +58,7 @@ class AdaBelief(Optimizer):
     def _update_fast(self, theta, g, state, group):
         """The scalar half of the step; _adabelief_kernel does the arrays (optim/_kernels.py)."""
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        wd, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
-        if group["maximize"]:
-            g = -g
-        if wd and not decoupled:
-            g = g + wd * theta                                  # L2
-        decay = 1 - lr * wd if decoupled else 1.0               # decoupled: in the kernel
+        g, decay = self._grad_and_decay_factor(theta, g, group)   # decay: applied in the kernel
         state["step"] += 1
         t = state["step"]
         # m̂ / (sqrt(ŝ) + ε) = (sqrt(1-β2^t) / (1-β1^t)) m / (sqrt(s) + ε sqrt(1-β2^t))
@@ -78,9 +73,7 @@ def _adabelief_kernel(c, theta, g, m, s, tmp):
     xp = get_array_module(theta)
     if decay != 1.0:
         theta *= decay              # θ ← θ (1 - lr λ), decoupled weight decay
-    xp.subtract(g, m, out=tmp)
-    tmp *= one_minus_beta1
-    m += tmp                        # m ← β1 m + (1-β1) g
+    ema_(m, g, one_minus_beta1, tmp)  # m ← β1 m + (1-β1) g
     xp.subtract(g, m, out=tmp)
     tmp *= tmp
     tmp *= one_minus_beta2

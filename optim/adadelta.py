@@ -17,7 +17,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from ._kernels import loop_form
+from ._kernels import ema_square_, loop_form
 from .optimizer import Optimizer, check
 
 
@@ -65,20 +65,14 @@ def _adadelta_kernel(c, theta, g, Eg2, Edx2, dx, tmp):
     """Adadelta in place, with ufuncs."""
     rho, one_minus_rho, eps, lr = c
     xp = get_array_module(theta)
-    Eg2 *= rho
-    xp.multiply(g, g, out=tmp)
-    tmp *= one_minus_rho
-    Eg2 += tmp                      # E[g²] ← ρ E[g²] + (1-ρ) g²
+    ema_square_(Eg2, g, rho, one_minus_rho, tmp)  # E[g²] ← ρ E[g²] + (1-ρ) g²
     xp.add(Edx2, eps, out=dx)
     xp.sqrt(dx, out=dx)
     xp.add(Eg2, eps, out=tmp)
     xp.sqrt(tmp, out=tmp)
     dx /= tmp
     dx *= g                         # Δθ = RMS[Δθ] / RMS[g] · g
-    Edx2 *= rho
-    xp.multiply(dx, dx, out=tmp)
-    tmp *= one_minus_rho
-    Edx2 += tmp                     # E[Δθ²] ← ρ E[Δθ²] + (1-ρ) Δθ²
+    ema_square_(Edx2, dx, rho, one_minus_rho, tmp)  # E[Δθ²] ← ρ E[Δθ²] + (1-ρ) Δθ²
     dx *= lr
     theta -= dx                     # θ ← θ - lr Δθ
 

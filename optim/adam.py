@@ -25,7 +25,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from ._kernels import loop_form
+from ._kernels import ema_, ema_square_, loop_form
 from .optimizer import Optimizer
 
 
@@ -67,13 +67,8 @@ class Adam(Optimizer):
     # ======================================================================== fast path
     def _update_fast(self, theta, g, state, group):
         """The scalar half of the step; _adam_kernel does the arrays (see optim/_kernels.py)."""
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        decoupled = group["decoupled_weight_decay"]
-        if group["maximize"]:
-            g = -g
-        if wd and not decoupled:
-            g = g + wd * theta                      # L2
-        decay = 1 - lr * wd if decoupled else 1.0  # decoupled: applied to θ first, in the kernel
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        g, decay = self._grad_and_decay_factor(theta, g, group)   # decay: applied in the kernel
         state["step"] += 1
         t = state["step"]
         arrays = [theta, g, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")]
@@ -99,13 +94,8 @@ def _adam_kernel(c, theta, g, m, v, v_max, tmp):
     xp = get_array_module(theta)
     if decay != 1.0:
         theta *= decay              # θ ← θ (1 - lr λ), decoupled weight decay
-    xp.subtract(g, m, out=tmp)
-    tmp *= one_minus_beta1
-    m += tmp                        # m ← β1 m + (1-β1) g
-    v *= beta2
-    xp.multiply(g, g, out=tmp)
-    tmp *= one_minus_beta2
-    v += tmp                        # v ← β2 v + (1-β2) g²
+    ema_(m, g, one_minus_beta1, tmp)  # m ← β1 m + (1-β1) g
+    ema_square_(v, g, beta2, one_minus_beta2, tmp)  # v ← β2 v + (1-β2) g²
     if v_max is not None:
         xp.maximum(v_max, v, out=v_max)
         v = v_max                   # v_max ← max(v_max, v)

@@ -15,7 +15,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from ._kernels import loop_form
+from ._kernels import ema_, loop_form
 from .optimizer import Optimizer
 
 
@@ -60,9 +60,7 @@ def _adamax_kernel(c, theta, g, m, u, tmp):
     """Adamax in place, with ufuncs."""
     one_minus_beta1, beta2, eps, clr = c
     xp = get_array_module(theta)
-    xp.subtract(g, m, out=tmp)
-    tmp *= one_minus_beta1
-    m += tmp                        # m ← β1 m + (1-β1) g
+    ema_(m, g, one_minus_beta1, tmp)  # m ← β1 m + (1-β1) g
     u *= beta2
     xp.abs(g, out=tmp)
     tmp += eps

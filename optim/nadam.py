@@ -20,7 +20,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from ._kernels import loop_form
+from ._kernels import ema_, ema_square_, loop_form
 from .optimizer import Optimizer
 
 
@@ -62,12 +62,7 @@ class NAdam(Optimizer):
     def _update_fast(self, theta, g, state, group):
         """The scalar half of the step; _nadam_kernel does the arrays (optim/_kernels.py)."""
         lr, (beta1, beta2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
-        wd, decoupled = group["weight_decay"], group["decoupled_weight_decay"]
-        if group["maximize"]:
-            g = -g
-        if wd and not decoupled:
-            g = g + wd * theta                                  # L2
-        decay = 1 - lr * wd if decoupled else 1.0               # decoupled: in the kernel
+        g, decay = self._grad_and_decay_factor(theta, g, group)   # decay: applied in the kernel
         state["step"] += 1
         t = state["step"]
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
@@ -85,13 +80,8 @@ def _nadam_kernel(c, theta, g, m, v, d, tmp):
     xp = get_array_module(theta)
     if decay != 1.0:
         theta *= decay              # θ ← θ (1 - lr λ), decoupled weight decay
-    xp.subtract(g, m, out=tmp)
-    tmp *= one_minus_beta1
-    m += tmp                        # m ← β1 m + (1-β1) g
-    v *= beta2
-    xp.multiply(g, g, out=tmp)
-    tmp *= one_minus_beta2
-    v += tmp                        # v ← β2 v + (1-β2) g²
+    ema_(m, g, one_minus_beta1, tmp)  # m ← β1 m + (1-β1) g
+    ema_square_(v, g, beta2, one_minus_beta2, tmp)  # v ← β2 v + (1-β2) g²
     xp.divide(v, bc2, out=d)
     xp.sqrt(d, out=d)
     d += eps                        # d = sqrt(v̂) + ε

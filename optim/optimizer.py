@@ -224,6 +224,14 @@ class Optimizer:
             theta *= 1 - group["lr"] * group["weight_decay"]
         return g
 
+    @classmethod
+    def _grad_and_decay_factor(cls, theta, g, group):
+        """For fast paths: g as _grad_with_decay gives it, but decoupled decay is not applied;
+        it is returned as the factor (1 - lr λ) for the kernel to apply to θ (1.0 if none)."""
+        if not group.get("decoupled_weight_decay"):
+            return cls._grad_with_l2(theta, g, group), 1.0
+        return (-g if group["maximize"] else g), 1 - group["lr"] * group["weight_decay"]
+
     def _scratch_buffer(self, like, slot=0):
         """Preallocated work array number `slot` shaped like `like`, kept across steps."""
         key = (like.dtype.str, backend.device_of(like), slot)

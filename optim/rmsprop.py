@@ -18,7 +18,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from ._kernels import loop_form
+from ._kernels import ema_square_, loop_form
 from .optimizer import Optimizer
 
 
@@ -89,10 +89,7 @@ def _rmsprop_kernel(c, theta, g, v, g_avg, b, d):
     """RMSprop in place, with ufuncs; g_avg is None unless centered, b None without momentum."""
     lr, alpha, one_minus_alpha, eps, mu = c
     xp = get_array_module(theta)
-    v *= alpha
-    xp.multiply(g, g, out=d)
-    d *= one_minus_alpha
-    v += d                          # v ← α v + (1-α) g²
+    ema_square_(v, g, alpha, one_minus_alpha, d)  # v ← α v + (1-α) g²
     if g_avg is not None:
         g_avg *= alpha
         xp.multiply(g, one_minus_alpha, out=d)

@@ -15,7 +15,6 @@ untouched rows have zero gradient. With momentum, only touched rows of the buffe
 (the dense update would keep moving untouched rows along their buffers); weight decay reaches
 touched rows only.
 """
-import numpy as np
 
 from minigrad.backend import get_array_module
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from ._kernels import loop_form
+from ._kernels import ema_, loop_form
 from .optimizer import Optimizer
 
 
@@ -63,9 +63,7 @@ def _yogi_kernel(c, theta, g, m, v, g2, tmp):
     """Yogi in place, with ufuncs."""
     lr, one_minus_beta1, one_minus_beta2, eps = c
     xp = get_array_module(theta)
-    xp.subtract(g, m, out=tmp)
-    tmp *= one_minus_beta1
-    m += tmp                        # m ← β1 m + (1-β1) g
+    ema_(m, g, one_minus_beta1, tmp)  # m ← β1 m + (1-β1) g
     xp.multiply(g, g, out=g2)
     xp.subtract(v, g2, out=tmp)
     xp.sign(tmp, out=tmp)
