@@ -30,7 +30,7 @@ LOOP_CHUNK = 1 << 20      # elements per compiled-loop chunk
 PARALLEL_MIN = 4 * CHUNK  # below this many elements in a step, threads cost more than they save
 LOOP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-_pool = None
+_pool, _pool_pid = None, None
 _pool_lock = threading.Lock()
 _local = threading.local()
 _loops = {}               # ufunc kernel -> its loop (a plain Python function)
@@ -128,10 +128,11 @@ def _workers():
 
 
 def _get_pool():
-    global _pool
+    global _pool, _pool_pid
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="optim-kernel")
+        # a forked child has the pool but not its threads: it makes its own
+        if _pool is None or _pool_pid != os.getpid():
+            _pool, _pool_pid = ThreadPoolExecutor(_workers(), thread_name_prefix="optim-kernel"), os.getpid()
     return _pool
 
 

@@ -176,3 +176,29 @@ def test_a_loop_that_fails_to_compile_leaves_the_step_to_the_ufunc_kernel(monkey
     run_steps(optim.Adagrad(b, fused=False), b, 3)
     for p, q in zip(a, b):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_steps_on_its_own_threads(form):
+    # the parent's pool is copied into the child without its threads; using it would hang
+    import multiprocessing as mp
+    n = _kernels.PARALLEL_MIN + 1
+    ps = params(np.float32, shapes=[(n,)])
+    ps[0].grad = np.ones(n, np.float32)
+    opt = optim.Adam(ps, lr=0.1)
+    opt.step()  # the pool now exists in the parent
+
+    def child(queue):
+        opt.step()
+        queue.put(float(ps[0].data[0]))
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=child, args=(queue,))
+    proc.start()
+    proc.join(60)
+    if proc.is_alive():
+        proc.kill()
+        pytest.fail("the forked child's step hung")
+    before = float(ps[0].data[0])
+    assert queue.get(timeout=5) < before  # the child took a second step down the gradient
