@@ -5,16 +5,18 @@ returns a task: an elementwise kernel, the same-shaped arrays it updates in plac
 absent optional state), and its scalars. Each kernel comes in two forms, written side by side
 in the optimizer's file and tested equal to each other and to the reference `_update`:
 
-- the ufunc kernel: the equations as in-place NumPy/CuPy ufuncs on one scratch array, a dozen
-  passes over the arrays. It runs everywhere (CuPy arrays included, as one piece).
+- the ufunc kernel: the equations as in-place NumPy/CuPy ufuncs on preallocated work arrays
+  (its arguments after the state: kernel(c, *arrays, *work)), 5 to 15 passes over the arrays.
+  It runs everywhere (CuPy arrays and non-contiguous arrays included, as one piece).
 - the loop (`@loop_form(kernel)`): the same operations in the same order, element by element,
   compiled by Numba (the `fast` extra) into one pass over memory. It runs on C-contiguous
   float32/float64 NumPy arrays when Numba imports and MINIGRAD_JIT is not 0. Same operations in
   the same precision, so it gives the ufunc kernel's results bit for bit.
 
-Large CPU arrays are cut into chunks, shared among threads (NumPy's ufuncs and Numba's nogil
-loops release the GIL). Ufunc chunks are cache-sized (the chunk's arrays stay in cache across the
-kernel's passes); loop chunks only balance the threads, as a loop makes one pass anyway.
+Large CPU arrays are cut into chunks, shared among threads by element count (NumPy's ufuncs and
+Numba's nogil loops release the GIL). Ufunc chunks are cache-sized (the chunk's arrays stay in
+cache across the kernel's passes); loop chunks only balance the threads, as a loop makes one
+pass anyway.
 """
 import os
 import threading
