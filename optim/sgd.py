@@ -75,8 +75,11 @@ def _sgd_kernel(c, theta, g, b, tmp):
     if b is not None:
         if not first:
             b *= mu
-            xp.multiply(g, one_minus_tau, out=tmp)
-            b += tmp                    # b ← μ b + (1 - τ) g
+            if one_minus_tau != 1.0:    # (1 - τ) g is g itself when τ = 0, the default
+                xp.multiply(g, one_minus_tau, out=tmp)
+                b += tmp                # b ← μ b + (1 - τ) g
+            else:
+                b += g
         if nesterov:
             xp.multiply(b, mu, out=tmp)
             tmp += g                    # g ← g + μ b
