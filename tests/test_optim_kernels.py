@@ -152,6 +152,20 @@ def test_rmsprop_buffers_switched_on_mid_run_start_at_zero(form):
         assert set(fast.state[p]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
 
 
+def test_without_numba_the_ufunc_kernels_run_and_say_why():
+    code = ("import sys; sys.modules['numba'] = None\n"  # as if Numba were not installed
+            "import numpy as np, minigrad as mg, optim\n"
+            "from optim import _kernels\n"
+            "p = mg.nn.Parameter(np.ones(3)); p.grad = np.ones(3)\n"
+            "optim.Adam([p], lr=0.5).step()\n"
+            "print(_kernels.jit_available(), p.data[0]); print(_kernels.jit_unavailable_reason())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    first, reason = out.splitlines()
+    available, theta = first.split()
+    assert available == "False" and float(theta) == pytest.approx(0.5)  # 1 - lr m̂ / (sqrt(v̂) + ε)
+    assert "Numba is not usable" in reason and "pip install 'minigrad[fast]'" in reason
+
+
 def test_minigrad_jit_0_turns_the_loops_off():
     code = "from optim import _kernels; print(_kernels.jit_available(), _kernels.jit_unavailable_reason())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
