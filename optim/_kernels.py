@@ -134,7 +134,8 @@ def _get_pool():
     with _pool_lock:
         # a forked child has the pool but not its threads: it makes its own
         if _pool is None or _pool_pid != os.getpid():
-            _pool, _pool_pid = ThreadPoolExecutor(_workers(), thread_name_prefix="optim-kernel"), os.getpid()
+            _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="optim-kernel")
+            _pool_pid = os.getpid()
     return _pool
 
 
@@ -159,8 +160,8 @@ def _run_jobs(jobs):
         if loop is not None:
             loop(*views, *c)
         else:
-            work = [_scratch(views[0].dtype, views[0].size, k) for k in range(n_scratch(kernel, len(views)))]
-            kernel(c, *views, *work)
+            n, dtype = views[0].size, views[0].dtype
+            kernel(c, *views, *[_scratch(dtype, n, k) for k in range(n_scratch(kernel, len(views)))])
 
 
 def _chunks(kernel, loop, arrays, c, size):
@@ -187,7 +188,8 @@ def run(tasks, whole_scratch):
     for kernel, arrays, c in tasks:
         present = [a for a in arrays if a is not None]
         if not all(type(a) is np.ndarray and a.flags.c_contiguous for a in present):
-            kernel(c, *arrays, *[whole_scratch(arrays[0], k) for k in range(n_scratch(kernel, len(arrays)))])
+            work = [whole_scratch(arrays[0], k) for k in range(n_scratch(kernel, len(arrays)))]
+            kernel(c, *arrays, *work)
             continue
         total += arrays[0].size
         dtype = arrays[0].dtype
