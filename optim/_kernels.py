@@ -109,15 +109,20 @@ def _compiled_loop(kernel, dtype, n_arrays, scalars):
         _compiled[key] = None
         loop, numba = _loops.get(kernel), _numba()
         if loop is not None and numba is not None:
-            try:
-                # error_model="numpy": x / 0 gives inf as in NumPy (and lets the loop vectorize)
-                jitted = numba.njit(loop, nogil=True, cache=True, error_model="numpy")
-                empty = np.empty(0, dtype)
-                jitted(*[empty] * n_arrays, *scalars)
-                _compiled[key] = jitted
-            except Exception as e:
+            empty = np.empty(0, dtype)
+            for cache in (True, False):  # no writable cache directory: compile every run
+                try:
+                    # error_model="numpy": x / 0 gives inf as in NumPy (and lets the loop vectorize)
+                    jitted = numba.njit(loop, nogil=True, cache=cache, error_model="numpy")
+                    jitted(*[empty] * n_arrays, *scalars)
+                    _compiled[key] = jitted
+                    break
+                except Exception as e:
+                    error = e
+            else:
                 warnings.warn(f"optim: compiling {loop.__name__} for {dtype} failed "
-                              f"({type(e).__name__}: {e}); using the ufunc kernel", RuntimeWarning)
+                              f"({type(error).__name__}: {error}); using the ufunc kernel",
+                              RuntimeWarning)
     return _compiled[key]
 
 

@@ -110,6 +110,32 @@ def test_loops_equal_ufunc_kernels_bit_for_bit(name, kw, dtype, monkeypatch):
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
+def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
+    # Numba raises when it finds no writable cache directory (a read-only install)
+    numba = _kernels._numba()
+    njit = numba.njit
+
+    def njit_without_cache_dir(fn, cache=False, **kw):
+        if cache:
+            raise RuntimeError(f"cannot cache function {fn.__name__!r}: no locator available")
+        return njit(fn, cache=False, **kw)
+
+    monkeypatch.setattr(numba, "njit", njit_without_cache_dir)
+    monkeypatch.setattr(_kernels, "_compiled", {})
+    monkeypatch.setitem(_kernels._jit, "enabled", True)
+    import warnings
+    a, b = params(np.float64), params(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning: the loop compiled
+        run_steps(optim.Adagrad(a), a, 3)
+    from optim.adagrad import _adagrad_kernel
+    assert _kernels._compiled[(_adagrad_kernel, np.dtype(np.float64))] is not None
+    run_steps(optim.Adagrad(b, fused=False), b, 3)
+    for p, q in zip(a, b):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+
+
 @pytest.mark.parametrize("workers", [2, 3, 8])
 def test_chunks_are_shared_among_threads_by_elements(workers):
     # a small GPT's tensors in loop chunks: the big ones sit at the same place in every block,
