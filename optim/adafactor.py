@@ -31,9 +31,11 @@ class Adafactor(Optimizer):
     dense_only_reason = "its factored second moment and RMS(θ) need whole rows and columns"
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
-                 weight_decay=0.0, *, maximize=False):
+                 weight_decay=0.0, *, maximize=False,
+                 foreach=None):
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,
-                        weight_decay=weight_decay, maximize=maximize)
+                        weight_decay=weight_decay, maximize=maximize,
+                        foreach=foreach)
         super().__init__(params, defaults)
 
     def _check_group(self, group):

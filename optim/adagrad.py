@@ -26,10 +26,12 @@ class Adagrad(Optimizer):
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, *, maximize=False, fused=None):
+                 initial_accumulator_value=0.0, eps=1e-10, foreach=None, *, maximize=False,
+                 differentiable=False, fused=None):
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
-                        maximize=maximize, fused=fused)
+                        maximize=maximize, fused=fused,
+                        foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
 

@@ -34,10 +34,12 @@ class Adam(Optimizer):
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False, fused=None):
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False, fused=None,
+                 foreach=None, capturable=False, differentiable=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
-                        decoupled_weight_decay=decoupled_weight_decay, fused=fused)
+                        decoupled_weight_decay=decoupled_weight_decay, fused=fused,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
 
@@ -83,9 +85,11 @@ class AMSGrad(Adam):
     the raw second moment v, and bias-corrected afterwards (as torch.optim.Adam(amsgrad=True))."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
-                 maximize=False, decoupled_weight_decay=False, fused=None):
+                 maximize=False, decoupled_weight_decay=False, fused=None, foreach=None,
+                 capturable=False, differentiable=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, maximize=maximize,
-                         decoupled_weight_decay=decoupled_weight_decay, fused=fused)
+                         decoupled_weight_decay=decoupled_weight_decay, fused=fused,
+                         foreach=foreach, capturable=capturable, differentiable=differentiable)
 
 
 def _adam_kernel(c, theta, g, m, v, v_max, tmp):

@@ -5,7 +5,8 @@ An optimizer sees only `p.data` and `p.grad` (raw arrays) of its parameters. A s
 `_init_state`, and writes the algorithm in `_update(theta, g, state, group)`, one line per
 equation. Some also have `_update_fast`: the same equations rewritten in place on preallocated
 scratch buffers; it is used unless the group sets `fused=False`, and tests hold it equal to
-`_update`.
+`_update`. torch's `foreach` is accepted and changes nothing; `capturable` and `differentiable`
+are accepted as False.
 """
 
 from minigrad import backend
@@ -110,6 +111,13 @@ class Optimizer:
                 check(value >= 0.0, name, value, f"{name} >= 0")
         if "betas" in group:
             check_betas(group["betas"])
+        # torch's implementation switches, accepted so torch code runs unchanged: foreach
+        # changes nothing here (the fast path is the multi-tensor one); these two cannot be had
+        if group.get("differentiable"):
+            raise ValueError("differentiable=True is not supported: minigrad's optimizers update "
+                             "parameters in place, outside the autograd graph")
+        if group.get("capturable"):
+            raise ValueError("capturable=True (CUDA graph capture) is not supported")
 
     # ======================================================================== stepping
 

@@ -27,9 +27,11 @@ class RMSprop(Optimizer):
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, maximize=False, fused=None):
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False, *, fused=None):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=maximize, fused=fused)
+                        momentum=momentum, centered=centered, maximize=maximize, fused=fused,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
 

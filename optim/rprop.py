@@ -25,9 +25,11 @@ class Rprop(Optimizer):
     dense_only_reason = "it is a full-batch method: a missing row would count as a sign change"
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
-                 maximize=False, fused=None):
+                 maximize=False, fused=None,
+                 foreach=None, capturable=False, differentiable=False):
         defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
-                        fused=fused)
+                        fused=fused,
+                        foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group):

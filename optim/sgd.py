@@ -27,10 +27,12 @@ class SGD(Optimizer):
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False, fused=None):
+                 nesterov=False, *, maximize=False, fused=None,
+                 foreach=None, differentiable=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
-                        fused=fused)
+                        fused=fused,
+                        foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group):

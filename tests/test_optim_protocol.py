@@ -1,5 +1,6 @@
 """The optimizer protocol: groups, closures, skipped parameters, bad input that changes nothing,
 state_dict round trips, devices (the fast paths: test_optim_kernels.py)."""
+import inspect
 import pickle
 
 import numpy as np
@@ -53,6 +54,42 @@ BAD_HYPERPARAMETERS = [  # (optimizer, arguments, what the message must say: the
 def test_invalid_hyperparameters_raise_naming_argument_and_value(name, kw, message):
     with pytest.raises(ValueError, match=message):
         getattr(optim, name)(params(), **kw)
+
+
+TORCH_NAMED = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+               "Rprop", "Adafactor", "SparseAdam"]
+
+
+@pytest.mark.parametrize("name", TORCH_NAMED)
+def test_same_arguments_in_the_same_order_with_the_same_defaults_as_torch(name):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    ours = inspect.signature(getattr(optim, name).__init__).parameters
+
+    def positional(ps):
+        return [k for k, p in ps.items() if p.kind == p.POSITIONAL_OR_KEYWORD]
+
+    assert positional(ours) == positional(theirs)
+    for k, p in theirs.items():
+        assert k in ours, f"{name} lacks torch's argument {k!r}"
+        assert ours[k].default == p.default, (k, ours[k].default, p.default)
+    assert set(ours) - set(theirs) <= {"fused"}  # ours: fused=False runs the reference update
+
+
+def test_torch_implementation_switches_are_accepted_or_refused_by_name():
+    ps = params()
+    a = optim.Adam(ps, lr=0.1, foreach=True)  # changes nothing
+    b_ps = params()
+    b = optim.Adam(b_ps, lr=0.1)
+    for opt, group_ps in ((a, ps), (b, b_ps)):
+        set_grads(group_ps, 0)
+        opt.step()
+    for p, q in zip(ps, b_ps):
+        np.testing.assert_array_equal(p.data, q.data)
+    with pytest.raises(ValueError, match="differentiable=True is not supported"):
+        optim.SGD(params(), differentiable=True)
+    with pytest.raises(ValueError, match=r"capturable=True \(CUDA graph capture\) is not supported"):
+        optim.AdamW(params(), capturable=True)
 
 
 def test_parameter_in_two_groups_raises():
