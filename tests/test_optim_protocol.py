@@ -8,7 +8,6 @@ import pytest
 
 import minigrad as mg
 import optim
-from conftest import to_np
 
 ALL = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad", "Adamax", "NAdam",
        "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi"]
