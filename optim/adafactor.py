@@ -31,11 +31,10 @@ class Adafactor(Optimizer):
     dense_only_reason = "its factored second moment and RMS(θ) need whole rows and columns"
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
-                 weight_decay=0.0, *, maximize=False,
-                 foreach=None):
+                 weight_decay=0.0, *, foreach=None, maximize=False, fused=None):
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,
-                        weight_decay=weight_decay, maximize=maximize,
-                        foreach=foreach)
+                        weight_decay=weight_decay, maximize=maximize, foreach=foreach,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -55,17 +54,22 @@ class Adafactor(Optimizer):
                     "col_var": xp.zeros(col_shape, theta.dtype)}
         return {"step": 0, "variance": xp.zeros_like(theta)}
 
-    def _update(self, theta, g, state, group):
-        xp = get_array_module(theta)
-        lr, c, d, wd = group["lr"], group["beta2_decay"], group["d"], group["weight_decay"]
+    def _schedule(self, theta, state, group):
+        """Advance t; return 1 - β̂2_t, α_t and ε1. Call before θ changes: α_t uses RMS(θ)."""
         eps1, eps2 = group["eps"]
         eps1 = float(np.finfo(theta.dtype).eps) if eps1 is None else eps1
-        g = -g if group["maximize"] else g
         state["step"] += 1
         t = state["step"]
-        one_minus_beta2 = t ** c                                        # 1 - β̂2_t = t^c
-        rho = min(lr, 1 / math.sqrt(t))                                 # ρ_t
-        alpha = max(eps2, float(xp.linalg.norm(theta.ravel())) / math.sqrt(theta.size)) * rho
+        one_minus_beta2 = t ** group["beta2_decay"]                     # 1 - β̂2_t = t^c
+        rho = min(group["lr"], 1 / math.sqrt(t))                        # ρ_t
+        alpha = max(eps2, _rms(theta)) * rho                            # α_t = max(ε2, RMS(θ)) ρ_t
+        return one_minus_beta2, alpha, eps1
+
+    def _update(self, theta, g, state, group):
+        xp = get_array_module(theta)
+        lr, d, wd = group["lr"], group["d"], group["weight_decay"]
+        g = -g if group["maximize"] else g
+        one_minus_beta2, alpha, eps1 = self._schedule(theta, state, group)
         if wd != 0:
             theta *= 1 - lr * wd                                        # θ ← θ (1 - lr λ)
         if theta.ndim > 1:
@@ -77,5 +81,43 @@ class Adafactor(Optimizer):
             V = state["variance"]
             V[...] = V + one_minus_beta2 * (g * g - V)                  # V ← β̂2 V + (1-β̂2) g²
         U = g / xp.sqrt(xp.maximum(V, eps1 * eps1))                     # U = g / sqrt(V̂)
-        denom = max(1.0, float(xp.linalg.norm(U.ravel())) / (math.sqrt(U.size) * d))
+        denom = max(1.0, _rms(U) / d)
         theta -= alpha / denom * U                                      # θ ← θ - α/max(1, RMS(U)/d) U
+
+    # ======================================================================== fast path
+    def _update_fast(self, theta, g, state, group):
+        """The same in place, on one work array: no other θ-sized temporaries (the statistics
+        of g² by einsum). Not elementwise, so it writes θ itself and returns no task."""
+        xp = get_array_module(theta)
+        lr, d, wd = group["lr"], group["d"], group["weight_decay"]
+        g = -g if group["maximize"] else g
+        one_minus_beta2, alpha, eps1 = self._schedule(theta, state, group)
+        W = self._scratch_buffer(theta)
+        if theta.ndim > 1:
+            R, C = state["row_var"], state["col_var"]
+            rows, cols = theta.shape[-2:]
+            R += one_minus_beta2 * (xp.einsum("...ij,...ij->...i", g, g)[..., None] / cols - R)
+            C += one_minus_beta2 * (xp.einsum("...ij,...ij->...j", g, g)[..., None, :] / rows - C)
+            xp.multiply(R, C, out=W)
+            W /= xp.maximum(R.mean(axis=-2, keepdims=True), eps1)       # V̂ = R C / mean(R)
+        else:
+            V = state["variance"]
+            xp.multiply(g, g, out=W)
+            W -= V
+            W *= one_minus_beta2
+            V += W                                                      # V ← β̂2 V + (1-β̂2) g²
+            W[...] = V
+        xp.maximum(W, eps1 * eps1, out=W)
+        xp.sqrt(W, out=W)
+        xp.divide(g, W, out=W)                                          # U = g / sqrt(V̂)
+        denom = max(1.0, _rms(W) / d)
+        if wd != 0:
+            theta *= 1 - lr * wd                                        # θ ← θ (1 - lr λ)
+        W *= alpha / denom
+        theta -= W                                                      # θ ← θ - α/max(1, RMS(U)/d) U
+        return None
+
+
+def _rms(x):
+    """RMS(x) = ||x|| / sqrt(n)."""
+    return float(get_array_module(x).linalg.norm(x.ravel())) / math.sqrt(x.size)

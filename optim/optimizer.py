@@ -153,7 +153,9 @@ class Optimizer:
             if isinstance(p.grad, RowSparseGrad):
                 self._update_sparse(p.data, p.grad, state, group)
             elif group.get("fused") is not False and hasattr(self, "_update_fast"):
-                tasks.append(self._update_fast(p.data, p.grad, state, group))
+                task = self._update_fast(p.data, p.grad, state, group)
+                if task is not None:  # None: the fast path wrote θ itself (Adafactor)
+                    tasks.append(task)
             else:
                 self._update(p.data, p.grad, state, group)
         if tasks:

@@ -42,6 +42,8 @@ CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1
          ("AdaBelief", dict(weight_decay=0.1, decoupled_weight_decay=False)),
          ("Lion", {}), ("Lion", dict(weight_decay=0.1, maximize=True)),
          ("Rprop", {}), ("Rprop", dict(etas=(0.3, 1.5), step_sizes=(1e-3, 0.05), maximize=True)),
+         ("Adafactor", {}), ("Adafactor", dict(weight_decay=0.1, maximize=True, eps=(1e-20, 1e-2))),
+         ("Adafactor", dict(beta2_decay=-0.5, d=2.0)),
          ("Yogi", {}), ("Yogi", dict(weight_decay=0.1, maximize=True, initial_accumulator_value=0.1))]
 
 
