@@ -44,6 +44,7 @@ CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1
          ("Rprop", {}), ("Rprop", dict(etas=(0.3, 1.5), step_sizes=(1e-3, 0.05), maximize=True)),
          ("Adafactor", {}), ("Adafactor", dict(weight_decay=0.1, maximize=True, eps=(1e-20, 1e-2))),
          ("Adafactor", dict(beta2_decay=-0.5, d=2.0)),
+         ("LAMB", {}), ("LAMB", dict(weight_decay=0.1, maximize=True)),
          ("Yogi", {}), ("Yogi", dict(weight_decay=0.1, maximize=True, initial_accumulator_value=0.1))]
 
 
