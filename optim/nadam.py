@@ -34,8 +34,7 @@ class NAdam(Optimizer):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
-                        fused=fused,
-                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+                        fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
 

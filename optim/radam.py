@@ -39,8 +39,7 @@ class RAdam(Optimizer):
                  foreach=None, capturable=False, differentiable=False):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
-                        fused=fused,
-                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+                        fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
 

@@ -28,8 +28,7 @@ class Rprop(Optimizer):
                  maximize=False, fused=None,
                  foreach=None, capturable=False, differentiable=False):
         defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
-                        fused=fused,
-                        foreach=foreach, capturable=capturable, differentiable=differentiable)
+                        fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group):

@@ -31,8 +31,7 @@ class SGD(Optimizer):
                  foreach=None, differentiable=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
-                        fused=fused,
-                        foreach=foreach, differentiable=differentiable)
+                        fused=fused, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
     def _check_group(self, group):
