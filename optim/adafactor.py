@@ -84,39 +84,6 @@ class Adafactor(Optimizer):
         denom = max(1.0, _rms(U) / d)
         theta -= alpha / denom * U                                      # θ ← θ - α/max(1, RMS(U)/d) U
 
-    # ======================================================================== fast path
-    def _update_fast(self, theta, g, state, group):
-        """The same in place, on one work array: no other θ-sized temporaries (the statistics
-        of g² by einsum). Not elementwise, so it writes θ itself and returns no task."""
-        xp = get_array_module(theta)
-        lr, d, wd = group["lr"], group["d"], group["weight_decay"]
-        g = -g if group["maximize"] else g
-        one_minus_beta2, alpha, eps1 = self._schedule(theta, state, group)
-        W = self._scratch_buffer(theta)
-        if theta.ndim > 1:
-            R, C = state["row_var"], state["col_var"]
-            rows, cols = theta.shape[-2:]
-            R += one_minus_beta2 * (xp.einsum("...ij,...ij->...i", g, g)[..., None] / cols - R)
-            C += one_minus_beta2 * (xp.einsum("...ij,...ij->...j", g, g)[..., None, :] / rows - C)
-            xp.multiply(R, C, out=W)
-            W /= xp.maximum(R.mean(axis=-2, keepdims=True), eps1)       # V̂ = R C / mean(R)
-        else:
-            V = state["variance"]
-            xp.multiply(g, g, out=W)
-            W -= V
-            W *= one_minus_beta2
-            V += W                                                      # V ← β̂2 V + (1-β̂2) g²
-            W[...] = V
-        xp.maximum(W, eps1 * eps1, out=W)
-        xp.sqrt(W, out=W)
-        xp.divide(g, W, out=W)                                          # U = g / sqrt(V̂)
-        denom = max(1.0, _rms(W) / d)
-        if wd != 0:
-            theta *= 1 - lr * wd                                        # θ ← θ (1 - lr λ)
-        W *= alpha / denom
-        theta -= W                                                      # θ ← θ - α/max(1, RMS(U)/d) U
-        return None
-
 
 def _rms(x):
     """RMS(x) = ||x|| / sqrt(n)."""

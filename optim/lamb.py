@@ -17,7 +17,6 @@ import math
 
 from minigrad.backend import get_array_module
 
-from ._kernels import ema_, ema_square_
 from .optimizer import Optimizer
 
 
@@ -52,31 +51,3 @@ class LAMB(Optimizer):
         u_norm = float(xp.linalg.norm(u.ravel()))
         trust = theta_norm / u_norm if theta_norm > 0 and u_norm > 0 else 1.0
         theta -= lr * trust * u                         # θ ← θ - lr ||θ||/||u|| u
-
-    # ======================================================================== fast path
-    def _update_fast(self, theta, g, state, group):
-        """The same in place, on two work arrays. The trust ratio needs both norms before θ
-        moves, so this writes θ itself and returns no task."""
-        xp = get_array_module(theta)
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-        g = -g if group["maximize"] else g
-        state["step"] += 1
-        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        u, tmp = self._scratch_buffer(theta, 0), self._scratch_buffer(theta, 1)
-        ema_(m, g, 1 - beta1, tmp)                      # m ← β1 m + (1-β1) g
-        ema_square_(v, g, beta2, 1 - beta2, tmp)        # v ← β2 v + (1-β2) g²
-        # r = m̂ / (sqrt(v̂) + ε) = (sqrt(1-β2^t) / (1-β1^t)) m / (sqrt(v) + ε sqrt(1-β2^t))
-        root_bc2 = math.sqrt(1 - beta2 ** t)
-        xp.sqrt(v, out=u)
-        u += eps * root_bc2
-        xp.divide(m, u, out=u)
-        u *= root_bc2 / (1 - beta1 ** t)
-        if wd != 0:
-            xp.multiply(theta, wd, out=tmp)
-            u += tmp                                    # u = r + λθ
-        theta_norm = float(xp.linalg.norm(theta.ravel()))
-        u_norm = float(xp.linalg.norm(u.ravel()))
-        trust = theta_norm / u_norm if theta_norm > 0 and u_norm > 0 else 1.0
-        u *= lr * trust
-        theta -= u                                      # θ ← θ - lr ||θ||/||u|| u
-        return None

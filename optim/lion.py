@@ -14,15 +14,26 @@ Sparse gradients: lazy: only touched rows of m and θ move; weight decay reaches
 """
 import numpy as np
 
-from minigrad.backend import get_array_module
-
-from ._kernels import loop_form
+from .common import weight_decay_scalars, zeros
 from .optimizer import Optimizer
+from .trace import Scalars
+
+
+def update(theta, g, m, h):
+    """One Lion step on elements (or arrays): the equations above, in order."""
+    if h.maximize:
+        g = -g                                                  # g ← -g
+    c = h.beta1 * m + (1 - h.beta1) * g                         # c = β1 m + (1-β1) g
+    theta = theta - h.lr * (np.sign(c) + h.weight_decay * theta)  # θ ← θ - lr (sign(c) + λθ)
+    m = h.beta2 * m + (1 - h.beta2) * g                         # m ← β2 m + (1-β2) g
+    return theta, m
 
 
 class Lion(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
+    rule = staticmethod(update)
+    state_arrays = ("exp_avg",)
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False,
                  fused=None):
@@ -30,52 +41,10 @@ class Lion(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
-
     def _init_state(self, theta, group):
-        xp = get_array_module(theta)
-        return {"step": 0, "exp_avg": xp.zeros_like(theta)}
+        return zeros(theta, *self.state_arrays)
 
-    def _update(self, theta, g, state, group):
-        xp = get_array_module(theta)
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        g = -g if group["maximize"] else g
+    def scalars(self, theta, state, group):
         state["step"] += 1
-        m = state["exp_avg"]
-        c = beta1 * m + (1 - beta1) * g                 # c = β1 m + (1-β1) g
-        theta -= lr * (xp.sign(c) + wd * theta)         # θ ← θ - lr (sign(c) + λθ)
-        m[...] = beta2 * m + (1 - beta2) * g            # m ← β2 m + (1-β2) g
-
-    # ======================================================================== fast path
-    def _update_fast(self, theta, g, state, group):
-        """The scalar half of the step; _lion_kernel does the arrays (optim/_kernels.py)."""
         beta1, beta2 = group["betas"]
-        g = -g if group["maximize"] else g
-        state["step"] += 1
-        c = (group["lr"], beta1, 1 - beta1, beta2, 1 - beta2, group["weight_decay"])
-        return _lion_kernel, [theta, g, state["exp_avg"]], c
-
-
-def _lion_kernel(c, theta, g, m, u, tmp):
-    """Lion in place, with ufuncs; u holds the update direction."""
-    lr, beta1, one_minus_beta1, beta2, one_minus_beta2, wd = c
-    xp = get_array_module(theta)
-    xp.multiply(m, beta1, out=u)
-    xp.multiply(g, one_minus_beta1, out=tmp)
-    u += tmp                        # c = β1 m + (1-β1) g
-    xp.sign(u, out=u)
-    xp.multiply(theta, wd, out=tmp)
-    u += tmp
-    u *= lr
-    theta -= u                      # θ ← θ - lr (sign(c) + λθ)
-    m *= beta2
-    xp.multiply(g, one_minus_beta2, out=tmp)
-    m += tmp                        # m ← β2 m + (1-β2) g
-
-
-@loop_form(_lion_kernel)
-def _lion_loop(theta, g, m, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, wd):
-    """The same, one element at a time (compiled; see optim/_kernels.py)."""
-    for i in range(theta.size):
-        c = m[i] * beta1 + g[i] * one_minus_beta1                # c = β1 m + (1-β1) g
-        theta[i] -= (np.sign(c) + theta[i] * wd) * lr           # θ ← θ - lr (sign(c) + λθ)
-        m[i] = m[i] * beta2 + g[i] * one_minus_beta2            # m ← β2 m + (1-β2) g
+        return Scalars(beta1=beta1, beta2=beta2, **weight_decay_scalars(group))

@@ -2,19 +2,25 @@
 
 An optimizer sees only `p.data` and `p.grad` (raw arrays) of its parameters. A subclass gives
 `defaults`, checks its hyperparameters in `_check_group`, creates a parameter's state in
-`_init_state`, and writes the algorithm in `_update(theta, g, state, group)`, one line per
-equation. Some also have `_update_fast`: the same equations rewritten in place on preallocated
-scratch buffers; it is used unless the group sets `fused=False`, and tests hold it equal to
-`_update`. torch's `foreach` is accepted and changes nothing; `capturable` and `differentiable`
-are accepted as False.
+`_init_state`, and then either
+
+- (elementwise optimizers) `rule`, its update written once, elementwise, one line per equation
+  (see optim/trace.py), `state_arrays`, the names of the state arrays the rule takes after θ and
+  g, and `scalars(state, group)`, which advances the step count and computes the step's numbers
+  (bias corrections, decay factors) once. optim/executor.py runs the rule: on NumPy chunks,
+  compiled by Numba, or as one CUDA kernel; `fused=False` runs it once on the whole arrays.
+- (the others: Adafactor, LAMB, Muon, ...) `_update(theta, g, state, group)`, written with `xp`.
+
+torch's `foreach` is accepted and changes nothing; `capturable` and `differentiable` are accepted
+as False.
 """
 
 from minigrad import backend
-
-from . import _kernels
 from minigrad.function import enable_grad
 from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
+
+from . import executor
 
 
 def check(ok, name, value, expected):
@@ -43,12 +49,13 @@ class Optimizer:
 
     lazy_sparse = False
     dense_only_reason = "its update is not elementwise"
+    rule = None          # the elementwise update rule, for optimizers that have one
+    state_arrays = ()    # the names of the state arrays that rule takes, in its order
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
         self.state = {}
         self.param_groups = []
-        self._scratch = {}
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of Parameters or of dicts, got a single "
                             "Tensor; pass [tensor]")
@@ -145,21 +152,20 @@ class Optimizer:
                 if p.grad is not None:
                     self._check_grad(p)
                     work.append((p, group))
-        tasks = []
+        tasks, reference = [], []
         for p, group in work:
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = self._init_state(p.data, group)
             if isinstance(p.grad, RowSparseGrad):
                 self._update_sparse(p.data, p.grad, state, group)
-            elif group.get("fused") is not False and hasattr(self, "_update_fast"):
-                task = self._update_fast(p.data, p.grad, state, group)
-                if task is not None:  # None: the fast path wrote θ itself (Adafactor)
-                    tasks.append(task)
-            else:
+            elif self.rule is None:
                 self._update(p.data, p.grad, state, group)
-        if tasks:
-            _kernels.run(tasks, self._scratch_buffer)
+            else:
+                (reference if group.get("fused") is False else tasks).append(
+                    self._task(p.data, p.grad, state, group))
+        executor.run(tasks)
+        executor.run(reference, reference=True)
         return loss
 
     def _check_grad(self, p):
@@ -187,69 +193,28 @@ class Optimizer:
     def _init_state(self, theta, group):
         return {}
 
+    def _task(self, theta, g, state, group):
+        """The rule's task for one parameter; computing its scalars advances the step count."""
+        h = self.scalars(theta, state, group)
+        return executor.Task(self.rule, [theta, g, *[state.get(k) for k in self.state_arrays]], h)
+
     def _update_sparse(self, theta, grad, state, group):
-        """The lazy update: _update (or the fast path) on the touched rows of θ and of the
-        state, gathered into small arrays, then written back."""
+        """The lazy update: the rule on the touched rows of θ and of the state arrays, gathered
+        into small arrays, then written back."""
         i = grad.indices
         xp = backend.get_array_module(theta)
-        full = {k: v for k, v in state.items() if backend.is_array(v) and v.shape == theta.shape}
-        row_state = dict(state)
-        row_state.update({k: xp.take(v, i, axis=0) for k, v in full.items()})
-        rows = xp.take(theta, i, axis=0)
-        if group.get("fused") is not False and hasattr(self, "_update_fast"):
-            _kernels.run([self._update_fast(rows, grad.values, row_state, group)], self._scratch_buffer)
-        else:
-            self._update(rows, grad.values, row_state, group)
-        theta[i] = rows
-        for k, v in row_state.items():
-            if k in full or (backend.is_array(v) and state.get(k) is None):
-                if k not in full:  # created on this step (SGD's momentum buffer)
-                    state[k] = xp.zeros_like(theta)
-                state[k][i] = v
-            elif not backend.is_array(v):
-                state[k] = v  # scalars: the step count, NAdam's μ product
+        h = self.scalars(theta, state, group)  # first: it may create state (SGD's momentum buffer)
+        rows = [xp.take(theta, i, axis=0), grad.values]
+        rows += [None if state.get(k) is None else xp.take(state[k], i, axis=0)
+                 for k in self.state_arrays]
+        executor.run([executor.Task(self.rule, rows, h)], reference=group.get("fused") is False)
+        theta[i] = rows[0]
+        for k, r in zip(self.state_arrays, rows[2:]):
+            if r is not None:
+                state[k][i] = r
 
     def _update(self, theta, g, state, group):
         raise NotImplementedError
-
-    @staticmethod
-    def _grad_with_l2(theta, g, group):
-        """maximize negates the gradient first; weight_decay λ here is L2: g ← g + λθ."""
-        if group.get("maximize"):
-            g = -g
-        wd = group.get("weight_decay", 0)
-        if wd != 0:
-            g = g + wd * theta
-        return g
-
-    @classmethod
-    def _grad_with_decay(cls, theta, g, group):
-        """As _grad_with_l2, unless decoupled_weight_decay: then θ ← θ (1 - lr λ) in place
-        (Loshchilov & Hutter), with the group's current lr, and g is left alone."""
-        if not group.get("decoupled_weight_decay"):
-            return cls._grad_with_l2(theta, g, group)
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"] != 0:
-            theta *= 1 - group["lr"] * group["weight_decay"]
-        return g
-
-    @classmethod
-    def _grad_and_decay_factor(cls, theta, g, group):
-        """For fast paths: g as _grad_with_decay gives it, but decoupled decay is not applied;
-        it is returned as the factor (1 - lr λ) for the kernel to apply to θ (1.0 if none)."""
-        if not group.get("decoupled_weight_decay"):
-            return cls._grad_with_l2(theta, g, group), 1.0
-        return (-g if group["maximize"] else g), 1 - group["lr"] * group["weight_decay"]
-
-    def _scratch_buffer(self, like, slot=0):
-        """Preallocated work array number `slot` shaped like `like`, kept across steps."""
-        key = (like.dtype.str, backend.device_of(like), slot)
-        buf = self._scratch.get(key)
-        if buf is None or buf.size < like.size:
-            xp = backend.get_array_module(like)
-            buf = self._scratch[key] = xp.empty(max(like.size, 1), dtype=like.dtype)
-        return buf[:like.size].reshape(like.shape)
 
     # ======================================================================== saving and loading
 

@@ -16,15 +16,33 @@ stale v instead of decaying by α; weight decay reaches touched rows only.
 """
 import numpy as np
 
-from minigrad.backend import get_array_module
-
-from ._kernels import ema_square_, loop_form
+from .common import weight_decay, weight_decay_scalars
 from .optimizer import Optimizer
+from .trace import Scalars
+
+
+def update(theta, g, v, b, g_avg, h):
+    """One RMSprop step on elements (or arrays): the equations above, in order."""
+    theta, g = weight_decay(theta, g, h)                # maximize; L2 decay
+    v = h.alpha * v + (1 - h.alpha) * g * g             # v ← α v + (1-α) g²
+    if h.centered:
+        g_avg = h.alpha * g_avg + (1 - h.alpha) * g     # ḡ ← α ḡ + (1-α) g
+        d = np.sqrt(v - g_avg * g_avg) + h.eps          # d = sqrt(v - ḡ²) + ε
+    else:
+        d = np.sqrt(v) + h.eps                          # d = sqrt(v) + ε
+    if h.momentum:
+        b = h.mu * b + g / d                            # b ← μ b + g / d
+        theta = theta - h.lr * b                        # θ ← θ - lr b
+    else:
+        theta = theta - h.lr * g / d                    # θ ← θ - lr g / d
+    return theta, v, b, g_avg
 
 
 class RMSprop(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
+    rule = staticmethod(update)
+    state_arrays = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, capturable=False, foreach=None, maximize=False,
@@ -34,98 +52,22 @@ class RMSprop(Optimizer):
                         foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-
     def _init_state(self, theta, group):
-        xp = get_array_module(theta)
-        state = {"step": 0, "square_avg": xp.zeros_like(theta)}
-        self._add_buffers(theta, state, group)
-        return state
+        return self._add_buffers(theta, {"step": 0, "square_avg": np.zeros_like(theta)}, group)
 
     @staticmethod
     def _add_buffers(theta, state, group):
         """b and ḡ exist while momentum > 0 and centered; one switched on mid-run (OneCycleLR
         cycles momentum) starts at zero."""
-        xp = get_array_module(theta)
         if group["momentum"] > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = xp.zeros_like(theta)
+            state["momentum_buffer"] = np.zeros_like(theta)
         if group["centered"] and "grad_avg" not in state:
-            state["grad_avg"] = xp.zeros_like(theta)
+            state["grad_avg"] = np.zeros_like(theta)
+        return state
 
-    def _update(self, theta, g, state, group):
-        xp = get_array_module(theta)
-        lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
-        g = self._grad_with_l2(theta, g, group)
+    def scalars(self, theta, state, group):
         self._add_buffers(theta, state, group)
         state["step"] += 1
-        v = state["square_avg"]
-        v[...] = alpha * v + (1 - alpha) * g * g        # v ← α v + (1-α) g²
-        if group["centered"]:
-            g_avg = state["grad_avg"]
-            g_avg[...] = alpha * g_avg + (1 - alpha) * g    # ḡ ← α ḡ + (1-α) g
-            d = xp.sqrt(v - g_avg * g_avg) + eps            # d = sqrt(v - ḡ²) + ε
-        else:
-            d = xp.sqrt(v) + eps                            # d = sqrt(v) + ε
-        if mu > 0:
-            b = state["momentum_buffer"]
-            b[...] = mu * b + g / d                         # b ← μ b + g / d
-            theta -= lr * b                                 # θ ← θ - lr b
-        else:
-            theta -= lr * g / d                             # θ ← θ - lr g / d
-
-    # ======================================================================== fast path
-    def _update_fast(self, theta, g, state, group):
-        """The scalar half of the step; _rmsprop_kernel does the arrays (optim/_kernels.py)."""
-        if group["maximize"] or group["weight_decay"]:
-            g = self._grad_with_l2(theta, g, group)
-        self._add_buffers(theta, state, group)
-        state["step"] += 1
-        centered, momentum = group["centered"], group["momentum"] > 0
-        arrays = [theta, g, state["square_avg"], state["grad_avg"] if centered else None,
-                  state["momentum_buffer"] if momentum else None]
-        alpha = group["alpha"]
-        c = (group["lr"], alpha, 1 - alpha, group["eps"], group["momentum"])
-        return _rmsprop_kernel, arrays, c
-
-
-def _rmsprop_kernel(c, theta, g, v, g_avg, b, d):
-    """RMSprop in place, with ufuncs; g_avg is None unless centered, b None without momentum."""
-    lr, alpha, one_minus_alpha, eps, mu = c
-    xp = get_array_module(theta)
-    ema_square_(v, g, alpha, one_minus_alpha, d)  # v ← α v + (1-α) g²
-    if g_avg is not None:
-        g_avg *= alpha
-        xp.multiply(g, one_minus_alpha, out=d)
-        g_avg += d                  # ḡ ← α ḡ + (1-α) g
-        xp.multiply(g_avg, g_avg, out=d)
-        xp.subtract(v, d, out=d)
-        xp.sqrt(d, out=d)
-    else:
-        xp.sqrt(v, out=d)
-    d += eps                        # d = sqrt(v [- ḡ²]) + ε
-    xp.divide(g, d, out=d)
-    if b is not None:
-        b *= mu
-        b += d                      # b ← μ b + g / d
-        xp.multiply(b, lr, out=d)
-    else:
-        d *= lr
-    theta -= d                      # θ ← θ - lr (b or g / d)
-
-
-@loop_form(_rmsprop_kernel)
-def _rmsprop_loop(theta, g, v, g_avg, b, lr, alpha, one_minus_alpha, eps, mu):
-    """The same, one element at a time (compiled; see optim/_kernels.py); g_avg and b are
-    empty when absent."""
-    centered, momentum = g_avg.size > 0, b.size > 0
-    for i in range(theta.size):
-        v[i] = v[i] * alpha + g[i] * g[i] * one_minus_alpha        # v ← α v + (1-α) g²
-        if centered:
-            g_avg[i] = g_avg[i] * alpha + g[i] * one_minus_alpha    # ḡ ← α ḡ + (1-α) g
-            d = np.sqrt(v[i] - g_avg[i] * g_avg[i]) + eps           # d = sqrt(v - ḡ²) + ε
-        else:
-            d = np.sqrt(v[i]) + eps                                 # d = sqrt(v) + ε
-        if momentum:
-            b[i] = b[i] * mu + g[i] / d                             # b ← μ b + g / d
-            theta[i] -= b[i] * lr                                   # θ ← θ - lr b
-        else:
-            theta[i] -= g[i] / d * lr                               # θ ← θ - lr g / d
+        return Scalars(alpha=group["alpha"], eps=group["eps"], mu=group["momentum"],
+                       momentum=group["momentum"] > 0, centered=bool(group["centered"]),
+                       **weight_decay_scalars(group))

@@ -15,16 +15,34 @@ untouched rows have zero gradient. With momentum, only touched rows of the buffe
 (the dense update would keep moving untouched rows along their buffers); weight decay reaches
 touched rows only.
 """
+import numpy as np
 
-from minigrad.backend import get_array_module
-
-from ._kernels import loop_form
+from .common import weight_decay, weight_decay_scalars
 from .optimizer import Optimizer
+from .trace import Scalars
+
+
+def update(theta, g, b, h):
+    """One SGD step on elements (or arrays): the equations above, in order."""
+    theta, g = weight_decay(theta, g, h)                # maximize; L2 decay
+    if h.momentum:
+        if h.first:
+            b = g                                       # b ← g
+        else:
+            b = h.mu * b + (1 - h.dampening) * g        # b ← μ b + (1 - τ) g
+        if h.nesterov:
+            g = g + h.mu * b                            # g ← g + μ b
+        else:
+            g = b                                       # g ← b
+    theta = theta - h.lr * g                            # θ ← θ - lr g
+    return theta, b
 
 
 class SGD(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
     lazy_sparse = True
+    rule = staticmethod(update)
+    state_arrays = ("momentum_buffer",)
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False, fused=None,
@@ -43,67 +61,10 @@ class SGD(Optimizer):
     def _init_state(self, theta, group):
         return {"momentum_buffer": None} if group["momentum"] != 0 else {}
 
-    def _update(self, theta, g, state, group):
-        lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
-        g = self._grad_with_l2(theta, g, group)
-        if mu != 0:
-            b = state["momentum_buffer"]
-            if b is None:
-                b = state["momentum_buffer"] = g.copy()  # b ← g
-            else:
-                b[...] = mu * b + (1 - tau) * g           # b ← μ b + (1 - τ) g
-            g = g + mu * b if group["nesterov"] else b    # Nesterov looks one step ahead
-        theta -= lr * g                                   # θ ← θ - lr g
-
-    # ======================================================================== fast path
-    def _update_fast(self, theta, g, state, group):
-        """The scalar half of the step; _sgd_kernel does the arrays (optim/_kernels.py)."""
+    def scalars(self, theta, state, group):
         mu = group["momentum"]
-        if group["maximize"] or group["weight_decay"]:
-            g = self._grad_with_l2(theta, g, group)
-        b, first = state.get("momentum_buffer"), False
-        if mu != 0 and b is None:
-            b = state["momentum_buffer"] = g.copy()  # b ← g on the first step
-            first = True
-        c = (group["lr"], mu, 1 - group["dampening"], bool(group["nesterov"]), first)
-        return _sgd_kernel, [theta, g, b], c
-
-
-def _sgd_kernel(c, theta, g, b, tmp):
-    """SGD in place, with ufuncs; b is None without momentum."""
-    lr, mu, one_minus_tau, nesterov, first = c
-    xp = get_array_module(theta)
-    if b is not None:
-        if not first:
-            b *= mu
-            if one_minus_tau != 1.0:    # (1 - τ) g is g itself when τ = 0, the default
-                xp.multiply(g, one_minus_tau, out=tmp)
-                b += tmp                # b ← μ b + (1 - τ) g
-            else:
-                b += g
-        if nesterov:
-            xp.multiply(b, mu, out=tmp)
-            tmp += g                    # g ← g + μ b
-            tmp *= lr
-        else:
-            xp.multiply(b, lr, out=tmp)  # g ← b
-    else:
-        xp.multiply(g, lr, out=tmp)
-    theta -= tmp                        # θ ← θ - lr g
-
-
-@loop_form(_sgd_kernel)
-def _sgd_loop(theta, g, b, lr, mu, one_minus_tau, nesterov, first):
-    """The same, one element at a time (compiled; see optim/_kernels.py); b empty without
-    momentum."""
-    momentum = b.size > 0
-    for i in range(theta.size):
-        d = g[i]
-        if momentum:
-            if not first:
-                b[i] = b[i] * mu + g[i] * one_minus_tau     # b ← μ b + (1 - τ) g
-            if nesterov:
-                d = b[i] * mu + g[i]                        # g ← g + μ b
-            else:
-                d = b[i]                                    # g ← b
-        theta[i] -= d * lr                                  # θ ← θ - lr g
+        first = mu != 0 and state.get("momentum_buffer") is None
+        if first:  # the buffer starts as the first gradient (momentum may also start mid-run)
+            state["momentum_buffer"] = np.zeros_like(theta)
+        return Scalars(mu=mu, dampening=group["dampening"], momentum=mu != 0, first=first,
+                       nesterov=bool(group["nesterov"]), **weight_decay_scalars(group))

@@ -1,0 +1,35 @@
+"""Pieces that several update rules share: the weight-decay prologue and its scalars, the bias
+corrections of exponential moving averages, and the state arrays they start from."""
+from minigrad.backend import get_array_module
+
+
+def weight_decay(theta, g, h):
+    """The prologue of most rules, elementwise: maximize negates g; then either decoupled weight
+    decay θ ← θ (1 - lr λ) (Loshchilov & Hutter 2019), with the step's (scheduled) lr, or L2
+    weight decay g ← g + λθ (the gradient of λ/2 ||θ||²), which adaptive methods then rescale."""
+    if h.maximize:
+        g = -g                                          # g ← -g
+    if h.decoupled:
+        theta = theta * (1 - h.lr * h.weight_decay)     # θ ← θ (1 - lr λ)
+    elif h.l2:
+        g = g + h.weight_decay * theta                  # g ← g + λθ
+    return theta, g
+
+
+def weight_decay_scalars(group):
+    """The scalars `weight_decay` reads: lr, λ and which kind of decay, if any."""
+    wd = group.get("weight_decay", 0.0)
+    decoupled = bool(group.get("decoupled_weight_decay", False))
+    return dict(lr=group["lr"], weight_decay=wd, maximize=bool(group.get("maximize", False)),
+                decoupled=decoupled and wd != 0, l2=not decoupled and wd != 0)
+
+
+def bias_corrections(t, beta1, beta2):
+    """1 - β1^t and 1 - β2^t: an average started at 0 is (1 - β^t) times too small after t steps."""
+    return dict(bias_correction1=1 - beta1 ** t, bias_correction2=1 - beta2 ** t)
+
+
+def zeros(theta, *names):
+    """State arrays of zeros shaped like θ, by name, and the step count t = 0."""
+    xp = get_array_module(theta)
+    return {"step": 0, **{name: xp.zeros_like(theta) for name in names}}

@@ -1,0 +1,269 @@
+"""Executors: one optimizer rule, run three ways.
+
+A rule (see optim/trace.py) is an optimizer's update written once, elementwise. A task is a rule,
+its arrays (θ, g, then the state arrays; None for an absent one) and its per-step scalars h. How
+it runs depends on the arrays, never on a second copy of the rule:
+
+- NumPy (and CuPy without a kernel): the rule itself, called on chunks of about 64K elements so
+  that its temporaries stay in cache, the results copied back into the arrays. `reference=True`
+  calls it once on the whole arrays: the readable path, for tests and for fused=False.
+- Numba (the `fast` extra): the rule traced into one loop over the elements, compiled with
+  `nogil` and `error_model="numpy"` (x / 0 is inf, as in NumPy, and the loop vectorizes): one pass
+  over memory.
+- CuPy: the rule traced into one CUDA elementwise kernel per array (optim/cuda_kernel.py).
+
+Every form computes the same operations in the same order in the arrays' precision, so they agree
+bit for bit on the CPU. Large CPU steps are split among threads by element count (NumPy's ufuncs
+and Numba's nogil loops release the GIL).
+"""
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
+
+from minigrad import backend
+
+from .trace import Scalars, Traced
+
+CHUNK = 1 << 16           # elements per NumPy chunk: temporaries of 256 KB (float32) stay in cache
+LOOP_CHUNK = 1 << 20      # elements per compiled-loop chunk (only to share work among threads)
+PARALLEL_MIN = 1 << 19    # below this many elements in a step, threads cost more than they save
+LOOP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+_jit = {"enabled": os.environ.get("MINIGRAD_JIT", "1") != "0"}
+_compiled = {}            # (rule, present, flags, dtype) -> compiled loop, or None
+_traced = {}              # (rule, present, flags) -> Traced
+_pool, _pool_pid = None, None
+_pool_lock = threading.Lock()
+
+
+class Task(NamedTuple):
+    """One parameter's update: rule(*arrays, h) returns the new (θ, *state)."""
+    rule: object
+    arrays: list
+    h: Scalars
+
+
+def run(tasks, reference=False):
+    """Run every task, in place. reference: the rule once on each whole array, nothing else."""
+    jobs, total = [], 0
+    for task in tasks:
+        theta = task.arrays[0]
+        h = task.h.cast(theta.dtype)
+        if reference or not all(a is None or _contiguous_numpy(a) for a in task.arrays):
+            if not reference and backend.device_of(theta) != "cpu":
+                from . import cuda_kernel
+                cuda_kernel.run(traced(task.rule, task.arrays, h), task.arrays, h)
+            else:
+                apply_rule(task.rule, task.arrays, h)
+            continue
+        total += theta.size
+        compiled = compiled_loop(task.rule, task.arrays, h) if theta.dtype in LOOP_DTYPES else None
+        if compiled is None:
+            jobs += _chunks(task.rule, task.arrays, h, CHUNK, _numpy_job)
+        else:
+            loop, names = compiled
+            args = tuple(getattr(h, name) for name in names)
+            jobs += _chunks(loop, [a for a in task.arrays if a is not None], args, LOOP_CHUNK, _loop_job)
+    _run_parallel(jobs, total)
+
+
+def apply_rule(rule, arrays, h):
+    """The rule on NumPy (or CuPy) arrays; each result is copied into its array."""
+    results = rule(*arrays, h)
+    results = results if isinstance(results, tuple) else (results,)
+    for a, new in zip([arrays[0], *arrays[2:]], results):
+        if a is not None and new is not a:
+            a[...] = new
+
+
+def _contiguous_numpy(a):
+    return type(a) is np.ndarray and a.flags.c_contiguous
+
+
+# ============================================================== the compiled loop (Numba)
+
+def jit_available():
+    """True when rules compile into loops: Numba imports and MINIGRAD_JIT is not 0."""
+    return jit_unavailable_reason() is None
+
+
+def jit_unavailable_reason():
+    """Why rules run as NumPy chunks instead of compiled loops (None when they compile)."""
+    if not _jit["enabled"]:
+        return "MINIGRAD_JIT=0"
+    if "numba" not in _jit:
+        try:
+            import numba
+            _jit["numba"], _jit["why_not"] = numba, None
+        except Exception as e:  # not installed, or built for another NumPy
+            _jit["numba"], _jit["why_not"] = None, (
+                f"Numba is not usable ({type(e).__name__}: {e}); install the fast extra: "
+                "pip install 'minigrad[fast]'")
+    return _jit["why_not"]
+
+
+def set_jit(enabled):
+    """Compile rules into loops (True, when Numba imports) or run them as NumPy chunks (False)."""
+    _jit["enabled"] = bool(enabled)
+
+
+def traced(rule, arrays, h):
+    """The rule traced for these flags and these present arrays (cached)."""
+    present = tuple(a is not None for a in arrays)
+    key = (rule, present, h.flags())
+    if key not in _traced:
+        _traced[key] = Traced(rule, len(arrays), present, dict(h.items()))
+    return _traced[key]
+
+
+def compiled_loop(rule, arrays, h):
+    """(loop, names of its scalar arguments) for these arrays' dtype, or None (no Numba, or
+    compiling failed).
+
+    Compiled, and run once on empty arrays, before any element is written: a rule that fails
+    to compile leaves the step to the NumPy chunks instead of failing halfway."""
+    if jit_unavailable_reason() is not None:
+        return None
+    dtype = arrays[0].dtype
+    key = (rule, tuple(a is not None for a in arrays), h.flags(), dtype)
+    if key not in _compiled:
+        _compiled[key] = None
+        t = traced(rule, arrays, h)
+        source, empty = _loop_source(t, dtype), np.empty(0, dtype)
+        args = [empty] * sum(a is not None for a in t.arrays) + [dtype.type(0)] * len(t.scalars)
+        for cached in (True, False):  # a cache that cannot be written or read: compile anew
+            try:
+                loop = _compile(source, cached)
+                loop(*args)
+                _compiled[key] = (loop, t.scalars)
+                break
+            except Exception as e:
+                error = e
+        else:
+            warnings.warn(f"optim: compiling {rule.__module__}.{rule.__name__} for {dtype} failed "
+                          f"({type(error).__name__}: {error}); running it as NumPy chunks",
+                          RuntimeWarning)
+    return _compiled[key]
+
+
+def _loop_source(t, dtype):
+    """A Python module with one function: the traced rule inside a loop over the elements."""
+    arrays = [f"x{name[1:]}" for name in t.arrays if name]
+    params = arrays + [f"s_{name}" for name in t.scalars]
+    lines = ["import numpy as np", f"T = np.{dtype.name}", "",
+             f"def loop({', '.join(params)}):", f"    for i in range({arrays[0]}.size):"]
+    lines += [f"        {name} = x{name[1:]}[i]" for name in t.arrays if name]
+    lines += [f"        {s}" for s in t.python_body()]
+    for k, out in enumerate(t.outputs):
+        if out is not None:
+            value = out.name if hasattr(out, "name") else f"T({float(out)!r})"
+            lines.append(f"        x{k}[i] = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def _compile(source, cached):
+    """njit the module's loop; cached on disk (Numba's cache) when a cache directory is writable."""
+    numba = _jit["numba"]
+    options = dict(nogil=True, error_model="numpy")
+    path = _cache_file(source) if cached else None
+    if path is not None:
+        name = os.path.basename(path)[:-3]
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[name] = module  # Numba's cache finds the function through its module
+        return numba.njit(module.loop, cache=True, **options)
+    namespace = {}
+    exec(compile(source, "<optim loop>", "exec"), namespace)
+    return numba.njit(namespace["loop"], **options)
+
+
+def _cache_file(source):
+    """The loop's source written to MINIGRAD_CACHE_DIR (default ~/.cache/minigrad), named by its
+    hash so that Numba can cache the compiled code beside it; None if nothing is writable."""
+    directory = os.environ.get("MINIGRAD_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "minigrad", "loops")
+    path = os.path.join(directory, f"loop_{hashlib.sha1(source.encode()).hexdigest()[:16]}.py")
+    try:
+        if not os.path.exists(path):
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(source)
+            os.replace(tmp, path)
+        return path
+    except OSError:
+        return None
+
+
+# ============================================================== chunks and threads
+
+def _numpy_job(rule, views, h):
+    apply_rule(rule, views, h)
+
+
+def _loop_job(loop, views, args):
+    loop(*views, *args)
+
+
+def _chunks(fn, arrays, extra, size, job):
+    flats = [None if a is None else a.reshape(-1) for a in arrays]
+    n = flats[0].size
+    return [(job, fn, [None if f is None else f[s:s + size] for f in flats], extra)
+            for s in range(0, n, size)]
+
+
+def balance(sizes, workers):
+    """Indices of the jobs for each worker, with about equal elements each: each job, largest
+    first, goes to the least loaded worker (loads then differ by at most the largest job)."""
+    shares, loads = [[] for _ in range(workers)], [0] * workers
+    for i in sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True):
+        k = loads.index(min(loads))
+        shares[k].append(i)
+        loads[k] += sizes[i]
+    return shares
+
+
+def _run_jobs(jobs):
+    for job, fn, views, extra in jobs:
+        job(fn, views, extra)
+
+
+def _workers():
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+def _get_pool():
+    global _pool, _pool_pid
+    with _pool_lock:
+        # a forked child has the pool but not its threads: it makes its own
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="optim-executor")
+            _pool_pid = os.getpid()
+    return _pool
+
+
+def _run_parallel(jobs, total):
+    workers = _workers()
+    if total < PARALLEL_MIN or workers == 1:
+        _run_jobs(jobs)
+        return
+    shares = [[jobs[i] for i in share] for share in balance([job[2][0].size for job in jobs], workers)]
+    futures = [_get_pool().submit(_run_jobs, share) for share in shares[1:]]
+    _run_jobs(shares[0])  # this thread takes one share
+    for f in futures:
+        f.result()

@@ -1,0 +1,197 @@
+"""Tracing an update rule into straight-line code, as jax.jit traces a function.
+
+An optimizer's rule is plain Python on elements: `rule(theta, g, *state, h)` returns the new
+`(theta, *state)`, using + - * / (and `** 2`), comparisons, and the NumPy functions in FUNCTIONS.
+Run once on symbols (a Sym for every array element and every number in h; h's flags stay real
+bools, so `if h.amsgrad:` picks a branch), it records every operation in order. That record is
+then printed as the body of a loop for Numba (`python_body`) or of a CUDA kernel (`c_body`):
+the same operations in the same order, numbers in the arrays' precision (as NumPy treats Python
+scalars), so every executor computes what the rule computes on NumPy arrays, bit for bit.
+"""
+import numpy as np
+
+# NumPy function -> (arity, Python (Numba) spelling, C (CUDA) spelling); {0} {1} {2} the operands
+FUNCTIONS = {
+    np.sqrt: (1, "np.sqrt({0})", "sqrt({0})"),
+    np.exp: (1, "np.exp({0})", "exp({0})"),
+    np.log: (1, "np.log({0})", "log({0})"),
+    np.absolute: (1, "np.abs({0})", "fabs({0})"),
+    np.negative: (1, "-{0}", "-{0}"),
+    np.sign: (1, "np.sign({0})", "({0} > 0 ? (T)1 : {0} < 0 ? (T)-1 : {0} == 0 ? (T)0 : {0})"),
+    # NumPy's maximum and minimum return NaN if either operand is NaN
+    np.maximum: (2, "np.maximum({0}, {1})", "(({0} > {1} || isnan({0})) ? {0} : {1})"),
+    np.minimum: (2, "np.minimum({0}, {1})", "(({0} < {1} || isnan({0})) ? {0} : {1})"),
+    np.where: (3, "({1} if {0} else {2})", "({0} ? {1} : {2})"),
+}
+_BINARY = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/",
+           np.greater: ">", np.less: "<", np.greater_equal: ">=", np.less_equal: "<="}
+_COMPARISONS = {">", "<", ">=", "<="}
+
+
+class Sym:
+    """A value in a trace: an array element, a scalar of h, or an intermediate result."""
+
+    __slots__ = ("trace", "name", "is_bool")
+    __array_priority__ = 1000  # np.float64(2.0) * sym -> Sym.__rmul__, not a NumPy scalar op
+
+    def __init__(self, trace, name, is_bool=False):
+        self.trace, self.name, self.is_bool = trace, name, is_bool
+
+    def _op(self, symbol, a, b):
+        return self.trace.emit((symbol, a, b), is_bool=symbol in _COMPARISONS)
+
+    def __add__(self, other): return self._op("+", self, other)
+    def __radd__(self, other): return self._op("+", other, self)
+    def __sub__(self, other): return self._op("-", self, other)
+    def __rsub__(self, other): return self._op("-", other, self)
+    def __mul__(self, other): return self._op("*", self, other)
+    def __rmul__(self, other): return self._op("*", other, self)
+    def __truediv__(self, other): return self._op("/", self, other)
+    def __rtruediv__(self, other): return self._op("/", other, self)
+    def __gt__(self, other): return self._op(">", self, other)
+    def __lt__(self, other): return self._op("<", self, other)
+    def __ge__(self, other): return self._op(">=", self, other)
+    def __le__(self, other): return self._op("<=", self, other)
+    def __neg__(self): return self.trace.emit((np.negative, self))
+
+    def __pow__(self, k):
+        if k != 2:  # NumPy computes x ** 2 as x * x; other powers differ between libraries
+            raise TypeError(f"a rule may square (x ** 2) but not raise to the power {k!r}")
+        return self * self
+
+    def __bool__(self):
+        raise TypeError("a rule may branch only on the flags of h (bools), not on an array's "
+                        "values or a number of h; use np.where for a choice per element")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        if ufunc in _BINARY:
+            return self._op(_BINARY[ufunc], *inputs)
+        return self.trace.call(ufunc, inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if kwargs:
+            return NotImplemented
+        return self.trace.call(func, args)
+
+
+class Trace:
+    """The operations of one rule, in order: (output name, operation) pairs."""
+
+    def __init__(self):
+        self.lines = []
+
+    def emit(self, operation, is_bool=False):
+        out = Sym(self, f"t{len(self.lines)}", is_bool)
+        self.lines.append((out, operation))
+        return out
+
+    def call(self, func, args):
+        if func not in FUNCTIONS:
+            raise TypeError(f"a rule cannot use {getattr(func, '__name__', func)!r}: "
+                            f"only + - * / ** 2, comparisons and {', '.join(f.__name__ for f in FUNCTIONS)}")
+        arity = FUNCTIONS[func][0]
+        if len(args) != arity:
+            raise TypeError(f"{func.__name__} takes {arity} operands in a rule, got {len(args)}")
+        return self.emit((func, *args), is_bool=False)
+
+
+class Traced:
+    """A rule traced for one choice of flags and of present arrays.
+
+    arrays: the array arguments' names (absent ones are None); scalars: the names of h's numbers
+    the rule reads; outputs: for each array argument, the Sym (or number) written back to it, or
+    None where the rule leaves it as it was."""
+
+    def __init__(self, rule, n_arrays, present, h):
+        trace = Trace()
+        self.arrays = [f"a{k}" if ok else None for k, ok in enumerate(present)]
+        self.scalars = [name for name, value in h.items() if not isinstance(value, bool)]
+        args = [Sym(trace, name) if name else None for name in self.arrays]
+        symbolic_h = Scalars(**{name: value if isinstance(value, bool) else Sym(trace, f"s_{name}")
+                                for name, value in h.items()})
+        result = rule(*args, symbolic_h)
+        outs = (result,) if not isinstance(result, tuple) else result
+        updated = [0] + list(range(2, n_arrays))  # the rule returns (theta, *state), not g
+        if len(outs) != len(updated):
+            raise TypeError(f"{rule.__name__} returned {len(outs)} values; it must return theta "
+                            f"and its {len(updated) - 1} state arrays")
+        self.outputs = [None] * n_arrays
+        for k, out in zip(updated, outs):
+            if out is args[k]:
+                continue  # unchanged: nothing to write
+            if args[k] is None:
+                if out is None:
+                    continue
+                raise TypeError(f"{rule.__name__} returned a value for argument {k}, which is absent")
+            self.outputs[k] = out
+        self.lines = trace.lines
+
+    def _operand(self, x, const):
+        return x.name if isinstance(x, Sym) else const(float(x))
+
+    def _body(self, spell, const, assign):
+        out = []
+        for sym, (op, *args) in self.lines:
+            names = [self._operand(a, const) for a in args]
+            if isinstance(op, str):
+                expr = f"{names[0]} {op} {names[1]}"
+            else:
+                expr = spell(op).format(*names)
+            out.append(assign(sym, expr))
+        return out
+
+    def python_body(self):
+        """Statements for a Numba loop body: a0..an are the elements, s_<name> the scalars, T
+        the arrays' NumPy scalar type; the results are tX names (see outputs)."""
+        return self._body(lambda op: FUNCTIONS[op][1], lambda v: f"T({v!r})",
+                          lambda sym, expr: f"{sym.name} = {expr}")
+
+    def c_body(self):
+        """C statements for a CUDA elementwise kernel: T is the arrays' type."""
+        return self._body(lambda op: FUNCTIONS[op][2], lambda v: f"(T){_c_float(v)}",
+                          lambda sym, expr: f"{'bool' if sym.is_bool else 'T'} {sym.name} = {expr};")
+
+
+def _c_float(v):
+    if v != v or v in (float("inf"), float("-inf")):
+        raise TypeError(f"a rule's constant {v!r} has no C literal; pass it in h")
+    return repr(v)
+
+
+class Scalars:
+    """The per-step numbers of an update, by name (h.lr, h.beta1, ...), read-only.
+
+    Numbers are computed once per step, not per element; bools are flags that choose which
+    lines of a rule run (they are fixed when a rule is compiled)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, **values):
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"the rule's scalars have no {name!r} "
+                                 f"(they are: {', '.join(self._values)})") from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Scalars are read-only")
+
+    def items(self):
+        return self._values.items()
+
+    def flags(self):
+        """The bools, which select a compiled form of a rule."""
+        return tuple((k, v) for k, v in self._values.items() if isinstance(v, bool))
+
+    def cast(self, dtype):
+        """The numbers in the arrays' precision (NumPy scalars of dtype); bools stay bools."""
+        t = dtype.type
+        return Scalars(**{k: v if isinstance(v, bool) else t(v) for k, v in self._values.items()})
+
+    def __repr__(self):
+        return "Scalars(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
