@@ -1,5 +1,5 @@
-"""The fast paths (optim/_kernels.py): ufunc kernels and compiled loops, each equal to the
-reference `_update`, and the two equal to each other bit for bit."""
+"""The executors (optim/executor.py): each optimizer's one rule run as NumPy chunks, as a
+compiled loop and as the reference (the rule once on whole arrays), all equal bit for bit."""
 import os
 import subprocess
 import sys
@@ -10,20 +10,22 @@ import pytest
 import minigrad as mg
 import optim
 from conftest import to_np
-from optim import _kernels
+from optim import executor
 
-_JIT_REASON = _kernels.jit_unavailable_reason()
-FORMS = ["ufuncs", pytest.param("loops", marks=pytest.mark.skipif(
+_JIT_REASON = executor.jit_unavailable_reason()
+FORMS = ["chunks", pytest.param("loops", marks=pytest.mark.skipif(
     _JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}"))]
 
 
 @pytest.fixture(params=FORMS)
 def form(request, monkeypatch):
-    monkeypatch.setitem(_kernels._jit, "enabled", request.param == "loops")
+    monkeypatch.setitem(executor._jit, "enabled", request.param == "loops")
+    monkeypatch.setattr(executor, "_compiled", {})
     return request.param
 
 
-# every option that changes the kernel's work: each branch of each fast path
+# every option that changes a rule's work: each branch of each rule (Adafactor and LAMB are
+# not elementwise: they have no rule, and are here to show fused=None and False agree)
 CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1)),
          ("SGD", dict(momentum=0.9, nesterov=True, maximize=True)),
          ("Adam", {}), ("Adam", dict(amsgrad=True, weight_decay=0.1, maximize=True)),
@@ -65,7 +67,7 @@ def run_steps(opt, ps, steps, seed=1, scale=1.0):
 
 @pytest.mark.parametrize("name,kw", CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fast_path_equals_reference(name, kw, dtype, form, device):
+def test_fused_equals_reference(name, kw, dtype, form, device):
     a, b = params(dtype, device), params(dtype, device)
     run_steps(getattr(optim, name)(a, **kw), a, 30)
     run_steps(getattr(optim, name)(b, fused=False, **kw), b, 30)
@@ -76,10 +78,10 @@ def test_fast_path_equals_reference(name, kw, dtype, form, device):
 
 
 @pytest.mark.parametrize("name,kw", CASES)
-def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw, form, monkeypatch):
+def test_fused_equals_reference_when_chunked_and_threaded(name, kw, form, monkeypatch):
     # several chunks of either form, an uneven last one, threads on
-    monkeypatch.setattr(_kernels, "LOOP_CHUNK", _kernels.CHUNK // 2)
-    n = _kernels.PARALLEL_MIN + _kernels.CHUNK // 3
+    monkeypatch.setattr(executor, "LOOP_CHUNK", executor.CHUNK // 2)
+    n = executor.PARALLEL_MIN + executor.CHUNK // 3
     a, b = params(np.float32, shapes=[(n,)]), params(np.float32, shapes=[(n,)])
     run_steps(getattr(optim, name)(a, lr=1e-2, **kw), a, 3)
     run_steps(getattr(optim, name)(b, lr=1e-2, fused=False, **kw), b, 3)
@@ -87,19 +89,25 @@ def test_fast_path_equals_reference_when_chunked_and_threaded(name, kw, form, mo
     assert not np.array_equal(a[0].data, params(np.float32, shapes=[(n,)])[0].data)
 
 
-@pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
-@pytest.mark.parametrize("name,kw", CASES)
+FORMS_BY_NAME = {"loop": dict(jit=True, fused=None), "chunks": dict(jit=False, fused=None),
+                 "reference": dict(jit=True, fused=False)}
+
+
+@pytest.mark.parametrize("name,kw", [c for c in CASES if getattr(optim, c[0]).rule is not None])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the inf and nan gradients
-def test_loops_equal_ufunc_kernels_bit_for_bit(name, kw, dtype, monkeypatch):
-    # elementwise, so chunks and threads do not matter here (the test above has them);
-    # gradients over 12 orders of magnitude, zeros, inf, nan
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+def test_every_form_runs_the_rule_bit_for_bit(name, kw, dtype, monkeypatch):
+    # gradients over 12 orders of magnitude, zeros, inf, nan; chunks of the NumPy form too
+    monkeypatch.setattr(executor, "CHUNK", 4096)
     n = 20_000
-    results = []
-    for enabled in (True, False):
-        monkeypatch.setitem(_kernels._jit, "enabled", enabled)
+    results = {}
+    forms = ["chunks", "reference"] + (["loop"] if _JIT_REASON is None else [])
+    for form in forms:
+        monkeypatch.setitem(executor._jit, "enabled", FORMS_BY_NAME[form]["jit"])
         ps = params(dtype, shapes=[(n,), (5, 7)])
-        opt = getattr(optim, name)(ps, lr=1e-2, **kw)
+        opt = getattr(optim, name)(ps, lr=1e-2, fused=FORMS_BY_NAME[form]["fused"], **kw)
         rng = np.random.default_rng(2)
         for _ in range(8):  # RAdam rectifies from step 6
             for p in ps:
@@ -107,16 +115,17 @@ def test_loops_equal_ufunc_kernels_bit_for_bit(name, kw, dtype, monkeypatch):
                 g.reshape(-1)[:4] = [0.0, np.inf, -np.inf, np.nan]
                 p.grad = g.astype(dtype)
             opt.step()
-        results.append([p.data.copy() for p in ps] + [v.copy() for s in opt.state.values()
-                                                      for v in s.values() if isinstance(v, np.ndarray)])
-    for x, y in zip(*results):
-        np.testing.assert_array_equal(x, y)
+        results[form] = [p.data.copy() for p in ps] + [
+            v.copy() for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray)]
+    for form in forms[1:]:
+        for x, y in zip(results["chunks"], results[form]):
+            np.testing.assert_array_equal(x, y, err_msg=f"chunks and {form} differ")
 
 
 @pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
 def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
     # Numba raises when it finds no writable cache directory (a read-only install)
-    numba = _kernels._numba()
+    numba = executor._jit["numba"]
     njit = numba.njit
 
     def njit_without_cache_dir(fn, cache=False, **kw):
@@ -125,18 +134,17 @@ def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
         return njit(fn, cache=False, **kw)
 
     monkeypatch.setattr(numba, "njit", njit_without_cache_dir)
-    monkeypatch.setattr(_kernels, "_compiled", {})
-    monkeypatch.setitem(_kernels._jit, "enabled", True)
+    monkeypatch.setattr(executor, "_compiled", {})
+    monkeypatch.setitem(executor._jit, "enabled", True)
     import warnings
     a, b = params(np.float64), params(np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback warning: the loop compiled
         run_steps(optim.Adagrad(a), a, 3)
-    from optim.adagrad import _adagrad_kernel
-    assert _kernels._compiled[(_adagrad_kernel, np.dtype(np.float64))] is not None
+    assert [v for v in executor._compiled.values() if v is not None]
     run_steps(optim.Adagrad(b, fused=False), b, 3)
     for p, q in zip(a, b):
-        np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+        np.testing.assert_array_equal(p.data, q.data)
 
 
 @pytest.mark.parametrize("workers", [2, 3, 8])
@@ -145,8 +153,8 @@ def test_chunks_are_shared_among_threads_by_elements(workers):
     # so dealing chunks out in turn would give one thread most of them
     sizes = [c for n in [3_145_728, 98_304] + [384, 384, 442_368, 1152, 147_456, 384, 384, 384,
                                                 589_824, 1536, 589_824, 384] * 4
-             for c in [min(_kernels.LOOP_CHUNK, n - s) for s in range(0, n, _kernels.LOOP_CHUNK)]]
-    shares = _kernels.balance(sizes, workers)
+             for c in [min(executor.LOOP_CHUNK, n - s) for s in range(0, n, executor.LOOP_CHUNK)]]
+    shares = executor.balance(sizes, workers)
     assert sorted(i for share in shares for i in share) == list(range(len(sizes)))
     loads = [sum(sizes[i] for i in share) for share in shares]
     assert max(loads) - min(loads) <= max(sizes)
@@ -154,7 +162,7 @@ def test_chunks_are_shared_among_threads_by_elements(workers):
         assert max(loads) <= sum(sizes) / workers * 1.05
 
 
-def test_non_contiguous_gradient_takes_the_ufunc_kernel_and_stays_exact(form):
+def test_non_contiguous_gradient_runs_the_rule_on_whole_arrays_and_stays_exact(form):
     a, b = params(np.float64, shapes=[(6, 5)]), params(np.float64, shapes=[(6, 5)])
     fast, ref = optim.Adam(a, lr=0.1), optim.Adam(b, lr=0.1, fused=False)
     rng = np.random.default_rng(0)
@@ -181,13 +189,13 @@ def test_rmsprop_buffers_switched_on_mid_run_start_at_zero(form):
         assert set(fast.state[p]) == {"step", "square_avg", "momentum_buffer", "grad_avg"}
 
 
-def test_without_numba_the_ufunc_kernels_run_and_say_why():
+def test_without_numba_the_rules_run_as_numpy_chunks_and_say_why():
     code = ("import sys; sys.modules['numba'] = None\n"  # as if Numba were not installed
             "import numpy as np, minigrad as mg, optim\n"
-            "from optim import _kernels\n"
+            "from optim import executor\n"
             "p = mg.nn.Parameter(np.ones(3)); p.grad = np.ones(3)\n"
             "optim.Adam([p], lr=0.5).step()\n"
-            "print(_kernels.jit_available(), p.data[0]); print(_kernels.jit_unavailable_reason())")
+            "print(executor.jit_available(), p.data[0]); print(executor.jit_unavailable_reason())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     first, reason = out.splitlines()
     available, theta = first.split()
@@ -196,36 +204,33 @@ def test_without_numba_the_ufunc_kernels_run_and_say_why():
 
 
 def test_minigrad_jit_0_turns_the_loops_off():
-    code = "from optim import _kernels; print(_kernels.jit_available(), _kernels.jit_unavailable_reason())"
+    code = "from optim import executor; print(executor.jit_available(), executor.jit_unavailable_reason())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "MINIGRAD_JIT": "0"}).stdout
     assert out.split() == ["False", "MINIGRAD_JIT=0"]
 
 
 @pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
-def test_a_loop_that_fails_to_compile_leaves_the_step_to_the_ufunc_kernel(monkeypatch):
-    from optim.adagrad import _adagrad_kernel
+def test_a_loop_that_fails_to_compile_leaves_the_step_to_the_numpy_chunks(monkeypatch):
+    def broken(source, cached):
+        raise RuntimeError("LLVM is unhappy")
 
-    def broken(theta, g, s, eta, eps):
-        for i in range(theta.size):
-            theta[i] = "not a number"
-
-    monkeypatch.setitem(_kernels._loops, _adagrad_kernel, broken)
-    monkeypatch.setattr(_kernels, "_compiled", {})
-    monkeypatch.setitem(_kernels._jit, "enabled", True)
+    monkeypatch.setattr(executor, "_compile", broken)
+    monkeypatch.setattr(executor, "_compiled", {})
+    monkeypatch.setitem(executor._jit, "enabled", True)
     a, b = params(np.float64), params(np.float64)
-    with pytest.warns(RuntimeWarning, match="compiling broken for float64 failed"):
+    with pytest.warns(RuntimeWarning, match="compiling optim.adagrad.update for float64 failed"):
         run_steps(optim.Adagrad(a), a, 3)
     run_steps(optim.Adagrad(b, fused=False), b, 3)
     for p, q in zip(a, b):
-        np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+        np.testing.assert_array_equal(p.data, q.data)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_child_steps_on_its_own_threads(form):
     # the parent's pool is copied into the child without its threads; using it would hang
     import multiprocessing as mp
-    n = _kernels.PARALLEL_MIN + 1
+    n = executor.PARALLEL_MIN + 1
     ps = params(np.float32, shapes=[(n,)])
     ps[0].grad = np.ones(n, np.float32)
     opt = optim.Adam(ps, lr=0.1)
