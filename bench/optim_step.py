@@ -4,8 +4,9 @@ torch.optim (foreach=False, its default CPU path, and foreach=True) in one proce
 The shapes are a small GPT's: token and position embeddings, then per block the attention and
 MLP weights with their biases and two norms. Both sides get the same gradients; the script
 prints the median milliseconds of a step and the ratio torch / minigrad (> 1: minigrad faster)
-for both forms of minigrad's fast path (compiled loops, when Numba is installed, and in-place
-ufuncs) and for the one-line-per-equation reference path.
+for each way minigrad runs an optimizer's one rule (optim/executor.py): the compiled loop (when
+Numba is installed), NumPy chunks (without Numba), and the reference (the rule once on whole
+arrays, fused=False).
 
     python bench/optim_step.py [--repeats 15] [--optimizers adam,adamw,adagrad,rmsprop]
     (also: sgd, adadelta, adamax, nadam, radam, rprop, adafactor; AdaBelief, Lion, LAMB and Yogi
@@ -51,18 +52,18 @@ def main():
     ap.add_argument("--optimizers", default="adam,adamw,adagrad,rmsprop")
     args = ap.parse_args()
     import torch
-    from optim import _kernels
+    from optim import executor
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) * 0.02 for s in shapes()]
     grads = [rng.standard_normal(s).astype(np.float32) * 1e-3 for s in shapes()]
     n = sum(a.size for a in arrays)
     print(f"{len(arrays)} tensors, {n / 1e6:.1f}M float32 parameters; torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), numpy {np.__version__}")
-    loops = _kernels.jit_available()
-    print("compiled loops:", "on" if loops else f"off ({_kernels.jit_unavailable_reason()})")
+    loops = executor.jit_available()
+    print("compiled loops:", "on" if loops else f"off ({executor.jit_unavailable_reason()})")
     print("milliseconds per step (median), and torch's time / minigrad's (> 1: minigrad faster)")
-    print(f"{'optimizer':10s} {'loops':>7s} {'ufuncs':>7s} {'refer.':>7s} {'torch':>7s} {'torch':>7s}"
-          f" {'loops/':>7s} {'loops/':>7s} {'ufuncs/':>8s}")
+    print(f"{'optimizer':10s} {'loops':>7s} {'chunks':>7s} {'refer.':>7s} {'torch':>7s} {'torch':>7s}"
+          f" {'loops/':>7s} {'loops/':>7s} {'chunks/':>8s}")
     print(f"{'':10s} {'':>7s} {'':>7s} {'path':>7s} {'fe=F':>7s} {'fe=T':>7s}"
           f" {'fe=F':>7s} {'fe=T':>7s} {'fe=F':>8s}")
 
@@ -74,14 +75,14 @@ def main():
 
     for key in args.optimizers.split(","):
         name, kw = CONFIGS[key]
-        if hasattr(getattr(optim, name), "_update_fast"):
-            _kernels.set_jit(True)
+        if getattr(optim, name).rule is not None:
+            executor.set_jit(True)
             t_loops = ours(name, kw) if loops else float("nan")
-            _kernels.set_jit(False)
+            executor.set_jit(False)
             t_ufuncs = ours(name, kw)
-            _kernels.set_jit(True)
+            executor.set_jit(True)
             t_ref = ours(name, kw, fused=False)
-        else:  # no fast path: every column is the reference update
+        else:  # not elementwise: one path
             t_loops = t_ufuncs = t_ref = ours(name, kw)
         theirs = {}
         for foreach in (False, True):

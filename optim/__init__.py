@@ -1,6 +1,6 @@
 """Optimizers, learning-rate schedules and gradient clipping, PyTorch-exact where PyTorch has
 the same thing. One algorithm per file; each docstring gives the equations."""
-from . import lr_scheduler
+from . import functional, lr_scheduler
 from .adabelief import AdaBelief
 from .adadelta import Adadelta
 from .adafactor import Adafactor
@@ -23,4 +23,4 @@ from .yogi import Yogi
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
-           "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups"]
+           "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups"]
