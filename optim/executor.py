@@ -4,9 +4,10 @@ A rule (see optim/trace.py) is an optimizer's update written once, elementwise. 
 its arrays (θ, g, then the state arrays; None for an absent one) and its per-step scalars h. How
 it runs depends on the arrays, never on a second copy of the rule:
 
-- NumPy (and CuPy without a kernel): the rule itself, called on chunks of about 64K elements so
-  that its temporaries stay in cache, the results copied back into the arrays. `reference=True`
-  calls it once on the whole arrays: the readable path, for tests and for fused=False.
+- NumPy: the rule traced into in-place ufunc calls (optim/numpy_kernel.py), run on chunks of
+  about 64K elements so that its work arrays stay in cache. `reference=True` calls the rule itself
+  once on the whole arrays (also for arrays that are not C-contiguous NumPy or CuPy ones): the
+  readable path, for tests and for fused=False.
 - Numba (the `fast` extra): the rule traced into one loop over the elements, compiled with
   `nogil` and `error_model="numpy"` (x / 0 is inf, as in NumPy, and the loop vectorizes): one pass
   over memory.
@@ -30,6 +31,7 @@ import numpy as np
 
 from minigrad import backend
 
+from . import numpy_kernel
 from .trace import Scalars, Traced
 
 CHUNK = 1 << 16           # elements per NumPy chunk: temporaries of 256 KB (float32) stay in cache
@@ -40,6 +42,8 @@ LOOP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _jit = {"enabled": os.environ.get("MINIGRAD_JIT", "1") != "0"}
 _compiled = {}            # (rule, present, flags, dtype) -> compiled loop, or None
 _traced = {}              # (rule, present, flags) -> Traced
+_numpy_kernels = {}       # (Traced, dtype) -> (kernel, work arrays, bool work arrays, scalar names)
+_local = threading.local()
 _pool, _pool_pid = None, None
 _pool_lock = threading.Lock()
 
@@ -67,7 +71,9 @@ def run(tasks, reference=False):
         total += theta.size
         compiled = compiled_loop(task.rule, task.arrays, h) if theta.dtype in LOOP_DTYPES else None
         if compiled is None:
-            jobs += _chunks(task.rule, task.arrays, h, CHUNK, _numpy_job)
+            kernel = _numpy_kernel(task.rule, task.arrays, h)
+            args = tuple(getattr(h, name) for name in kernel[3])
+            jobs += _chunks(kernel, [a for a in task.arrays if a is not None], args, CHUNK, _numpy_job)
         else:
             loop, names = compiled
             args = tuple(getattr(h, name) for name in names)
@@ -208,8 +214,29 @@ def _cache_file(source):
 
 # ============================================================== chunks and threads
 
-def _numpy_job(rule, views, h):
-    apply_rule(rule, views, h)
+def _numpy_kernel(rule, arrays, h):
+    t, dtype = traced(rule, arrays, h), arrays[0].dtype
+    if (t, dtype) not in _numpy_kernels:
+        _numpy_kernels[t, dtype] = (*numpy_kernel.build(t, dtype), t.scalars)
+    return _numpy_kernels[t, dtype]
+
+
+def _numpy_job(kernel, views, args):
+    fn, n_work, n_mask, _ = kernel
+    n, dtype = views[0].size, views[0].dtype
+    fn(*views, *args, *[_work(dtype, n, j) for j in range(n_work)],
+       *[_work(np.dtype(bool), n, j) for j in range(n_mask)])
+
+
+def _work(dtype, n, slot):
+    """This thread's work array number `slot` of dtype, n elements (kept for the thread's life)."""
+    arrays = getattr(_local, "work", None)
+    if arrays is None:
+        arrays = _local.work = {}
+    a = arrays.get((dtype, slot))
+    if a is None or a.size < n:
+        a = arrays[(dtype, slot)] = np.empty(max(n, CHUNK), dtype=dtype)
+    return a[:n]
 
 
 def _loop_job(loop, views, args):

@@ -124,3 +124,19 @@ def test_the_cuda_kernel_body_computes_what_the_rule_computes(name, kw, dtype, t
         for k, (got, want) in enumerate(zip(task.arrays, expected)):
             if want is not None:
                 np.testing.assert_array_equal(got, want, err_msg=f"array {k} after step {step}")
+
+
+def test_the_numpy_kernel_writes_in_place_and_refuses_a_swap():
+    from optim import numpy_kernel
+
+    def adamish(theta, g, m, h):
+        m = h.beta * m + (1 - h.beta) * g
+        return theta - h.lr * m, m
+    source, n_work, n_mask = numpy_kernel.kernel_source(trace(adamish), np.float64)
+    assert "out=x2" in source and "out=x0" in source and "copyto" not in source
+    assert n_work == 2 and n_mask == 0
+
+    def swap(theta, g, m, v, h):
+        return theta, v, m
+    with pytest.raises(TypeError, match="cannot run in place"):
+        numpy_kernel.kernel_source(trace(swap, 4), np.float64)

@@ -1,0 +1,97 @@
+"""The CPU executor without Numba: a rule traced into NumPy ufunc calls that write in place.
+
+Called on its own, a rule allocates a new array for every operation. Traced (optim/trace.py),
+the same operations become `np.multiply(a, b, out=w0)`-style calls into a few work arrays,
+reused as soon as a value is no longer needed, and a result goes straight into its state array
+once the old value has been read for the last time. Run on chunks of ~64K elements, the work
+arrays stay in cache. Operations on scalars alone (1 - β1, the bias corrections) run once per
+call, not per element. Same ufuncs, same order, same precision: the rule's results, bit for bit.
+"""
+import numpy as np
+
+from .trace import FUNCTIONS, Sym
+
+_UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide",
+           ">": "np.greater", "<": "np.less", ">=": "np.greater_equal", "<=": "np.less_equal",
+           np.sqrt: "np.sqrt", np.exp: "np.exp", np.log: "np.log", np.absolute: "np.absolute",
+           np.negative: "np.negative", np.sign: "np.sign", np.maximum: "np.maximum",
+           np.minimum: "np.minimum"}
+
+
+def kernel_source(traced, dtype):
+    """(source of `def kernel(x.., s_.., w.., m..)`, number of work arrays w, of bool ones m)."""
+    lines, end = traced.lines, len(traced.lines)
+    inputs = {name: f"x{name[1:]}" for name in traced.arrays if name}
+    array_valued = set(inputs)
+    for sym, (op, *args) in lines:
+        if any(isinstance(a, Sym) and a.name in array_valued for a in args):
+            array_valued.add(sym.name)
+    last = {}  # name -> index of the last line reading it (end: read when writing results)
+    for i, (sym, (op, *args)) in enumerate(lines):
+        for a in args:
+            if isinstance(a, Sym):
+                last[a.name] = i
+    first_target = {}  # a result's name -> the first array it is written to
+    for k, out in enumerate(traced.outputs):
+        if isinstance(out, Sym):
+            last[out.name] = end
+            first_target.setdefault(out.name, k)
+    place = {**inputs, **{f"s_{n}": f"s_{n}" for n in traced.scalars}}  # name -> where it is
+    free, count, body, written = {"w": [], "m": []}, {"w": 0, "m": 0}, [], set()
+
+    def operand(a):
+        return place[a.name] if isinstance(a, Sym) else f"T({float(a)!r})"
+
+    def release(args, i):
+        for a in args:
+            if isinstance(a, Sym) and last.get(a.name) == i and place[a.name][0] in "wm" \
+                    and place[a.name] not in free[place[a.name][0]]:
+                free[place[a.name][0]].append(place[a.name])
+
+    for i, (sym, (op, *args)) in enumerate(lines):
+        names = [operand(a) for a in args]
+        if sym.name not in array_valued:  # scalars only: once per call
+            spelled = f"{names[0]} {op} {names[1]}" if isinstance(op, str) else \
+                FUNCTIONS[op][1].format(*names)
+            body.append(f"{sym.name} = {spelled}")
+            place[sym.name] = sym.name
+            continue
+        k, pool = first_target.get(sym.name), "m" if sym.is_bool else "w"
+        if op is not np.where:
+            release(args, i)  # an elementwise ufunc may write over its own operand
+        if k is not None and last.get(f"a{k}", -1) <= i and op is not np.where:
+            dest = f"x{k}"  # the old value was read for the last time: write the new one there
+            written.add(k)
+        elif free[pool]:
+            dest = free[pool].pop()
+        else:
+            dest = f"{pool}{count[pool]}"
+            count[pool] += 1
+        if op is np.where:  # where(c, a, b): b, then a where c
+            body += [f"np.copyto({dest}, {names[2]})", f"np.copyto({dest}, {names[1]}, where={names[0]})"]
+            release(args, i)
+        else:
+            body.append(f"{_UFUNCS[op]}({', '.join(names)}, out={dest})")
+        place[sym.name] = dest
+    copies = [(k, out) for k, out in enumerate(traced.outputs) if out is not None and k not in written]
+    # results that are old input values are copied first, before any array is overwritten
+    copies.sort(key=lambda c: not (isinstance(c[1], Sym) and c[1].name in inputs))
+    moved = {k for k, out in copies if isinstance(out, Sym) and out.name in inputs}
+    for k, out in copies:
+        if isinstance(out, Sym) and out.name in inputs and int(out.name[1:]) in moved:
+            raise TypeError("a rule that moves one state array's old value into another, itself "
+                            "given an old value, cannot run in place")
+        body.append(f"np.copyto(x{k}, {operand(out)})")
+    params = list(inputs.values()) + [f"s_{n}" for n in traced.scalars] + \
+        [f"w{j}" for j in range(count["w"])] + [f"m{j}" for j in range(count["m"])]
+    source = "\n".join(["import numpy as np", f"T = np.{np.dtype(dtype).name}", "",
+                        f"def kernel({', '.join(params)}):"] + [f"    {s}" for s in body or ["pass"]])
+    return source + "\n", count["w"], count["m"]
+
+
+def build(traced, dtype):
+    """(kernel function, number of work arrays, number of bool work arrays)."""
+    source, n_work, n_mask = kernel_source(traced, dtype)
+    namespace = {}
+    exec(compile(source, "<optim numpy kernel>", "exec"), namespace)
+    return namespace["kernel"], n_work, n_mask
