@@ -332,9 +332,6 @@ class Tensor:
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if axes and sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose axes {axes} are not a permutation of a tensor of "
-                             f"{self.ndim} dimensions")
         return ops.Transpose(axes or None).apply(self)
 
     @property

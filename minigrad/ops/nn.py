@@ -113,7 +113,7 @@ class CrossEntropy(Function):
     def forward(self, z):
         xp = get_array_module(z)
         N, C = z.shape
-        zc = z - z.max(axis=1, keepdims=True)
+        zc = z - z.max(axis=1, keepdims=True) if z.size else z  # empty: no maximum to take
         e = xp.exp(zc)
         s = e.sum(axis=1, keepdims=True)
         logp = zc - xp.log(s)
