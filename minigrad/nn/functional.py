@@ -199,11 +199,11 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         raise ValueError(f"cross_entropy: {kind} has shape {t.shape}, expected {expected} for "
                          f"logits of shape {input.shape}")
     single = input.ndim == 1
+    C = input.shape[0] if single else input.shape[1]
     loss_shape = () if single else input.shape[:1] + input.shape[2:]  # for reduction='none'
     if single:  # a single example of C logits
-        input = input.reshape(1, -1)
-        t = t.reshape(1, *t.shape[1:]) if t.dtype.kind == "f" else t.reshape(1)
-    C = input.shape[1]
+        input = input.reshape(1, C)
+        t = t.reshape(1, C) if t.dtype.kind == "f" else t.reshape(1)
     spatial = input.shape[2:]
     if spatial:  # (N, C, d...) -> (N*d..., C)
         axes = (0,) + tuple(range(2, input.ndim)) + (1,)
