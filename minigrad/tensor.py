@@ -327,7 +327,8 @@ class Tensor:
 
     def flatten(self, start_axis=0, end_axis=-1):
         shape = self.shape
-        start, end = (normalize_axis("flatten", a, len(shape)) for a in (start_axis, end_axis))
+        start, end = (normalize_axis("flatten", a, len(shape))
+                      for a in (start_axis, end_axis))
         if not shape:
             return self.reshape(1)  # as torch: a 0-d tensor flattens to one element
         (start,), (end,) = start, end

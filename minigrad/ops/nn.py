@@ -49,7 +49,8 @@ class Embedding(Function):
             return (RowSparseGrad.from_rows(self.indices, gy, self.shape, exclude=self.padding_idx),)
         xp = get_array_module(gy)
         gW = xp.zeros(self.shape, dtype=self.dtype)
-        scatter_add(gW, self.indices.reshape(-1), gy.reshape(self.indices.size, self.shape[1]))
+        rows = gy.reshape(self.indices.size, self.shape[1])  # explicit: -1 is ambiguous if D = 0
+        scatter_add(gW, self.indices.reshape(-1), rows)
         if self.padding_idx is not None:
             gW[self.padding_idx] = 0  # the padding row never receives a gradient
         return (gW,)

@@ -31,7 +31,7 @@ class Transpose(Function):
             self.axes = tuple(range(x.ndim))[::-1]
         elif len(self.axes) != x.ndim:
             raise ValueError(f"transpose: axes {tuple(self.axes)} do not match a tensor of "
-                             f"{x.ndim} dimension(s) (shape {x.shape}); give one axis per dimension")
+                             f"{x.ndim} dimension(s) (shape {x.shape}); give one per dimension")
         else:
             self.axes = normalize_axis("transpose", self.axes, x.ndim)
         return x.transpose(self.axes)
