@@ -4,11 +4,13 @@
 backend and shape, or None. Every operator and method is written out below so that grep finds
 it; each one is a single op from `minigrad.ops`.
 """
+import math
 import numbers
 
 import numpy as np
 
 from . import backend, ops
+from .ops.checks import normalize_axis
 
 _FLOAT_KINDS = ("f",)
 
@@ -325,16 +327,19 @@ class Tensor:
 
     def flatten(self, start_axis=0, end_axis=-1):
         shape = self.shape
-        end = end_axis % len(shape) if shape else 0
-        new = shape[:start_axis] + (-1,) + shape[end + 1:]
-        return self.reshape(new)
+        start, end = (normalize_axis("flatten", a, len(shape))
+                      for a in (start_axis, end_axis))
+        if not shape:
+            return self.reshape(1)  # as torch: a 0-d tensor flattens to one element
+        (start,), (end,) = start, end
+        if start > end:
+            raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+        # the explicit size, not -1, which is ambiguous when the tensor is empty
+        return self.reshape(shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if axes and sorted(a % self.ndim for a in axes) != list(range(self.ndim)):
-            raise ValueError(f"transpose axes {axes} are not a permutation of a tensor of "
-                             f"{self.ndim} dimensions")
         return ops.Transpose(axes or None).apply(self)
 
     @property

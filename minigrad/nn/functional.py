@@ -18,6 +18,14 @@ def _index_array(x, name, like):
     return x
 
 
+def _float_tensor(x, name, op):
+    """A floating-point Tensor (or array) `x`, else a TypeError naming `op` and the dtype."""
+    x = _tensor(x, name)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
 def _tensor(x, name="input"):
     """Accept a raw NumPy/CuPy array where a Tensor is expected (as a constant)."""
     if isinstance(x, Tensor):
@@ -29,7 +37,16 @@ def _tensor(x, name="input"):
 
 def linear(input, weight, bias=None):
     """y = input @ weightᵀ + bias, weight of shape (out_features, in_features)."""
-    input = _tensor(input)
+    input = _float_tensor(input, "input", "linear")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if input.ndim == 0:
+        raise ValueError(f"linear: input must have at least 1 dimension (..., "
+                         f"{weight.shape[1]}), got a 0-d tensor")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"linear: bias has shape {tuple(bias.shape)}, expected "
+                         f"({weight.shape[0]},) for weight of shape {weight.shape}")
     if input.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input has shape {input.shape} (last dim {input.shape[-1]}), "
                          f"weight has shape {weight.shape} (expects {weight.shape[1]} features)")
@@ -76,7 +93,13 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, spa
     sparse: weight.grad is a minigrad.sparse.RowSparseGrad holding only the looked-up rows.
     """
     idx = _index_array(input, "embedding input", weight.data)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+                         f"shape {weight.shape}")
     V = weight.shape[0]
+    if padding_idx is not None and not -V <= padding_idx < V:
+        raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings "
+                         f"({V})")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= V):
         bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
         raise IndexError(f"embedding: index {bad} is out of range for {V} embeddings")
@@ -105,7 +128,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     num_batches_tracked a 0-d integer array incremented here). Evaluation uses the running
     statistics.
     """
-    input = _tensor(input)
+    input = _float_tensor(input, "input", "batch_norm")
     if input.ndim not in (2, 3):
         raise ValueError(f"batch_norm expects (N, C) or (N, C, L) input, got shape {input.shape}")
     C = input.shape[1]
@@ -113,7 +136,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("running_var", running_var)):
         if a is not None and tuple(a.shape) != (C,):
             raise ValueError(f"batch_norm: {name} has shape {tuple(a.shape)}, expected ({C},)")
-    m = input.size // C
+    m = input.shape[0] * (input.shape[2] if input.ndim == 3 else 1)  # values per channel
     if training and m <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
@@ -157,38 +180,46 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     """
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    input = _tensor(input)
+    input = _float_tensor(input, "input", "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     t = target.data if isinstance(target, Tensor) else target
     if not backend.is_array(t):
         t = np.asarray(t)
-    if input.ndim == 1:  # a single example of C logits
-        input = input.reshape(1, -1)
-        t = t.reshape(1, *t.shape[1:]) if t.dtype.kind == "f" else t.reshape(1)
-    C = input.shape[1]
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must be logits (C,), (N, C) or (N, C, d1, ...), "
+                         "got a 0-d tensor")
+    # the target's shape, checked before it is reshaped: class indices have the logits' shape
+    # without the class axis; class probabilities have the logits' shape
+    expected = input.shape if t.dtype.kind == "f" else input.shape[:1] + input.shape[2:]
+    if input.ndim == 1 and t.dtype.kind != "f":
+        expected = ()
+    if t.shape != expected:
+        kind = "probability target" if t.dtype.kind == "f" else "target"
+        raise ValueError(f"cross_entropy: {kind} has shape {t.shape}, expected {expected} for "
+                         f"logits of shape {input.shape}")
+    single = input.ndim == 1
+    C = input.shape[0] if single else input.shape[1]
+    loss_shape = () if single else input.shape[:1] + input.shape[2:]  # for reduction='none'
+    if single:  # a single example of C logits
+        input = input.reshape(1, C)
+        t = t.reshape(1, C) if t.dtype.kind == "f" else t.reshape(1)
     spatial = input.shape[2:]
     if spatial:  # (N, C, d...) -> (N*d..., C)
         axes = (0,) + tuple(range(2, input.ndim)) + (1,)
         input = input.transpose(axes).reshape(-1, C)
         t = t.transpose(axes).reshape(-1, C) if t.dtype.kind == "f" else t.reshape(-1)
     if t.dtype.kind == "f":
-        if t.shape != input.shape:
-            raise ValueError(f"cross_entropy: probability target has shape {t.shape}, logits "
-                             f"have shape {input.shape}")
         t = t.astype(input.dtype, copy=False)
     else:
         t = _index_array(t, "cross_entropy target", input.data)
-        if t.shape != input.shape[:1]:
-            raise ValueError(f"cross_entropy: target has shape {t.shape}, expected "
-                             f"({input.shape[0]},) for logits of shape {input.shape}")
         valid = t[t != ignore_index]
         if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= C):
             bad = int(valid.min()) if int(valid.min()) < 0 else int(valid.max())
             raise IndexError(f"cross_entropy: target {bad} is out of bounds for {C} classes")
     loss = ops.CrossEntropy(t, ignore_index, label_smoothing, reduction).apply(input)
-    if reduction == "none" and spatial:
-        loss = loss.reshape(-1, *spatial)
+    if reduction == "none" and (spatial or single):
+        loss = loss.reshape(loss_shape)
     return loss
 
 

@@ -1,12 +1,15 @@
 """Arithmetic ops: + - * / ** @ and negation, with NumPy broadcasting in both directions."""
 from ..backend import get_array_module
 from ..function import Function, sum_to
+from .checks import broadcast_shape
 
 
 class Add(Function):
     """x0 + x1; each gradient summed back to its input's shape."""
 
     def forward(self, x0, x1):
+        if x0.shape != x1.shape:
+            broadcast_shape("add", x0.shape, x1.shape)
         self.shapes = (x0.shape, x1.shape)
         return x0 + x1
 
@@ -18,6 +21,8 @@ class Sub(Function):
     """x0 - x1; each gradient summed back to its input's shape."""
 
     def forward(self, x0, x1):
+        if x0.shape != x1.shape:
+            broadcast_shape("sub", x0.shape, x1.shape)
         self.shapes = (x0.shape, x1.shape)
         return x0 - x1
 
@@ -29,6 +34,8 @@ class Mul(Function):
     """x0 * x1; d/dx0 = x1, d/dx1 = x0."""
 
     def forward(self, x0, x1):
+        if x0.shape != x1.shape:
+            broadcast_shape("mul", x0.shape, x1.shape)
         self.x0, self.x1 = x0, x1
         return x0 * x1
 
@@ -44,6 +51,8 @@ class Div(Function):
     """x0 / x1; d/dx0 = 1/x1, d/dx1 = -x0/x1²."""
 
     def forward(self, x0, x1):
+        if x0.shape != x1.shape:
+            broadcast_shape("div", x0.shape, x1.shape)
         self.x0, self.x1 = x0, x1
         return x0 / x1
 
@@ -72,6 +81,9 @@ class PowScalar(Function):
         self.c = c
 
     def forward(self, x):
+        if x.dtype.kind in "iu" and self.c < 0 and float(self.c).is_integer():
+            raise ValueError(f"pow: an integer tensor to the negative power {self.c} is not "
+                             "allowed (as in torch); convert it to a float tensor first")
         self.x = x
         return x ** self.c
 
@@ -99,6 +111,8 @@ class Pow(Function):
     """x0 ** x1 for two tensors: d/dx0 = x1 x0^(x1-1), d/dx1 = x0^x1 log x0."""
 
     def forward(self, x0, x1):
+        if x0.shape != x1.shape:
+            broadcast_shape("pow", x0.shape, x1.shape)
         self.x0, self.x1 = x0, x1
         self.y = x0 ** x1
         return self.y
@@ -116,6 +130,13 @@ class MatMul(Function):
     """x @ W with NumPy's rules: 1-D operands are promoted, batch dimensions broadcast."""
 
     def forward(self, x, W):
+        if x.ndim > 2 or W.ndim > 2:  # the batch dimensions broadcast
+            try:
+                broadcast_shape("matmul", x.shape[:-2], W.shape[:-2])
+            except ValueError:
+                raise ValueError(f"matmul: shapes {x.shape} and {W.shape} have batch dimensions "
+                                 f"{x.shape[:-2]} and {W.shape[:-2]} that cannot be broadcast "
+                                 "together") from None
         self.x, self.W = x, W
         return x @ W
 

@@ -4,6 +4,8 @@ Each is one graph node with a hand-written backward: fewer nodes means less Pyth
 the closed-form gradients (batch norm, softmax cross entropy) are both faster and more accurate
 than the same function built from primitives.
 """
+import math
+
 from ..backend import get_array_module, scatter_add
 from ..function import Function
 from ..sparse import RowSparseGrad
@@ -23,8 +25,9 @@ class Linear(Function):
         x, W = self.x, self.W
         needs = self.needs_input_grad
         gx = gy @ W if needs[0] else None
-        gy2 = gy.reshape(-1, gy.shape[-1])
-        gW = gy2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None
+        rows = math.prod(gy.shape[:-1])
+        gy2 = gy.reshape(rows, gy.shape[-1])  # explicit rows: -1 is ambiguous for zero-size
+        gW = gy2.T @ x.reshape(rows, x.shape[-1]) if needs[1] else None
         if len(needs) == 2:
             return gx, gW
         return gx, gW, gy2.sum(axis=0) if needs[2] else None
@@ -46,7 +49,8 @@ class Embedding(Function):
             return (RowSparseGrad.from_rows(self.indices, gy, self.shape, exclude=self.padding_idx),)
         xp = get_array_module(gy)
         gW = xp.zeros(self.shape, dtype=self.dtype)
-        scatter_add(gW, self.indices.reshape(-1), gy.reshape(-1, self.shape[1]))
+        rows = gy.reshape(self.indices.size, self.shape[1])  # explicit: -1 is ambiguous if D = 0
+        scatter_add(gW, self.indices.reshape(-1), rows)
         if self.padding_idx is not None:
             gW[self.padding_idx] = 0  # the padding row never receives a gradient
         return (gW,)
@@ -113,7 +117,7 @@ class CrossEntropy(Function):
     def forward(self, z):
         xp = get_array_module(z)
         N, C = z.shape
-        zc = z - z.max(axis=1, keepdims=True)
+        zc = z - z.max(axis=1, keepdims=True) if z.size else z  # empty: no maximum to take
         e = xp.exp(zc)
         s = e.sum(axis=1, keepdims=True)
         logp = zc - xp.log(s)

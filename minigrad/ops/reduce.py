@@ -1,19 +1,7 @@
 """Reductions: sum, mean, max, min, var over an axis (int, tuple or None), with keepdims."""
 from ..backend import get_array_module
 from ..function import Function
-
-
-def _normalize_axis(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, int):
-        axis = (axis,)
-    out = []
-    for a in axis:
-        if not -ndim <= a < max(ndim, 1):
-            raise IndexError(f"axis {a} is out of range for a tensor of {ndim} dimension(s)")
-        out.append(a % max(ndim, 1))
-    return tuple(out)
+from .checks import normalize_axis
 
 
 def _expand(g, shape, axes, keepdims):
@@ -27,12 +15,14 @@ def _expand(g, shape, axes, keepdims):
 class Sum(Function):
     """Sum over axes; the gradient broadcasts back."""
 
+    name = "sum"
+
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
         self.shape = x.shape
-        self.axes = _normalize_axis(self.axis, x.ndim)
+        self.axes = normalize_axis(self.name, self.axis, x.ndim)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -43,12 +33,14 @@ class Sum(Function):
 class Mean(Function):
     """Mean over axes; the gradient broadcasts back divided by the count."""
 
+    name = "mean"
+
     def __init__(self, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
         self.shape = x.shape
-        self.axes = _normalize_axis(self.axis, x.ndim)
+        self.axes = normalize_axis(self.name, self.axis, x.ndim)
         self.n = 1
         for a in self.axes:
             self.n *= x.shape[a]
@@ -63,6 +55,8 @@ class Mean(Function):
 class Max(Function):
     """Maximum over axes. Ties share the gradient equally (like torch.amax and torch.max())."""
 
+    name = "max"
+
     def reduce(self, x, axes):
         return x.max(axis=axes, keepdims=True)
 
@@ -70,9 +64,10 @@ class Max(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        if x.size == 0:
-            raise ValueError(f"{type(self).__name__.lower()}() of an empty tensor of shape {x.shape}")
-        self.axes = _normalize_axis(self.axis, x.ndim)
+        self.axes = normalize_axis(self.name, self.axis, x.ndim)
+        if any(x.shape[a] == 0 for a in self.axes):  # as torch.amax: no identity to return
+            raise ValueError(f"{self.name}() over axis {self.axis} of a tensor of shape {x.shape}: "
+                             "a reduced dimension has size 0")
         y = self.reduce(x, self.axes)
         self.x, self.y = x, y
         return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
@@ -88,6 +83,8 @@ class Max(Function):
 class Min(Max):
     """Minimum over axes. Ties share the gradient equally (like torch.amin and torch.min())."""
 
+    name = "min"
+
     def reduce(self, x, axes):
         return x.min(axis=axes, keepdims=True)
 
@@ -95,11 +92,13 @@ class Min(Max):
 class Var(Function):
     """Variance over axes, dividing by N - correction (correction=1: unbiased, as torch.var)."""
 
+    name = "var"
+
     def __init__(self, axis=None, keepdims=False, correction=1):
         self.axis, self.keepdims, self.correction = axis, keepdims, correction
 
     def forward(self, x):
-        self.axes = _normalize_axis(self.axis, x.ndim)
+        self.axes = normalize_axis(self.name, self.axis, x.ndim)
         n = 1
         for a in self.axes:
             n *= x.shape[a]

@@ -3,6 +3,7 @@ import numpy as np
 
 from ..backend import device_of, get_array_module, is_array, scatter_add, to_device
 from ..function import Function, sum_to
+from .checks import broadcast_shape, check_index, normalize_axis
 
 
 class Reshape(Function):
@@ -26,8 +27,13 @@ class Transpose(Function):
         self.axes = axes
 
     def forward(self, x):
-        axes = self.axes if self.axes is not None else tuple(range(x.ndim))[::-1]
-        self.axes = tuple(a % x.ndim for a in axes) if x.ndim else ()
+        if self.axes is None:
+            self.axes = tuple(range(x.ndim))[::-1]
+        elif len(self.axes) != x.ndim:
+            raise ValueError(f"transpose: axes {tuple(self.axes)} do not match a tensor of "
+                             f"{x.ndim} dimension(s) (shape {x.shape}); give one per dimension")
+        else:
+            self.axes = normalize_axis("transpose", self.axes, x.ndim)
         return x.transpose(self.axes)
 
     def backward(self, gy):
@@ -47,6 +53,7 @@ class GetItem(Function):
         self.index = index
 
     def forward(self, x):
+        check_index(self.index, x.shape)
         self.shape, self.dtype = x.shape, x.dtype
         return x[self.index]
 
@@ -67,6 +74,10 @@ class Concatenate(Function):
         self.axis = axis
 
     def forward(self, *xs):
+        if xs[0].ndim == 0:
+            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; "
+                             "use stack")
+        (self.axis,) = normalize_axis("concatenate", self.axis, xs[0].ndim)
         self.sizes = [x.shape[self.axis] for x in xs]
         return get_array_module(*xs).concatenate(xs, axis=self.axis)
 
@@ -83,6 +94,7 @@ class Stack(Function):
         self.axis = axis
 
     def forward(self, *xs):
+        (self.axis,) = normalize_axis("stack", self.axis, xs[0].ndim + 1)
         self.n = len(xs)
         return get_array_module(*xs).stack(xs, axis=self.axis)
 
@@ -98,6 +110,7 @@ class Where(Function):
         self.condition = condition
 
     def forward(self, x, y):
+        broadcast_shape("where", self.condition.shape, x.shape, y.shape)
         self.shapes = (x.shape, y.shape)
         return get_array_module(x).where(self.condition, x, y)
 

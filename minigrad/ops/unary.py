@@ -7,6 +7,7 @@ import math
 
 from ..backend import erf, get_array_module
 from ..function import Function
+from .checks import normalize_axis
 
 
 class Exp(Function):
@@ -149,7 +150,9 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        self.axis = normalize_axis("softmax", self.axis, x.ndim)
+        # an empty tensor has no maximum, and nothing to overflow
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True) if x.size else x)
         self.y = e / e.sum(axis=self.axis, keepdims=True)
         return self.y
 
@@ -167,6 +170,10 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
+        self.axis = normalize_axis("log_softmax", self.axis, x.ndim)
+        if x.size == 0:  # an empty tensor has no maximum; its log-softmax is empty too
+            self.y = x.copy()
+            return self.y
         z = x - x.max(axis=self.axis, keepdims=True)
         self.y = z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
         return self.y
