@@ -5,6 +5,7 @@ from .backend import (cuda_is_available, get_default_dtype, get_rng_state, manua
 from .creation import cat, concatenate, ones, randn, stack, tensor, where, zeros
 from .function import Function, enable_grad, is_grad_enabled, no_grad, sum_to
 from .gradcheck import GradcheckError, gradcheck
+from .serialization import CheckpointError, load, save
 from .sparse import RowSparseGrad
 from .tensor import Tensor
 
@@ -13,6 +14,6 @@ __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled", "Function", "sum_to",
     "gradcheck", "GradcheckError", "manual_seed", "get_rng_state", "set_rng_state",
     "set_default_dtype", "get_default_dtype", "cuda_is_available", "backend", "nn",
-    "RowSparseGrad",
+    "RowSparseGrad", "save", "load", "CheckpointError",
 ]
 __version__ = "0.1.0"

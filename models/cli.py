@@ -1,15 +1,18 @@
 """The `minigrad` command line (also `python -m models`): train, compare."""
 import argparse
+import math
 import os
 import sys
 
+import numpy as np
+
 from minigrad import backend
 
-from .checkpoint import CheckpointError
+from .checkpoint import NAME, CheckpointError
 from .compare import compare, lr_sweep
 from .optimizers import DEFAULT_COMPARE, OPTIMIZERS, check_names
 from .tasks import TASKS, make_task
-from .train import SCHEDULES, train
+from .train import SCHEDULES, Interrupted, train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,14 +34,38 @@ def _positive_int(name):
     return parse
 
 
+def _non_negative_int(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 0 (0: never), got {value}")
+        return value
+    return parse
+
+
+def _positive_float(name):
+    """A rate or a limit: inf would run to NaN weights, nan would silently switch the limit off."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{name} must be positive and finite, got {text}")
+        return value
+    return parse
+
+
 def _lr_pairs(text):
     out = {}
     for part in filter(None, text.split(",")):
-        name, _, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--lr expects name=value pairs, got {part!r}") from None
+        name, eq, value = part.partition("=")
+        if not eq or not name.strip():
+            raise argparse.ArgumentTypeError(f"--lr expects name=value pairs, got {part!r}")
+        out[name.strip()] = _positive_float(f"--lr {name.strip()}")(value)
     return out
 
 
@@ -47,7 +74,8 @@ def _common(p):
     p.add_argument("--steps", type=_positive_int("--steps"), help="training steps (task default)")
     p.add_argument("--batch-size", type=_positive_int("--batch-size"))
     p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (task default)")
-    p.add_argument("--clip", type=float, default=None, help="clip the gradient norm to this")
+    p.add_argument("--clip", type=_positive_float("--clip"), default=None,
+                   help="clip the gradient norm to this (positive, finite)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -60,15 +88,19 @@ def build_parser():
     sub = ap.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train one model with one optimizer")
     _common(tr)
-    tr.add_argument("--data", default="surnames", choices=["surnames", "first-names"],
-                    help="name list for --task names")
+    tr.add_argument("--data", choices=["surnames", "first-names"],
+                    help="name list for --task names (default surnames; other tasks have no --data)")
     tr.add_argument("--optimizer", help=f"one of: {', '.join(OPTIMIZERS)}")
-    tr.add_argument("--lr", type=float)
+    tr.add_argument("--lr", type=_positive_float("--lr"), help="learning rate (the optimizer's default)")
     tr.add_argument("--out", default="runs/train", help="directory for the checkpoint and plot")
-    tr.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pkl")
+    tr.add_argument("--resume", action="store_true", help=f"continue from --out/{NAME}")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="start over even if --out already holds a checkpoint")
     tr.add_argument("--stop-after", type=_positive_int("--stop-after"),
                     help="stop at this step and checkpoint, as if interrupted")
-    tr.add_argument("--checkpoint-every", type=int, default=1000)
+    tr.add_argument("--checkpoint-every", type=_non_negative_int("--checkpoint-every"), default=1000,
+                    help="also checkpoint every N steps (default 1000; 0: only at the end and on "
+                    "Ctrl-C/SIGTERM)")
     cp = sub.add_parser("compare", help="compare optimizers from one initialisation")
     _common(cp)
     cp.add_argument("--optimizers", help=f"comma-separated (default: {','.join(DEFAULT_COMPARE)}, "
@@ -88,20 +120,25 @@ def main(argv=None):
     except (ValueError, RuntimeError, CheckpointError, OSError) as e:
         print(f"minigrad: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"\nminigrad: {e}", file=sys.stderr)
+        return 128 + e.signum  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
     except KeyboardInterrupt:
+        print("\nminigrad: interrupted", file=sys.stderr)
         return 130
 
 
 def run(args):
     """Resolve the task and its defaults, then train or compare."""
-    if args.clip is not None and args.clip <= 0:
-        raise ValueError(f"--clip must be positive, got {args.clip}")
     if args.device != "cpu":
         backend.parse_device(args.device)
         reason = backend.gpu_unavailable_reason()
         if reason:
             raise RuntimeError(f"--device {args.device}: {reason}")
-    kw = {"data": args.data} if args.command == "train" and args.task == "names" else {}
+    data = getattr(args, "data", None)
+    if data is not None and args.task != "names":
+        raise ValueError(f"--data {data} applies only to --task names (this is --task {args.task})")
+    kw = {"data": data or "surnames"} if args.command == "train" and args.task == "names" else {}
     task = make_task(args.task, device=args.device, seed=args.seed, **kw)
     steps = args.steps or task.steps
     batch_size = args.batch_size or task.batch_size
@@ -123,21 +160,23 @@ def run_train(args, task, steps, batch_size, schedule):
     """`minigrad train`: train, report, checkpoint, plot."""
     name = args.optimizer or task.optimizer
     check_names([name], task.variants)
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the checkpoint and --overwrite replaces it: choose one")
     config = dict(optimizer=name, lr=args.lr if args.lr is not None else task.lr_for(name),
                   schedule=schedule, clip=args.clip, steps=steps, batch_size=batch_size, seed=args.seed)
-    if config["lr"] <= 0:
-        raise ValueError(f"--lr must be positive, got {config['lr']}")
     print(f"{task.name}: {name} lr {config['lr']:g}, {schedule} schedule, {steps} steps of "
           f"{batch_size}" + (" (resuming)" if args.resume else ""))
-    result = train(task, config, out=args.out, resume=args.resume, stop_after=args.stop_after,
-                   progress=not args.quiet, checkpoint_every=args.checkpoint_every)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
+        result = train(task, config, out=args.out, resume=args.resume, stop_after=args.stop_after,
+                       progress=not args.quiet, checkpoint_every=args.checkpoint_every,
+                       overwrite=args.overwrite)
     m = result["metrics"]
     print(f"step {result['step']} in {result['seconds']:.1f}s: " + ", ".join(
         f"{k} {100 * v:.2f}%" if k.endswith("acc") else f"{k} {v:.4f}"
         for k, v in m.items() if isinstance(v, float)))
     for line in task.report(result["model"]):
         print(line)
-    print(f"checkpoint: {os.path.join(args.out, 'checkpoint.pkl')}")
+    print(f"checkpoint: {os.path.join(args.out, NAME)}")
     from . import plots
     png = os.path.join(args.out, "loss.png")
     if plots.loss_curves({name: result["history"]["loss"]}, png, f"{task.name}: {name}",

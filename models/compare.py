@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from . import plots
+from .checkpoint import check_writable
 from .train import train
 
 SWEEP = (0.1, 0.3, 1.0, 3.0, 10.0)  # multiples of each optimizer's recommended lr
@@ -26,6 +27,8 @@ def final_loss(metrics):
 
 def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, progress=True):
     """Train each optimizer; print the table; save loss curves (and trajectories) in out."""
+    if out:
+        check_writable(out)  # now, not after all the training
     rows, curves, paths = [], {}, {}
     for name in names:
         lr = lrs.get(name, task.lr_for(name))
@@ -33,7 +36,7 @@ def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, prog
                       batch_size=batch_size, seed=seed)
         if task.kind == "function":
             task.trace = []  # the task records the point at every step
-        result = train(task, config, progress=progress)
+        result = train(task, config, progress=progress, stop_on_nonfinite=False)  # a diverged row is a result
         curves[f"{name} (lr {lr:g})"] = result["history"]["loss"]
         if task.kind == "function":
             paths[f"{name} (lr {lr:g})"], task.trace = task.trace, None
@@ -80,6 +83,8 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
     """Each optimizer at SWEEP multiples (0.1x to 10x) of its recommended lr; prints the best lr,
     and how sensitive the optimizer is: the worst loss of the sweep and the mean excess of the
     five final losses over the best one (lower: less sensitive to the learning rate)."""
+    if out:
+        check_writable(out)
     results = {}
     print(f"\nlearning-rate sweep on {task.name}, {steps} steps each")
     print(f"{'optimizer':10s} {'best lr':>9s} {'best loss':>10s} {'worst loss':>11s} {'mean excess':>12s}  "
@@ -90,7 +95,7 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
         for k in SWEEP:
             config = dict(optimizer=name, lr=base * k, schedule=schedule, clip=clip, steps=steps,
                           batch_size=batch_size, seed=seed)
-            loss = final_loss(train(task, config, progress=progress)["metrics"])
+            loss = final_loss(train(task, config, progress=progress, stop_on_nonfinite=False)["metrics"])
             points.append((base * k, loss if math.isfinite(loss) else float("inf")))
         results[name] = points
         losses = np.array([l for _, l in points])

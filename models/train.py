@@ -1,5 +1,8 @@
 """The training loop behind `minigrad train` and `minigrad compare`."""
+import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -54,66 +57,130 @@ class Progress:
             self.bar.close()
 
 
-def train(task, config, out=None, resume=False, stop_after=None, progress=True, checkpoint_every=0):
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training at a step boundary (after saving, when there is an out).
+    A KeyboardInterrupt, so code that catches Ctrl-C still does; .signum says which signal."""
+
+    def __init__(self, signum, step, saved):
+        self.signum, self.step, self.saved = signum, step, saved
+        where = f"; checkpoint saved in {saved}, continue with --resume" if saved else ""
+        super().__init__(f"interrupted by {signal.Signals(signum).name} at step {step}{where}")
+
+
+class Diverged(ValueError):
+    """The loss or the parameters became inf or NaN; nothing was saved over the last checkpoint."""
+
+
+class _StopAtStepBoundary:
+    """While active, SIGINT and SIGTERM only set .signum: the loop finishes the step it is in and
+    stops at the boundary, so a checkpoint never holds half a step (data drawn but parameters
+    not updated, or updated but the step not counted). A second Ctrl-C interrupts at once, as
+    Ctrl-C normally does (the previous checkpoint stays as it was). Signal handlers can only be
+    set in the main thread; elsewhere this does nothing."""
+
+    def __enter__(self):
+        self.signum, self.previous = None, {}
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self.previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
+def train(task, config, out=None, resume=False, stop_after=None, progress=True, checkpoint_every=0,
+          overwrite=False, stop_on_nonfinite=True):
     """Train task's model as config says ({optimizer, lr, schedule, clip, steps, batch_size,
     seed}); returns {metrics, history, seconds, step, model}.
 
-    With resume, state comes from out/checkpoint.pkl and the run continues where it stopped,
-    bit for bit. stop_after: stop (and checkpoint) at that step, as if interrupted.
+    With out, the checkpoint is out/checkpoint.safetensors: written every checkpoint_every steps
+    (0: only at the end), at the end, and on SIGINT/SIGTERM, always as of a step boundary (then
+    Interrupted is raised). An existing checkpoint is continued with resume, bit for bit, replaced
+    with overwrite, and otherwise refused. stop_after: stop (and checkpoint) at that step, as if
+    interrupted. stop_on_nonfinite: raise Diverged, saving nothing, when the loss or the
+    parameters become inf or NaN (compare and its sweep turn it off: divergence is a result there).
     """
-    ckpt_path = os.path.join(out, "checkpoint.pkl") if out else None
+    ckpt_path = os.path.join(out, checkpoint.NAME) if out else None
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0 (0: only at the end), got {checkpoint_every}")
+    if out:
+        checkpoint.prepare_out(out)
+        if not resume and not overwrite and os.path.exists(ckpt_path):
+            raise ValueError(f"{ckpt_path} exists: continue it with --resume, start over with "
+                             "--overwrite, or choose another --out")
+    run = {"task": task.name, "data": getattr(task, "data", None)}
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
     opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
     sched = make_schedule(config["schedule"], opt, config["steps"])
     data_rng = np.random.default_rng(config["seed"] + 1)
     step, history = 0, {"loss": [], "lr": []}
     if resume:
-        step, history = _restore(checkpoint.load(ckpt_path), config, model, opt, sched, data_rng)
+        step, history = _restore(checkpoint.load(ckpt_path), run, config, model, opt, sched, data_rng)
     end = config["steps"] if stop_after is None else min(stop_after, config["steps"])
     bar = Progress(config["steps"], step, progress, f"{task.name} {config['optimizer']}")
     params = model.parameters()
+
+    def save():
+        if stop_on_nonfinite and not all(_finite(p.data) for p in params):
+            raise Diverged(f"the parameters became inf or NaN by step {step}; nothing was saved "
+                           "over the last checkpoint (lower --lr, or --clip)")
+        _save(ckpt_path, run, config, step, model, opt, sched, data_rng, history)
+
     t0 = time.perf_counter()
     try:
-        while step < end:
-            batch = task.batch(data_rng, config["batch_size"])
-            loss = task.loss(model, batch)
-            opt.zero_grad()
-            loss.backward()
-            if config["clip"]:
-                optim.clip_grad_norm_(params, config["clip"])
-            lr = opt.param_groups[0]["lr"]
-            opt.step()
-            if sched is not None:
-                sched.step()
-            step += 1
-            value = loss.item()
-            history["loss"].append(value)
-            history["lr"].append(lr)
-            bar.update(step, value, lr)
-            if ckpt_path and checkpoint_every and step % checkpoint_every == 0 and step < end:
-                _save(ckpt_path, config, step, model, opt, sched, data_rng, history)
-    except KeyboardInterrupt:
-        if ckpt_path:
-            _save(ckpt_path, config, step, model, opt, sched, data_rng, history)
-            print(f"\ninterrupted at step {step}; checkpoint saved, continue with --resume")
-        raise
+        with _StopAtStepBoundary() as stop:
+            while step < end and stop.signum is None:
+                # one step; a signal arriving anywhere in it is acted on after `step += 1`
+                batch = task.batch(data_rng, config["batch_size"])
+                loss = task.loss(model, batch)
+                value = loss.item()
+                if stop_on_nonfinite and not math.isfinite(value):
+                    raise Diverged(f"the loss became {value} at step {step + 1} (lr {config['lr']:g} too "
+                                   "high?); stopped, nothing saved over the last checkpoint")
+                opt.zero_grad()
+                loss.backward()
+                if config["clip"]:
+                    optim.clip_grad_norm_(params, config["clip"])
+                lr = opt.param_groups[0]["lr"]
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                step += 1
+                history["loss"].append(value)
+                history["lr"].append(lr)
+                bar.update(step, value, lr)
+                if ckpt_path and checkpoint_every and step % checkpoint_every == 0 and step < end:
+                    save()
+            if ckpt_path:
+                save()
+            if stop.signum is not None:
+                raise Interrupted(stop.signum, step, ckpt_path)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    if ckpt_path:
-        _save(ckpt_path, config, step, model, opt, sched, data_rng, history)
     return {"metrics": task.evaluate(model), "history": history, "seconds": seconds, "step": step,
             "model": model}
 
 
-def _save(path, config, step, model, opt, sched, data_rng, history):
+def _finite(a):
+    return a.dtype.kind != "f" or bool(backend.get_array_module(a).isfinite(a).all())
+
+
+def _save(path, run, config, step, model, opt, sched, data_rng, history):
     checkpoint.save(path, {
-        "config": dict(config), "step": step,
-        "model": {k: backend.to_numpy(v).copy() for k, v in model.state_dict().items()},
+        **run, "config": dict(config), "step": step,
+        "model": {k: backend.to_numpy(v) for k, v in model.state_dict().items()},
         "optimizer": _to_cpu(opt.state_dict()),
         "scheduler": sched.state_dict() if sched is not None else None,
         "rng": {"minigrad": mg.get_rng_state(), "data": data_rng.bit_generator.state},
-        "history": history,
+        "history": {k: np.asarray(v, np.float64) for k, v in history.items()},
     })
 
 
@@ -123,19 +190,70 @@ def _to_cpu(sd):
             "param_groups": sd["param_groups"]}
 
 
-def _restore(payload, config, model, opt, sched, data_rng):
+def _restore(payload, run, config, model, opt, sched, data_rng):
+    """Check every field of the checkpoint against this run, then load it (a CheckpointError
+    leaves the run as it was)."""
+    for key, flag in (("task", "--task"), ("data", "--data")):
+        if payload[key] != run[key]:
+            raise checkpoint.CheckpointError(f"the checkpoint is from {flag} {payload[key]}, this run "
+                                             f"is {flag} {run[key]}")
     saved = payload["config"]
+    if not isinstance(saved, dict) or not all(isinstance(v, (type(None), bool, int, float, str))
+                                              for v in saved.values()):
+        raise checkpoint.CheckpointError("checkpoint config: expected a dict of settings")
     different = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
-    if different:
+    if different or set(saved) != set(config):
         desc = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in different.items())
-        raise checkpoint.CheckpointError(f"the checkpoint was made with other settings ({desc})")
+        raise checkpoint.CheckpointError(f"the checkpoint was made with other settings ({desc or sorted(saved)})")
+    step = payload["step"]
+    if type(step) is not int or not 0 <= step <= config["steps"]:
+        raise checkpoint.CheckpointError(f"checkpoint step: expected an integer from 0 to "
+                                         f"{config['steps']}, got {step!r}")
+    check = checkpoint.check_like
+    check(payload["history"], {"loss": np.zeros(step), "lr": np.zeros(step)}, "history")
+    check(payload["model"], {k: backend.to_numpy(v) for k, v in model.state_dict().items()}, "model")
+    _check_optimizer(payload["optimizer"], opt)
+    if sched is None:
+        check(payload["scheduler"], None, "scheduler")
+    else:
+        check(payload["scheduler"], sched.state_dict(), "scheduler")
+        if payload["scheduler"]["last_epoch"] != step:
+            raise checkpoint.CheckpointError(f"checkpoint scheduler: last_epoch "
+                                             f"{payload['scheduler']['last_epoch']} at step {step}")
+    rng = payload["rng"]
+    check(rng, {"minigrad": mg.get_rng_state(), "data": data_rng.bit_generator.state}, "rng")
+    for name, gen in (("minigrad", backend.rng()), ("data", data_rng)):
+        try:  # on a scratch generator of the same kind, so a bad state changes nothing
+            type(gen.bit_generator)().state = rng[name]
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise checkpoint.CheckpointError(f"checkpoint rng[{name!r}]: not a valid generator state "
+                                             f"({type(e).__name__}: {e})") from None
+    # everything checked: now write (the optimizer first: it still checks names and shapes itself)
     try:
-        model.load_state_dict(payload["model"])
         opt.load_state_dict(payload["optimizer"])
-    except (KeyError, ValueError) as e:
-        raise checkpoint.CheckpointError(f"the checkpoint does not fit this model: {e}") from None
+    except (KeyError, ValueError, TypeError) as e:
+        raise checkpoint.CheckpointError(f"checkpoint optimizer: {e}") from None
+    model.load_state_dict(payload["model"])
     if sched is not None:
         sched.load_state_dict(payload["scheduler"])
-    mg.set_rng_state(payload["rng"]["minigrad"])
-    data_rng.bit_generator.state = payload["rng"]["data"]
-    return payload["step"], payload["history"]
+    mg.set_rng_state(rng["minigrad"])
+    data_rng.bit_generator.state = rng["data"]
+    return step, {k: v.tolist() for k, v in payload["history"].items()}
+
+
+def _check_optimizer(saved, opt):
+    fresh = opt.state_dict()
+    if type(saved) is not dict or set(saved) != {"state", "param_groups"}:
+        raise checkpoint.CheckpointError("checkpoint optimizer: expected a dict of 'state' and 'param_groups'")
+    checkpoint.check_like(saved["param_groups"], fresh["param_groups"], "optimizer param_groups")
+    n = sum(len(g["params"]) for g in fresh["param_groups"])
+    state = saved["state"]
+    if type(state) is not dict or not all(type(i) is int and 0 <= i < n and type(s) is dict
+                                          for i, s in state.items()):
+        raise checkpoint.CheckpointError(f"checkpoint optimizer state: expected {{index < {n}: dict}}")
+    for i, s in state.items():
+        for k, v in s.items():
+            if not (v is None or isinstance(v, np.ndarray)
+                    or isinstance(v, (int, float)) and not isinstance(v, bool)):
+                raise checkpoint.CheckpointError(f"checkpoint optimizer state[{i}][{k!r}]: expected an "
+                                                 f"array or a number, got {type(v).__name__}")

@@ -84,3 +84,77 @@ def test_sparse_problem_has_rare_features():
     X, _ = task.train
     freq = X.mean(axis=0)
     assert freq[0] > 0.3 and (freq < 0.01).mean() > 0.5  # a few common features, most rare
+
+
+def _signal_on_call(fn, k, signum=None):
+    """fn, but its k-th call sends this process SIGINT in the middle (before fn returns)."""
+    import os
+    import signal
+    calls = [0]
+
+    def wrapped(*a, **kw):
+        calls[0] += 1
+        out = fn(*a, **kw)
+        if calls[0] == k:
+            os.kill(os.getpid(), signum or signal.SIGINT)
+        return out
+    return wrapped
+
+
+@pytest.mark.parametrize("phase", ["batch", "loss", "backward", "optimizer.step", "scheduler.step"])
+def test_an_interrupt_in_any_phase_of_a_step_resumes_bit_for_bit(tmp_path, monkeypatch, phase):
+    import models.train as tr
+    from models import checkpoint
+    task = make_task("digits")
+    config = dict(optimizer="adam", lr=1e-2, schedule="warmup-cosine", clip=1.0, steps=12, batch_size=16, seed=3)
+    train(task, config, out=str(tmp_path / "whole"), progress=False)
+    k = 5
+    if phase in ("batch", "loss"):
+        monkeypatch.setattr(task, phase, _signal_on_call(getattr(task, phase), k))
+    elif phase == "backward":
+        monkeypatch.setattr(mg.Tensor, "backward", _signal_on_call(mg.Tensor.backward, k))
+    else:
+        maker = "make_optimizer" if phase == "optimizer.step" else "make_schedule"
+
+        def make(*a, _make=getattr(tr, maker)):
+            obj = _make(*a)  # patched on the class: an instance attribute would land in state_dict()
+            monkeypatch.setattr(type(obj), "step", _signal_on_call(type(obj).step, k))
+            return obj
+        monkeypatch.setattr(tr, maker, make)
+    with pytest.raises(tr.Interrupted) as e:
+        train(task, config, out=str(tmp_path / "parts"), progress=False)
+    assert e.value.step == k  # the step in flight was finished, then saved
+    monkeypatch.undo()
+    assert checkpoint.load(str(tmp_path / "parts" / checkpoint.NAME))["step"] == k
+    train(task, config, out=str(tmp_path / "parts"), resume=True, progress=False)
+    a, b = (checkpoint.load(str(tmp_path / d / checkpoint.NAME)) for d in ("whole", "parts"))
+    for part in ("model", "history"):
+        for name in a[part]:
+            np.testing.assert_array_equal(a[part][name], b[part][name], err_msg=f"{part} {name}")
+    for i, s in a["optimizer"]["state"].items():
+        for name, v in s.items():
+            np.testing.assert_array_equal(v, b["optimizer"]["state"][i][name])
+    assert a["rng"] == b["rng"] and a["scheduler"] == b["scheduler"]
+
+
+def test_the_signal_handlers_are_restored_after_training():
+    import signal
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    task = make_task("rosenbrock")
+    train(task, dict(optimizer="adam", lr=1e-2, schedule="none", clip=None, steps=3, batch_size=1, seed=0),
+          progress=False)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+@pytest.mark.parametrize("every,saves", [(0, [10]), (4, [4, 8, 10])])
+def test_checkpoint_every(tmp_path, monkeypatch, every, saves):
+    import models.train as tr
+    seen = []
+    monkeypatch.setattr(tr, "_save", lambda path, run, config, step, *a: seen.append(step))
+    task = make_task("rosenbrock")
+    train(task, dict(optimizer="adam", lr=1e-2, schedule="none", clip=None, steps=10, batch_size=1, seed=0),
+          out=str(tmp_path), progress=False, checkpoint_every=every)
+    assert seen == saves
+    with pytest.raises(ValueError, match="checkpoint_every must be >= 0"):
+        train(task, dict(optimizer="adam", lr=1e-2, schedule="none", clip=None, steps=10, batch_size=1, seed=0),
+              out=str(tmp_path), progress=False, checkpoint_every=-1, overwrite=True)
