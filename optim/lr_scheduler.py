@@ -10,6 +10,9 @@ the first time it finds an lr other than the one it set: until then the others' 
 exactly 1, so both forms agree. Alone, these match torch's recursion to 1e-14 (float64, 3000
 steps), except CosineAnnealingLR over many periods: torch's recursion drifts ~3e-16 a step
 (8.8e-13 after 3000 steps at T_max=20); the closed form is the exact one.
+
+state_dict() is plain data (numbers, strings, bools, None, lists, dicts), for JSON checkpoints;
+like torch's, it leaves out the optimizer and functions (lr_lambda, scale_fn).
 """
 import math
 from bisect import bisect_right
@@ -17,35 +20,42 @@ from bisect import bisect_right
 from .optimizer import Optimizer
 
 
-def _per_group(name, optimizer, value):
-    """One value per param group: a list as given, or a scalar repeated."""
-    n = len(optimizer.param_groups)
-    if isinstance(value, (list, tuple)) and len(value) != n:
-        raise ValueError(f"expected {n} values for {name} (one per param group), got {len(value)}")
-    return list(value) if isinstance(value, (list, tuple)) else [value] * n
+def _check(ok, name, value, expected):
+    """Validate an argument: unless ok, say which, its value, and what was expected."""
+    if not ok:
+        raise ValueError(f"Invalid {name}: {value!r} (expected {expected})")
 
 
-def _check_optimizer(optimizer):
+def _groups(optimizer):
+    """optimizer.param_groups, once optimizer is one."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+    return optimizer.param_groups
+
+
+def _per_group(name, optimizer, value):
+    """One value per param group: a list as given, or a scalar repeated."""
+    n, many = len(_groups(optimizer)), isinstance(value, (list, tuple))
+    _check(not many or len(value) == n, name, value, f"one value per param group: {n}")
+    return list(value) if many else [value] * n
+
+
+def _half_cos(p):
+    """g(p) = (1 + cos(π p)) / 2, from 1 at p = 0 down to 0 at p = 1."""
+    return (1 + math.cos(math.pi * p)) / 2
 
 
 class LRScheduler:
     """Base class: base_lrs (each group's initial_lr), last_epoch, and the lrs it set last."""
 
-    chained = False  # True once this scheduler has found the lr moved by another hand
-
     def __init__(self, optimizer, last_epoch=-1):
-        _check_optimizer(optimizer)
-        self.optimizer = optimizer
-        for i, group in enumerate(optimizer.param_groups):
+        groups = _groups(optimizer)
+        for i, group in enumerate(groups):
             if last_epoch != -1 and "initial_lr" not in group:
                 raise KeyError(f"param_groups[{i}] has no 'initial_lr': resuming a schedule with "
                                f"last_epoch={last_epoch} needs the optimizer's state loaded first")
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
+        self.optimizer, self.last_epoch, self.chained = optimizer, last_epoch, False
+        self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
         self._last_lr = list(self.base_lrs)  # what the lr was before this scheduler
         self.step()
 
@@ -54,71 +64,36 @@ class LRScheduler:
         raise NotImplementedError
 
     def chained_lr(self, t):
-        """The recursive form: each group's lr at step t from its current lr. Schedules that torch
-        does not chain (LambdaLR, the cyclic ones, SGDR, WarmupCosine) overwrite: lr_at(t)."""
+        """The recursive form, from each group's current lr; schedules that torch does not chain
+        (LambdaLR, SGDR, WarmupCosine, the cyclic ones) keep lr_at(t)."""
         return self.lr_at(t)
 
     def step(self, epoch=None):
         """Move to step last_epoch + 1 (or jump to `epoch`, by the closed form)."""
         groups = self.optimizer.param_groups
-        if epoch is None:
-            t = self.last_epoch + 1
-            if any(g["lr"] != lr for g, lr in zip(groups, self._last_lr)):
-                self.chained = True
-            lrs = self.chained_lr(t) if self.chained else self.lr_at(t)
-        else:
-            t, lrs, self.chained = epoch, self.lr_at(epoch), False
-        for group, lr in zip(groups, lrs):
+        t = self.last_epoch + 1 if epoch is None else epoch
+        moved = any(g["lr"] != lr for g, lr in zip(groups, self._last_lr))  # by another hand
+        self.chained = epoch is None and (self.chained or moved)  # for good, unless jumping
+        for group, lr in zip(groups, self.chained_lr(t) if self.chained else self.lr_at(t)):
             group["lr"] = lr
-        self.last_epoch = t
-        self._last_lr = [group["lr"] for group in groups]
+        self.last_epoch, self._last_lr = t, [group["lr"] for group in groups]
 
     def get_last_lr(self):
         """The learning rates the last step set, one per group."""
         return self._last_lr
 
     def state_dict(self):
-        """Everything but the optimizer (and functions, which cannot be saved)."""
+        """Every attribute but the optimizer, functions and child schedulers: plain data."""
         return {k: v for k, v in self.__dict__.items()
-                if k not in ("optimizer", "lr_lambdas", "_schedulers", "scale_fn")}
+                if k not in ("optimizer", "lr_lambdas", "scale_fn", "_schedulers")}
 
     def load_state_dict(self, state_dict):
         self.__dict__.update(state_dict)
 
 
-class _Multiplicative(LRScheduler):
-    """lr_at(t) = base_lr · f(t); chained: lr ← lr · f(t) / f(t-1), with f(-1) = 1."""
-
-    def f(self, t):
-        raise NotImplementedError
-
-    def lr_at(self, t):
-        return [base * self.f(t) for base in self.base_lrs]
-
-    def chained_lr(self, t):
-        now, before = self.f(t), (self.f(t - 1) if t > 0 else 1.0)
-        ratio = 1.0 if now == before else now / before  # 1 also when both are 0
-        return [group["lr"] * ratio for group in self.optimizer.param_groups]
-
-
 # ============================================================================ multiplicative
-
 class LambdaLR(LRScheduler):
     """lr_at(t) = base_lr · lr_lambda(t); a list gives one lr_lambda per group."""
-
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
-        self.lr_lambdas = _per_group("lr_lambda", optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
-    def lr_at(self, t):
-        return [base * f(t) for f, base in zip(self.lr_lambdas, self.base_lrs)]
-
-
-class MultiplicativeLR(LRScheduler):
-    """lr_t = lr_(t-1) · lr_lambda(t) for t >= 1; step 0 keeps the group's lr.
-
-    The one schedule defined by its recursion: it multiplies whatever the lr is. As a later phase
-    of SequentialLR it goes on from the previous phase's lr (torch also multiplies by lr_lambda(0))."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         self.lr_lambdas = _per_group("lr_lambda", optimizer, lr_lambda)
@@ -128,12 +103,41 @@ class MultiplicativeLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, t):
+        return [base * f(t) for f, base in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(LambdaLR):
+    """lr_t = lr_(t-1) · lr_lambda(t) for t >= 1; step 0 keeps the group's lr: the one schedule
+    defined by its recursion. As a later phase of SequentialLR it goes on from the previous
+    phase's lr (torch also multiplies by lr_lambda(0))."""
+
+    def lr_at(self, t):
         return [g["lr"] * f(t) if t > 0 else g["lr"]
                 for f, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
 
-class StepLR(_Multiplicative):
-    """lr_at(t) = base_lr · gamma^⌊t / step_size⌋."""
+class _Factor(LRScheduler):
+    """lr_at(t) = eta_min + (base_lr - eta_min) f(t), eta_min = 0 but in CosineAnnealingLR.
+    Chained, as torch's recursion: the part above eta_min is scaled by f(t) / f(t-1), f(-1) = 1,
+    or out of a trough (f(t-1) = 0) the rise (base_lr - eta_min) f(t) is added."""
+
+    eta_min = 0.0
+
+    def lr_at(self, t):
+        return [self.eta_min + (base - self.eta_min) * self.f(t) for base in self.base_lrs]
+
+    def chained_lr(self, t):
+        lo, now, before = self.eta_min, self.f(t), (self.f(t - 1) if t > 0 else 1.0)
+        lrs = [g["lr"] for g in self.optimizer.param_groups]
+        if now == before:  # also when both are 0
+            return lrs
+        if before == 0:
+            return [lr + (base - lo) * now for lr, base in zip(lrs, self.base_lrs)]
+        return [lo + (lr - lo) * (now / before) for lr in lrs]
+
+
+class StepLR(_Factor):
+    """lr_at(t) = base_lr · f(t),  f(t) = gamma^⌊t / step_size⌋."""
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size, self.gamma = step_size, gamma
@@ -143,8 +147,9 @@ class StepLR(_Multiplicative):
         return self.gamma ** (t // self.step_size)
 
 
-class MultiStepLR(_Multiplicative):
-    """lr_at(t) = base_lr · gamma^(milestones <= t); a milestone listed twice counts twice."""
+class MultiStepLR(_Factor):
+    """lr_at(t) = base_lr · f(t),  f(t) = gamma^(number of milestones <= t), counting twice a
+    milestone listed twice."""
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         self.milestones, self.gamma = sorted(milestones), gamma
@@ -154,12 +159,11 @@ class MultiStepLR(_Multiplicative):
         return self.gamma ** bisect_right(self.milestones, t)
 
 
-class ConstantLR(_Multiplicative):
-    """lr_at(t) = base_lr · factor for t < total_iters, then base_lr."""
+class ConstantLR(_Factor):
+    """lr_at(t) = base_lr · f(t),  f(t) = factor for t < total_iters, then 1."""
 
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
-        if not 0 <= factor <= 1.0:
-            raise ValueError(f"Invalid factor: {factor} (expected 0 <= factor <= 1)")
+        _check(0 <= factor <= 1.0, "factor", factor, "0 <= factor <= 1")
         self.factor, self.total_iters = factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -167,14 +171,14 @@ class ConstantLR(_Multiplicative):
         return self.factor + (t >= self.total_iters) * (1 - self.factor)
 
 
-class LinearLR(_Multiplicative):
-    """lr_at(t) = base_lr · (start_factor + (end_factor - start_factor) min(t, total_iters) / total_iters)."""
+class LinearLR(_Factor):
+    """lr_at(t) = base_lr · f(t),
+    f(t) = start_factor + (end_factor - start_factor) · min(t, total_iters) / total_iters."""
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        if not 0 < start_factor <= 1.0:
-            raise ValueError(f"Invalid start_factor: {start_factor} (expected 0 < start_factor <= 1)")
-        if not 0 <= end_factor <= 1.0:
-            raise ValueError(f"Invalid end_factor: {end_factor} (expected 0 <= end_factor <= 1)")
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
+                 last_epoch=-1):
+        _check(0 < start_factor <= 1.0, "start_factor", start_factor, "0 < start_factor <= 1")
+        _check(0 <= end_factor <= 1.0, "end_factor", end_factor, "0 <= end_factor <= 1")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
         super().__init__(optimizer, last_epoch)
 
@@ -183,8 +187,8 @@ class LinearLR(_Multiplicative):
         return self.start_factor + delta * min(self.total_iters, t) / self.total_iters
 
 
-class ExponentialLR(_Multiplicative):
-    """lr_at(t) = base_lr · gamma^t."""
+class ExponentialLR(_Factor):
+    """lr_at(t) = base_lr · f(t),  f(t) = gamma^t."""
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = gamma
@@ -194,8 +198,8 @@ class ExponentialLR(_Multiplicative):
         return self.gamma ** t
 
 
-class PolynomialLR(_Multiplicative):
-    """lr_at(t) = base_lr · (1 - min(t, total_iters) / total_iters)^power."""
+class PolynomialLR(_Factor):
+    """lr_at(t) = base_lr · f(t),  f(t) = (1 - min(t, total_iters) / total_iters)^power."""
 
     def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
         self.total_iters, self.power = total_iters, power
@@ -206,122 +210,86 @@ class PolynomialLR(_Multiplicative):
 
 
 # ============================================================================ cosine
-
-class CosineAnnealingLR(LRScheduler):
-    """lr_at(t) = η_min + (base_lr - η_min) g(t),  g(t) = (1 + cos(π t / T_max)) / 2.
-
-    Past T_max it rises again (a period of 2 T_max), as in PyTorch. Chained, the part above η_min
-    is scaled, lr ← η_min + (lr - η_min) g(t) / g(t-1), or out of a trough (g(t-1) = 0) the
-    rise is added, lr ← lr + (base_lr - η_min) g(t)."""
+class CosineAnnealingLR(_Factor):
+    """lr_at(t) = eta_min + (base_lr - eta_min) f(t),  f(t) = g(t / T_max),
+    g(p) = (1 + cos(π p)) / 2. Past T_max it rises again (a period of 2 T_max), as in torch."""
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def g(self, t):
-        return (1 + math.cos(math.pi * t / self.T_max)) / 2
-
-    def lr_at(self, t):
-        return [self.eta_min + (base - self.eta_min) * self.g(t) for base in self.base_lrs]
-
-    def chained_lr(self, t):
-        lo, now, before = self.eta_min, self.g(t), self.g(t - 1)
-        lrs = [g["lr"] for g in self.optimizer.param_groups]
-        if t == 0:
-            return lrs
-        if before == 0:
-            return [lr + (base - lo) * now for lr, base in zip(lrs, self.base_lrs)]
-        return [lo + (lr - lo) * (now / before) for lr in lrs]
+    def f(self, t):
+        return _half_cos(t / self.T_max)
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
-    """SGDR (Loshchilov & Hutter 2017): lr_at(t) = η_min + (base_lr - η_min)(1 + cos(π T_cur / T_i)) / 2,
+    """SGDR (Loshchilov & Hutter 2017): lr_at(t) = eta_min + (base_lr - eta_min) g(T_cur / T_i),
     T_cur counting steps since the last restart; the first cycle lasts T_i = T_0 steps, each next
     one T_mult times longer."""
 
     def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
-        if not isinstance(T_0, int) or T_0 <= 0:
-            raise ValueError(f"Expected positive integer T_0, but got {T_0!r}")
-        if not isinstance(T_mult, int) or T_mult < 1:
-            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult!r}")
+        _check(isinstance(T_0, int) and T_0 > 0, "T_0", T_0, "a positive integer")
+        _check(isinstance(T_mult, int) and T_mult >= 1, "T_mult", T_mult, "an integer >= 1")
         self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
         super().__init__(optimizer, last_epoch)
 
-    def cycle(self, t):
-        """(T_cur, T_i) at step t, by whole cycles so that restarts land exactly."""
-        if self.T_mult == 1:
-            return t % self.T_0, self.T_0
-        T_cur, T_i = t, self.T_0
-        while T_cur >= T_i:
-            T_cur, T_i = T_cur - T_i, T_i * self.T_mult
-        return T_cur, T_i
-
     def lr_at(self, t):
-        T_cur, T_i = self.cycle(t)
-        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2
+        T_cur, T_i = (t % self.T_0 if self.T_mult == 1 else t), self.T_0
+        while T_cur >= T_i:  # whole cycles off, so that restarts land exactly
+            T_cur, T_i = T_cur - T_i, T_i * self.T_mult
+        return [self.eta_min + (base - self.eta_min) * _half_cos(T_cur / T_i)
                 for base in self.base_lrs]
 
 
 class WarmupCosine(LRScheduler):
     """Linear warmup, then cosine decay to min_lr: the standard transformer recipe, one object.
-
-        lr_at(s) = base_lr · (s + 1) / warmup_steps                       s < warmup_steps
-        lr_at(s) = min_lr + (base_lr - min_lr)(1 + cos(π p)) / 2,  p = (s - warmup_steps) /
-                   (total_steps - warmup_steps), clipped to [0, 1]        afterwards
-    so the first step already has a non-zero rate, the peak is at s = warmup_steps, and the rate
-    stays at min_lr from total_steps on. s counts scheduler steps from 0.
-    """
+    With W = warmup_steps, T = total_steps and s counting scheduler steps from 0,
+        lr_at(s) = base_lr · (s + 1) / W                                        s < W
+        lr_at(s) = min_lr + (base_lr - min_lr) g(min(s - W, T - W) / (T - W))   s >= W
+    (g as in CosineAnnealingLR): the first step already has a non-zero rate, the peak is at
+    s = W, and the rate stays at min_lr from T on."""
 
     def __init__(self, optimizer, warmup_steps, total_steps, min_lr=0.0, last_epoch=-1):
-        if not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(f"Invalid warmup_steps: {warmup_steps!r} (expected an integer >= 0)")
-        if not isinstance(total_steps, int) or total_steps <= warmup_steps:
-            raise ValueError(f"Invalid total_steps: {total_steps!r} (expected an integer > "
-                             f"warmup_steps = {warmup_steps})")
-        if min_lr < 0:
-            raise ValueError(f"Invalid min_lr: {min_lr!r} (expected >= 0)")
-        self.warmup_steps, self.total_steps, self.min_lr = warmup_steps, total_steps, min_lr
+        W, T = warmup_steps, total_steps
+        _check(isinstance(W, int) and W >= 0, "warmup_steps", W, "an integer >= 0")
+        _check(isinstance(T, int) and T > W, "total_steps", T, f"an integer > warmup_steps = {W}")
+        _check(min_lr >= 0, "min_lr", min_lr, ">= 0")
+        self.warmup_steps, self.total_steps, self.min_lr = W, T, min_lr
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, s):
-        W, T = self.warmup_steps, self.total_steps
+        W, T, lo = self.warmup_steps, self.total_steps, self.min_lr
         if s < W:
-            return [base * (s + 1) / W for base in self.base_lrs]      # 1. linear warmup
-        p = min((s - W) / (T - W), 1.0)                                 # 2. progress in [0, 1]
-        return [self.min_lr + (base - self.min_lr) * (1 + math.cos(math.pi * p)) / 2
-                for base in self.base_lrs]                              # 3. cosine to min_lr
+            return [base * (s + 1) / W for base in self.base_lrs]
+        return [lo + (base - lo) * _half_cos(min(s - W, T - W) / (T - W)) for base in self.base_lrs]
 
 
 # ============================================================================ cyclic
-
 class _CyclesMomentum(LRScheduler):
-    """After each step sets momentum (or Adam's beta1) to momentum_at(t), when cycle_momentum."""
+    """Also sets momentum (or Adam's beta1) to momentum_at(t) each step, if cycle_momentum.
+    `start`: per group, the values a schedule starting afresh (last_epoch = -1) puts in it."""
 
-    def _setup_momentum(self, optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch):
-        self.cycle_momentum = cycle_momentum
-        if not cycle_momentum:
-            return
-        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` enabled")
-        self.use_beta1 = "betas" in optimizer.defaults
-        self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-        self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-        for hi, lo, group in zip(self.max_momentums, self.base_momentums, optimizer.param_groups):
-            if last_epoch == -1:
-                self._set_momentum(group, hi)
-                group["max_momentum"], group["base_momentum"] = hi, lo
-
-    def _set_momentum(self, group, value):
-        if self.use_beta1:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
+    def __init__(self, optimizer, last_epoch, start, cycle_momentum, base_momentum, max_momentum):
+        self.cycle_momentum, self.use_beta1 = cycle_momentum, "betas" in optimizer.defaults
+        if cycle_momentum:
+            _check(self.use_beta1 or "momentum" in optimizer.defaults, "cycle_momentum", True,
+                   "False for an optimizer without momentum or betas")
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            start = [dict(values, base_momentum=lo, max_momentum=hi)
+                     for values, lo, hi in zip(start, self.base_momentums, self.max_momentums)]
+        for group, values in zip(optimizer.param_groups, start if last_epoch == -1 else []):
+            group.update(values)
+        super().__init__(optimizer, last_epoch)
 
     def step(self, epoch=None):
         super().step(epoch)
-        if self.cycle_momentum:
-            for group, m in zip(self.optimizer.param_groups, self.momentum_at(self.last_epoch)):
-                self._set_momentum(group, m)
+        momentums = self.momentum_at(self.last_epoch) if self.cycle_momentum else []
+        for group, m in zip(self.optimizer.param_groups, momentums):
+            if self.use_beta1:
+                group["betas"] = (m, *group["betas"][1:])
+            else:
+                group["momentum"] = m
 
 
 class CyclicLR(_CyclesMomentum):
@@ -334,37 +302,31 @@ class CyclicLR(_CyclesMomentum):
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
                  mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
                  cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
-        _check_optimizer(optimizer)
-        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
-            raise ValueError(f"Invalid mode: {mode!r} (expected 'triangular', 'triangular2', "
-                             "'exp_range', or a scale_fn)")
-        base_lrs, self.max_lrs = _per_group("base_lr", optimizer, base_lr), _per_group("max_lr", optimizer, max_lr)
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        _check(mode in ("triangular", "triangular2", "exp_range") or scale_fn is not None, "mode",
+               mode, "'triangular', 'triangular2', 'exp_range', or a scale_fn")
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
         self.total_size, self.step_ratio = up + down, up / (up + down)
         self.mode, self.gamma, self.scale_fn, self.scale_mode = mode, gamma, scale_fn, scale_mode
         if scale_fn is None:
             self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
-        self._setup_momentum(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
-        for lr, group in zip(base_lrs, optimizer.param_groups):
-            if last_epoch == -1:
-                group["lr"] = lr
-        super().__init__(optimizer, last_epoch)  # initial_lr = base_lr, unless already set
-        self.base_lrs = base_lrs
-
-    def _scale(self, s):
-        if self.scale_fn is not None:
-            return self.scale_fn(s)
-        if self.mode == "triangular":
-            return 1.0
-        return 1 / (2.0 ** (s - 1)) if self.mode == "triangular2" else self.gamma ** s
+        super().__init__(optimizer, last_epoch, [{"lr": lr} for lr in base_lrs],
+                         cycle_momentum, base_momentum, max_momentum)
+        self.base_lrs = base_lrs  # initial_lr is base_lr only if no other schedule set it
 
     def _height(self, t):
-        """h(t) · scale: where in its triangle step t is, times this cycle's amplitude."""
+        """h(t) and scale: where in its triangle step t is, and this cycle's amplitude."""
         cycle = math.floor(1 + t / self.total_size)
         x = 1.0 + t / self.total_size - cycle
         h = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
-        return h, self._scale(cycle if self.scale_mode == "cycle" else t)
+        s = cycle if self.scale_mode == "cycle" else t
+        if self.scale_fn is not None:
+            return h, self.scale_fn(s)
+        if self.mode == "triangular":
+            return h, 1.0
+        return h, 1 / (2.0 ** (s - 1)) if self.mode == "triangular2" else self.gamma ** s
 
     def lr_at(self, t):
         h, scale = self._height(t)
@@ -372,13 +334,14 @@ class CyclicLR(_CyclesMomentum):
 
     def momentum_at(self, t):
         h, scale = self._height(t)
-        return [hi - (hi - lo) * h * scale for lo, hi in zip(self.base_momentums, self.max_momentums)]
+        return [hi - (hi - lo) * h * scale
+                for lo, hi in zip(self.base_momentums, self.max_momentums)]
 
 
 class OneCycleLR(_CyclesMomentum):
     """The 1cycle policy (Smith & Topin 2018). Each phase anneals lr and momentum between two of
-    the group's values over the fraction pct of it done, by cos, b + (a - b)(1 + cos(π pct)) / 2,
-    or linearly, a + (b - a) pct:
+    the group's values over the fraction pct of it done, by cos, b + (a - b) g(pct) (g as in
+    CosineAnnealingLR), or linearly, a + (b - a) pct:
         to step pct_start·total_steps - 1: lr initial_lr → max_lr, momentum max → base
         to step total_steps - 1:           lr max_lr → min_lr,     momentum base → max
     initial_lr = max_lr / div_factor, min_lr = initial_lr / final_div_factor. three_phase goes
@@ -388,60 +351,52 @@ class OneCycleLR(_CyclesMomentum):
                  pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
                  max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
                  last_epoch=-1):
-        _check_optimizer(optimizer)
+        max_lrs = _per_group("max_lr", optimizer, max_lr)
         if total_steps is None and (epochs is None or steps_per_epoch is None):
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
         n = total_steps if total_steps is not None else epochs * steps_per_epoch
-        if not isinstance(n, int) or n <= 0:
-            raise ValueError(f"Expected positive integer total_steps, but got {n!r}")
-        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start!r}")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        _check(isinstance(n, int) and n > 0, "total_steps", n, "a positive integer")
+        _check(isinstance(pct_start, float) and 0 <= pct_start <= 1, "pct_start", pct_start,
+               "a float in [0, 1]")
+        _check(anneal_strategy in ("cos", "linear"), "anneal_strategy", anneal_strategy,
+               "'cos' or 'linear'")
         self.total_steps, self.anneal_strategy, p = n, anneal_strategy, pct_start
-        # (last step of the phase, then the group keys of: lr from, lr to, momentum from, to)
+        # each phase: its last step, then the group keys of lr from, lr to, momentum from, to
         self.phases = [(float(p * n) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")]
         if three_phase:
-            self.phases += [(float(2 * p * n) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                            (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+            self.phases += [
+                (float(2 * p * n) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
         else:
             self.phases += [(n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
-        max_lrs = _per_group("max_lr", optimizer, max_lr)
-        self._setup_momentum(optimizer, cycle_momentum, base_momentum, max_momentum, last_epoch)
-        for hi, group in zip(max_lrs, optimizer.param_groups):
-            if last_epoch == -1:
-                group["lr"] = group["initial_lr"] = hi / div_factor  # where it starts
-                group["max_lr"] = hi
-                group["min_lr"] = group["initial_lr"] / final_div_factor
-        super().__init__(optimizer, last_epoch)
+        start = [{"lr": hi / div_factor, "initial_lr": hi / div_factor, "max_lr": hi,
+                  "min_lr": hi / div_factor / final_div_factor} for hi in max_lrs]
+        super().__init__(optimizer, last_epoch, start, cycle_momentum, base_momentum, max_momentum)
 
-    def _phase(self, t):
-        """The phase step t is in, and the fraction of it done."""
+    def _anneal(self, t, i, j):
+        """Each group's value at step t, annealed from key phase[i] to key phase[j]."""
         if t > self.total_steps:
             raise ValueError(f"Tried to step {t} times. The specified number of total steps "
                              f"is {self.total_steps}")
         start = 0.0
-        for phase in self.phases:
+        for phase in self.phases:  # the phase step t is in
             if t <= phase[0] or phase is self.phases[-1]:
-                return phase, (t - start) / (phase[0] - start)
+                break
             start = phase[0]
-
-    def _anneal(self, a, b, pct):
+        pct = (t - start) / (phase[0] - start)
+        ends = [(g[phase[i]], g[phase[j]]) for g in self.optimizer.param_groups]
         if self.anneal_strategy == "cos":
-            return b + (a - b) / 2.0 * (math.cos(math.pi * pct) + 1)
-        return (b - a) * pct + a
+            return [b + (a - b) * _half_cos(pct) for a, b in ends]
+        return [a + (b - a) * pct for a, b in ends]
 
     def lr_at(self, t):
-        (_, lr0, lr1, _, _), pct = self._phase(t)
-        return [self._anneal(g[lr0], g[lr1], pct) for g in self.optimizer.param_groups]
+        return self._anneal(t, 1, 2)
 
     def momentum_at(self, t):
-        (_, _, _, m0, m1), pct = self._phase(t)
-        return [self._anneal(g[m0], g[m1], pct) for g in self.optimizer.param_groups]
+        return self._anneal(t, 3, 4)
 
 
 # ============================================================================ on a metric
-
 class ReduceLROnPlateau(LRScheduler):
     """lr ← max(lr · factor, min_lr) once the metric has not improved for more than `patience`
     steps, then wait `cooldown` steps; a cut smaller than eps is skipped. "Improved" in mode
@@ -450,17 +405,14 @@ class ReduceLROnPlateau(LRScheduler):
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
-        _check_optimizer(optimizer)
-        if factor >= 1.0:
-            raise ValueError(f"Invalid factor: {factor} (expected < 1.0)")
-        if mode not in ("min", "max"):
-            raise ValueError(f"Invalid mode: {mode!r} (expected 'min' or 'max')")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"Invalid threshold_mode: {threshold_mode!r} (expected 'rel' or 'abs')")
         self.min_lrs = _per_group("min_lr", optimizer, min_lr)
+        _check(factor < 1.0, "factor", factor, "< 1.0")
+        _check(mode in ("min", "max"), "mode", mode, "'min' or 'max'")
+        _check(threshold_mode in ("rel", "abs"), "threshold_mode", threshold_mode, "'rel' or 'abs'")
         self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
         self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
-        self.threshold, self.threshold_mode, self.cooldown, self.eps = threshold, threshold_mode, cooldown, eps
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.eps = cooldown, eps
         self.last_epoch, self.cooldown_counter, self.num_bad_epochs = 0, 0, 0
         self.best = math.inf if mode == "min" else -math.inf
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
@@ -483,9 +435,8 @@ class ReduceLROnPlateau(LRScheduler):
             self.best, self.num_bad_epochs = current, 0
         else:
             self.num_bad_epochs += 1
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        if self.cooldown_counter > 0:  # in cooldown, bad epochs do not count
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown_counter - 1, 0
         if self.num_bad_epochs > self.patience:
             for group, lo in zip(groups, self.min_lrs):
                 new_lr = max(group["lr"] * self.factor, lo)
@@ -496,29 +447,26 @@ class ReduceLROnPlateau(LRScheduler):
 
 
 # ============================================================================ combinations
-
 class _Combination(LRScheduler):
     """Several schedulers of one optimizer run as one; saves their states with its own."""
 
     def __init__(self, optimizer, schedulers):
-        name = type(self).__name__
-        if not schedulers:
-            raise ValueError(f"{name} expects at least one scheduler")
+        _check(schedulers, "schedulers", schedulers, "at least one scheduler")
         for i, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"{name} does not support ReduceLROnPlateau (index {i}): its step needs a metric")
-            if s.optimizer is not optimizer:
-                raise ValueError(f"{name}: scheduler {i} ({type(s).__name__}) belongs to another optimizer")
+            _check(not isinstance(s, ReduceLROnPlateau), f"schedulers[{i}]", type(s).__name__,
+                   f"a scheduler whose step needs no metric, in {type(self).__name__}")
+            _check(s.optimizer is optimizer, f"schedulers[{i}]", type(s).__name__,
+                   "a scheduler of the same optimizer as the others")
         self.optimizer, self._schedulers = optimizer, list(schedulers)
+        self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
     def state_dict(self):
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
     def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        for s, sd in zip(self._schedulers, state_dict.pop("_schedulers")):
+        for s, sd in zip(self._schedulers, state_dict["_schedulers"]):
             s.load_state_dict(sd)
-        self.__dict__.update(state_dict)
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != "_schedulers"})
 
 
 class SequentialLR(_Combination):
@@ -526,25 +474,20 @@ class SequentialLR(_Combination):
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         super().__init__(optimizer, schedulers)
-        if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"SequentialLR expects one milestone fewer than schedulers, got "
-                             f"{len(schedulers)} schedulers and {len(milestones)} milestones")
+        _check(len(milestones) == len(schedulers) - 1, "milestones", milestones,
+               f"one fewer than the {len(schedulers)} schedulers")
         self._milestones, self.last_epoch = list(milestones), last_epoch + 1
         for group in optimizer.param_groups:  # undo the children's initial steps
             group["lr"] = group["initial_lr"]
-        first = self._schedulers[bisect_right(self._milestones, 0)]
-        first.step(0)
-        self._last_lr = first.get_last_lr()
+        self._schedulers[bisect_right(self._milestones, 0)].step(0)
+        self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
     def step(self):
         self.last_epoch += 1
-        idx = bisect_right(self._milestones, self.last_epoch)
-        s = self._schedulers[idx]
-        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            s.step(0)  # a new phase starts at its own step 0
-        else:
-            s.step()
-        self._last_lr = s.get_last_lr()
+        i = bisect_right(self._milestones, self.last_epoch)
+        starts = i > 0 and self._milestones[i - 1] == self.last_epoch
+        self._schedulers[i].step(0 if starts else None)  # a phase starts at its own step 0
+        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
 
 class ChainedScheduler(_Combination):
@@ -554,7 +497,6 @@ class ChainedScheduler(_Combination):
         if optimizer is None and schedulers:
             optimizer = schedulers[0].optimizer
         super().__init__(optimizer, schedulers)
-        self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
     def step(self):
         for s in self._schedulers:

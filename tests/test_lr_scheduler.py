@@ -1,5 +1,6 @@
 """Every scheduler against torch.optim.lr_scheduler, over enough steps to pass every phase."""
-import pickle
+import copy
+import json
 
 import numpy as np
 import pytest
@@ -177,23 +178,49 @@ def test_warmup_cosine_shape_and_errors():
         ours_lr.WarmupCosine(two_groups("ours"), warmup_steps=-1, total_steps=10)
 
 
-@pytest.mark.parametrize("name,opt_spec,make", CASES, ids=[c[0] for c in CASES])
-def test_state_dict_resumes_the_schedule(name, opt_spec, make):
+def plain_data(x):
+    """True if x is only what JSON stores: numbers, strings, bools, None, lists, dicts of them."""
+    if isinstance(x, dict):
+        return all(isinstance(k, str) and plain_data(v) for k, v in x.items())
+    if isinstance(x, (list, tuple)):
+        return all(plain_data(v) for v in x)
+    return x is None or type(x) in (bool, int, float, str)
+
+
+PLATEAU = ("ReduceLROnPlateau", ("SGD", {}), lambda L, o: L.ReduceLROnPlateau(
+    o, factor=0.5, patience=2, cooldown=1, min_lr=[1e-3, 1e-4]))
+
+
+@pytest.mark.parametrize("name,opt_spec,make", CASES + [PLATEAU], ids=[c[0] for c in CASES + [PLATEAU]])
+def test_state_dict_is_plain_data_and_resumes_bit_for_bit_through_json(name, opt_spec, make):
+    """Checkpoints keep a scheduler's state as JSON (no pickle): it must hold plain data only
+    (no functions, Counters, tuples of objects), and loading it must continue exactly."""
+    metrics = iter(np.r_[np.linspace(1, 0.5, 6), np.full(60, 0.5)].tolist())  # for the plateau
+
+    def step(scheduler, metric):
+        scheduler.step(metric) if name == "ReduceLROnPlateau" else scheduler.step()
+
     a_opt = two_groups("ours", opt_spec[0], **opt_spec[1])
     a = make(ours_lr, a_opt)
     for _ in range(13):
         a_opt.step()
-        a.step()
-    saved = pickle.loads(pickle.dumps((a_opt.state_dict(), a.state_dict())))
+        step(a, next(metrics))
+    state = a.state_dict()
+    assert plain_data(state), state
+    saved_opt, saved = copy.deepcopy(a_opt.state_dict()), json.loads(json.dumps(state))
     b_opt = two_groups("ours", opt_spec[0], **opt_spec[1])
     b = make(ours_lr, b_opt)
-    b_opt.load_state_dict(saved[0])
-    b.load_state_dict(saved[1])
+    b_opt.load_state_dict(saved_opt)
+    b.load_state_dict(saved)
     for _ in range(20):
+        m = next(metrics)
         for o, s in ((a_opt, a), (b_opt, b)):
             o.step()
-            s.step()
+            step(s, m)
         assert a.get_last_lr() == b.get_last_lr()
+        assert [g["lr"] for g in a_opt.param_groups] == [g["lr"] for g in b_opt.param_groups]
+    if name == "ReduceLROnPlateau":
+        assert b.get_last_lr()[0] < saved["_last_lr"][0]  # it went on cutting after the reload
 
 
 CLOSED_FORM = [c for c in CASES if not c[0].startswith(("Sequential", "Chained", "SideBySide", "MultiplicativeLR"))]
