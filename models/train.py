@@ -9,7 +9,7 @@ import optim
 from minigrad import backend
 
 from . import checkpoint
-from .optimizers import make_optimizer
+from .optimizers import make_optimizer, schedule_for
 
 SCHEDULES = ("warmup-cosine", "cosine", "step", "none")
 
@@ -64,7 +64,7 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     ckpt_path = os.path.join(out, "checkpoint.pkl") if out else None
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
     opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
-    sched = make_schedule(config["schedule"], opt, config["steps"])
+    sched = make_schedule(schedule_for(config["optimizer"], config["schedule"]), opt, config["steps"])
     data_rng = np.random.default_rng(config["seed"] + 1)
     step, history = 0, {"loss": [], "lr": []}
     if resume:
@@ -72,6 +72,8 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     end = config["steps"] if stop_after is None else min(stop_after, config["steps"])
     bar = Progress(config["steps"], step, progress, f"{task.name} {config['optimizer']}")
     params = model.parameters()
+    if hasattr(opt, "train"):
+        opt.train()  # schedule-free: θ holds y, where gradients are taken
     t0 = time.perf_counter()
     try:
         while step < end:
@@ -102,6 +104,8 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     seconds = time.perf_counter() - t0
     if ckpt_path:
         _save(ckpt_path, config, step, model, opt, sched, data_rng, history)
+    if hasattr(opt, "eval"):
+        opt.eval()  # schedule-free: evaluate (and keep) x, the average
     return {"metrics": task.evaluate(model), "history": history, "seconds": seconds, "step": step,
             "model": model}
 
