@@ -1,5 +1,6 @@
 """The optimizers the command line knows, by name, with a recommended learning rate each."""
 import optim
+from minigrad.function import enable_grad
 
 # name: (constructor, recommended lr for neural networks, what it is)
 OPTIMIZERS = {
@@ -20,7 +21,15 @@ OPTIMIZERS = {
     "lion": (lambda ps, lr: optim.Lion(ps, lr=lr), 3e-4, "Lion"),
     "lamb": (lambda ps, lr: optim.LAMB(ps, lr=lr), 1e-2, "LAMB"),
     "yogi": (lambda ps, lr: optim.Yogi(ps, lr=lr), 1e-2, "Yogi"),
+    "asgd": (lambda ps, lr: optim.ASGD(ps, lr=lr), 0.1, "ASGD (evaluated at θ, not at its average)"),
+    "muon": (lambda ps, lr: muon_with_adamw(ps, lr), 1e-3,
+             "Muon (match_rms_adamw) for 2-D weights, AdamW for the rest, one lr, decay 1e-2"),
+    "schedulefree": (lambda ps, lr: optim.ScheduleFreeAdamW(ps, lr=lr), 3e-3,
+                     "schedule-free AdamW, no schedule"),
+    "prodigy": (lambda ps, lr: optim.Prodigy(ps, lr=lr), 1.0, "Prodigy (Adam, lr found), no schedule"),
 }
+# optimizers that set their own step size: trained without the --schedule (it would fight theirs)
+OWN_SCHEDULE = {"schedulefree", "prodigy"}
 DEFAULT_COMPARE = ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "radam", "nadam"]
 
 
@@ -41,3 +50,89 @@ def make_optimizer(name, params, lr):
     base = name.partition("+")[0]
     check_names([base])
     return OPTIMIZERS[base][0](params, lr)
+
+
+def schedule_for(name, schedule):
+    """The schedule an optimizer runs with: 'none' for those in OWN_SCHEDULE, else `schedule`."""
+    return "none" if name.partition("+")[0] in OWN_SCHEDULE else schedule
+
+
+def muon_with_adamw(params, lr, weight_decay=1e-2):
+    """torch's recommended practice as one optimizer: Muon for the 2-D parameters (weight
+    matrices, embedding tables included), AdamW for the rest (biases, norms). Muon's
+    adjust_lr_fn="match_rms_adamw" scales its update to AdamW's RMS, so one lr serves both."""
+    params = list(params)
+    matrices = [p for p in params if p.ndim == 2]
+    others = [p for p in params if p.ndim != 2]
+    parts = []
+    if matrices:
+        parts.append(optim.Muon(matrices, lr=lr, weight_decay=weight_decay,
+                                adjust_lr_fn="match_rms_adamw"))
+    if others:
+        parts.append(optim.AdamW(others, lr=lr, weight_decay=weight_decay))
+    return Combined(parts)
+
+
+class Combined(optim.Optimizer):
+    """Several optimizers that step, zero, save and load as one: param_groups are theirs, in
+    order (the same dicts: a schedule that sets group["lr"] reaches every part), and the
+    state_dict numbers the parameters of all parts in that order, in torch's layout."""
+
+    def __init__(self, parts):
+        if not parts:
+            raise ValueError("Combined needs at least one optimizer")
+        self.parts, self.defaults = list(parts), {}
+
+    @property
+    def param_groups(self):
+        return [g for part in self.parts for g in part.param_groups]
+
+    @property
+    def state(self):
+        return {p: s for part in self.parts for p, s in part.state.items()}
+
+    def zero_grad(self, set_to_none=True):
+        for part in self.parts:
+            part.zero_grad(set_to_none)
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for part in self.parts:
+            part.step()
+        return loss
+
+    def state_dict(self):
+        out, offset = {"state": {}, "param_groups": []}, 0
+        for part in self.parts:
+            sd = part.state_dict()
+            out["state"].update({i + offset: s for i, s in sd["state"].items()})
+            for g in sd["param_groups"]:
+                out["param_groups"].append({**g, "params": [i + offset for i in g["params"]]})
+            offset += sum(len(g["params"]) for g in part.param_groups)
+        return out
+
+    def load_state_dict(self, state_dict):
+        groups, state = list(state_dict["param_groups"]), state_dict["state"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(groups)} parameter groups, the "
+                             f"optimizer has {len(self.param_groups)}")
+        total = sum(len(g["params"]) for g in self.param_groups)
+        if any(not 0 <= i < total for i in state):
+            raise ValueError(f"loaded state for parameter indices {sorted(state)}, expected 0..{total - 1}")
+        before = [part.state_dict() for part in self.parts]
+        offset = 0
+        try:
+            for part in self.parts:
+                mine, groups = groups[:len(part.param_groups)], groups[len(part.param_groups):]
+                n = sum(len(g["params"]) for g in mine)
+                part.load_state_dict({
+                    "state": {i - offset: s for i, s in state.items() if offset <= i < offset + n},
+                    "param_groups": [{**g, "params": [i - offset for i in g["params"]]} for g in mine]})
+                offset += n
+        except (ValueError, KeyError):
+            for part, sd in zip(self.parts, before):  # a failed load changes nothing
+                part.load_state_dict(sd)
+            raise

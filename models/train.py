@@ -12,7 +12,7 @@ import optim
 from minigrad import backend
 
 from . import checkpoint
-from .optimizers import make_optimizer
+from .optimizers import make_optimizer, schedule_for
 
 SCHEDULES = ("warmup-cosine", "cosine", "step", "none")
 
@@ -118,7 +118,7 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     run = {"task": task.name, "data": getattr(task, "data", None)}
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
     opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
-    sched = make_schedule(config["schedule"], opt, config["steps"])
+    sched = make_schedule(schedule_for(config["optimizer"], config["schedule"]), opt, config["steps"])
     data_rng = np.random.default_rng(config["seed"] + 1)
     step, history = 0, {"loss": [], "lr": []}
     if resume:
@@ -133,6 +133,8 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
                            "over the last checkpoint (lower --lr, or --clip)")
         _save(ckpt_path, run, config, step, model, opt, sched, data_rng, history)
 
+    if hasattr(opt, "train"):
+        opt.train()  # schedule-free: θ holds y, where gradients are taken
     t0 = time.perf_counter()
     try:
         with _StopAtStepBoundary() as stop:
@@ -165,6 +167,8 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
+    if hasattr(opt, "eval"):
+        opt.eval()  # schedule-free: evaluate (and keep) x, the average (checkpoints hold y)
     return {"metrics": task.evaluate(model), "history": history, "seconds": seconds, "step": step,
             "model": model}
 

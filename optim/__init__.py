@@ -8,19 +8,24 @@ from .adagrad import Adagrad
 from .adam import AMSGrad, Adam
 from .adamax import Adamax
 from .adamw import AdamW
+from .asgd import ASGD
 from .clip import clip_grad_norm_, clip_grad_value_
 from .groups import param_groups
 from .lamb import LAMB
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
+from .prodigy import Prodigy
 from .radam import RAdam
 from .rmsprop import RMSprop
 from .rprop import Rprop
+from .schedulefree import ScheduleFreeAdamW
 from .sgd import SGD
 from .sparse_adam import SparseAdam
 from .yogi import Yogi
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
+           "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy",
            "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups"]

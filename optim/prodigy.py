@@ -1,0 +1,176 @@
+"""Prodigy: Adam with a learning rate it estimates itself; matches prodigyopt.Prodigy.
+
+Mishchenko & Defazio (2023), "Prodigy: An Expeditiously Adaptive Parameter-Free Learner",
+Algorithm 4 (the Adam version), as the authors' `prodigyopt` package runs it. d estimates the
+distance from the start θ0 to a solution; the step is Adam's, scaled by d·lr (leave lr = 1).
+Per parameter, with ĝ and θ̂ every slice_p-th entry of g and θ (flattened):
+
+    g ← g + λθ                               weight_decay λ with decouple=False: L2
+    r ← r + (d/d0) dlr ⟨ĝ, θ0 - θ̂⟩           d_numerator r, shared by all parameters
+    m ← β1 m + d (1 - β1) g                  the moments are scaled by d (and d² for v)
+    v ← β2 v + d² (1 - β2) g²
+    s ← β3 s + (d/d0) dlr ĝ                  safeguard_warmup: s ← β3 s + (d/d0) d ĝ
+then, once all parameters have been seen (the group-level step):
+
+    D = Σ ||s||_1                            over every parameter; if D = 0, stop here
+    d̂ = d_coef r / D
+    d ← max(d, d̂)                            only while d is still d0 (the first estimate)
+    d_max ← max(d_max, d̂)
+    d ← min(d_max, d · growth_rate)          growth_rate caps how fast d grows
+and each parameter moves with the new d:
+
+    θ ← θ - λ dlr θ                          weight_decay λ with decouple=True (AdamW's)
+    θ ← θ - dlr m / (sqrt(v) + d ε)          β1 = 0: θ ← θ - dlr d g / (sqrt(v) + d ε)
+
+where r ← β3 r first, at the start of each step; dlr = d · lr · bc uses the d of the start of the
+step, lr the largest group lr, and bc = sqrt(1 - β2^t) / (1 - β1^t) with use_bias_correction
+(else 1); β3 = sqrt(β2) when beta3 is None.
+
+Two-meaning conventions, decided as the reference: eps is scaled by d and added after the square
+root (v itself carries d²); weight decay is decoupled by default, and then uses dlr, not lr; the
+moments m, v and s are updated even on a step that stops at D = 0 (all gradients zero); the step
+count t (the group's k) advances only on steps that move. d, d_max, r and the scalars of the last
+step (d_hat, d_denom, dlr) are kept in every group, as the reference keeps them.
+One estimate of d serves all groups, so betas, beta3, d0, d_coef, growth_rate, decouple and
+use_bias_correction must agree across groups (ValueError at step; prodigyopt silently takes the
+first group's), and a group's lr must be the largest lr or 0 (a frozen group).
+"""
+import math
+
+from minigrad.backend import get_array_module
+from minigrad.function import enable_grad
+
+from .optimizer import Optimizer, check
+
+SHARED = ("betas", "beta3", "d0", "d_coef", "growth_rate", "decouple", "use_bias_correction")
+
+
+class Prodigy(Optimizer):
+    __doc__ = __doc__  # the module docstring: citation, equations, conventions
+
+    def __init__(self, params, lr=1.0, betas=(0.9, 0.999), beta3=None, eps=1e-8,
+                 weight_decay=0.0, decouple=True, use_bias_correction=False,
+                 safeguard_warmup=False, d0=1e-6, d_coef=1.0, growth_rate=float("inf"),
+                 fsdp_in_use=False, slice_p=1):
+        check(lr > 0.0, "lr", lr, "lr > 0 (the multiplier of d; leave it at 1.0)")
+        defaults = dict(lr=lr, betas=tuple(betas), beta3=beta3, eps=eps,
+                        weight_decay=weight_decay, d=d0, d0=d0, d_max=d0, d_numerator=0.0,
+                        d_coef=d_coef, k=0, growth_rate=growth_rate,
+                        use_bias_correction=use_bias_correction, decouple=decouple,
+                        safeguard_warmup=safeguard_warmup, fsdp_in_use=fsdp_in_use,
+                        slice_p=slice_p)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)  # lr, eps, weight_decay >= 0; 0 <= betas < 1
+        beta3, slice_p = group["beta3"], group["slice_p"]
+        check(group["eps"] > 0.0, "eps", group["eps"], "eps > 0")
+        check(group["d0"] > 0.0, "d0", group["d0"], "d0 > 0")
+        check(group["d_coef"] > 0.0, "d_coef", group["d_coef"], "d_coef > 0")
+        check(group["growth_rate"] > 0.0, "growth_rate", group["growth_rate"], "growth_rate > 0")
+        check(beta3 is None or 0.0 <= beta3 < 1.0, "beta3", beta3, "None or 0 <= beta3 < 1")
+        check(isinstance(slice_p, int) and slice_p >= 1, "slice_p", slice_p, "an integer >= 1")
+        check(not group["fsdp_in_use"], "fsdp_in_use", group["fsdp_in_use"],
+              "False: minigrad has no sharded parameters")
+
+    def _init_state(self, theta, group):
+        xp = get_array_module(theta)
+        theta_hat = theta.reshape(-1)[::group["slice_p"]]
+        state = {"step": 0, "s": xp.zeros_like(theta_hat), "p0": theta_hat.copy()}
+        if group["betas"][0] > 0:
+            state["exp_avg"] = xp.zeros_like(theta)
+        state["exp_avg_sq"] = xp.zeros_like(theta)
+        return state
+
+    # ======================================================================== stepping
+    def step(self, closure=None):
+        """Each parameter's statistics first (with the d of the start of the step), then the
+        group-level estimate of d, then each parameter's update with the new d."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        first = self.param_groups[0]
+        lr = max(group["lr"] for group in self.param_groups)
+        for group in self.param_groups:  # everything checked before anything is written
+            for name in SHARED:
+                if group[name] != first[name]:
+                    raise ValueError(f"Prodigy: {name} is {group[name]!r} in one group and "
+                                     f"{first[name]!r} in the first; one d serves all groups")
+            if group["lr"] not in (lr, 0.0):
+                raise ValueError(f"Prodigy: a group has lr {group['lr']!r}; each group's lr must "
+                                 f"be the largest ({lr!r}) or 0")
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._check_grad(p)
+        work = [(p, group) for group in self.param_groups for p in group["params"]
+                if p.grad is not None]
+
+        (beta1, beta2), t, d = first["betas"], first["k"] + 1, first["d"]
+        beta3 = math.sqrt(beta2) if first["beta3"] is None else first["beta3"]
+        bc = math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t) if first["use_bias_correction"] else 1
+        dlr = d * lr * bc                                           # dlr = d lr bc
+        d_numerator = first["d_numerator"] * beta3                  # r ← β3 r
+        delta_numerator, d_denom = 0.0, 0.0
+        for p, group in work:
+            if p not in self.state:
+                self.state[p] = self._init_state(p.data, group)
+            if group["lr"] > 0:
+                dot, s_norm = self._accumulate(p.data, p.grad, self.state[p], group, beta3, d, dlr)
+                delta_numerator += dot
+                d_denom += s_norm                                   # D = Σ ||s||_1
+        if d_denom == 0:
+            return loss  # no gradient signal: nothing moves, d stays
+
+        d_numerator = d_numerator + delta_numerator
+        d_hat = first["d_coef"] * d_numerator / d_denom             # d̂ = d_coef r / D
+        if d == first["d0"]:
+            d = max(d, d_hat)                                       # d ← max(d, d̂), first time
+        d_max = max(first["d_max"], d_hat)                          # d_max ← max(d_max, d̂)
+        d = min(d_max, d * first["growth_rate"])                    # d ← min(d_max, d growth)
+        for group in self.param_groups:
+            group.update(d_numerator=d_numerator, d_denom=d_denom, d=d, d_max=d_max,
+                         d_hat=d_hat, dlr=dlr)
+        for p, group in work:
+            self._update(p.data, p.grad, self.state[p], group)
+        for group in self.param_groups:
+            group["k"] += 1
+        return loss
+
+    def _accumulate(self, theta, g, state, group, beta3, d, dlr):
+        """One parameter's share of the statistics: the moments, s, and its terms of r and D."""
+        xp = get_array_module(theta)
+        (beta1, beta2), d0, slice_p = group["betas"], group["d0"], group["slice_p"]
+        g = self._coupled_decay(theta, g, group)
+        g_hat, theta_hat = g.reshape(-1)[::slice_p], theta.reshape(-1)[::slice_p]
+        dot = (d / d0) * dlr * float(g_hat @ (state["p0"] - theta_hat))  # (d/d0) dlr ⟨ĝ, θ0 - θ̂⟩
+        if beta1 > 0:
+            m = state["exp_avg"]
+            m[...] = beta1 * m + d * (1 - beta1) * g               # m ← β1 m + d (1-β1) g
+        v = state["exp_avg_sq"]
+        v[...] = beta2 * v + d * d * (1 - beta2) * g * g           # v ← β2 v + d² (1-β2) g²
+        s = state["s"]
+        scale = d if group["safeguard_warmup"] else dlr
+        s[...] = beta3 * s + (d / d0) * scale * g_hat              # s ← β3 s + (d/d0) dlr ĝ
+        return dot, float(xp.abs(s).sum())
+
+    def _update(self, theta, g, state, group):
+        """One parameter's step, with the group's new d and this step's dlr."""
+        xp = get_array_module(theta)
+        d, dlr, eps, wd = group["d"], group["dlr"], group["eps"], group["weight_decay"]
+        g = self._coupled_decay(theta, g, group)
+        state["step"] += 1
+        denom = xp.sqrt(state["exp_avg_sq"]) + d * eps              # sqrt(v) + d ε
+        if wd != 0 and group["decouple"]:
+            theta -= wd * dlr * theta                               # θ ← θ - λ dlr θ
+        if group["betas"][0] > 0:
+            theta -= dlr * state["exp_avg"] / denom                 # θ ← θ - dlr m / denom
+        else:
+            theta -= dlr * d * g / denom                            # θ ← θ - dlr d g / denom
+
+    @staticmethod
+    def _coupled_decay(theta, g, group):
+        """g ← g + λθ when weight decay is not decoupled (computed afresh: θ has not moved)."""
+        if group["weight_decay"] != 0 and not group["decouple"]:
+            return g + group["weight_decay"] * theta
+        return g
