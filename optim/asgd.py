@@ -47,10 +47,11 @@ class ASGD(Optimizer):
     state_arrays = ("ax",)
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
-                 foreach=None, maximize=False, differentiable=False, capturable=False):
+                 foreach=None, maximize=False, differentiable=False, capturable=False, *,
+                 fused=None):
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
-                        capturable=capturable)
+                        capturable=capturable, fused=fused)
         super().__init__(params, defaults)
 
     def _check_group(self, group):

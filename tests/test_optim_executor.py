@@ -47,7 +47,8 @@ CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1
          ("Adafactor", {}), ("Adafactor", dict(weight_decay=0.1, maximize=True, eps=(1e-20, 1e-2))),
          ("Adafactor", dict(beta2_decay=-0.5, d=2.0)),
          ("LAMB", {}), ("LAMB", dict(weight_decay=0.1, maximize=True)),
-         ("Yogi", {}), ("Yogi", dict(weight_decay=0.1, maximize=True, initial_accumulator_value=0.1))]
+         ("Yogi", {}), ("Yogi", dict(weight_decay=0.1, maximize=True, initial_accumulator_value=0.1)),
+         ("ASGD", {}), ("ASGD", dict(t0=3, lambd=0.1, weight_decay=0.1, maximize=True))]
 
 
 def params(dtype, device="cpu", shapes=((4, 3), (3,), (2, 2, 2))):
