@@ -34,14 +34,30 @@ group's step count k, which advances even for parameters without a gradient; wei
 taken at y (not at z, the reference's paper form's decay_at_z option); only the first group's
 train_mode is checked by step().
 """
-from minigrad.backend import get_array_module
+import numpy as np
+
 from minigrad.function import enable_grad
 
 from .optimizer import Optimizer, check
+from .trace import Scalars
+
+
+def update(y, g, z, v, h):
+    """One schedule-free AdamW step on elements (or arrays): the equations above, in order."""
+    v = h.beta2 * v + (1 - h.beta2) * g * g                 # v ← β2 v + (1-β2) g²
+    u = g / (np.sqrt(v / h.bias_correction2) + h.eps)       # u = g / (sqrt(v̂) + ε)
+    if h.decay:
+        u = u + h.weight_decay * y                          # u ← u + λ y
+    y = y + h.c * (z - y)                                   # y ← y + c (z - y)
+    y = y + h.lr * (h.beta1 * (1 - h.c) - 1) * u            # y ← y + γ (β1 (1-c) - 1) u
+    z = z - h.lr * u                                        # z ← z - γ u
+    return y, z, v
 
 
 class ScheduleFreeAdamW(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
+    rule = staticmethod(update)
+    state_arrays = ("z", "exp_avg_sq")
 
     def __init__(self, params, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  warmup_steps=0, r=0.0, weight_lr_power=2.0, foreach=None):
@@ -83,8 +99,8 @@ class ScheduleFreeAdamW(Optimizer):
 
     # ======================================================================== stepping
     def step(self, closure=None):
-        """The group-level scalars first (γ, c), then each parameter's update; group counters
-        advance once per step, whether or not a parameter had a gradient."""
+        """The group-level scalars first (γ, c), then each parameter's update (the base class's
+        step); group counters advance once per step, whether or not a parameter had a gradient."""
         if not self.param_groups[0]["train_mode"]:
             raise RuntimeError("ScheduleFreeAdamW.step() called in eval mode: call opt.train() "
                                "before training steps and opt.eval() before evaluating")
@@ -98,11 +114,8 @@ class ScheduleFreeAdamW(Optimizer):
                     self._check_grad(p)  # all gradients checked before anything is written
         for group in self.param_groups:
             self._advance_group(group)
-            for p in group["params"]:
-                if p.grad is not None:
-                    if p not in self.state:
-                        self.state[p] = self._init_state(p.data, group)
-                    self._update(p.data, p.grad, self.state[p], group)
+        super().step()
+        for group in self.param_groups:
             group["k"] += 1
         return loss
 
@@ -117,19 +130,10 @@ class ScheduleFreeAdamW(Optimizer):
         group["ckp1"] = weight / weight_sum if weight_sum != 0 else 0.0  # c = w / Σw
 
     def _init_state(self, theta, group):
-        xp = get_array_module(theta)
-        return {"z": theta.copy(), "exp_avg_sq": xp.zeros_like(theta)}
+        return {"z": theta.copy(), "exp_avg_sq": np.zeros_like(theta)}
 
-    def _update(self, theta, g, state, group):
-        xp = get_array_module(theta)
-        y, z, v = theta, state["z"], state["exp_avg_sq"]
-        lr, c, t = group["scheduled_lr"], group["ckp1"], group["k"] + 1
-        (beta1, beta2), eps, wd = group["betas"], group["eps"], group["weight_decay"]
-        v[...] = beta2 * v + (1 - beta2) * g * g                    # v ← β2 v + (1-β2) g²
-        u = g / (xp.sqrt(v / (1 - beta2 ** t)) + eps)               # u = g / (sqrt(v̂) + ε)
-        if wd != 0:
-            u = u + wd * y                                          # u ← u + λ y
-        y += c * (z - y)                                            # y ← y + c (z - y)
-        y += lr * (beta1 * (1 - c) - 1) * u                         # y ← y + γ (β1 (1-c) - 1) u
-        z -= lr * u                                                 # z ← z - γ u
-
+    def scalars(self, theta, state, group):
+        (beta1, beta2), wd = group["betas"], group["weight_decay"]
+        return Scalars(lr=group["scheduled_lr"], c=group["ckp1"], beta1=beta1, beta2=beta2,
+                       eps=group["eps"], bias_correction2=1 - beta2 ** (group["k"] + 1),
+                       weight_decay=wd, decay=wd != 0)
