@@ -179,16 +179,30 @@ def set_rng_state(state):
     _rng.bit_generator.state = state
 
 
+# The generator draws float32 directly (half the memory and time of float64 draws cast down);
+# float32 samples are therefore NOT the float64 samples rounded: a seed gives one stream per
+# dtype. Other float dtypes (float16) are drawn in float32 and cast.
+def _draw_dtype(dtype):
+    return np.float64 if np.dtype(dtype) == np.float64 else np.float32
+
+
 def uniform(low, high, shape, dtype, device="cpu"):
-    """Uniform samples drawn on the CPU generator (so a seed gives the same values on every device)."""
-    a = _rng.uniform(low, high, size=shape).astype(dtype, copy=False)
-    return to_device(a, device)
+    """Uniform samples in [low, high) (float32 rounding may reach high) drawn on the CPU
+    generator (so a seed gives the same values on every device), in float32 for float32 (see
+    above), then moved to `device`."""
+    a = _rng.random(shape, dtype=_draw_dtype(dtype))
+    a *= a.dtype.type(high - low)  # in place: the peak is the result's size
+    a += a.dtype.type(low)
+    return to_device(a.astype(dtype, copy=False), device)
 
 
 def normal(mean, std, shape, dtype, device="cpu"):
-    """Normal samples drawn on the CPU generator, then moved to `device`."""
-    a = _rng.normal(mean, std, size=shape).astype(dtype, copy=False)
-    return to_device(a, device)
+    """Normal samples drawn on the CPU generator, in float32 for float32 (see above), then
+    moved to `device`."""
+    a = _rng.standard_normal(shape, dtype=_draw_dtype(dtype))
+    a *= a.dtype.type(std)  # in place: the peak is the result's size
+    a += a.dtype.type(mean)
+    return to_device(a.astype(dtype, copy=False), device)
 
 
 def random_like(array):

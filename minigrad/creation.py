@@ -43,7 +43,12 @@ def ones(*shape, dtype=None, device="cpu", requires_grad=False):
 
 
 def randn(*shape, dtype=None, device="cpu", requires_grad=False):
-    """Standard normal samples from minigrad's seeded generator."""
+    """Standard normal samples from minigrad's seeded generator (mg.manual_seed).
+
+    float32 samples are drawn in float32, using no more memory than the result; they differ
+    from float64 samples cast down, so one seed gives different values per dtype (float64
+    draws are the same as NumPy's Generator.standard_normal with that seed).
+    """
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     array = backend.normal(0.0, 1.0, shape, dtype or backend.get_default_dtype(), device)
     return Tensor(array, requires_grad=requires_grad)

@@ -1,8 +1,9 @@
 """The Function base class: every op's forward and backward, and the recording of the graph.
 
 An op is a subclass with `forward(self, *arrays) -> array` and `backward(self, gy) -> tuple of
-arrays` (one gradient per input, None where an input needs none). Non-tensor arguments (an axis,
-a shape) go to `__init__`. `Op(args).apply(x, y)` unwraps the tensors, runs forward on raw arrays
+arrays` (one gradient per input, None where an input needs none; each of its input's shape and a
+floating dtype, which Tensor.backward checks). Non-tensor arguments (an axis, a shape) go to
+`__init__`. `Op(args).apply(x, y)` unwraps the tensors, runs forward on raw arrays
 and, when grad mode is on and some input requires grad, records the op as the output's creator.
 """
 import contextlib
@@ -63,6 +64,7 @@ class Function:
     """Base class of every op. See the module docstring for the protocol."""
 
     inputs = ()  # the input tensors, recorded only when the graph is built
+    released = False  # True once a backward pass has freed what forward saved
 
     def apply(self, *inputs):
         from .tensor import Tensor
@@ -84,6 +86,12 @@ class Function:
 
     def backward(self, gy):
         raise NotImplementedError
+
+    def release(self):
+        """Drop everything saved for backward (arrays, inputs) after a backward pass used it,
+        so the graph's memory goes now rather than when the output does."""
+        self.__dict__.clear()
+        self.released = True
 
     @property
     def needs_input_grad(self):

@@ -31,7 +31,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
 
     Passes when |analytic - numeric| <= atol + rtol * |numeric| for every Jacobian element;
     returns True. Otherwise raises GradcheckError naming the input, the worst element (output
-    index and input index), both values and the error. Inputs' data and .grad are left as found.
+    index and input index), both values and the error; or, when an op's backward returns a
+    gradient of the wrong shape or dtype, the engine's message naming the op, input and shapes. Inputs' data and .grad are left as found.
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     checked = []
@@ -96,7 +97,10 @@ def _analytic_jacobians(inputs, checked, outs):
             if o.requires_grad:
                 seed = xp.zeros(o.shape, dtype=o.dtype)
                 seed.reshape(-1)[j] = 1
-                o.backward(seed)
+                try:
+                    o.backward(seed, retain_graph=True)  # one graph, one pass per row
+                except RuntimeError as e:  # an op's backward returned a misfit gradient
+                    raise GradcheckError(f"gradcheck failed in the backward pass: {e}") from e
             for i in checked:
                 g = inputs[i].grad
                 if g is not None:

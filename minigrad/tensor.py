@@ -120,11 +120,13 @@ class Tensor:
 
     # ======================================================================== autograd
 
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad.
 
         A tensor with one element seeds 1; otherwise pass `grad`, the gradient of a scalar
-        with respect to this tensor (same shape).
+        with respect to this tensor (same shape). Afterwards the ops on the graph drop what they
+        saved for backward, so a second backward through them raises; pass retain_graph=True
+        to keep it (as torch). A backward that fails changes no .grad and frees nothing.
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
@@ -154,29 +156,47 @@ class Tensor:
             seen.add(id(t))
             stack.append((t, True))
             if t.creator is not None:
+                if t.creator.released:
+                    raise RuntimeError(_SECOND_BACKWARD.format(type(t.creator).__name__))
                 for x in t.creator.inputs:
                     if x.requires_grad and id(x) not in seen:
                         stack.append((x, False))
 
-        # 2. apply the chain rule from the output back to the leaves
-        grads = {id(self): grad}
+        # 2. apply the chain rule from the output back to the leaves; every gradient an op
+        # returns is checked against its input here, once, for every op
+        grads, leaves = {id(self): grad}, []
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
             if t.creator is None:
-                # a leaf: accumulate in the leaf's dtype (a float64 input promotes the ops
-                # after a float32 weight, not the weight's gradient), copying so that no two
-                # leaves share one array
-                if g.dtype != t.data.dtype:
-                    g = g.astype(t.data.dtype)
-                t.grad = g.copy() if t.grad is None else t.grad + g
+                leaves.append((t, g))
                 continue
-            for x, gx in zip(t.creator.inputs, t.creator.backward(g)):
+            fn = t.creator
+            gxs = fn.backward(g)
+            if type(gxs) is not tuple or len(gxs) != len(fn.inputs):
+                raise RuntimeError(f"{type(fn).__name__}.backward returned {_describe(gxs)}; "
+                                   f"expected a tuple of {len(fn.inputs)} gradients (None for "
+                                   "an input that needs none)")
+            for x, gx in zip(fn.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
+                if not _fits(gx, x):
+                    raise RuntimeError(_bad_gradient(fn, gxs))
                 k = id(x)
                 grads[k] = gx if k not in grads else grads[k] + gx
+
+        # 3. write the leaves' gradients, only now that the whole pass has succeeded
+        for t, g in leaves:
+            # accumulate in the leaf's dtype (a float64 input promotes the ops after a float32
+            # weight, not the weight's gradient), copying so that no two leaves share one array
+            if g.dtype != t.data.dtype:
+                g = g.astype(t.data.dtype)
+            t.grad = g.copy() if t.grad is None else t.grad + g
+        if not retain_graph:
+            for t in order:
+                if t.creator is not None:
+                    t.creator.release()
 
     def zero_grad(self):
         self.grad = None
@@ -351,6 +371,41 @@ class Tensor:
 
 
 # ============================================================================ helpers
+
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (through {0}, whose saved values were "
+    "freed by the first backward()). Specify retain_graph=True in the first backward() if you "
+    "need to backward through the graph a second time")
+
+
+def _describe(g):
+    if hasattr(g, "shape") and hasattr(g, "dtype"):
+        return f"shape {tuple(g.shape)}, dtype {g.dtype}"
+    return f"a {type(g).__name__}"
+
+
+def _fits(gx, x):
+    """A gradient fits an input that requires grad (so is floating) when it has its shape and
+    a floating dtype: a tuple compare and a character compare, once per op in backward()."""
+    return getattr(gx, "shape", None) == x.data.shape and gx.dtype.kind == "f"
+
+
+def _bad_gradient(fn, gxs):
+    """The message for the first gradient that does not fit its input: the op, the input's
+    index, both shapes (or dtypes)."""
+    name = type(fn).__name__
+    for i, (x, gx) in enumerate(zip(fn.inputs, gxs)):
+        if gx is None or not x.requires_grad or _fits(gx, x):
+            continue
+        if not hasattr(gx, "shape") or not hasattr(gx, "dtype"):
+            return (f"{name}.backward returned {_describe(gx)} as the gradient for input {i}; "
+                    f"expected an array of shape {x.shape}")
+        if gx.shape != x.shape:
+            return (f"{name}.backward returned a gradient of shape {tuple(gx.shape)} for "
+                    f"input {i} of shape {x.shape}")
+        return (f"{name}.backward returned a gradient of dtype {gx.dtype} for input {i} of "
+                f"dtype {x.dtype} (expected a floating-point gradient)")
+
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x

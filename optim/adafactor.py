@@ -23,7 +23,7 @@ import numpy as np
 
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer, check, check_real
 
 
 class Adafactor(Optimizer):
@@ -32,14 +32,20 @@ class Adafactor(Optimizer):
 
     def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
                  weight_decay=0.0, *, foreach=None, maximize=False, fused=None):
-        defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=tuple(eps), d=d,
+        defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
                         weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         fused=fused)
         super().__init__(params, defaults)
 
+    NON_NEGATIVE = tuple(n for n in Optimizer.NON_NEGATIVE if n != "eps")  # eps is a pair here
+
     def _check_group(self, group):
         super()._check_group(group)
-        eps1, eps2 = group["eps"]
+        eps = group["eps"]
+        check(isinstance(eps, (tuple, list)) and len(eps) == 2, "eps", eps, "a pair (eps1, eps2)")
+        eps1 = None if eps[0] is None else check_real("eps[0]", eps[0])
+        eps2 = check_real("eps[1]", eps[1])
+        group["eps"] = (eps1, eps2)
         check(group["beta2_decay"] <= 0.0, "beta2_decay", group["beta2_decay"], "<= 0")
         check(eps1 is None or eps1 >= 0.0, "eps[0]", eps1, "None or >= 0")
         check(eps2 >= 0.0, "eps[1]", eps2, ">= 0")

@@ -6,6 +6,8 @@ from minigrad import backend
 from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
 
+from .optimizer import check, check_real
+
 
 def _grad_arrays(parameters):
     """The gradient arrays to measure and scale in place: a sparse gradient's rows."""
@@ -13,6 +15,14 @@ def _grad_arrays(parameters):
         parameters = [parameters]
     return [p.grad.values if isinstance(p.grad, RowSparseGrad) else p.grad
             for p in parameters if p.grad is not None]
+
+
+def _check_limit(name, value):
+    """A clipping limit as a Python float: a finite real number > 0, else ValueError (TypeError
+    for a non-number) naming it."""
+    value = check_real(name, value)
+    check(value > 0, name, value, "a limit > 0")
+    return float(value)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -23,13 +33,15 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     relative. The scale is coef = max_norm / (total_norm + 1e-6), applied only when coef < 1
     (as PyTorch). Returns the total norm (a Python float) from before clipping. A non-finite
     norm with error_if_nonfinite raises RuntimeError and leaves the gradients untouched.
+    max_norm must be finite and > 0 (torch accepts 0, nan and inf, which zero the gradients or
+    silently turn clipping off).
     """
     grads = _grad_arrays(parameters)
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if max_norm < 0:
-        raise ValueError(f"Invalid max_norm: {max_norm} (expected >= 0)")
-    if norm_type <= 0:
-        raise ValueError(f"Invalid norm_type: {norm_type} (expected > 0 or inf)")
+    max_norm = _check_limit("max_norm", max_norm)
+    if not (isinstance(norm_type, (int, float)) and norm_type == math.inf):
+        norm_type = check_real("norm_type", norm_type)
+    check(norm_type > 0, "norm_type", norm_type, "> 0 or inf")
+    norm_type = float(norm_type)
     if not grads:
         return 0.0
     if norm_type == math.inf:
@@ -53,9 +65,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_value_(parameters, clip_value):
-    """Clamp every gradient element to [-clip_value, clip_value], in place."""
-    clip_value = float(clip_value)
-    if clip_value < 0:
-        raise ValueError(f"Invalid clip_value: {clip_value} (expected >= 0)")
+    """Clamp every gradient element to [-clip_value, clip_value], in place; clip_value must be
+    finite and > 0 (a nan would make every gradient nan, 0 would zero them)."""
+    clip_value = _check_limit("clip_value", clip_value)
     for g in _grad_arrays(parameters):
         backend.get_array_module(g).clip(g, -clip_value, clip_value, out=g)

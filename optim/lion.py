@@ -37,7 +37,7 @@ class Lion(Optimizer):
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False,
                  fused=None):
-        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize,
+        defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize,
                         fused=fused)
         super().__init__(params, defaults)
 

@@ -14,6 +14,8 @@ An optimizer sees only `p.data` and `p.grad` (raw arrays) of its parameters. A s
 torch's `foreach` is accepted and changes nothing; `capturable` and `differentiable` are accepted
 as False.
 """
+import math
+import numbers
 
 from minigrad import backend
 from minigrad.function import enable_grad
@@ -29,11 +31,32 @@ def check(ok, name, value, expected):
         raise ValueError(f"Invalid {name}: {value!r} (expected {expected})")
 
 
+def check_real(name, value):
+    """Return `value` as a Python number once it is a finite real number: NumPy scalars count,
+    strings and bools do not (TypeError); inf and nan do not (ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid {name}: {value!r} (expected a real number, got "
+                        f"{type(value).__name__})")
+    # an int is finite however large (math.isfinite would overflow converting it to a float)
+    check(isinstance(value, numbers.Integral) or math.isfinite(value), name, value,
+          "a finite number")
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def check_pair(name, value, names=None):
+    """Return `value` as a tuple of two finite real numbers; `names` names the two elements."""
+    check(isinstance(value, (tuple, list)) and len(value) == 2, name, value, "a pair")
+    names = names or (f"{name}[0]", f"{name}[1]")
+    return check_real(names[0], value[0]), check_real(names[1], value[1])
+
+
 def check_betas(betas):
-    """Raise ValueError unless betas is a pair with 0 <= beta < 1."""
+    """Return betas as a tuple, once it is a pair of numbers with 0 <= beta < 1."""
     check(isinstance(betas, (tuple, list)) and len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
-    check(0.0 <= betas[0] < 1.0, "beta1 (betas[0])", betas[0], "0 <= beta1 < 1")
-    check(0.0 <= betas[1] < 1.0, "beta2 (betas[1])", betas[1], "0 <= beta2 < 1")
+    beta1, beta2 = check_pair("betas", betas, ("beta1 (betas[0])", "beta2 (betas[1])"))
+    check(0.0 <= beta1 < 1.0, "beta1 (betas[0])", betas[0], "0 <= beta1 < 1")
+    check(0.0 <= beta2 < 1.0, "beta2 (betas[1])", betas[1], "0 <= beta2 < 1")
+    return beta1, beta2
 
 
 class Optimizer:
@@ -105,19 +128,28 @@ class Optimizer:
         group["params"] = params
         self.param_groups.append(group)
 
-    # hyperparameters that must be >= 0 wherever an optimizer has them
+    # the numeric hyperparameters wherever an optimizer has them: each must be a finite real
+    # number (a NumPy scalar is stored as the Python number); those in NON_NEGATIVE also >= 0,
+    # those in PAIRS a pair of them (the optimizer checks their ranges)
     NON_NEGATIVE = ("lr", "eps", "weight_decay", "lr_decay", "momentum", "alpha", "momentum_decay",
                     "initial_accumulator_value")
+    REAL = ("dampening", "rho", "beta2_decay", "d")
+    PAIRS = ("etas", "step_sizes")
 
     def _check_group(self, group):
-        """Raise ValueError for an invalid hyperparameter: the shared rules here (the numbers in
-        NON_NEGATIVE, betas in [0, 1)); subclasses add their own."""
-        for name in self.NON_NEGATIVE:
-            value = group.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                check(value >= 0.0, name, value, f"{name} >= 0")
+        """Raise for an invalid hyperparameter (TypeError for a non-number, ValueError for a bad
+        value): the shared rules here; subclasses add their own. Writes the checked values back
+        into `group` as Python numbers and tuples."""
+        for name in self.NON_NEGATIVE + self.REAL:
+            if name in group:
+                group[name] = check_real(name, group[name])
+                if name in self.NON_NEGATIVE:
+                    check(group[name] >= 0.0, name, group[name], f"{name} >= 0")
+        for name in self.PAIRS:
+            if name in group:
+                group[name] = check_pair(name, group[name])
         if "betas" in group:
-            check_betas(group["betas"])
+            group["betas"] = check_betas(group["betas"])
         # torch's implementation switches, accepted so torch code runs unchanged: foreach
         # changes nothing here (the fast path is the multi-tensor one); these two cannot be had
         if group.get("differentiable"):

@@ -39,7 +39,7 @@ class Rprop(Optimizer):
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  maximize=False, fused=None,
                  foreach=None, capturable=False, differentiable=False):
-        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
+        defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize,
                         fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 

@@ -22,7 +22,7 @@ class SparseAdam(Optimizer):
     lazy_sparse = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
 
     def _check_group(self, group):
         super()._check_group(group)

@@ -37,7 +37,7 @@ class Yogi(Optimizer):
 
     def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0,
                  initial_accumulator_value=0.0, *, maximize=False, fused=None):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize,
                         fused=fused)
         super().__init__(params, defaults)

@@ -24,8 +24,23 @@ def _seed_and_dtype():
     mg.set_default_dtype(before)
 
 
+TORCH_MISSING = "PyTorch is not installed"
+
+
 def torch_or_skip():
-    return pytest.importorskip("torch", reason="PyTorch is not installed; parity tests skipped")
+    return pytest.importorskip("torch", reason=f"{TORCH_MISSING}; parity tests skipped")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say in one line how many PyTorch parity tests were skipped, and how to run them: a
+    newcomer without torch otherwise sees only a count of skips."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    n = sum(1 for report in skipped  # ours, or importorskip("torch")'s own wording
+            if TORCH_MISSING in str(report.longrepr) or "import 'torch'" in str(report.longrepr))
+    if n:
+        terminalreporter.write_line(
+            f"{n} PyTorch parity tests skipped because PyTorch is not installed; to run them: "
+            "pip install torch (the CPU build is enough), then run pytest again", yellow=True)
 
 
 def to_np(a):

@@ -82,3 +82,35 @@ def test_bad_arguments(call):
     ps, _ = grads_pair(1.0)
     with pytest.raises(ValueError, match="Invalid"):
         call(ps)
+
+
+@pytest.mark.parametrize("call, name", [(optim.clip_grad_norm_, "max_norm"),
+                                        (optim.clip_grad_value_, "clip_value")])
+@pytest.mark.parametrize("bad, error", [(float("nan"), ValueError), (float("inf"), ValueError),
+                                        (-float("inf"), ValueError), (np.float32("nan"), ValueError),
+                                        (0.0, ValueError), (-1e-3, ValueError), ("1.0", TypeError),
+                                        (None, TypeError)],
+                         ids=["nan", "inf", "-inf", "float32-nan", "zero", "negative", "str", "None"])
+def test_limits_must_be_finite_and_positive_and_nothing_changes(call, name, bad, error):
+    ps, _ = grads_pair(10.0)
+    before = [p.grad.copy() for p in ps]
+    with pytest.raises(error, match=f"Invalid {name}"):
+        call(ps, bad)
+    for p, b in zip(ps, before):
+        np.testing.assert_array_equal(p.grad, b)
+
+
+@pytest.mark.parametrize("norm_type, error", [(float("nan"), ValueError), (-math.inf, ValueError),
+                                              ("2", TypeError)])
+def test_norm_type_must_be_a_positive_number_or_inf(norm_type, error):
+    ps, _ = grads_pair(10.0)
+    with pytest.raises(error, match="Invalid norm_type"):
+        optim.clip_grad_norm_(ps, 1.0, norm_type=norm_type)
+
+
+def test_numpy_scalar_limits_work():
+    ps, _ = grads_pair(10.0)
+    optim.clip_grad_value_(ps, np.float32(0.5))
+    assert max(np.abs(p.grad).max() for p in ps) == 0.5
+    total = optim.clip_grad_norm_(ps, np.float64(1.0), norm_type=np.float64(2))
+    assert total > 1.0

@@ -62,3 +62,32 @@ def test_tuple_outputs_and_non_differentiable_inputs():
     a = mg.tensor(np.array([0.3, -0.2, 1.1]), requires_grad=True)
     c = mg.tensor(np.array([2.0, 3.0, 4.0]))  # a constant, not checked
     assert mg.gradcheck(lambda x, k: (x * k, x.exp().sum()), [a, c])
+
+
+class ScalarGradSum(Function):
+    """x.sum() whose backward returns the 0-d gy itself: a gradient of the wrong shape that
+    NumPy would broadcast into every Jacobian row without complaint."""
+
+    def forward(self, x):
+        return x.sum()
+
+    def backward(self, gy):
+        return (gy,)
+
+
+def test_a_wrong_shaped_gradient_fails_naming_the_op_and_shapes():
+    x = mg.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    with pytest.raises(mg.GradcheckError, match=r"ScalarGradSum\.backward returned a gradient "
+                                                r"of shape \(\) for input 0 of shape \(3,\)"):
+        mg.gradcheck(lambda t: ScalarGradSum().apply(t), [x])
+    assert x.grad is None
+
+
+def test_a_function_with_several_outputs_reuses_its_graph():
+    x = mg.tensor(np.array([0.5, -1.0]), requires_grad=True)
+
+    def fn(t):
+        h = t * t  # shared by both outputs: one backward per Jacobian row goes through it
+        return h.exp(), h.sum()
+
+    assert mg.gradcheck(fn, [x])

@@ -1,0 +1,122 @@
+"""Hyperparameters are checked as numbers: finite reals (NumPy scalars included, stored as Python
+numbers), never strings or bools, pairs that are pairs; at construction, in add_param_group and in
+load_state_dict, and nothing changes when one is refused."""
+import pickle
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import optim
+from conftest import torch_or_skip
+
+ALL = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad", "Adamax", "NAdam",
+       "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam"]
+PAIRS = ("betas", "etas", "step_sizes", "eps")  # eps is a pair in Adafactor
+
+
+def params():
+    return [mg.nn.Parameter(np.ones((3, 2))), mg.nn.Parameter(np.ones(2))]
+
+
+def numeric_arguments():
+    """(optimizer, argument, index in a pair or None) for every number each optimizer takes."""
+    rows = []
+    for name in ALL:
+        for arg, value in getattr(optim, name)(params()).defaults.items():
+            if arg in PAIRS and isinstance(value, tuple):
+                rows += [(name, arg, i) for i, v in enumerate(value) if v is not None]
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                rows.append((name, arg, None))
+    return rows
+
+
+NUMERIC = numeric_arguments()
+
+
+def with_value(name, arg, i, value):
+    """The keyword arguments that set `arg` (or element i of the pair `arg`) to `value`."""
+    if i is None:
+        return {arg: value}
+    pair = list(getattr(optim, name)(params()).defaults[arg])
+    pair[i] = value
+    return {arg: tuple(pair)}
+
+
+def test_the_table_covers_every_kind_of_number():
+    args = {arg for _, arg, _ in NUMERIC}
+    assert {"lr", "eps", "weight_decay", "betas", "momentum", "dampening", "rho", "etas",
+            "step_sizes", "beta2_decay", "d", "lr_decay", "alpha", "momentum_decay",
+            "initial_accumulator_value"} <= args
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), np.float32("nan")],
+                         ids=["nan", "inf", "-inf", "float32-nan"])
+@pytest.mark.parametrize("name, arg, i", NUMERIC)
+def test_non_finite_numbers_are_refused_naming_the_argument(name, arg, i, bad):
+    with pytest.raises(ValueError, match=rf"Invalid [^:]*{arg}[^:]*: .*(nan|inf).*finite number"):
+        getattr(optim, name)(params(), **with_value(name, arg, i, bad))
+
+
+@pytest.mark.parametrize("bad", ["0.1", True, None, [0.1]], ids=["str", "bool", "None", "list"])
+@pytest.mark.parametrize("name, arg, i", NUMERIC)
+def test_non_numbers_are_refused_naming_the_argument(name, arg, i, bad):
+    with pytest.raises(TypeError, match=rf"Invalid [^:]*{arg}[^:]*: .*expected a real number, got "
+                                        rf"{type(bad).__name__}"):
+        getattr(optim, name)(params(), **with_value(name, arg, i, bad))
+
+
+@pytest.mark.parametrize("name, arg", sorted({(n, a) for n, a, i in NUMERIC if i is not None}))
+def test_a_number_where_a_pair_belongs_names_the_pair(name, arg):
+    with pytest.raises(ValueError, match=rf"Invalid {arg}: 0\.9 \(expected a pair"):
+        getattr(optim, name)(params(), **{arg: 0.9})
+
+
+def test_numpy_scalars_are_checked_and_stored_as_python_numbers():
+    with pytest.raises(ValueError, match=r"Invalid lr: .*-1\.0.*lr >= 0"):
+        optim.Adam(params(), lr=np.float32(-1))
+    with pytest.raises(ValueError, match=r"Invalid beta1 \(betas\[0\]\): .*1\.0"):
+        optim.Adam(params(), betas=(np.float64(1.0), 0.999))
+    opt = optim.Adam(params(), lr=np.float32(0.5), betas=[np.float64(0.8), 0.9],
+                     weight_decay=np.int64(0))
+    group = opt.param_groups[0]
+    assert type(group["lr"]) is float and group["lr"] == 0.5
+    assert group["betas"] == (0.8, 0.9) and all(type(b) is float for b in group["betas"])
+    assert type(group["weight_decay"]) is int
+
+
+def test_add_param_group_refuses_and_changes_nothing():
+    opt = optim.Adam(params()[:1], lr=0.1)
+    for bad, error in [({"lr": float("nan")}, ValueError), ({"lr": "0.1"}, TypeError),
+                       ({"betas": (0.9, float("inf"))}, ValueError), ({"eps": np.inf}, ValueError)]:
+        with pytest.raises(error, match=f"Invalid [^:]*{next(iter(bad))}"):
+            opt.add_param_group({"params": params()[1:], **bad})
+    assert len(opt.param_groups) == 1
+
+
+@pytest.mark.parametrize("key, bad", [("lr", float("nan")), ("weight_decay", float("inf")),
+                                      ("betas", (0.9, float("nan"))), ("lr", "0.1")])
+def test_load_state_dict_refuses_and_changes_nothing(key, bad):
+    ps = params()
+    opt = optim.Adam(ps, lr=0.1)
+    for p in ps:
+        p.grad = np.ones(p.shape)
+    opt.step()
+    sd = opt.state_dict()
+    before = pickle.dumps(sd)
+    sd["param_groups"][0][key] = bad
+    with pytest.raises((ValueError, TypeError), match=f"Invalid [^:]*{key}"):
+        opt.load_state_dict(sd)
+    assert pickle.dumps(opt.state_dict()) == before
+
+
+@pytest.mark.parametrize("name, kw", [("SGD", dict(lr="0.1")), ("Adam", dict(lr=float("nan"))),
+                                      ("Adam", dict(lr=np.float32(-1))),
+                                      ("RMSprop", dict(alpha=float("nan"))),
+                                      ("Adagrad", dict(eps=float("nan")))])
+def test_the_error_type_is_torchs_where_torch_refuses(name, kw):
+    torch = torch_or_skip()
+    with pytest.raises((TypeError, ValueError)) as theirs:
+        getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kw)
+    with pytest.raises(theirs.type):
+        getattr(optim, name)(params(), **kw)
