@@ -362,7 +362,7 @@ def _cell(text):
 
 def experiments_table(exps, outputs=None):
     if not exps:
-        return ("No experiment registry yet (models/experiments/__init__.py): its experiments "
+        return ("No experiment registry yet (`models/experiments/__init__.py`): its experiments "
                 "appear here, one page each, once it exists.")
     lines = ["| experiment | claim | command | measured |", "| --- | --- | --- | --- |"]
     for exp in exps:
