@@ -188,6 +188,25 @@ def test_experiment_page_shows_claim_command_output_and_figure(tmp_path):
     assert "[decay](decay.md)" in table and "| yes |" in table and "| not yet run |" in table
 
 
+def test_hooks_add_a_page_per_experiment_and_warn_of_missing_output(tmp_path, monkeypatch, caplog):
+    """With a registry, each experiment gets a page and a nav entry without any hand editing; one
+    whose output is missing is a warning, which fails `mkdocs build --strict`."""
+    (tmp_path / "decay.png").write_bytes(b"\x89PNG")
+    (tmp_path / "decay.txt").write_text("$ minigrad experiment decay --out docs/experiments\n| a |\n")
+    monkeypatch.setattr(docgen, "EXPERIMENT_OUTPUTS", tmp_path)
+    real = docgen.experiments
+    monkeypatch.setattr(docgen, "experiments", lambda package=None: real(_registry("list")))
+    config = {"nav": [{"Experiments": "experiments/index.md"}]}
+    with caplog.at_level("WARNING", logger="mkdocs.plugins.minigrad"):
+        mkdocs_hooks.on_config(config)
+    assert config["nav"] == [{"Experiments": ["experiments/index.md", {"decay": "experiments/decay.md"},
+                                              {"sweep": "experiments/sweep.md"}]}]
+    assert "**Claim.** AdaGrad's step only falls." in mkdocs_hooks._pages["experiments/decay.md"]
+    assert "experiments/sweep.md" in mkdocs_hooks._pages
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "sweep" in warnings[0] and "run_experiments.py sweep" in warnings[0]
+
+
 def test_nav_sections_get_one_entry_per_generated_page():
     nav = [{"Start here": "index.md"}, {"Optimizers": "optimizers/index.md"},
            {"More": [{"Experiments": "experiments/index.md"}]}]
@@ -218,7 +237,8 @@ def _tools_or_skip():
 def test_site_builds_strictly_and_every_page_passes_in_chromium(tmp_path):
     chromium = _tools_or_skip()
     site = tmp_path / "site"
-    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
+    # not -q: with it, MkDocs does not count warnings, and --strict lets them through
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
                            cwd=ROOT, capture_output=True, text=True,
                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.stdout}\n{build.stderr}"
