@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from . import backend, ops
+from . import backend, function, ops
 from .ops.checks import normalize_axis
 
 _FLOAT_KINDS = ("f",)
@@ -160,6 +160,7 @@ class Tensor:
 
         # 2. apply the chain rule from the output back to the leaves
         grads = {id(self): grad}
+        detect_anomaly = function._detect_anomaly  # see minigrad/anomaly.py
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
@@ -172,7 +173,11 @@ class Tensor:
                     g = g.astype(t.data.dtype)
                 t.grad = g.copy() if t.grad is None else t.grad + g
                 continue
-            for x, gx in zip(t.creator.inputs, t.creator.backward(g)):
+            gxs = t.creator.backward(g)
+            if detect_anomaly:
+                from . import anomaly
+                anomaly.check_backward(t.creator, g, gxs)
+            for x, gx in zip(t.creator.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
                 k = id(x)
