@@ -23,6 +23,12 @@ min / median / max over the elements (for a sparse gradient, over its rows), the
     SGD, Lion             lr (Lion: every coordinate moves by lr); Lion: sign agreement
     Rprop                 its per-element step sizes η
 
+A row's keys: name, index (state_dict's), group, shape, step (t; None before the first step, and
+for SGD, which counts none), lr, grad_norm, grad_rows (a sparse gradient's row count), param_norm,
+update_ratio, update_from, step_size ((min, median, max) or None), step_size_rule, weight_decay,
+decay ('decoupled', 'L2' or None), shrink (1 - lr λ, or None where L2 decay is rescaled per
+element), scalars (every number of the last step's scalars()) and other (the specific columns).
+
 The step's numbers are the optimizer's own: `scalars()` (which advances the step count) is called
 on a copy of the parameter's state rewound by one step, so the bias corrections, r_t, μ_t, η_t are
 those of the last step, computed by the code the step ran.
