@@ -1,5 +1,6 @@
 """minigrad: a reverse-mode autograd engine over NumPy (CPU) and CuPy (GPU) arrays."""
 from . import backend, nn
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .backend import (cuda_is_available, get_default_dtype, get_rng_state, manual_seed,
                       set_default_dtype, set_rng_state)
 from .creation import cat, concatenate, ones, randn, stack, tensor, where, zeros
@@ -15,5 +16,6 @@ __all__ = [
     "gradcheck", "GradcheckError", "manual_seed", "get_rng_state", "set_rng_state",
     "set_default_dtype", "get_default_dtype", "cuda_is_available", "backend", "nn",
     "RowSparseGrad", "save", "load", "CheckpointError",
+    "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError",
 ]
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ import numpy as np
 from . import backend
 
 _grad_enabled = True
+_detect_anomaly = False  # set by minigrad.anomaly; checked once per op below
 
 
 def is_grad_enabled():
@@ -74,6 +75,9 @@ class Function:
         y = self.forward(*xs)
         if type(y) is not np.ndarray and not backend.is_array(y):
             y = backend.get_array_module(*xs).asarray(y)  # NumPy turns 0-d results into scalars
+        if _detect_anomaly:
+            from . import anomaly
+            anomaly.check_forward(self, xs, y)
         if _grad_enabled:
             for t in inputs:
                 if t.requires_grad:

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from . import backend, ops
+from . import backend, function, ops
 from .ops.checks import normalize_axis
 
 _FLOAT_KINDS = ("f",)
@@ -165,6 +165,7 @@ class Tensor:
         # 2. apply the chain rule from the output back to the leaves; every gradient an op
         # returns is checked against its input here, once, for every op
         grads, leaves = {id(self): grad}, []
+        detect_anomaly = function._detect_anomaly  # see minigrad/anomaly.py
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
@@ -178,6 +179,9 @@ class Tensor:
                 raise RuntimeError(f"{type(fn).__name__}.backward returned {_describe(gxs)}; "
                                    f"expected a tuple of {len(fn.inputs)} gradients (None for "
                                    "an input that needs none)")
+            if detect_anomaly:
+                from . import anomaly
+                anomaly.check_backward(fn, g, gxs)
             for x, gx in zip(fn.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue

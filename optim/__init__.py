@@ -10,6 +10,7 @@ from .adamax import Adamax
 from .adamw import AdamW
 from .asgd import ASGD
 from .clip import clip_grad_norm_, clip_grad_value_
+from .explain import Explanation, explain, snapshot
 from .groups import param_groups
 from .lamb import LAMB
 from .lion import Lion
@@ -28,4 +29,5 @@ from .yogi import Yogi
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
            "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy",
-           "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups"]
+           "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups",
+           "explain", "snapshot", "Explanation"]
