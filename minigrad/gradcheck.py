@@ -113,6 +113,7 @@ def _numeric_jacobians(fn, inputs, checked, eps):
     """Central differences: column c of J is (f(x + eps e_c) - f(x - eps e_c)) / 2 eps."""
     J = {}
     with no_grad():
+        n_out = _flat_outputs(fn, inputs).size
         for i in checked:
             x = inputs[i].data
             cols = []
@@ -125,7 +126,7 @@ def _numeric_jacobians(fn, inputs, checked, eps):
                 minus = _flat_outputs(fn, inputs)
                 x[idx] = orig
                 cols.append((plus - minus) / (2 * eps))
-            J[i] = np.stack(cols, axis=1) if cols else np.zeros((0, 0))
+            J[i] = np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))  # an empty input
     return J
 
 

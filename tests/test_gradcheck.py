@@ -91,3 +91,9 @@ def test_a_function_with_several_outputs_reuses_its_graph():
         return h.exp(), h.sum()
 
     assert mg.gradcheck(fn, [x])
+
+
+def test_an_empty_input_with_a_non_empty_output_checks_cleanly():
+    # (2, 0) summed over its empty axis gives two zeros: a Jacobian of shape (2, 0)
+    x = mg.tensor(np.zeros((2, 0)), requires_grad=True, dtype="float64")
+    assert mg.gradcheck(lambda t: t.sum(axis=1), [x])
