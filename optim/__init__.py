@@ -20,7 +20,9 @@ from .rprop import Rprop
 from .sgd import SGD
 from .sparse_adam import SparseAdam
 from .yogi import Yogi
+from .zero import ZeroRedundancyOptimizer
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
+           "ZeroRedundancyOptimizer",
            "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups"]
