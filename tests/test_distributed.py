@@ -250,3 +250,21 @@ def test_zero_halves_the_state_as_far_as_whole_parameters_allow(two_ranks):
     for run in RUNS:
         shares = r["runs"][run]["state_bytes_per_rank"]
         assert sum(shares) == arrays[run.partition("-")[0]] * 493 * 8 and min(shares) > 0
+
+
+@needs_mpi
+def test_mpirun_minigrad_train_zero_checkpoints_once_and_resumes_alone(tmp_path):
+    from models.cli import main
+    out = tmp_path / "run"
+    args = ["train", "--task", "digits", "--steps", "12", "--quiet", "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(mpirun_command(2, sys.executable, "-m", "models", *args, "--zero",
+                                         "--stop-after", "6"),
+                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("checkpoint: ") == 1   # rank 0 alone reports
+    ckpt = mg.load(out / "checkpoint.safetensors")
+    assert ckpt["step"] == 6 and len(ckpt["history"]["loss"]) == 6
+    assert main(args + ["--resume"]) == 0             # the 2-rank ZeRO checkpoint, in one process
+    assert mg.load(out / "checkpoint.safetensors")["step"] == 12
