@@ -1,0 +1,56 @@
+"""The experiments of `minigrad experiment`: each quick run asserts the direction of its claim
+(the numbers it prints), writes its figure, and the command lists the whole subject."""
+import os
+
+import pytest
+
+from models import cli, experiments
+
+
+def quick(name, tmp_path):
+    result = experiments.run(name, quick=True, out=str(tmp_path))
+    assert result["png"] == os.path.join(str(tmp_path), f"{name}.png")
+    assert os.path.getsize(result["png"]) > 10_000
+    return result
+
+
+# ======================================================================== the command
+
+def test_list_names_every_entry_and_how_it_runs(capsys):
+    assert cli.main(["experiment", "--list"]) == 0
+    out = capsys.readouterr().out
+    for e in experiments.EXPERIMENTS:
+        assert e.name in out
+    assert "minigrad experiment amsgrad" in out
+    assert "run by: minigrad compare --task digits --lr-sweep" in out
+    assert "warmup" in out and "not yet available" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["experiment"], "give one of"),
+    (["experiment", "amsgrad", "--all"], "give one of"),
+    (["experiment", "nope"], "unknown experiment 'nope'"),
+    (["experiment", "warmup"], "not yet available: needs the tiny transformer"),
+    (["experiment", "lr-sensitivity"], "run by: minigrad compare"),
+])
+def test_bad_or_unavailable_names_exit_2_saying_why(argv, message, capsys, tmp_path):
+    assert cli.main(argv + ["--out", str(tmp_path / "x")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before anything was written
+
+
+def test_the_command_runs_one_and_writes_its_figure(capsys, tmp_path):
+    assert cli.main(["experiment", "amsgrad", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "held: theorem" in out and (tmp_path / "amsgrad.png").exists()
+
+
+# ======================================================================== the claims
+
+def test_amsgrad_converges_where_adam_goes_to_the_worst_point(tmp_path):
+    r = quick("amsgrad", tmp_path)["settings"]
+    theorem, synthetic = r["theorem (C = 3)"], r["synthetic (1010 / -10, period 101)"]
+    assert theorem["Adam"]["final_x"] > 0.95 and theorem["AMSGrad"]["final_x"] < -0.95
+    assert synthetic["Adam"]["final_x"] > 0.9 and synthetic["AMSGrad"]["final_x"] < -0.9
+    for s in (theorem, synthetic):  # Adam's average regret does not go to 0
+        assert s["AMSGrad"]["average_regret"] < 0.6 * s["Adam"]["average_regret"]
