@@ -54,3 +54,13 @@ def test_amsgrad_converges_where_adam_goes_to_the_worst_point(tmp_path):
     assert synthetic["Adam"]["final_x"] > 0.9 and synthetic["AMSGrad"]["final_x"] < -0.9
     for s in (theorem, synthetic):  # Adam's average regret does not go to 0
         assert s["AMSGrad"]["average_regret"] < 0.6 * s["Adam"]["average_regret"]
+
+
+def test_adagrad_step_only_falls_and_rmsprop_recovers(tmp_path):
+    r = quick("adagrad-decay", tmp_path)
+    a, rms = r["AdaGrad"], r["RMSProp"]
+    assert a["recovery_steps"] is None and a["step_at_end"] < 0.05 * a["step_before_drop"]
+    assert a["effective_step_end"] <= a["effective_step_before_drop"] < a["effective_step_start"]
+    assert rms["recovery_steps"] is not None and rms["step_at_end"] > 0.5 * rms["step_before_drop"]
+    assert rms["recovery_steps"] == pytest.approx(r["predicted_recovery_steps"], rel=0.2)
+    assert rms["distance_at_end"] < 0.5 * a["distance_at_end"]
