@@ -4,6 +4,9 @@ import os
 
 import numpy as np
 
+import minigrad as mg
+import minigrad.nn.functional as F
+
 
 def table(headers, rows):
     """Print rows (sequences of already formatted strings) under headers, aligned; return the
@@ -54,3 +57,15 @@ def first_at_or_below(values, target):
     """The first step (from 1) at which values[step - 1] <= target, or None."""
     hit = np.flatnonzero(np.asarray(values) <= target)
     return int(hit[0]) + 1 if hit.size else None
+
+
+@mg.no_grad()
+def val_loss(task, model, n=20_000):
+    """Cross entropy on a fixed subsample of n validation examples, in eval mode: a cheaper
+    task.evaluate for the names model."""
+    X, y = task.val
+    ix = np.random.default_rng(0).choice(len(X), min(n, len(X)), replace=False)
+    model.eval()
+    loss = F.cross_entropy(model(task.to_device(X[ix])), task.to_device(y[ix])).item()
+    model.train()
+    return loss
