@@ -101,3 +101,13 @@ def test_bias_correction_moments_and_first_step(tmp_path):
     loss = r["loss"]
     assert loss["corrected"][0] == loss["uncorrected"][0]  # one initialisation, one batch
     assert sum(loss["uncorrected"]) > sum(loss["corrected"])  # too-large steps cost early loss
+
+
+def test_adagrad_keeps_large_steps_for_rare_features(tmp_path):
+    r = quick("sparse-features", tmp_path)
+    a, s = r["AdaGrad"], r["SGD"]
+    assert r["rare_frequency"] < 0.05 * r["common_frequency"]
+    assert a["effective_rare"] > 3 * a["effective_common"]
+    assert s["effective_rare"] == s["effective_common"] == s["lr"]
+    assert a["moved_rare"] > 2 * s["moved_rare"]
+    assert a["steps_to_target"] is not None and a["val_loss"] < s["val_loss"]
