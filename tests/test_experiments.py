@@ -111,3 +111,14 @@ def test_adagrad_keeps_large_steps_for_rare_features(tmp_path):
     assert s["effective_rare"] == s["effective_common"] == s["lr"]
     assert a["moved_rare"] > 2 * s["moved_rare"]
     assert a["steps_to_target"] is not None and a["val_loss"] < s["val_loss"]
+
+
+def test_adam_update_is_about_lr_whatever_the_scale(tmp_path):
+    r = quick("sign-descent", tmp_path)
+    first, last = r["names"][1], r["names"][30]
+    assert first["within_2x"] > 0.95 and first["update_decades"] < 0.1 < 1 < first["grad_decades"]
+    assert last["p99"] < 2.0  # bounded by about lr, whatever |g|
+    assert r["adam_max_distance"] < 1e-3
+    sgd = {k: v["SGD"] for k, v in r["rosenbrock"].items()}
+    assert sgd[3]["diverged"] and not sgd[0]["diverged"]
+    assert sgd[-3]["final_loss"] > 0.99 * 4.0 > sgd[0]["final_loss"]  # from f(-1, 1) = 4 it stalls
