@@ -122,3 +122,12 @@ def test_adam_update_is_about_lr_whatever_the_scale(tmp_path):
     sgd = {k: v["SGD"] for k, v in r["rosenbrock"].items()}
     assert sgd[3]["diverged"] and not sgd[0]["diverged"]
     assert sgd[-3]["final_loss"] > 0.99 * 4.0 > sgd[0]["final_loss"]  # from f(-1, 1) = 4 it stalls
+
+
+def test_l2_decay_varies_per_weight_and_adamw_does_not(tmp_path):
+    r = quick("adamw-vs-l2", tmp_path)
+    p = r["decay_percentiles"]
+    assert p[90] > 10 * p[10] and r["decay_spread"] > 10
+    assert r["adamw_decay"] == pytest.approx(1e-3 * 1e-2)
+    assert r["sweep"]["Adam + L2 1"]["val_acc"] < r["sweep"]["AdamW 1"]["val_acc"]  # the same λ differs
+    assert set(r["best"]) == {"Adam + L2", "AdamW"}
