@@ -178,6 +178,7 @@ def _figure(curves, runs, window, path):
     axes[2].plot(s, (1 - BETA1 ** s) / np.sqrt(1 - BETA2 ** s), "k:", lw=1,
                  label="uncorrected for a constant g: (1-0.9^t)/sqrt(1-0.999^t)")
     axes[2].set_yscale("log")
+    axes[2].set_ylim(bottom=0.3 * min(runs["corrected"][1].min(), 1.0))  # room for the legend
     axes[2].set_ylabel("median |update| / lr over all weights (log)")
     axes[2].set_title(f"names model: update size in the first steps (lr {LR:g})", fontsize=10)
     axes[3].set_ylabel(f"training loss (nats/char, mean of {window} steps)")
