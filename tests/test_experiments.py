@@ -39,10 +39,37 @@ def test_bad_or_unavailable_names_exit_2_saying_why(argv, message, capsys, tmp_p
     assert not (tmp_path / "x").exists()  # refused before anything was written
 
 
-def test_the_command_runs_one_and_writes_its_figure(capsys, tmp_path):
-    assert cli.main(["experiment", "amsgrad", "--quick", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "held: theorem" in out and (tmp_path / "amsgrad.png").exists()
+@pytest.fixture
+def stand_in(monkeypatch):
+    """A registry of one stand-in experiment (recording how it was called) and one pending entry,
+    so the command's wiring is tested without the experiments' minutes."""
+    import sys
+    import types
+    calls = []
+
+    def run(quick, out):
+        calls.append((quick, out))
+        path = os.path.join(out, "stand-in.png")
+        open(path, "wb").close()
+        return {"png": path}
+
+    monkeypatch.setitem(sys.modules, "models.experiments.stand_in", types.SimpleNamespace(run=run))
+    entries = [experiments.Entry("stand-in", "a claim", module="stand_in"),
+               experiments.Entry("later", "another claim", pending="waits for something")]
+    monkeypatch.setattr(experiments, "EXPERIMENTS", entries)
+    monkeypatch.setattr(experiments, "BY_NAME", {e.name: e for e in entries})
+    return calls
+
+
+@pytest.mark.parametrize("argv,quick", [(["stand-in"], False), (["stand-in", "--quick"], True),
+                                        (["--all", "--quick"], True)])
+def test_the_command_runs_experiments_into_out(argv, quick, stand_in, capsys, tmp_path):
+    out = tmp_path / "figs"
+    assert cli.main(["experiment", *argv, "--out", str(out)]) == 0
+    assert stand_in == [(quick, str(out))] and (out / "stand-in.png").exists()
+    text = capsys.readouterr().out
+    assert "== stand-in" in text and f"figure: {out / 'stand-in.png'}" in text
+    assert ("later: not yet available: waits for something" in text) == ("--all" in argv)
 
 
 # ======================================================================== the claims
