@@ -20,7 +20,7 @@ from .common import figure_path, fit, table, verdict
 
 LR, TRAIN_SIZE, BATCH = 1e-3, 200, 32
 SHOW = 1e-2  # the lambda whose per-weight decay the figure shows
-SWEEP = {False: ([1e-4, 1e-3, 1e-2, 1e-1, 1.0], 1500), True: ([1e-2, 1.0], 150)}
+SWEEP = {False: ([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0], 1500), True: ([1e-2, 1.0], 150)}
 OPTIMIZERS = {"Adam + L2": optim.Adam, "AdamW": optim.AdamW}
 
 
