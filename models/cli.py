@@ -207,8 +207,7 @@ def run_experiment(args):
         return 0
     names = [e.name for e in experiments.runnable()] if args.all else [args.name]
     for name in names:  # every name is known and runnable before anything runs
-        if name not in experiments.BY_NAME or not experiments.BY_NAME[name].module:
-            experiments.run(name)  # raises ValueError, saying why
+        experiments.runnable_entry(name)
     check_writable(args.out)
     for name in names:
         experiments.run(name, quick=args.quick, out=args.out)

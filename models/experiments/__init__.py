@@ -69,14 +69,20 @@ def listing():
     return lines
 
 
-def run(name, quick=False, out="runs/experiments"):
-    """Run the experiment called name; returns its result dict (see the module docstring)."""
+def runnable_entry(name):
+    """The entry called name; ValueError, saying why, when there is none or it is not run here."""
     if name not in BY_NAME:
         raise ValueError(f"unknown experiment {name!r}; choose from {', '.join(BY_NAME)} "
                          "(minigrad experiment --list)")
     entry = BY_NAME[name]
     if not entry.module:
         raise ValueError(f"experiment {name} is not run here: {status(entry)}")
+    return entry
+
+
+def run(name, quick=False, out="runs/experiments"):
+    """Run the experiment called name; returns its result dict (see the module docstring)."""
+    entry = runnable_entry(name)
     module = importlib.import_module(f"{__name__}.{entry.module}")
     print(f"== {entry.name}{' (quick)' if quick else ''}: {entry.claim}")
     result = module.run(quick=quick, out=out)
