@@ -11,6 +11,8 @@ def quick(name, tmp_path):
     result = experiments.run(name, quick=True, out=str(tmp_path))
     assert result["png"] == os.path.join(str(tmp_path), f"{name}.png")
     assert os.path.getsize(result["png"]) > 10_000
+    with open(result["txt"]) as f:  # what it printed, for the docs
+        assert f.read().startswith(f"== {name} (quick)")
     return result
 
 
@@ -69,6 +71,7 @@ def test_the_command_runs_experiments_into_out(argv, quick, stand_in, capsys, tm
     assert stand_in == [(quick, str(out))] and (out / "stand-in.png").exists()
     text = capsys.readouterr().out
     assert "== stand-in" in text and f"figure: {out / 'stand-in.png'}" in text
+    assert (out / "stand-in.txt").read_text() == text.split("\n\n")[0] + "\n"
     assert ("later: not yet available: waits for something" in text) == ("--all" in argv)
 
 

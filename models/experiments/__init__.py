@@ -3,13 +3,17 @@
 
 Each experiment is one module here with `run(quick, out) -> result`: it prints a table of what it
 measured and a verdict line per claim (held, or did not hold here, with the numbers), writes one
-figure, out/NAME.png, and returns its numbers in a dict (with "png": the figure's path, or None
+figure, out/NAME.png (what it printed goes to out/NAME.txt too), and returns its numbers in a dict (with "png": the figure's path, or None
 without matplotlib). `quick` is a budget of seconds, for the tests; the full run takes minutes.
 
 EXPERIMENTS lists the whole subject in the order a course teaches it. Entries that are not run
 here say why: run elsewhere (their command), or not yet available (what they wait for).
 """
+import contextlib
 import importlib
+import io
+import os
+import sys
 from typing import NamedTuple, Optional
 
 
@@ -84,8 +88,30 @@ def run(name, quick=False, out="runs/experiments"):
     """Run the experiment called name; returns its result dict (see the module docstring)."""
     entry = runnable_entry(name)
     module = importlib.import_module(f"{__name__}.{entry.module}")
-    print(f"== {entry.name}{' (quick)' if quick else ''}: {entry.claim}")
-    result = module.run(quick=quick, out=out)
-    if result.get("png"):
-        print(f"figure: {result['png']}")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
+        print(f"== {entry.name}{' (quick)' if quick else ''}: {entry.claim}")
+        result = module.run(quick=quick, out=out)
+        if result.get("png"):
+            print(f"figure: {result['png']}")
+    # what it printed, beside the figure: the docs quote this file, never numbers typed by hand
+    result["txt"] = os.path.join(out, f"{name}.txt")
+    with open(result["txt"], "w") as f:
+        f.write(printed.getvalue())
     return result
+
+
+class _Tee:
+    """A stream that writes to several."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self):
+        for s in self.streams:
+            s.flush()
