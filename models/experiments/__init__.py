@@ -95,6 +95,7 @@ def run(name, quick=False, out="runs/experiments"):
         if result.get("png"):
             print(f"figure: {result['png']}")
     # what it printed, beside the figure: the docs quote this file, never numbers typed by hand
+    os.makedirs(out, exist_ok=True)
     result["txt"] = os.path.join(out, f"{name}.txt")
     with open(result["txt"], "w") as f:
         f.write(printed.getvalue())
