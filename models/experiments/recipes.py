@@ -142,14 +142,16 @@ def _figure(panels, path):
                     transform=ax.transAxes)
             ax.set_axis_off()
             continue
+        lows, highs = [], []
         for name, r in runs.items():
-            losses = np.asarray(r["history"]["loss"])
-            ax.plot(np.arange(1, len(losses) + 1), plots.smooth(losses, max(1, len(losses) // 50)),
+            losses = plots.smooth(r["history"]["loss"], max(1, len(r["history"]["loss"]) // 50))
+            lows.append(losses.min())
+            highs.append(losses.max())
+            ax.plot(np.arange(1, len(losses) + 1), losses,
                     lw=1.3, label=f"{name}: {metric.replace('_', ' ')} " + (
                         f"{100 * r['metrics'][metric]:.1f}%" if metric.endswith("acc") else
                         f"{r['metrics'][metric]:.3f}"))
-        low, high = ax.get_ylim()
-        log = low > 0 and high / low > 3  # a log axis only where the losses span a wide range
+        log = min(lows) > 0 and max(highs) / min(lows) > 3  # log only where losses span a wide range
         if log:
             ax.set_yscale("log")
         ax.set_xlabel("step")
