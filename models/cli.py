@@ -1,4 +1,4 @@
-"""The `minigrad` command line (also `python -m models`): train, compare."""
+"""The `minigrad` command line (also `python -m models`): train, compare, experiment."""
 import argparse
 import builtins
 import math
@@ -10,7 +10,7 @@ import numpy as np
 from minigrad import backend
 from minigrad import distributed as dist
 
-from .checkpoint import NAME, CheckpointError
+from .checkpoint import NAME, CheckpointError, check_writable
 from .compare import compare, lr_sweep
 from .optimizers import DEFAULT_COMPARE, OPTIMIZERS, check_names
 from .tasks import TASKS, make_task
@@ -113,7 +113,17 @@ def build_parser():
     cp.add_argument("--lr-sweep", action="store_true",
                     help="also sweep each optimizer's lr over 0.1x..10x its recommended rate")
     cp.add_argument("--out", default="runs/compare")
+    _experiment_parser(sub)
     return ap
+
+
+def _experiment_parser(sub):
+    ex = sub.add_parser("experiment", help="run one of the subject's experiments (--list: all of them)")
+    ex.add_argument("name", nargs="?", help="the experiment (see --list)")
+    ex.add_argument("--list", action="store_true", help="list the experiments and how each runs")
+    ex.add_argument("--all", action="store_true", help="run every experiment that runs here")
+    ex.add_argument("--out", default="runs/experiments", help="directory for the figures")
+    ex.add_argument("--quick", action="store_true", help="a budget of seconds instead of minutes")
 
 
 def main(argv=None):
@@ -133,7 +143,9 @@ def main(argv=None):
 
 
 def run(args):
-    """Resolve the task and its defaults, then train or compare."""
+    """Resolve the task and its defaults, then train or compare (or run an experiment)."""
+    if args.command == "experiment":
+        return run_experiment(args)
     if args.device != "cpu":
         backend.parse_device(args.device)
         reason = backend.gpu_unavailable_reason()
@@ -188,6 +200,28 @@ def run_train(args, task, steps, batch_size, schedule):
     if rank0 and plots.loss_curves({name: result["history"]["loss"]}, png, f"{task.name}: {name}",
                          log_y=task.kind == "function"):
         print(f"loss curve: {png}")
+    return 0
+
+
+def run_experiment(args):
+    """`minigrad experiment`: NAME, --list or --all."""
+    from . import experiments
+    if sum((args.name is not None, args.list, args.all)) != 1:
+        raise ValueError("give one of: an experiment NAME, --list, --all")
+    if args.list:
+        print("\n".join(experiments.listing()))
+        return 0
+    names = [e.name for e in experiments.runnable()] if args.all else [args.name]
+    for name in names:  # every name is known and runnable before anything runs
+        experiments.runnable_entry(name)
+    check_writable(args.out)
+    for name in names:
+        experiments.run(name, quick=args.quick, out=args.out)
+        print()
+    if args.all:
+        for e in experiments.EXPERIMENTS:
+            if not e.module:
+                print(f"{e.name}: {experiments.status(e)}")
     return 0
 
 

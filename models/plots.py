@@ -95,3 +95,23 @@ def lr_sweep(results, path, title):
     ax.set_xlabel("learning rate")
     ax.set_ylabel("final validation loss")
     return _save(plt, fig, ax, path, title)
+
+
+def panels(nrows, ncols, size):
+    """(plt, fig, axes as a flat list) for a figure of small multiples, or None after printing
+    how to get plots."""
+    plt = _pyplot()
+    if plt is None:
+        print(HINT)
+        return None
+    fig, axes = plt.subplots(nrows, ncols, figsize=size, dpi=100, squeeze=False)
+    return plt, fig, list(axes.flat)
+
+
+def save_panels(plt, fig, path, title):
+    """Title the figure (the claim it shows), lay it out and write it; returns True."""
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if fig.legends else 1))  # room for a figure legend
+    fig.savefig(path)
+    plt.close(fig)
+    return True
