@@ -164,10 +164,23 @@ def _registry(layout):
 @pytest.mark.parametrize("layout", ["list", "dict"])
 def test_experiments_read_from_the_registry_in_its_order(layout):
     assert docgen.experiments(_registry(layout)) == [
-        {"name": "decay", "claim": "AdaGrad's step only falls.", "command": "minigrad experiment decay"},
+        {"name": "decay", "claim": "AdaGrad's step only falls.", "command": "minigrad experiment decay",
+         "kind": "run", "pending": None},
         {"name": "sweep", "claim": "Adam is less sensitive to its rate.",
-         "command": "minigrad compare --task names --lr-sweep"},
+         "command": "minigrad compare --task names --lr-sweep", "kind": "elsewhere", "pending": None},
     ]
+
+
+def test_an_entry_run_elsewhere_or_pending_gets_a_page_saying_so_and_no_warning(tmp_path):
+    pending = {"name": "warmup", "claim": "RAdam needs no warmup.", "kind": "pending",
+               "command": "minigrad experiment warmup", "pending": "needs the transformer"}
+    page, missing = docgen.experiment_page(pending, outputs=tmp_path)
+    assert missing == [] and "Not yet available" in page and "needs the transformer" in page
+    elsewhere = dict(pending, kind="elsewhere", command="minigrad compare --lr-sweep", pending=None)
+    page, missing = docgen.experiment_page(elsewhere, outputs=tmp_path)
+    assert missing == [] and "minigrad compare --lr-sweep" in page
+    run_here = dict(pending, kind="run", pending=None)
+    assert docgen.experiment_page(run_here, outputs=tmp_path)[1] == ["warmup.txt", "warmup.png"]
 
 
 def test_experiment_page_shows_claim_command_output_and_figure(tmp_path):
@@ -183,6 +196,7 @@ def test_experiment_page_shows_claim_command_output_and_figure(tmp_path):
     assert "minigrad experiment decay --out docs/experiments" in page
     assert "| adagrad | 0.01 |" in page and "recovery after the drop" in page
     assert "![AdaGrad's step only falls.](decay.png)" in page
+    other = dict(other, kind="run", command="minigrad experiment sweep")  # one run here, not yet run
     page, missing = docgen.experiment_page(other, tmp_path)
     assert missing == ["sweep.txt", "sweep.png"] and "Not yet run" in page
     table = docgen.experiments_table([exp, other], tmp_path)
@@ -195,8 +209,9 @@ def test_hooks_add_a_page_per_experiment_and_warn_of_missing_output(tmp_path, mo
     (tmp_path / "decay.png").write_bytes(b"\x89PNG")
     (tmp_path / "decay.txt").write_text("$ minigrad experiment decay --out docs/experiments\n| a |\n")
     monkeypatch.setattr(docgen, "EXPERIMENT_OUTPUTS", tmp_path)
-    real = docgen.experiments
-    monkeypatch.setattr(docgen, "experiments", lambda package=None: real(_registry("list")))
+    real, registry = docgen.experiments, _registry("list")
+    del registry.EXPERIMENTS[1].command  # sweep is run here too, and its output is missing
+    monkeypatch.setattr(docgen, "experiments", lambda package=None: real(registry))
     config = {"nav": [{"Experiments": "experiments/index.md"}]}
     with caplog.at_level("WARNING", logger="mkdocs.plugins.minigrad"):
         mkdocs_hooks.on_config(config)

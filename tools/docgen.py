@@ -298,8 +298,12 @@ def experiments(package=None):
         if claim is None:
             doc = inspect.getdoc(entry) if not isinstance(entry, dict) else None
             claim = (doc or "").split("\n\n")[0]
-        command = _attr(entry, "command", "COMMAND") or f"minigrad experiment {name}"
-        found.append({"name": str(name), "claim": " ".join(str(claim).split()), "command": command})
+        command = _attr(entry, "command", "COMMAND")
+        pending = _attr(entry, "pending", "PENDING")
+        # run here (its outputs belong in docs/experiments), run by another command, or pending
+        kind = "pending" if pending else ("elsewhere" if command else "run")
+        found.append({"name": str(name), "claim": " ".join(str(claim).split()), "kind": kind,
+                      "command": command or f"minigrad experiment {name}", "pending": pending})
     return found
 
 
@@ -339,6 +343,8 @@ def _printed_block(printed):
 def experiment_page(exp, outputs=None):
     """The Markdown of one experiment's page, and the problems that keep it from being complete."""
     figure, printed = experiment_outputs(exp["name"], outputs)
+    if exp.get("kind", "run") != "run" and not (figure or printed):
+        return _elsewhere_page(exp), []
     missing = []
     command = exp["command"]
     if printed and printed.startswith("$ "):  # the command that made the output, as it was run
@@ -362,6 +368,16 @@ def experiment_page(exp, outputs=None):
     return "\n".join(parts) + "\n", missing
 
 
+def _elsewhere_page(exp):
+    """An entry of the subject that is not run by `minigrad experiment`: where it is, or why not."""
+    parts = [f"# {exp['name']}", "", f"**Claim.** {html.escape(exp['claim'], quote=False)}", ""]
+    if exp["kind"] == "pending":
+        parts += ['!!! note "Not yet available"', "", f"    {html.escape(exp['pending'], quote=False)}", ""]
+    else:
+        parts += ["Run by another command:", "", "```bash", exp["command"], "```", ""]
+    return "\n".join(parts)
+
+
 def _cell(text):
     return html.escape(text, quote=False).replace("|", "&#124;")
 
@@ -373,7 +389,8 @@ def experiments_table(exps, outputs=None):
     lines = ["| experiment | claim | command | measured |", "| --- | --- | --- | --- |"]
     for exp in exps:
         figure, printed = experiment_outputs(exp["name"], outputs)
-        status = "yes" if figure and printed else "not yet run"
+        status = "yes" if figure and printed else {"pending": "not yet available",
+                                                   "elsewhere": "by its command"}.get(exp.get("kind"), "not yet run")
         lines.append(f"| [{exp['name']}]({exp['name']}.md) | {_cell(exp['claim'])} "
                      f"| <code>{_cell(exp['command'])}</code> | {status} |")
     return "\n".join(lines)
