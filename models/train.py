@@ -117,7 +117,7 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
                              "--overwrite, or choose another --out")
     run = {"task": task.name, "data": getattr(task, "data", None)}
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
-    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"])
+    opt = make_optimizer(config["optimizer"], task.optimizer_params(model), config["lr"])
     sched = make_schedule(config["schedule"], opt, config["steps"])
     data_rng = np.random.default_rng(config["seed"] + 1)
     step, history = 0, {"loss": [], "lr": []}

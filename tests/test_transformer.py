@@ -325,3 +325,115 @@ def test_module_list_edits_and_errors():
         "blocks.0.weight", "blocks.0.bias", "blocks.2.weight", "blocks.2.bias"]
     ml.eval()
     assert not a.training
+
+
+# ============================================================================ GPT and its task
+
+def _torch_gpt(torch, model, idx):
+    """The GPT's forward written out in torch from the model's own arrays (float64): the check
+    that the blocks are wired as documented (pre-LN, residuals, positions, causal heads)."""
+    TF = torch.nn.functional
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in model.state_dict().items()}
+    H = model.h[0].attn.n_head
+    idx = torch.tensor(idx)
+    B, T = idx.shape
+    x = P["wte.weight"][idx] + P["wpe.weight"][:T]
+    C = x.shape[-1]
+    for i in range(len(model.h)):
+        p = lambda name: P[f"h.{i}.{name}"]  # noqa: E731
+        h = TF.layer_norm(x, (C,), p("ln_1.weight"), p("ln_1.bias"))
+        q, k, v = TF.linear(h, p("attn.c_attn.weight"), p("attn.c_attn.bias")).split(C, dim=2)
+        q, k, v = (a.view(B, T, H, C // H).transpose(1, 2) for a in (q, k, v))
+        y = TF.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        x = x + TF.linear(y, p("attn.c_proj.weight"), p("attn.c_proj.bias"))
+        h = TF.layer_norm(x, (C,), p("ln_2.weight"), p("ln_2.bias"))
+        h = TF.gelu(TF.linear(h, p("mlp.c_fc.weight"), p("mlp.c_fc.bias")), approximate="tanh")
+        x = x + TF.linear(h, p("mlp.c_proj.weight"), p("mlp.c_proj.bias"))
+    x = TF.layer_norm(x, (C,), P["ln_f.weight"], P["ln_f.bias"])
+    head = P["wte.weight"] if "lm_head.weight" not in P else P["lm_head.weight"]
+    return x @ head.T, P
+
+
+@pytest.mark.parametrize("tie_weights", [False, True])
+def test_gpt_matches_torch(tie_weights):
+    torch = torch_or_skip()
+    from models.gpt import GPT
+    model = GPT(block_size=8, n_layer=2, n_head=2, n_embd=8, tie_weights=tie_weights,
+                dtype=np.float64)
+    idx = rng.integers(0, 27, (3, 6))
+    logits = model(idx)
+    tlogits, P = _torch_gpt(torch, model, idx)
+    _close(logits.data, tlogits, "logits")
+    g = rng.standard_normal(logits.shape)
+    logits.backward(g)
+    tlogits.backward(torch.tensor(g))
+    for name, p in model.named_parameters():
+        _close(p.grad, P[name].grad, f"grad of {name}")
+    assert (model.lm_head.weight is model.wte.weight) == tie_weights
+
+
+def test_gpt_init_shapes_and_causality():
+    from models.gpt import GPT
+    model = GPT(block_size=6, n_layer=3, n_head=2, n_embd=8, dtype=np.float64)
+    np.testing.assert_allclose(model.wte.weight.data.std(), 0.02, rtol=0.3)
+    np.testing.assert_allclose(model.h[2].attn.c_proj.weight.data.std(), 0.02 / np.sqrt(6), rtol=0.3)
+    assert np.all(model.h[0].mlp.c_fc.bias.data == 0)
+    idx = rng.integers(0, 27, (4, 6))
+    base = model(idx).data
+    assert base.shape == (4, 6, 27)
+    for t in range(1, 6):  # a different future leaves every earlier position's logits as they were
+        idx2 = idx.copy()
+        idx2[:, t:] = (idx2[:, t:] + 1 + rng.integers(0, 25, idx2[:, t:].shape)) % 27
+        np.testing.assert_array_equal(model(idx2).data[:, :t], base[:, :t])
+        assert not np.allclose(model(idx2).data[:, t:], base[:, t:])
+    with pytest.raises(ValueError, match=r"1 <= T <= block_size \(6\), got shape \(2, 7\)"):
+        model(np.zeros((2, 7), np.int64))
+
+
+def test_gpt_samples_names():
+    from models.gpt import GPT
+    model = GPT(block_size=16, n_layer=1, n_head=2, n_embd=8)
+    names = model.sample(20, seed=3)
+    assert len(names) == 20 and names == model.sample(20, seed=3)
+    assert all(set(n) <= set("abcdefghijklmnopqrstuvwxyz") and len(n) <= 15 for n in names)
+    assert model.training  # sampling restores the mode
+
+
+def test_names_gpt_task_data_split_and_groups():
+    from models.names import build_dataset, load_names, split
+    from models.tasks import make_task
+    task = make_task("names-gpt")
+    X, Y, lengths = task.val
+    _, val_w, _ = split(load_names("surnames"), seed=42)
+    # the same targets as the names task's validation set, name by name
+    assert lengths.sum() == len(build_dataset(val_w, 5)[1])
+    np.testing.assert_array_equal(Y[Y != -100], build_dataset(val_w, 5)[1])
+    np.testing.assert_array_equal(X[:, 1:][Y[:, :-1] != -100], Y[:, :-1][Y[:, :-1] != -100])
+    assert np.all(X[:, 0] == 0)
+    x, y = task.batch(np.random.default_rng(0), 8)
+    assert x.shape == y.shape and x.shape[1] == (y != -100).sum(1).max()
+    model = task.build(0)
+    decay, keep = task.optimizer_params(model)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == task.weight_decay and keep["weight_decay"] == 0.0
+    assert all(names[id(p)].endswith("weight") and p.ndim == 2 for p in decay["params"])
+    assert {names[id(p)] for p in keep["params"]} >= {"ln_f.weight", "h.0.ln_1.bias",
+                                                      "h.1.attn.c_attn.bias"}
+    with pytest.raises(ValueError, match="block_size 4 holds at most 3"):
+        task.encode(["abcd"], 4)
+
+
+def test_names_gpt_trains_from_the_command_line(tmp_path, capsys):
+    from models.cli import main
+    assert main(["train", "--task", "names-gpt", "--steps", "40", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "names-gpt: adamw lr 0.003, warmup-cosine schedule, 40 steps of 64" in out
+    val = float(out.split("val_loss ")[1].split()[0].rstrip(","))
+    assert val < 3.0  # from log(27) = 3.30 at the start
+    assert "samples: " in out
+    # the optimizer had the two groups: decayed matrices, and the undecayed norms and biases
+    from models.checkpoint import NAME, load
+    groups = load(str(tmp_path / NAME))["optimizer"]["param_groups"]
+    assert [g["weight_decay"] for g in groups] == [0.1, 0.0]
+    assert len(groups[1]["params"]) == 2 + 3 * 8  # ln_f; per block 2 LayerNorms (2 each), 4 biases
