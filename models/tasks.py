@@ -310,8 +310,8 @@ class SparseVocabTask(SparseTask):
         return self.classification_metrics(model, (("train", self.train), ("val", self.val)))
 
 
-TASKS = {t.name: t for t in (NamesTask, NamesGPTTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask, SparseTask,
-                             SparseVocabTask)}
+TASKS = {t.name: t for t in (NamesTask, NamesGPTTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask,
+                             SparseTask, SparseVocabTask)}
 
 
 def make_task(name, device="cpu", seed=0, **kw):
