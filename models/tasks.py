@@ -8,13 +8,15 @@ import numpy as np
 
 import minigrad as mg
 import minigrad.nn.functional as F
+import optim
 from minigrad import backend
 
 from . import problems
 from .char_mlp import CharMLP
 from .digits import load_digits
+from .gpt import GPT
 from .mlp import MLP
-from .names import build_dataset, load_names, split
+from .names import STOI, build_dataset, load_names, split
 
 
 class Task:
@@ -60,6 +62,10 @@ class Task:
                 out[f"{part}_loss"] = F.cross_entropy(logits, self.to_device(y)).item()
                 out[f"{part}_acc"] = float((backend.to_numpy(logits.data).argmax(1) == y).mean())
         return out
+
+    def optimizer_params(self, model):
+        """What the optimizer is given: all parameters, in one group (a task may split them)."""
+        return model.parameters()
 
     def report(self, model):
         return []
@@ -113,6 +119,86 @@ class NamesTask(Task):
         for part, (X, y) in (("train", self.train), ("val", self.val)):
             ix = rng.choice(len(X), min(len(X), 100_000), replace=False)  # a fixed subsample
             out[f"{part}_loss"] = F.cross_entropy(model(self.to_device(X[ix])), self.to_device(y[ix])).item()
+        model.train()
+        return out
+
+    def report(self, model):
+        return ["samples: " + ", ".join(model.sample(10, seed=self.seed))]
+
+
+class NamesGPTTask(Task):
+    """A small GPT on the bundled surnames, with the transformer recipe: AdamW (weight decay on
+    the matrices only, through optim.param_groups), linear warmup then cosine decay.
+
+    Same split and the same targets as the names task (every character of each name and the
+    closing '.'), so the two validation losses per character compare directly; the GPT sees the
+    whole name so far (up to block_size characters) where the CharMLP sees the last five.
+    """
+
+    name, steps, batch_size, target_loss = "names-gpt", 3000, 64, 2.4
+    lr_overrides = {"adamw": 3e-3, "adam": 3e-3, "radam": 3e-3}
+    block_size, n_layer, n_head, n_embd, weight_decay = 16, 3, 4, 64, 0.1
+
+    def __init__(self, device="cpu", seed=0, data="surnames"):
+        super().__init__(device, seed)
+        self.data = data
+        train_w, val_w, _ = split(load_names(data), seed=42)  # the names task's split
+        self.train = self.encode(train_w, self.block_size)
+        self.val = self.encode(val_w, self.block_size)
+
+    @staticmethod
+    def encode(words, block_size):
+        """X (n, block_size): '.' then the name; Y: the name then '.', padded with -100 (the
+        cross entropy's ignore_index); lengths (n,): the targets in each row."""
+        X = np.zeros((len(words), block_size), np.int64)
+        Y = np.full((len(words), block_size), -100, np.int64)
+        lengths = np.zeros(len(words), np.int64)
+        for i, w in enumerate(words):
+            if len(w) + 1 > block_size:
+                raise ValueError(f"the name {w!r} has {len(w)} characters; block_size {block_size} "
+                                 f"holds at most {block_size - 1}")
+            ix = [STOI[c] for c in w]
+            X[i, 1:len(ix) + 1] = ix
+            Y[i, :len(ix) + 1] = ix + [0]
+            lengths[i] = len(ix) + 1
+        return X, Y, lengths
+
+    def build(self, seed, variant=""):
+        mg.manual_seed(seed)
+        return GPT(block_size=self.block_size, n_layer=self.n_layer, n_head=self.n_head,
+                   n_embd=self.n_embd).to(self.device)
+
+    def optimizer_params(self, model):
+        """Decay the weight matrices and embeddings (as nanoGPT); not biases or LayerNorm weights."""
+        return optim.param_groups(model, self.weight_decay)
+
+    def batch(self, rng, batch_size):
+        X, Y, lengths = self.train
+        ix = rng.integers(0, len(X), batch_size)
+        T = int(lengths[ix].max())  # no position past the longest name in the batch
+        return self.to_device(X[ix, :T]), self.to_device(Y[ix, :T])
+
+    def loss(self, model, batch):
+        """Mean cross entropy per character (the padding is ignored)."""
+        logits = model(batch[0])
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[1].reshape(-1))
+
+    @mg.no_grad()
+    def evaluate(self, model, chunk=512):
+        """Loss per character over every validation name, and over a fixed 4,000 training names."""
+        model.eval()
+        out = {}
+        sub = np.random.default_rng(0).choice(len(self.train[0]), 4_000, replace=False)
+        for part, (X, Y, lengths) in (("train", tuple(a[sub] for a in self.train)),
+                                      ("val", self.val)):
+            T = int(lengths.max())
+            total = 0.0
+            for i in range(0, len(X), chunk):
+                logits = model(self.to_device(X[i:i + chunk, :T]))
+                y = self.to_device(Y[i:i + chunk, :T])
+                total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                         reduction="sum").item()
+            out[f"{part}_loss"] = total / int(lengths.sum())
         model.train()
         return out
 
@@ -224,8 +310,8 @@ class SparseVocabTask(SparseTask):
         return self.classification_metrics(model, (("train", self.train), ("val", self.val)))
 
 
-TASKS = {t.name: t for t in (NamesTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask, SparseTask,
-                             SparseVocabTask)}
+TASKS = {t.name: t for t in (NamesTask, NamesGPTTask, DigitsTask, RosenbrockTask, BealeTask, QuadraticTask,
+                             SparseTask, SparseVocabTask)}
 
 
 def make_task(name, device="cpu", seed=0, **kw):

@@ -123,8 +123,9 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     run = {"task": task.name, "data": getattr(task, "data", None)}
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
     net, sampler = _data_parallel(task, model, config["batch_size"])
-    opt = make_optimizer(config["optimizer"], model.parameters(), config["lr"]) if not zero else \
-        optim.ZeroRedundancyOptimizer(model.parameters(), lambda groups: make_optimizer(
+    params = task.optimizer_params(model)  # param groups where the task has them (names-gpt)
+    opt = make_optimizer(config["optimizer"], params, config["lr"]) if not zero else \
+        optim.ZeroRedundancyOptimizer(params, lambda groups: make_optimizer(
             config["optimizer"], groups, config["lr"]))
     sched = make_schedule(schedule_for(config["optimizer"], config["schedule"]), opt, config["steps"])
     data_rng = np.random.default_rng(config["seed"] + 1)

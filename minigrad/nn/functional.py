@@ -252,3 +252,82 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     if reduction == "none":
         return loss
     return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - μ) / sqrt(σ² + eps) · weight + bias, with μ and the biased σ² over the last
+    len(normalized_shape) axes of each example, as torch.nn.functional.layer_norm."""
+    input = _float_tensor(input, "input", "layer_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if n == 0 or input.ndim < n or tuple(input.shape[input.ndim - n:]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dimensions of "
+                         f"the input, got input of shape {input.shape}")
+    for name, a in (("weight", weight), ("bias", bias)):
+        if a is not None and tuple(a.shape) != shape:
+            raise ValueError(f"layer_norm: {name} has shape {tuple(a.shape)}, expected {shape}")
+    affine = [_tensor(a, name) for name, a in (("weight", weight), ("bias", bias)) if a is not None]
+    return ops.LayerNorm(n, eps, weight is not None, bias is not None).apply(input, *affine)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None):
+    """softmax(scale · query keyᵀ + mask) value, as torch.nn.functional.scaled_dot_product_attention.
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); scale defaults to
+    1/sqrt(E). attn_mask broadcasts to (..., L, S): a boolean mask says which keys each query may
+    attend to (True: attend), a float mask is added to the scores (and gets a gradient).
+    is_causal masks key j > query i (top-left aligned, torch.ones(L, S).tril()); given together
+    with attn_mask, both apply (as torch does, except that it refuses the pair when a float mask
+    needs a gradient). A query that may attend to no key outputs zeros. dropout_p drops
+    attention weights (the caller passes 0.0 in evaluation, as in torch).
+    """
+    q, k, v = (_float_tensor(t, name, "scaled_dot_product_attention")
+               for t, name in ((query, "query"), (key, "key"), (value, "value")))
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
+        raise ValueError(f"scaled_dot_product_attention: query, key and value need the same "
+                         f"number (>= 2) of dimensions, got shapes {q.shape}, {k.shape}, {v.shape}")
+    if q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2] or q.shape[-1] != k.shape[-1] \
+            or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: expected query (..., L, E), key (..., S, "
+                         f"E), value (..., S, Ev) with one batch shape, got {q.shape}, {k.shape}, "
+                         f"{v.shape}")
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {dropout_p}")
+    if q.dtype != k.dtype or q.dtype != v.dtype:
+        raise TypeError(f"scaled_dot_product_attention: query, key and value must share a dtype, "
+                        f"got {q.dtype}, {k.dtype}, {v.dtype}")
+    xp = backend.get_array_module(q.data)
+    L, S = q.shape[-2], k.shape[-2]
+    scores_shape = q.shape[:-2] + (L, S)
+    mask = attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask
+    if mask is not None:
+        if not backend.is_array(mask):
+            raise TypeError(f"scaled_dot_product_attention: attn_mask must be a Tensor or an "
+                            f"array, got {type(mask).__name__}")
+        if mask.dtype.kind != "b" and mask.dtype != q.dtype:
+            raise TypeError(f"scaled_dot_product_attention: attn_mask must be boolean or of the "
+                            f"query's dtype {q.dtype}, got dtype {mask.dtype}")
+        try:
+            if np.broadcast_shapes(mask.shape, scores_shape) != scores_shape:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} does "
+                             f"not broadcast to the scores' shape {scores_shape}") from None
+    # every constant mask becomes one additive bias of 0 (attend) and -inf (masked)
+    allowed = None
+    if is_causal:
+        allowed = xp.tril(xp.ones((L, S), dtype=bool))
+    if mask is not None and mask.dtype.kind == "b":
+        allowed = mask if allowed is None else allowed & mask
+    bias = None
+    if allowed is not None:
+        bias = xp.where(allowed, q.dtype.type(0), q.dtype.type(-np.inf))
+    keep = None
+    if dropout_p > 0.0:
+        keep = backend.random_like(xp.empty(scores_shape, dtype=q.dtype)) >= dropout_p
+    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
+    op = ops.ScaledDotProductAttention(scale, bias, keep, dropout_p)
+    if mask is not None and mask.dtype.kind == "f":
+        return op.apply(q, k, v, _tensor(attn_mask, "attn_mask"))
+    return op.apply(q, k, v)

@@ -175,3 +175,76 @@ class Sequential(Module):
         for m in self.layers:
             x = m(x)
         return x
+
+
+class LayerNorm(Module):
+    """Normalise over the last dimensions (normalized_shape) of each example, as torch.nn.LayerNorm.
+
+    μ and the biased σ² come from the example itself, so training and evaluation agree and
+    there are no running statistics. weight starts at ones and bias at zeros (bias=False: no
+    bias; elementwise_affine=False: neither).
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 dtype=None, device="cpu"):
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        dtype = dtype or backend.get_default_dtype()
+        self.normalized_shape, self.eps = shape, eps
+        self.elementwise_affine = elementwise_affine
+        self.weight = Parameter(backend.to_device(np.ones(shape, dtype), device)) \
+            if elementwise_affine else None
+        self.bias = Parameter(backend.to_device(np.zeros(shape, dtype), device)) \
+            if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, " \
+               f"elementwise_affine={self.elementwise_affine}"
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are found and named by position ('0.weight'), as
+    torch.nn.ModuleList. It has no forward: the owner decides how to call them."""
+
+    def __init__(self, modules=None):
+        self.layers = []
+        self.extend(modules or [])
+
+    def named_children(self):
+        for i, m in enumerate(self.layers):
+            yield str(i), m
+
+    def _check(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        return module
+
+    def append(self, module):
+        self.layers.append(self._check(module))
+        return self
+
+    def extend(self, modules):
+        modules = list(modules)
+        for m in modules:  # check all first: a failed extend changes nothing
+            self._check(m)
+        self.layers.extend(modules)
+        return self
+
+    def insert(self, index, module):
+        self.layers.insert(index, self._check(module))
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return ModuleList(self.layers[i])
+        return self.layers[i]
+
+    def __setitem__(self, i, module):
+        self.layers[i] = self._check(module)
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)

@@ -1,5 +1,7 @@
 """Primitive ops, one class each. See minigrad.function for the forward/backward protocol."""
 from .arith import Add, Div, MatMul, Mul, Neg, Pow, PowScalar, RPowScalar, Sub
+from .attention import ScaledDotProductAttention
+from .layer_norm import LayerNorm
 from .nn import BatchNorm, BinaryCrossEntropyWithLogits, CrossEntropy, Dropout, Embedding, Linear
 from .reduce import Max, Mean, Min, Sum, Var
 from .shape import Concatenate, GetItem, Reshape, Stack, ToDevice, Transpose, Where

@@ -127,7 +127,7 @@ class GELU(Function):
             self.cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
             return x * self.cdf
         k = math.sqrt(2 / math.pi)
-        self.t = xp.tanh(k * (x + 0.044715 * x ** 3))
+        self.t = xp.tanh(k * (x + 0.044715 * (x * x * x)))  # not x ** 3: NumPy's pow is ~100x slower
         return 0.5 * x * (1 + self.t)
 
     def backward(self, gy):

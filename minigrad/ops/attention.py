@@ -1,0 +1,66 @@
+"""Scaled dot-product attention as one op, with the closed-form backward.
+
+    S = scale · Q Kᵀ + bias        (bias: 0 where allowed, -inf where masked, or a float mask)
+    P = softmax(S) along the keys
+    Y = dropout(P) V
+
+One graph node instead of six (matmul, scale, add, softmax, dropout, matmul): fewer Python calls
+per step, and the softmax backward is the exact dS = P ⊙ (dP - Σ dP ⊙ P) rather than a chain of
+primitives. The matmuls are batched over every leading axis: (..., L, E) x (..., E, S).
+"""
+from ..backend import get_array_module
+from ..function import Function, sum_to
+
+
+class ScaledDotProductAttention(Function):
+    """softmax(scale · q kᵀ + bias) v over the last two axes, as torch's math backend.
+
+    `bias` is a constant array added to the scores (the causal and boolean masks, as 0 / -inf),
+    or None. A float attention mask that may need a gradient is the op's fourth input instead.
+    `keep` is the dropout mask on the attention weights (boolean, drawn by the caller), or None.
+    A query row whose every key is masked gets zero weights (not NaN), as torch does.
+    """
+
+    def __init__(self, scale, bias=None, keep=None, dropout_p=0.0):
+        self.scale, self.bias, self.keep, self.dropout_p = scale, bias, keep, dropout_p
+
+    def forward(self, q, k, v, mask=None):
+        xp = get_array_module(q)
+        s = q @ k.swapaxes(-1, -2)
+        s *= q.dtype.type(self.scale)
+        masked = self.bias is not None or mask is not None
+        if self.bias is not None:
+            s = s + self.bias  # broadcasting may grow s to the mask's batch shape
+        if mask is not None:
+            s = s + mask
+        # softmax along the keys, the maximum subtracted for stability
+        m = s.max(axis=-1, keepdims=True) if s.size else s
+        if masked:  # a fully masked row has max -inf: shift by 0 instead, so exp gives 0, not NaN
+            m = xp.where(xp.isfinite(m), m, 0)
+        e = xp.exp(s - m)
+        z = e.sum(axis=-1, keepdims=True)
+        if masked:
+            z = xp.where(z == 0, 1, z)
+        p = e / z
+        self.q, self.k, self.v, self.p = q, k, v, p
+        self.mask_shape = None if mask is None else mask.shape
+        self.pd = p if self.keep is None else p * self.keep * p.dtype.type(1 / (1 - self.dropout_p))
+        return self.pd @ v
+
+    def backward(self, gy):
+        q, k, v, p, pd = self.q, self.k, self.v, self.p, self.pd
+        needs = self.needs_input_grad
+        # Y = Pd V
+        gv = sum_to(pd.swapaxes(-1, -2) @ gy, v.shape) if needs[2] else None
+        gp = gy @ v.swapaxes(-1, -2)
+        if self.keep is not None:  # Pd = P ⊙ keep / (1 - p)
+            gp = gp * self.keep * gp.dtype.type(1 / (1 - self.dropout_p))
+        # P = softmax(S): dS = P ⊙ (dP - Σ_j dP_j P_j)
+        gs = p * (gp - (gp * p).sum(axis=-1, keepdims=True))
+        # S = scale · Q Kᵀ + mask
+        scale = gs.dtype.type(self.scale)
+        gq = sum_to((gs @ k) * scale, q.shape) if needs[0] else None
+        gk = sum_to((gs.swapaxes(-1, -2) @ q) * scale, k.shape) if needs[1] else None
+        if len(needs) == 3:
+            return gq, gk, gv
+        return gq, gk, gv, sum_to(gs, self.mask_shape) if needs[3] else None

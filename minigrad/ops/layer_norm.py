@@ -1,0 +1,45 @@
+"""Layer normalisation as one op, with the closed-form backward (as ops/nn.py does for BatchNorm).
+
+    y = γ ⊙ (x - μ) / sqrt(σ² + eps) + β
+
+with μ and σ² (biased) over the last `n` axes of each example, not over the batch: so training
+and evaluation compute the same thing and there are no running statistics (Ba et al. 2016).
+"""
+from ..backend import get_array_module
+from ..function import Function
+
+
+class LayerNorm(Function):
+    """Normalise over the last `n` axes; inputs x, then optionally γ, then optionally β."""
+
+    def __init__(self, n, eps, has_weight, has_bias):
+        self.n, self.eps, self.has_weight, self.has_bias = n, eps, has_weight, has_bias
+
+    def forward(self, x, *affine):
+        xp = get_array_module(x)
+        self.axes = tuple(range(x.ndim - self.n, x.ndim))
+        mean = x.mean(axis=self.axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=self.axes, keepdims=True)  # biased, as torch
+        self.rstd = 1 / xp.sqrt(var + x.dtype.type(self.eps))
+        self.xhat = xc * self.rstd
+        self.gamma = affine[0] if self.has_weight else None
+        y = self.xhat if self.gamma is None else self.xhat * self.gamma
+        if self.has_bias:
+            y = y + affine[-1]
+        return y
+
+    def backward(self, gy):
+        xhat, axes = self.xhat, self.axes
+        needs = self.needs_input_grad
+        g = gy if self.gamma is None else gy * self.gamma  # d/d x̂
+        # d/dx of x̂ = (x - μ) · rstd, with μ and σ² depending on x
+        gx = self.rstd * (g - g.mean(axis=axes, keepdims=True)
+                          - xhat * (g * xhat).mean(axis=axes, keepdims=True)) if needs[0] else None
+        lead = tuple(range(gy.ndim - self.n))  # the affine parameters are shared over these
+        out = [gx]
+        if self.has_weight:
+            out.append((gy * xhat).sum(axis=lead) if needs[len(out)] else None)
+        if self.has_bias:
+            out.append(gy.sum(axis=lead) if needs[len(out)] else None)
+        return tuple(out)
