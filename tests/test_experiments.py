@@ -32,7 +32,7 @@ def test_list_names_every_entry_and_how_it_runs(capsys):
     (["experiment"], "give one of"),
     (["experiment", "amsgrad", "--all"], "give one of"),
     (["experiment", "nope"], "unknown experiment 'nope'"),
-    (["experiment", "warmup"], "not yet available: needs the tiny transformer"),
+    (["experiment", "debugging"], "not yet available: the debugging tools of issue 12"),
     (["experiment", "lr-sensitivity"], "run by: minigrad compare"),
 ])
 def test_bad_or_unavailable_names_exit_2_saying_why(argv, message, capsys, tmp_path):
@@ -190,3 +190,38 @@ def test_the_transformer_row_runs_when_the_task_exists(monkeypatch):
     assert set(runs) == {f"AdamW lr 0.003, {s}" for s in ("warmup-cosine", "cosine", "none")}
     assert all(len(r["history"]["loss"]) == 3 for r in runs.values())
     assert summary[1] == "names-gpt" and isinstance(summary[3], bool) and "val loss" in summary[2]
+
+
+@pytest.mark.parametrize("method,cls", [("Adam", "Adam"), ("RAdam", "RAdam")])
+def test_warmup_effective_step_is_what_the_optimizer_multiplies_m_hat_by(method, cls):
+    # |update| = effective step * |m_hat|, element by element, through and after RAdam's rectification
+    import numpy as np
+    import optim
+    from models.experiments.warmup import effective_steps
+    from minigrad.nn import Parameter
+    p = Parameter(np.random.default_rng(0).standard_normal(50))
+    opt = getattr(optim, cls)([p], lr=0.01)
+    for t in range(1, 9):
+        p.grad = np.random.default_rng(t).standard_normal(50)
+        before = p.data.copy()
+        opt.step()
+        m_hat = opt.state[p]["exp_avg"] / (1 - 0.9 ** t)
+        np.testing.assert_allclose(np.abs(p.data - before), effective_steps(opt, method) * np.abs(m_hat),
+                                   rtol=1e-6)
+
+
+def test_radam_rectifies_after_rho_5_and_adam_early_steps_spread_widest(tmp_path):
+    import numpy as np
+    from models.experiments import warmup
+    r = quick("warmup", tmp_path)
+    steps = len(r["r"])
+    assert r["rectified"] == [warmup.rho(t) > 5 for t in range(1, steps + 1)]
+    assert r["rectified"][:5] == [False] * 5 and all(r["rectified"][5:])  # beta2 = 0.999
+    assert r["r"][:5] == [0.0] * 5 and 0 < r["r"][5] < r["r"][-1] < 1
+    for label, by in r["settings"].items():
+        adam, warm, radam = (np.array(by[m]["effective_step_percentiles"]) for m in warmup.METHODS)
+        assert adam[0, 2] / adam[0, 0] > adam[-1, 2] / adam[-1, 0], label  # p99/p1: widest at step 1
+        # one initialisation, one batch: at step 1 warmup only scales the rate down
+        assert warm[0] == pytest.approx(adam[0] / warmup.WARMUP[True], rel=1e-5)  # float32
+        assert (radam[:5] == warmup.LR).all()  # momentum steps of lr * m_hat, no spread
+    assert r["png"] and os.path.exists(r["png"])

@@ -39,7 +39,7 @@ EXPERIMENTS = [
     Entry("amsgrad", "Adam can converge to the worst point of an online problem; AMSGrad does not "
           "(Reddi, Kale & Kumar 2018)", module="amsgrad"),
     Entry("warmup", "RAdam rectifies the variance of the early adaptive step, so it needs no warmup",
-          pending="needs the tiny transformer (task names-gpt, issue 11), which is not built yet"),
+          module="warmup"),
     Entry("recipes", "the practical guidelines, each run as it says and measured", module="recipes"),
     Entry("lr-sensitivity", "adaptive methods are less sensitive to the learning rate than SGD",
           command="minigrad compare --task digits --lr-sweep"),
