@@ -12,6 +12,8 @@ from .clip import clip_grad_norm_, clip_grad_value_
 from .groups import param_groups
 from .lamb import LAMB
 from .lion import Lion
+from .lr_find import LRFinderResult, lr_find  # the function shadows its module's name, as in torch
+from .monitor import Finding, TrainingMonitor
 from .nadam import NAdam
 from .optimizer import Optimizer
 from .radam import RAdam
@@ -23,4 +25,5 @@ from .yogi import Yogi
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
-           "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups"]
+           "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups",
+           "TrainingMonitor", "Finding", "lr_find", "LRFinderResult"]
