@@ -9,8 +9,8 @@ import numpy as np
 import optim
 from minigrad import backend
 
-from .checkpoint import NAME, CheckpointError
 from . import lr_find
+from .checkpoint import NAME, CheckpointError
 from .compare import compare, lr_sweep
 from .optimizers import DEFAULT_COMPARE, OPTIMIZERS, check_names
 from .tasks import TASKS, make_task

@@ -140,11 +140,14 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     if resume:
         step, history = _restore(checkpoint.load(ckpt_path), run, config, model, opt, sched, data_rng)
     if monitor is not None:
-        monitor.optimizer = opt  # built here, after the monitor: for the AdaGrad check
         monitor.lr = monitor.lr or config["lr"]  # for the remedies
         monitor.batch_size = monitor.batch_size or config["batch_size"]
         for value, lr in zip(history["loss"], history["lr"]):  # catch up on a resumed run's steps
             monitor.update(value, lr=lr)
+        # built here, after the monitor, for its AdaGrad check; only now, so that the replay
+        # above does not read today's accumulator as step 1's (after a resume, its fall counts
+        # from the resume)
+        monitor.optimizer = opt
     end = config["steps"] if stop_after is None else min(stop_after, config["steps"])
     bar = Progress(config["steps"], step, progress, f"{task.name} {config['optimizer']}")
     params = model.parameters()

@@ -248,3 +248,14 @@ def test_train_prints_a_critical_finding_at_once_and_the_health_line_on_divergen
     assert "[critical] exploding gradient at step" in out and "try: --clip 1.0" in out
     assert out.index("exploding gradient") < out.index("health: 2 problems")
     assert "holds step" in p.stderr and checkpoint.load(str(tmp_path / checkpoint.NAME))["step"] > 0
+
+
+def test_a_resumed_run_catches_the_monitor_up_on_the_steps_already_run(tmp_path):
+    task = make_task("rosenbrock")
+    config = dict(optimizer="adagrad", lr=0.1, schedule="none", clip=None, steps=300, batch_size=1, seed=0)
+    whole, parts = optim.TrainingMonitor(steps=300), optim.TrainingMonitor(steps=300)
+    train(task, config, progress=False, monitor=whole)
+    train(task, config, out=str(tmp_path), progress=False, stop_after=150)
+    train(task, config, out=str(tmp_path), progress=False, resume=True, monitor=parts)
+    assert parts.t == whole.t == 300 and parts.start == whole.start
+    assert parts.health() == whole.health()
