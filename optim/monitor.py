@@ -1,14 +1,15 @@
 """TrainingMonitor: the practitioner's debugging table, run on the loss as training goes.
 
 Feed it every step's loss (and, when you have them, the gradient norm and the learning rate);
-it keeps a handful of running statistics, O(1) work per step and no stored history, and turns
-them into findings. Each finding names the symptom, the evidence (numbers), the likely cause
+it keeps a handful of running statistics, O(1) work per step and no stored history (plus, for
+AdaGrad, one O(parameters) look at its accumulator every CHECK_EVERY steps), and turns them
+into findings. Each finding names the symptom, the evidence (numbers), the likely cause
 and the remedy as the `minigrad train` flag to try:
 
     symptom              fires when (the thresholds are the class attributes in CAPITALS)
     non-finite loss      the loss is inf or NaN (at once)                               critical
     non-finite gradient  the gradient norm is inf or NaN (at once)                      critical
-    divergence           the smoothed loss rises DIVERGE (2x) above the start           critical
+    divergence           the smoothed loss rises to DIVERGE (2x) the start              critical
     exploding gradient   the gradient norm EXPLODE (100x) above its running level       critical
     no progress          after the warm-up window, the smoothed loss is less than
                          NO_PROGRESS (2%) below the start (or the first loss, if lower)  warning
@@ -21,8 +22,9 @@ and the remedy as the `minigrad train` flag to try:
     dying learning rate  AdaGrad's median effective step lr/(sqrt(G)+eps) has fallen
                          DYING (100x) below its value after the first step              warning
     plateau then drop    the lr fell >= 2x in one step after being constant (a
-                         MultiStepLR milestone) and the smoothed loss then fell faster
-                         than before it: expected under step decay, not a fault        expected
+                         MultiStepLR milestone), and in the DROP_WINDOW steps after it
+                         the smoothed loss fell by more than 1% and over twice as fast
+                         as before it: expected under step decay, not a fault          expected
 
 The start is the mean of the first START losses (not the first loss alone: with small batches
 one loss can be far from the level); the smoothed loss is an exponential moving
@@ -32,7 +34,8 @@ steps). The warm-up-window checks run once, at its end: a healthy run slows down
 its average rate at the end of the window overestimates what is left, and a too-low learning
 rate, which descends in a straight line, is the one it catches. The gradient norm's running
 level is an average of log-norms over about WINDOW steps. Each symptom is reported once, at the
-first step it fires.
+first step it fires. The thresholds assume each loss averages a batch of a few samples or more:
+with one sample per step on a loss that is all noise, ten losses make a poor start.
 
     monitor = optim.TrainingMonitor(optimizer, steps=5000)
     for step in range(5000):
