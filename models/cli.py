@@ -1,4 +1,4 @@
-"""The `minigrad` command line (also `python -m models`): train, compare, experiment."""
+"""The `minigrad` command line (also `python -m models`): train, compare, experiment, lr-find."""
 import argparse
 import builtins
 import math
@@ -7,9 +7,11 @@ import sys
 
 import numpy as np
 
+import optim
 from minigrad import backend
 from minigrad import distributed as dist
 
+from . import lr_find
 from .checkpoint import NAME, CheckpointError, check_writable
 from .compare import compare, lr_sweep
 from .optimizers import DEFAULT_COMPARE, OPTIMIZERS, check_names
@@ -105,6 +107,9 @@ def build_parser():
                     "Ctrl-C/SIGTERM)")
     tr.add_argument("--zero", action="store_true", help="under mpirun, shard the optimizer state "
                     "across the ranks (ZeRO-1, optim.ZeroRedundancyOptimizer)")
+    tr.add_argument("--no-monitor", action="store_true",
+                    help="do not diagnose the run (optim.TrainingMonitor: critical findings at once, "
+                    "a health line at the end)")
     cp = sub.add_parser("compare", help="compare optimizers from one initialisation")
     _common(cp)
     cp.add_argument("--optimizers", help=f"comma-separated (default: {','.join(DEFAULT_COMPARE)}, "
@@ -114,6 +119,7 @@ def build_parser():
                     help="also sweep each optimizer's lr over 0.1x..10x its recommended rate")
     cp.add_argument("--out", default="runs/compare")
     _experiment_parser(sub)
+    lr_find.add_parser(sub, _positive_int, _positive_float)
     return ap
 
 
@@ -156,6 +162,8 @@ def run(args):
         raise ValueError(f"--data {data} applies only to --task names (this is --task {args.task})")
     kw = {"data": data or "surnames"} if args.command == "train" and args.task == "names" else {}
     task = make_task(args.task, device=args.device, seed=args.seed, **kw)
+    if args.command == "lr-find":
+        return lr_find.run(args, task)
     steps = args.steps or task.steps
     batch_size = args.batch_size or task.batch_size
     schedule = args.schedule or task.schedule
@@ -184,10 +192,19 @@ def run_train(args, task, steps, batch_size, schedule):
     print = builtins.print if rank0 else (lambda *a, **k: None)
     print(f"{task.name}: {name} lr {config['lr']:g}, {schedule} schedule, {steps} steps of "
           f"{batch_size}" + (" (resuming)" if args.resume else ""))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
-        result = train(task, config, out=args.out, resume=args.resume, stop_after=args.stop_after,
-                       progress=not args.quiet and rank0, checkpoint_every=args.checkpoint_every,
-                       overwrite=args.overwrite, zero=args.zero)
+    monitor = None if args.no_monitor else optim.TrainingMonitor(steps=steps, lr=config["lr"],
+                                                                 batch_size=batch_size)
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
+            result = train(task, config, out=args.out, resume=args.resume, stop_after=args.stop_after,
+                           progress=not args.quiet and rank0, checkpoint_every=args.checkpoint_every,
+                           overwrite=args.overwrite, zero=args.zero, monitor=monitor)
+    finally:  # also when the run diverged or was interrupted
+        if monitor is not None and monitor.t:
+            for f in monitor.findings:
+                if f.severity != "critical":  # the critical ones were printed as they fired
+                    print(f)
+            print(monitor.health())
     m = result["metrics"]
     print(f"step {result['step']} in {result['seconds']:.1f}s: " + ", ".join(
         f"{k} {100 * v:.2f}%" if k.endswith("acc") else f"{k} {v:.4f}"

@@ -53,6 +53,13 @@ class Progress:
         elif self.enabled and (step % max(self.total // 10, 1) == 0 or step == self.total):
             print(f"step {step:6d}/{self.total}  loss {loss:.4f}  lr {lr:.3e}", flush=True)
 
+    def write(self, text):
+        """A message that does not break the bar."""
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            print(text, flush=True)
+
     def close(self):
         if self.bar is not None:
             self.bar.close()
@@ -69,7 +76,8 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Diverged(ValueError):
-    """The loss or the parameters became inf or NaN; nothing was saved over the last checkpoint."""
+    """The loss, the gradient or the parameters became inf or NaN. The checkpoint then holds the
+    last good step (or, when even that step's parameters were not finite, stays as it was)."""
 
 
 class _StopAtStepBoundary:
@@ -97,7 +105,7 @@ class _StopAtStepBoundary:
 
 
 def train(task, config, out=None, resume=False, stop_after=None, progress=True, checkpoint_every=0,
-          overwrite=False, stop_on_nonfinite=True, zero=False):
+          overwrite=False, stop_on_nonfinite=True, zero=False, monitor=None):
     """Train task's model as config says ({optimizer, lr, schedule, clip, steps, batch_size,
     seed}); returns {metrics, history, seconds, step, model}.
 
@@ -105,8 +113,16 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     (0: only at the end), at the end, and on SIGINT/SIGTERM, always as of a step boundary (then
     Interrupted is raised). An existing checkpoint is continued with resume, bit for bit, replaced
     with overwrite, and otherwise refused. stop_after: stop (and checkpoint) at that step, as if
-    interrupted. stop_on_nonfinite: raise Diverged, saving nothing, when the loss or the
-    parameters become inf or NaN (compare and its sweep turn it off: divergence is a result there).
+    interrupted. stop_on_nonfinite: raise Diverged when the loss, the gradient norm (computed
+    when there is a monitor or a clip) or the parameters become inf or NaN, after saving the last
+    good step: the step whose loss came out non-finite is abandoned before its update, so the
+    parameters are still the previous step's, and the little else the step changed (the data and
+    dropout generators, BatchNorm's running statistics) is put back from a snapshot taken at the
+    top of each step (O(buffers), not O(parameters)). Parameters that an update itself made
+    non-finite are never saved; the previous checkpoint then stays. Compare and its sweep turn
+    stop_on_nonfinite off: divergence is a result there.
+    monitor: an optim.TrainingMonitor, fed each step's loss, gradient norm and lr; its critical
+    findings print at once (the caller prints the rest and monitor.health()).
 
     Under `mpirun -n N` each rank trains a replica on its share of every global batch (the
     batch size stays the global one) and rank 0 alone writes the checkpoint; zero shards the
@@ -132,6 +148,15 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     step, history = 0, {"loss": [], "lr": []}
     if resume:
         step, history = _restore(checkpoint.load(ckpt_path), run, config, model, opt, sched, data_rng)
+    if monitor is not None:
+        monitor.lr = monitor.lr or config["lr"]  # for the remedies
+        monitor.batch_size = monitor.batch_size or config["batch_size"]
+        for value, lr in zip(history["loss"], history["lr"]):  # catch up on a resumed run's steps
+            monitor.update(value, lr=lr)
+        # built here, after the monitor, for its AdaGrad check; only now, so that the replay
+        # above does not read today's accumulator as step 1's (after a resume, its fall counts
+        # from the resume)
+        monitor.optimizer = opt
     end = config["steps"] if stop_after is None else min(stop_after, config["steps"])
     bar = Progress(config["steps"], step, progress, f"{task.name} {config['optimizer']}")
     params = model.parameters()
@@ -142,6 +167,23 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
                            "over the last checkpoint (lower --lr, or --clip)")
         _save(ckpt_path, run, config, step, model, opt, sched, data_rng, history)
 
+    def stop_nonfinite(what, value, snapshot):
+        """Abandon the step in progress: put back what it changed, save the last good step."""
+        where = f"the {what} became {value} at step {step + 1} (lr {config['lr']:g} too high?); stopped"
+        if ckpt_path:
+            _restore_snapshot(snapshot, model, data_rng)
+            if not all(_finite(a) for s in opt.state.values() for a in s.values() if backend.is_array(a)):
+                raise Diverged(f"{where}; the optimizer state is not finite, so nothing was saved "
+                               "over the last checkpoint")
+            save()  # raises Diverged, saving nothing, if the parameters are not finite
+            raise Diverged(f"{where}; {ckpt_path} holds step {step}, the last good one")
+        raise Diverged(f"{where}, nothing saved")
+
+    def findings(new):
+        for f in new:
+            if f.severity == "critical":
+                bar.write(str(f))
+
     if hasattr(opt, "train"):
         opt.train()  # schedule-free: θ holds y, where gradients are taken
     t0 = time.perf_counter()
@@ -149,19 +191,29 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
         with _StopAtStepBoundary() as stop:
             while step < end and _signal(stop) is None:
                 # one step; a signal arriving anywhere in it is acted on after `step += 1`
+                snapshot = _snapshot(model, data_rng) if ckpt_path and stop_on_nonfinite else None
                 batch = sampler.shard(task.batch(data_rng, config["batch_size"]))
                 loss = task.loss(net, batch)
                 value = _mean_over_ranks(loss.item())
-                if stop_on_nonfinite and not math.isfinite(value):
-                    raise Diverged(f"the loss became {value} at step {step + 1} (lr {config['lr']:g} too "
-                                   "high?); stopped, nothing saved over the last checkpoint")
+                lr = opt.param_groups[0]["lr"]
+                if not math.isfinite(value):
+                    if monitor is not None:
+                        findings(monitor.update(value, lr=lr))
+                    if stop_on_nonfinite:
+                        stop_nonfinite("loss", value, snapshot)
                 opt.zero_grad()
                 loss.backward()
                 if net is not model:
                     net.sync_gradients()
+                norm = None
                 if config["clip"]:
-                    optim.clip_grad_norm_(params, config["clip"])
-                lr = opt.param_groups[0]["lr"]
+                    norm = optim.clip_grad_norm_(params, config["clip"])  # the norm before clipping
+                elif monitor is not None:
+                    norm = optim.grad_norm(params)  # only measures
+                if monitor is not None and math.isfinite(value):
+                    findings(monitor.update(value, grad_norm=norm, lr=lr))
+                if stop_on_nonfinite and norm is not None and not math.isfinite(norm):
+                    stop_nonfinite("gradient norm", norm, snapshot)
                 opt.step()
                 if sched is not None:
                     sched.step()
@@ -211,6 +263,21 @@ def _signal(stop):
     if dist.get_world_size() == 1:
         return stop.signum
     return int(dist.all_reduce(np.array([stop.signum or 0]), op="max")[0]) or None
+
+
+def _snapshot(model, data_rng):
+    """What a step changes besides the parameters and the optimizer (which only its update
+    changes): the generators' states and copies of the buffers (BatchNorm's running
+    statistics; a few KB at most)."""
+    return (data_rng.bit_generator.state, mg.get_rng_state(),
+            {name: getattr(mod, attr).copy() for name, mod, attr in model.named_buffers()})
+
+
+def _restore_snapshot(snapshot, model, data_rng):
+    rng_data, rng_mg, buffers = snapshot
+    data_rng.bit_generator.state = rng_data
+    mg.set_rng_state(rng_mg)
+    model.load_state_dict(buffers, strict=False)
 
 
 def _save(path, run, config, step, model, opt, sched, data_rng, history):

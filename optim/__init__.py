@@ -9,11 +9,13 @@ from .adam import AMSGrad, Adam
 from .adamax import Adamax
 from .adamw import AdamW
 from .asgd import ASGD
-from .clip import clip_grad_norm_, clip_grad_value_
+from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
 from .explain import Explanation, explain, snapshot
 from .groups import param_groups
 from .lamb import LAMB
 from .lion import Lion
+from .lr_find import LRFinderResult, lr_find  # the function shadows its module's name, as in torch
+from .monitor import Finding, TrainingMonitor
 from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
@@ -30,5 +32,6 @@ from .zero import ZeroRedundancyOptimizer
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
            "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy", "ZeroRedundancyOptimizer",
-           "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "param_groups",
-           "explain", "snapshot", "Explanation"]
+           "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "grad_norm", "param_groups",
+           "explain", "snapshot", "Explanation", "TrainingMonitor", "Finding", "lr_find",
+           "LRFinderResult"]

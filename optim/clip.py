@@ -25,6 +25,29 @@ def _check_limit(name, value):
     return float(value)
 
 
+def grad_norm(parameters, norm_type=2.0):
+    """The norm_type-norm of the vector of every gradient element of parameters (inf: the
+    largest |g|), accumulated in float64, as a Python float; the gradients are left alone."""
+    return _norm(_grad_arrays(parameters), norm_type)
+
+
+def _norm(grads, norm_type):
+    if not (isinstance(norm_type, (int, float)) and norm_type == math.inf):
+        norm_type = check_real("norm_type", norm_type)
+    check(norm_type > 0, "norm_type", norm_type, "> 0 or inf")
+    norm_type = float(norm_type)
+    if not grads:
+        return 0.0
+    if norm_type == math.inf:
+        return max(float(backend.get_array_module(g).abs(g).max()) if g.size else 0.0 for g in grads)
+    acc = 0.0
+    for g in grads:
+        xp = backend.get_array_module(g)
+        g = xp.abs(g.astype(xp.float64, copy=False))
+        acc += float((g * g).sum()) if norm_type == 2.0 else float((g ** norm_type).sum())
+    return acc ** (1.0 / norm_type)
+
+
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients together so that their joint norm is at most max_norm.
 
@@ -38,21 +61,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """
     grads = _grad_arrays(parameters)
     max_norm = _check_limit("max_norm", max_norm)
-    if not (isinstance(norm_type, (int, float)) and norm_type == math.inf):
-        norm_type = check_real("norm_type", norm_type)
-    check(norm_type > 0, "norm_type", norm_type, "> 0 or inf")
-    norm_type = float(norm_type)
-    if not grads:
-        return 0.0
-    if norm_type == math.inf:
-        total = max(float(backend.get_array_module(g).abs(g).max()) if g.size else 0.0 for g in grads)
-    else:
-        acc = 0.0
-        for g in grads:
-            xp = backend.get_array_module(g)
-            g = xp.abs(g.astype(xp.float64, copy=False))
-            acc += float((g * g).sum()) if norm_type == 2.0 else float((g ** norm_type).sum())
-        total = acc ** (1.0 / norm_type)
+    total = _norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
                            f"{len(grads)} parameters is non-finite ({total}), so it cannot be "

@@ -114,3 +114,12 @@ def test_numpy_scalar_limits_work():
     assert max(np.abs(p.grad).max() for p in ps) == 0.5
     total = optim.clip_grad_norm_(ps, np.float64(1.0), norm_type=np.float64(2))
     assert total > 1.0
+
+
+def test_grad_norm_measures_without_clipping():
+    ps = [mg.nn.Parameter(np.zeros(2)), mg.nn.Parameter(np.zeros(1))]
+    ps[0].grad, ps[1].grad = np.array([3.0, 0.0]), np.array([4.0])
+    assert optim.grad_norm(iter(ps)) == 5.0 and optim.grad_norm(ps, math.inf) == 4.0
+    np.testing.assert_array_equal(ps[0].grad, [3.0, 0.0])
+    assert optim.clip_grad_norm_(iter(ps), 1.0) == 5.0  # a generator is read once
+    np.testing.assert_allclose(ps[1].grad, [4.0 / (5.0 + 1e-6)])

@@ -174,6 +174,11 @@ def run(quick=False, out="runs/experiments"):
         verdict(r - w <= MARGIN, f"{label}: RAdam without warmup is as good as Adam with warmup "
                 f"(within {MARGIN})", f"val {r:.4f} RAdam vs {w:.4f} Adam + warmup")
     result["verdicts"] = verdicts
+    final_r = radam["r"][-1] if len(radam["r"]) else float("nan")
+    print(f"caveat: RAdam's r_t is still {final_r:.2f} at the last step, so it also steps at a "
+          "fraction of Adam's rate throughout; a win for RAdam where Adam diverges late (after "
+          "the warmup window) may come from that smaller rate, not from the early variance. "
+          "Adam at lr * r_t would tell the two apart (not run).")
     result["png"] = _figure(runs, result, quick, figure_path(out, "warmup"))
     return result
 
