@@ -25,14 +25,14 @@ def test_list_names_every_entry_and_how_it_runs(capsys):
         assert e.name in out
     assert "minigrad experiment amsgrad" in out
     assert "run by: minigrad compare --task digits --lr-sweep" in out
-    assert "warmup" in out and "not yet available" in out
+    assert "minigrad experiment warmup" in out and "run by: minigrad lr-find" in out
 
 
 @pytest.mark.parametrize("argv,message", [
     (["experiment"], "give one of"),
     (["experiment", "amsgrad", "--all"], "give one of"),
     (["experiment", "nope"], "unknown experiment 'nope'"),
-    (["experiment", "debugging"], "not yet available: the debugging tools of issue 12"),
+    (["experiment", "debugging"], "run by: minigrad lr-find --task digits"),
     (["experiment", "lr-sensitivity"], "run by: minigrad compare"),
 ])
 def test_bad_or_unavailable_names_exit_2_saying_why(argv, message, capsys, tmp_path):

@@ -43,9 +43,10 @@ EXPERIMENTS = [
     Entry("recipes", "the practical guidelines, each run as it says and measured", module="recipes"),
     Entry("lr-sensitivity", "adaptive methods are less sensitive to the learning rate than SGD",
           command="minigrad compare --task digits --lr-sweep"),
-    Entry("debugging", "the debugging guide as tools: a training monitor, a learning-rate finder, "
-          "anomaly detection", pending="the debugging tools of issue 12 (minigrad lr-find, "
-          "train monitors) are not built yet"),
+    Entry("debugging", "the debugging guide as tools: a training monitor that diagnoses the run, a "
+          "learning-rate finder, anomaly detection, optimizer introspection",
+          command="minigrad lr-find --task digits; minigrad train (its monitor's health line); "
+          "mg.detect_anomaly(); optim.explain(opt)"),
 ]
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 
