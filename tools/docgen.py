@@ -349,7 +349,7 @@ def experiment_page(exp, outputs=None):
     command = exp["command"]
     if printed and printed.startswith("$ "):  # the command that made the output, as it was run
         command = printed.splitlines()[0][2:]
-    parts = [f"# {exp['name']}", "", f"**Claim.** {html.escape(exp['claim'], quote=False)}", "",
+    parts = [f"# {exp['name']}", "", f"**Claim.** {_text(exp['claim'])}", "",
              "## The command", "", "```bash", command, "```", ""]
     parts += ["## What it measured", ""]
     if printed is None:
@@ -370,7 +370,7 @@ def experiment_page(exp, outputs=None):
 
 def _elsewhere_page(exp):
     """An entry of the subject that is not run by `minigrad experiment`: where it is, or why not."""
-    parts = [f"# {exp['name']}", "", f"**Claim.** {html.escape(exp['claim'], quote=False)}", ""]
+    parts = [f"# {exp['name']}", "", f"**Claim.** {_text(exp['claim'])}", ""]
     if exp["kind"] == "pending":
         parts += ['!!! note "Not yet available"', "", f"    {html.escape(exp['pending'], quote=False)}", ""]
     else:
@@ -378,8 +378,13 @@ def _elsewhere_page(exp):
     return "\n".join(parts)
 
 
+def _text(text):
+    """Plain text in Markdown: no emphasis from the * and _ of formulas such as lr*lambda."""
+    return html.escape(text, quote=False).replace("*", "&#42;").replace("_", "&#95;")
+
+
 def _cell(text):
-    return html.escape(text, quote=False).replace("|", "&#124;")
+    return _text(text).replace("|", "&#124;")
 
 
 def experiments_table(exps, outputs=None):
