@@ -174,7 +174,7 @@ def run(args):
     check_names(names, task.variants)
     check_names(list(args.lr), task.variants)
     compare(task, names, steps, batch_size, args.seed, args.lr, schedule, args.clip, args.out,
-            progress=not args.quiet)
+            progress=not args.quiet and dist.get_rank() == 0)
     if args.lr_sweep:
         lr_sweep(task, names, steps, batch_size, args.seed, schedule, args.clip, args.out)
     return 0

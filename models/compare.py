@@ -1,8 +1,14 @@
-"""`minigrad compare`: optimizers side by side from one initialisation on the same batches."""
+"""`minigrad compare`: optimizers side by side from one initialisation on the same batches.
+
+Under `mpirun -n N` every rank trains each optimizer data-parallel (models/train.py); rank 0
+alone prints the tables and writes the figures."""
+import builtins
 import math
 import os
 
 import numpy as np
+
+from minigrad import distributed as dist
 
 from . import plots
 from .checkpoint import check_writable
@@ -41,6 +47,8 @@ def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, prog
         if task.kind == "function":
             paths[f"{name} (lr {lr:g})"], task.trace = task.trace, None
         rows.append((name, lr, result))
+    if dist.get_rank() != 0:
+        return rows  # the replicas are equal: rank 0 reports
     print_table(task, rows)
     if out:
         os.makedirs(out, exist_ok=True)
@@ -86,6 +94,7 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
     if out:
         check_writable(out)
     results = {}
+    print = _rank0_print()
     print(f"\nlearning-rate sweep on {task.name}, {steps} steps each")
     print(f"{'optimizer':10s} {'best lr':>9s} {'best loss':>10s} {'worst loss':>11s} {'mean excess':>12s}  "
           f"losses at {', '.join(f'{k:g}x' for k in SWEEP)}")
@@ -103,7 +112,7 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
         excess = float(np.mean(losses - losses[best]))
         print(f"{name:10s} {points[best][0]:9.2g} {losses[best]:10.4f} {losses.max():11.4f} {excess:12.4f}  "
               + " ".join(f"{l:.4g}" for l in losses))
-    if out:
+    if out and dist.get_rank() == 0:
         os.makedirs(out, exist_ok=True)
         png = os.path.join(out, f"lr-sweep-{task.name}.png")
         if plots.lr_sweep({n: [(lr, min(l, 10.0)) for lr, l in p] for n, p in results.items()}, png,
@@ -111,3 +120,7 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
             print(f"sweep plot: {png}")
     return results
 
+
+def _rank0_print():
+    """print on rank 0 (or alone); nothing on the other ranks of an mpirun."""
+    return builtins.print if dist.get_rank() == 0 else (lambda *a, **k: None)

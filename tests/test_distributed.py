@@ -268,3 +268,17 @@ def test_mpirun_minigrad_train_zero_checkpoints_once_and_resumes_alone(tmp_path)
     assert ckpt["step"] == 6 and len(ckpt["history"]["loss"]) == 6
     assert main(args + ["--resume"]) == 0             # the 2-rank ZeRO checkpoint, in one process
     assert mg.load(out / "checkpoint.safetensors")["step"] == 12
+
+
+@needs_mpi
+def test_mpirun_minigrad_compare_reports_once_from_rank_0(tmp_path):
+    out = tmp_path / "cmp"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(mpirun_command(2, sys.executable, "-m", "models", "compare", "--task",
+                                         "digits", "--optimizers", "sgd,adam", "--steps", "6",
+                                         "--quiet", "--out", str(out)),
+                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("optimizer") == 1 and proc.stdout.count("loss curves: ") == 1
+    assert (out / "compare-digits.png").exists()
