@@ -71,7 +71,7 @@ def run(tasks, reference=False):
         total += theta.size
         compiled = compiled_loop(task.rule, task.arrays, h) if theta.dtype in LOOP_DTYPES else None
         if compiled is None:
-            kernel = _numpy_kernel(task.rule, task.arrays, h)
+            kernel = _numpy_program(task.rule, task.arrays, h)
             args = tuple(getattr(h, name) for name in kernel[3])
             jobs += _chunks(kernel, [a for a in task.arrays if a is not None], args, CHUNK, _numpy_job)
         else:
@@ -214,7 +214,7 @@ def _cache_file(source):
 
 # ============================================================== chunks and threads
 
-def _numpy_kernel(rule, arrays, h):
+def _numpy_program(rule, arrays, h):
     t, dtype = traced(rule, arrays, h), arrays[0].dtype
     if (t, dtype) not in _numpy_kernels:
         _numpy_kernels[t, dtype] = (*numpy_kernel.build(t, dtype), t.scalars)

@@ -31,7 +31,7 @@ def test_other_skip():
     pytest.skip("no usable GPU")
 
 def test_runs():
-    assert 1 + 1 == 2
+    assert sum([1, 1]) == 2  # a test that runs and passes
 '''
 
 
@@ -49,7 +49,7 @@ def run_pytest(tmp_path, body):
 @pytest.mark.parametrize("body, expected", [
     (TINY, "5 PyTorch parity tests skipped because PyTorch is not installed; to run them: "
            "pip install torch"),
-    ("def test_runs():\n    assert True\n", None),  # nothing skipped: no line
+    ("def test_runs():\n    assert sum([1, 1]) == 2\n", None),  # nothing skipped: no line
 ])
 def test_the_run_ends_saying_how_many_parity_tests_were_skipped(tmp_path, body, expected):
     rc, out = run_pytest(tmp_path, body)
