@@ -86,7 +86,11 @@ def launch(n, workload, batch, steps, zero):
     cmd = [mpirun(), "--allow-run-as-root", "--oversubscribe", "-n", str(n), sys.executable,
            os.path.abspath(__file__), "--worker", "--workload", workload, "--batch", str(batch),
            "--steps", str(steps)] + (["--zero"] if zero else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    # one BLAS thread per rank, as `minigrad train` sets under mpirun (models/__init__.py): BLAS
+    # threads per core on top of one rank per core make the ranks fight over the cores
+    env = {**{v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
+           **os.environ}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode:
         raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-2000:])
     return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
