@@ -267,13 +267,9 @@ class Optimizer:
                                            for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
-        """Restore state and hyperparameters saved by state_dict().
-
-        Groups, parameter counts, state names and state shapes must match this optimizer;
-        otherwise ValueError, and nothing changes. Loaded arrays move to each parameter's
-        device, floating ones cast to its dtype.
-        """
+    def _saved_groups(self, state_dict):
+        """state_dict's param groups, once its layout fits this optimizer's (the same number of
+        groups, of parameters in each); ValueError otherwise."""
         if not isinstance(state_dict, dict) or "state" not in state_dict \
                 or "param_groups" not in state_dict:
             raise ValueError("load_state_dict expects a dict with 'state' and 'param_groups'")
@@ -281,11 +277,22 @@ class Optimizer:
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
                              f"the optimizer has {len(self.param_groups)}")
-        by_index, new_groups = {}, []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(f"loaded param group {i} has {len(saved['params'])} parameters, "
                                  f"the optimizer's has {len(group['params'])}")
+        return saved_groups
+
+    def load_state_dict(self, state_dict):
+        """Restore state and hyperparameters saved by state_dict().
+
+        Groups, parameter counts, state names and state shapes must match this optimizer;
+        otherwise ValueError, and nothing changes. Loaded arrays move to each parameter's
+        device, floating ones cast to its dtype.
+        """
+        saved_groups = self._saved_groups(state_dict)
+        by_index, new_groups = {}, []
+        for saved, group in zip(saved_groups, self.param_groups):
             new = dict(self.defaults)
             new.update({k: v for k, v in saved.items() if k != "params"})
             new["params"] = group["params"]

@@ -169,20 +169,11 @@ class ZeroRedundancyOptimizer(Optimizer):
     def load_state_dict(self, state_dict):
         """Load a whole state dict (from state_dict(), at any number of ranks, or from the
         plain optimizer); this rank keeps its share. Invalid input changes nothing."""
-        if not isinstance(state_dict, dict) or "state" not in state_dict \
-                or "param_groups" not in state_dict:
-            raise ValueError("load_state_dict expects a dict with 'state' and 'param_groups'")
-        saved_groups = state_dict["param_groups"]
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
-                             f"the optimizer has {len(self.param_groups)}")
+        saved_groups = self._saved_groups(state_dict)
         local_index = {self.local_indices[i]: i for i in range(len(self.local_indices))}
         position, local_groups, new_groups = 0, [], []
         by_saved = {}  # the saved index of a parameter -> its global position here
-        for i, (saved, g) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(g["params"]):
-                raise ValueError(f"loaded param group {i} has {len(saved['params'])} parameters, "
-                                 f"the optimizer's has {len(g['params'])}")
+        for saved, g in zip(saved_groups, self.param_groups):
             new = {**self.defaults, **self._hyper(saved), "params": g["params"]}
             self._check_group(new)
             for j, idx in enumerate(saved["params"]):
