@@ -219,10 +219,7 @@ def _specific(opt, theta, g, state, group, h, xp):
         size = lr / (xp.sqrt(state["exp_avg_sq"] / h.bias_correction2) + eps)
         return size, "lr/(√v̂+ε)", None, {"mu": h.mu, "mu_product": h.mu_product}
     if isinstance(opt, RAdam):
-        beta2, t = group["betas"][1], state["step"]
-        rho_inf = 2 / (1 - beta2) - 1                                   # as in optim/radam.py
-        rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
-        other = {"rho_t": rho_t, "r_t": h.r, "sgd_phase": not h.rectified}
+        other = {"rho_t": h.rho_t, "r_t": h.r, "sgd_phase": not h.rectified}
         m_hat = state["exp_avg"] / h.bias_correction1
         if h.rectified:
             size = lr * h.r * math.sqrt(h.bias_correction2) / (xp.sqrt(state["exp_avg_sq"]) + eps)

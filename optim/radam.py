@@ -68,4 +68,5 @@ class RAdam(Optimizer):
         r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
                       / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) if rho_t > 5 else 0.0  # r_t
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], rectified=rho_t > 5.0, r=r,
+                       rho_t=rho_t,  # read by optim.explain, not by the rule
                        **bias_corrections(t, beta1, beta2), **weight_decay_scalars(group))
