@@ -1,5 +1,6 @@
 """Optimizer-step speed: one step() on ~10M float32 parameters in ~40 tensors, minigrad against
-torch.optim (foreach=False, its default CPU path, and foreach=True) in one process.
+torch.optim (foreach=False, its default CPU path, foreach=True, and fused=True where torch has a
+fused CPU kernel: Adam, AdamW, SGD, Adagrad) in one process.
 
 The shapes are a small GPT's: token and position embeddings, then per block the attention and
 MLP weights with their biases and two norms. Both sides get the same gradients; the script
@@ -9,10 +10,18 @@ Numba is installed), NumPy chunks (without Numba), and the reference (the rule o
 arrays, fused=False).
 
     python bench/optim_step.py [--repeats 15] [--optimizers adam,adamw,adagrad,rmsprop]
+                               [--baseline DIR]
     (also: sgd, adadelta, adamax, nadam, radam, rprop, adafactor; AdaBelief, Lion, LAMB and Yogi
     have no torch counterpart)
+
+--baseline DIR times another checkout's optim package (say, `git worktree add /tmp/before <commit>`)
+in the same process, on the same engine, taking turns with the rest: the "base" column and
+the ratio base / loops (> 1: this checkout faster).
 """
 import argparse
+import importlib.util
+import os
+import sys
 import time
 
 import numpy as np
@@ -30,27 +39,54 @@ def shapes():
     return out + [(D,), (D,)]
 
 
-def timed(step, repeats):
-    step()  # state is created on the first step
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def timed(steps, repeats, block=5):
+    """Median milliseconds of a step for each of steps (name -> step function).
+
+    The variants take turns, `block` steps each, until each has run `repeats` steps: a shared
+    machine's speed drifts over seconds, and taking turns spreads the drift over all of them.
+    The first step of each turn is not timed: it would share the cores with torch's OpenMP
+    threads, which spin for a few milliseconds after the previous variant's last step."""
+    for step in steps.values():
+        step()  # state is created on the first step (and loops are compiled or loaded)
         step()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
+    times = {name: [] for name in steps}
+    while any(len(t) < repeats for t in times.values()):
+        for name, step in steps.items():
+            step()  # not timed: torch's OpenMP threads spin for a few ms after its last step
+            for _ in range(min(block, repeats - len(times[name]))):
+                t0 = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - t0)
+    return {name: 1e3 * float(np.median(t)) for name, t in times.items()}
 
 
 CONFIGS = {"adam": ("Adam", {}), "adamw": ("AdamW", {}), "adagrad": ("Adagrad", {}), "rmsprop": ("RMSprop", {}),
            "sgd": ("SGD", {"lr": 0.01, "momentum": 0.9}), "adadelta": ("Adadelta", {}),
            "adamax": ("Adamax", {}), "nadam": ("NAdam", {}), "radam": ("RAdam", {}),
            "rprop": ("Rprop", {}), "adafactor": ("Adafactor", {})}
+def load_baseline(root):
+    """DIR/optim imported as the package optim_baseline (its relative imports stay inside it)."""
+    init = os.path.join(root, "optim", "__init__.py")
+    if not os.path.exists(init):
+        sys.exit(f"--baseline: no optim package in {root!r}")
+    spec = importlib.util.spec_from_file_location(
+        "optim_baseline", init, submodule_search_locations=[os.path.dirname(init)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["optim_baseline"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+FUSED = {"Adam", "AdamW", "SGD", "Adagrad"}  # torch's optimizers with a fused CPU kernel
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--repeats", type=int, default=15, help="timed steps of each variant")
     ap.add_argument("--optimizers", default="adam,adamw,adagrad,rmsprop")
+    ap.add_argument("--baseline", metavar="DIR", help="another checkout whose optim to time too")
     args = ap.parse_args()
+    baseline = load_baseline(args.baseline) if args.baseline else None
     import torch
     from optim import executor
     rng = np.random.default_rng(0)
@@ -63,35 +99,55 @@ def main():
     print("compiled loops:", "on" if loops else f"off ({executor.jit_unavailable_reason()})")
     print("milliseconds per step (median), and torch's time / minigrad's (> 1: minigrad faster)")
     print(f"{'optimizer':10s} {'loops':>7s} {'chunks':>7s} {'refer.':>7s} {'torch':>7s} {'torch':>7s}"
-          f" {'loops/':>7s} {'loops/':>7s} {'chunks/':>8s}")
-    print(f"{'':10s} {'':>7s} {'':>7s} {'path':>7s} {'fe=F':>7s} {'fe=T':>7s}"
-          f" {'fe=F':>7s} {'fe=T':>7s} {'fe=F':>8s}")
+          f" {'torch':>7s} {'loops/':>7s} {'loops/':>7s} {'loops/':>7s} {'chunks/':>8s}"
+          + (f" {'base':>7s} {'base/':>7s}" if baseline is not None else ""))
+    print(f"{'':10s} {'':>7s} {'':>7s} {'path':>7s} {'fe=F':>7s} {'fe=T':>7s} {'fused':>7s}"
+          f" {'fe=F':>7s} {'fe=T':>7s} {'fused':>7s} {'fe=F':>8s}"
+          + (f" {'loops':>7s} {'loops':>7s}" if baseline is not None else ""))
 
-    def ours(name, kw, **extra):
+    def ours(name, kw, jit, package=optim, **extra):
         ps = [mg.nn.Parameter(a.copy()) for a in arrays]
         for p, g in zip(ps, grads):
             p.grad = g
-        return timed(getattr(optim, name)(ps, **extra, **kw).step, args.repeats)
+        step = getattr(package, name)(ps, **extra, **kw).step
+
+        def run():
+            executor.set_jit(jit)
+            step()
+        return run
+
+    def theirs(name, kw, how):
+        ts = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+        for t, g in zip(ts, grads):
+            t.grad = torch.from_numpy(g)
+        flag, value = how.split("=")
+        return getattr(torch.optim, name)(ts, **{flag: value == "True"}, **kw).step
 
     for key in args.optimizers.split(","):
         name, kw = CONFIGS[key]
+        steps = {}
         if getattr(optim, name).rule is not None:
-            executor.set_jit(True)
-            t_loops = ours(name, kw) if loops else float("nan")
-            executor.set_jit(False)
-            t_ufuncs = ours(name, kw)
-            executor.set_jit(True)
-            t_ref = ours(name, kw, fused=False)
+            if loops:
+                steps["loops"] = ours(name, kw, True)
+            steps["chunks"] = ours(name, kw, False)
+            steps["reference"] = ours(name, kw, True, fused=False)
         else:  # not elementwise: one path
-            t_loops = t_ufuncs = t_ref = ours(name, kw)
-        theirs = {}
-        for foreach in (False, True):
-            ts = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
-            for t, g in zip(ts, grads):
-                t.grad = torch.from_numpy(g)
-            theirs[foreach] = timed(getattr(torch.optim, name)(ts, foreach=foreach, **kw).step, args.repeats)
-        print(f"{name:10s} {t_loops:7.1f} {t_ufuncs:7.1f} {t_ref:7.1f} {theirs[False]:7.1f} {theirs[True]:7.1f}"
-              f" {theirs[False] / t_loops:7.2f} {theirs[True] / t_loops:7.2f} {theirs[False] / t_ufuncs:8.2f}")
+            steps["loops"] = ours(name, kw, loops)
+        if baseline is not None:
+            steps["base"] = ours(name, kw, loops, package=baseline)
+        for how in ("foreach=False", "foreach=True", "fused=True"):
+            if how != "fused=True" or name in FUSED:
+                steps[how] = theirs(name, kw, how)
+        ms = timed(steps, args.repeats)
+        executor.set_jit(True)
+        nan = float("nan")
+        t_loops, t_ufuncs = ms.get("loops", nan), ms.get("chunks", ms.get("loops", nan))
+        t_ref = ms.get("reference", ms.get("loops", nan))
+        f, t, fused = ms["foreach=False"], ms["foreach=True"], ms.get("fused=True", nan)
+        base = f" {ms['base']:7.1f} {ms['base'] / t_loops:7.2f}" if baseline is not None else ""
+        print(f"{name:10s} {t_loops:7.1f} {t_ufuncs:7.1f} {t_ref:7.1f} {f:7.1f} {t:7.1f} {fused:7.1f}"
+              f" {f / t_loops:7.2f} {t / t_loops:7.2f} {fused / t_loops:7.2f} {f / t_ufuncs:8.2f}{base}",
+              flush=True)
 
 
 if __name__ == "__main__":

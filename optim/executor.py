@@ -43,6 +43,7 @@ _jit = {"enabled": os.environ.get("MINIGRAD_JIT", "1") != "0"}
 _compiled = {}            # (rule, present, flags, dtype) -> compiled loop, or None
 _traced = {}              # (rule, present, flags) -> Traced
 _numpy_kernels = {}       # (Traced, dtype) -> (kernel, work arrays, bool work arrays, scalar names)
+_plans = {}               # (rule, present, flags, dtype, jit on) -> see _plan
 _local = threading.local()
 _pool, _pool_pid = None, None
 _pool_lock = threading.Lock()
@@ -58,27 +59,38 @@ class Task(NamedTuple):
 def run(tasks, reference=False):
     """Run every task, in place. reference: the rule once on each whole array, nothing else."""
     jobs, total = [], 0
-    for task in tasks:
-        theta = task.arrays[0]
-        h = task.h.cast(theta.dtype)
-        if reference or not all(a is None or _contiguous_numpy(a) for a in task.arrays):
+    for rule, arrays, h in tasks:
+        theta = arrays[0]
+        present = [a for a in arrays if a is not None]
+        if reference or not all([type(a) is np.ndarray and a.flags.c_contiguous for a in present]):
+            h = h.cast(theta.dtype)
             if not reference and backend.device_of(theta) != "cpu":
                 from . import cuda_kernel
-                cuda_kernel.run(traced(task.rule, task.arrays, h), task.arrays, h)
+                cuda_kernel.run(traced(rule, arrays, h), arrays, h)
             else:
-                apply_rule(task.rule, task.arrays, h)
+                apply_rule(rule, arrays, h)
             continue
         total += theta.size
-        compiled = compiled_loop(task.rule, task.arrays, h) if theta.dtype in LOOP_DTYPES else None
-        if compiled is None:
-            kernel = _numpy_program(task.rule, task.arrays, h)
-            args = tuple(getattr(h, name) for name in kernel[3])
-            jobs += _chunks(kernel, [a for a in task.arrays if a is not None], args, CHUNK, _numpy_job)
-        else:
-            loop, names = compiled
-            args = tuple(getattr(h, name) for name in names)
-            jobs += _chunks(loop, [a for a in task.arrays if a is not None], args, LOOP_CHUNK, _loop_job)
+        job, fn, names, size = _plan(rule, arrays, h)
+        jobs += _chunks(fn, present, h.numbers(names, theta.dtype), size, job)
     _run_parallel(jobs, total)
+
+
+def _plan(rule, arrays, h):
+    """How a task with these present arrays, flags and dtype runs on the CPU (cached): its job
+    function, the compiled loop or NumPy program, the scalars it reads, and its chunk size."""
+    dtype = arrays[0].dtype
+    key = (rule, tuple([a is None for a in arrays]), h.flags(), dtype, _jit["enabled"])
+    plan = _plans.get(key)
+    if plan is None:
+        compiled = compiled_loop(rule, arrays, h) if dtype in LOOP_DTYPES else None
+        if compiled is None:
+            kernel = _numpy_program(rule, arrays, h)
+            plan = (_numpy_job, kernel, kernel[3], CHUNK)
+        else:
+            plan = (_loop_job, compiled[0], compiled[1], LOOP_CHUNK)
+        _plans[key] = plan
+    return plan
 
 
 def apply_rule(rule, arrays, h):
@@ -88,10 +100,6 @@ def apply_rule(rule, arrays, h):
     for a, new in zip([arrays[0], *arrays[2:]], results):
         if a is not None and new is not a:
             a[...] = new
-
-
-def _contiguous_numpy(a):
-    return type(a) is np.ndarray and a.flags.c_contiguous
 
 
 # ============================================================== the compiled loop (Numba)
@@ -244,10 +252,11 @@ def _loop_job(loop, views, args):
 
 
 def _chunks(fn, arrays, extra, size, job):
-    flats = [None if a is None else a.reshape(-1) for a in arrays]
+    flats = [a.reshape(-1) for a in arrays]
     n = flats[0].size
-    return [(job, fn, [None if f is None else f[s:s + size] for f in flats], extra)
-            for s in range(0, n, size)]
+    if n <= size:
+        return [(job, fn, flats, extra)]
+    return [(job, fn, [f[s:s + size] for f in flats], extra) for s in range(0, n, size)]
 
 
 def balance(sizes, workers):

@@ -166,10 +166,11 @@ class Scalars:
     Numbers are computed once per step, not per element; bools are flags that choose which
     lines of a rule run (they are fixed when a rule is compiled)."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "_flags")
 
     def __init__(self, **values):
         object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_flags", None)
 
     def __getattr__(self, name):
         try:
@@ -186,7 +187,15 @@ class Scalars:
 
     def flags(self):
         """The bools, which select a compiled form of a rule."""
-        return tuple((k, v) for k, v in self._values.items() if isinstance(v, bool))
+        if self._flags is None:
+            object.__setattr__(self, "_flags", tuple(
+                (k, v) for k, v in self._values.items() if isinstance(v, bool)))
+        return self._flags
+
+    def numbers(self, names, dtype):
+        """The named numbers, in order, as NumPy scalars of dtype (a compiled rule's arguments)."""
+        t, values = dtype.type, self._values
+        return tuple([t(values[name]) for name in names])
 
     def cast(self, dtype):
         """The numbers in the arrays' precision (NumPy scalars of dtype); bools stay bools."""

@@ -21,6 +21,7 @@ FORMS = ["chunks", pytest.param("loops", marks=pytest.mark.skipif(
 def form(request, monkeypatch):
     monkeypatch.setitem(executor._jit, "enabled", request.param == "loops")
     monkeypatch.setattr(executor, "_compiled", {})
+    monkeypatch.setattr(executor, "_plans", {})
     return request.param
 
 
@@ -136,6 +137,7 @@ def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
 
     monkeypatch.setattr(numba, "njit", njit_without_cache_dir)
     monkeypatch.setattr(executor, "_compiled", {})
+    monkeypatch.setattr(executor, "_plans", {})
     monkeypatch.setitem(executor._jit, "enabled", True)
     import warnings
     a, b = params(np.float64), params(np.float64)
@@ -218,6 +220,7 @@ def test_a_loop_that_fails_to_compile_leaves_the_step_to_the_numpy_chunks(monkey
 
     monkeypatch.setattr(executor, "_compile", broken)
     monkeypatch.setattr(executor, "_compiled", {})
+    monkeypatch.setattr(executor, "_plans", {})
     monkeypatch.setitem(executor._jit, "enabled", True)
     a, b = params(np.float64), params(np.float64)
     with pytest.warns(RuntimeWarning, match="compiling optim.adagrad.update for float64 failed"):
