@@ -97,8 +97,9 @@ def launch(n, workload, batch, steps, zero):
 
 
 # the cost model: parameters (float32) of each workload, and its per-rank batch when scaled out
-PARAMS = {"names": 45_675, "mlp784": 669_706}
-LARGEST = {"names": 36_000, "mlp784": 401_408}  # the largest single parameter (ZeRO's granularity)
+SHAPES = {"names": [(27, 24), (300, 120), (300,), (300,), (300,), (27, 300), (27,)],
+          "mlp784": [(512, 784), (512,), (512, 512), (512,), (10, 512), (10,)]}
+PARAMS = {w: sum(int(np.prod(s)) for s in shapes) for w, shapes in SHAPES.items()}
 LATENCY_S = 20e-6  # one message between two machines over TCP, order of magnitude
 
 
@@ -106,7 +107,8 @@ def cost_model(step_ms):
     """Predicted step time at N ranks, each with the per-rank batch that measured step_ms[w]
     alone: T = T_compute + T_allreduce, a ring all-reduce of the gradients taking
     2(N-1)/N * bytes / bandwidth + 2(N-1) * latency (compute and communication not overlapped)."""
-    print("| workload | link | N | all-reduce ms | efficiency | Adam state per rank, plain -> ZeRO (whole params) |")
+    from optim.zero import rows, shard
+    print("| workload | link | N | all-reduce ms | efficiency | Adam state per rank, plain -> ZeRO (largest share) |")
     print("|---|---|---|---|---|---|")
     for w, ms in step_ms.items():
         grad = 4 * PARAMS[w]
@@ -114,9 +116,11 @@ def cost_model(step_ms):
         for gbps in (10, 100):
             for n in (8, 64, 512):
                 t = 2 * (n - 1) / n * grad / (gbps * 1e9 / 8) + 2 * (n - 1) * LATENCY_S
-                zero = max(state / n, 2 * 4 * LARGEST[w])
+                shares = shard(SHAPES[w], n)  # elementwise sharding, cut between rows
+                zero = 2 * 4 * max(sum((r1 - r0) * rows(SHAPES[w][i])[1] for i, r0, r1 in share)
+                                   for share in shares)
                 print(f"| {w} | {gbps} Gb/s | {n} | {1e3 * t:.2f} | {ms / (ms + 1e3 * t):.0%} | "
-                      f"{state / 1e6:.2f} MB -> {zero / 1e6:.2f} MB (ideal {state / n / 1e6:.3f} MB) |")
+                      f"{state / 1e6:.2f} MB -> {zero / 1e6:.4f} MB (S/N {state / n / 1e6:.4f} MB) |")
 
 
 def main():

@@ -74,6 +74,7 @@ class Optimizer:
     dense_only_reason = "its update is not elementwise"
     rule = None          # the elementwise update rule, for optimizers that have one
     state_arrays = ()    # the names of the state arrays that rule takes, in its order
+    couples_parameters = None  # why a step reads across parameters (Prodigy's d), if it does
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)

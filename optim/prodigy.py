@@ -47,6 +47,7 @@ SHARED = ("betas", "beta3", "d0", "d_coef", "growth_rate", "decouple", "use_bias
 
 class Prodigy(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
+    couples_parameters = "its step size d is estimated from sums over every parameter of the groups"
 
     def __init__(self, params, lr=1.0, betas=(0.9, 0.999), beta3=None, eps=1e-8,
                  weight_decay=0.0, decouple=True, use_bias_correction=False,

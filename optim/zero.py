@@ -3,32 +3,43 @@
 Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion Parameter
 Models", §5.1 (stage 1, P_os). In data parallelism every rank holds the whole optimizer state:
 for Adam two arrays (m, v) per parameter, twice the model again, N times over. But the state of
-a parameter is needed only to update that parameter, and after DistributedDataParallel's
+an element is needed only to update that element, and after DistributedDataParallel's
 sync_gradients() every rank holds the same mean gradient. So:
 
-1. each of the N ranks owns a share of the parameters (largest first, each to the rank with
-   the fewest elements so far, as torch.distributed.optim.ZeroRedundancyOptimizer does), keeps
-   optimizer state for those only, and steps only those;
-2. every rank's updated parameters are then all-gathered, so each replica holds the new model.
+1. each of the N ranks owns a share of the parameters, keeps optimizer state for that share
+   only, and steps only it;
+2. every rank's updated share is then all-gathered, so each replica holds the new model.
 
-The state per rank falls from S to about S/N; each step moves the parameters' bytes once more
-(the all-gather). Each parameter is updated by the same optimizer from the same gradient on its
-owner, then copied bit for bit: N ranks with ZeRO equal N ranks without it exactly.
+The state per rank falls from S to S/N; each step moves the parameters' bytes once more (the
+all-gather). Each element is updated by the same rule from the same gradient on its owner, then
+copied bit for bit: N ranks with ZeRO equal N ranks without it exactly.
 
-Granularity is the whole parameter, as in torch: the balance can be no better than the largest
-parameter allows (a model whose one matrix holds 80% of the elements keeps 80% of the state on
-one rank). DeepSpeed's ZeRO shards a flat buffer element by element instead.
+How the parameters are shared depends on the optimizer:
+- an elementwise one (a `rule`: SGD, Adam, AdamW, Adagrad, ...) is sharded element by element,
+  as DeepSpeed's ZeRO shards a flat buffer: the parameters laid end to end are cut into N runs
+  of equal length, each cut between two rows (first-axis slices), so that a rank's piece of a
+  matrix is a block of its rows (an embedding's rows stay whole for sparse gradients). Each
+  rank's share is within one row of 1/N, whatever the sizes of the parameters.
+- any other (Adafactor's factored statistics, Muon's orthogonalisation, LAMB's trust ratio: a
+  parameter's update reads the whole parameter) by whole parameters, largest first, each to
+  the rank with the fewest elements so far, as torch.distributed.optim.ZeroRedundancyOptimizer
+  does; the balance can be no better than the largest parameter allows.
+Prodigy is refused at more than one rank: its step size comes from sums over every parameter.
 
 state_dict() is collective (every rank must call it): the ranks exchange their shards (as
 mg.save bytes, never pickles) and each returns the whole state in the wrapped optimizer's own
 layout, the dict one process would have, so a checkpoint written at N ranks loads at M ranks or
 into the plain optimizer. load_state_dict(full) keeps this rank's share.
 """
+import bisect
+
 import numpy as np
 
 from minigrad import backend
 from minigrad.distributed import comm
 from minigrad.function import enable_grad
+from minigrad.nn import Parameter
+from minigrad.sparse import RowSparseGrad
 
 from .adamw import AdamW
 from .optimizer import Optimizer
@@ -46,9 +57,58 @@ def partition(sizes, world_size):
     return owner
 
 
+def rows(shape):
+    """(rows, elements per row) of a parameter: its first axis; a 0-d one is one row."""
+    if len(shape) == 0:
+        return 1, 1
+    return shape[0], int(np.prod(shape[1:], dtype=np.int64))
+
+
+def shard(shapes, world_size):
+    """Each rank's pieces [(parameter index, first row, end row)], for elementwise sharding:
+    the parameters laid end to end, cut into world_size runs of about equal elements, each cut
+    at the row boundary nearest to k/world_size of the whole."""
+    sizes = [n * per for n, per in map(rows, shapes)]
+    starts = np.cumsum([0] + sizes).tolist()  # element offset of each parameter
+    total = starts[-1]
+    cuts = [0]
+    for r in range(1, world_size):
+        target = total * r / world_size
+        i = min(bisect.bisect_right(starts, target) - 1, len(shapes) - 1)
+        n, per = rows(shapes[i]) if shapes else (0, 1)
+        row = min(max(round((target - starts[i]) / per), 0), n) if per else 0
+        cuts.append(max(cuts[-1], starts[i] + row * per if shapes else 0))
+    cuts.append(total)
+    pieces = [[] for _ in range(world_size)]
+    for i, shape in enumerate(shapes):
+        n, per = rows(shape)
+        if sizes[i] == 0:  # nothing to split: whole, to the rank whose run starts at or before it
+            r = max(r for r in range(world_size) if cuts[r] <= starts[i])
+            pieces[r].append((i, 0, n))
+            continue
+        for r in range(world_size):
+            lo, hi = max(cuts[r], starts[i]), min(cuts[r + 1], starts[i] + sizes[i])
+            if lo < hi:
+                pieces[r].append((i, (lo - starts[i]) // per, (hi - starts[i]) // per))
+    return pieces
+
+
 def state_bytes(optimizer):
     """Bytes of the arrays an optimizer keeps as state (for ZeRO: this rank's share)."""
     return sum(v.nbytes for s in optimizer.state.values() for v in s.values() if backend.is_array(v))
+
+
+def _row_slice(a, r0, r1):
+    """Rows r0:r1 of an array (a view; a 0-d array is its own single row)."""
+    return a if a.ndim == 0 else a[r0:r1]
+
+
+def _grad_rows(g, r0, r1):
+    """Rows r0:r1 of a gradient: dense (a view), or a RowSparseGrad's rows in that range."""
+    if g is None or not isinstance(g, RowSparseGrad):
+        return g if g is None else _row_slice(g, r0, r1)
+    keep = (g.indices >= r0) & (g.indices < r1)
+    return RowSparseGrad(g.indices[keep] - r0, g.values[keep], (r1 - r0,) + tuple(g.shape[1:]))
 
 
 class ZeroRedundancyOptimizer(Optimizer):
@@ -57,8 +117,12 @@ class ZeroRedundancyOptimizer(Optimizer):
     optimizer_class(param_groups, **defaults) builds the optimizer of this rank's share (a
     class, or any function returning an Optimizer). `param_groups`, `zero_grad` and the
     hyperparameters are global, as for any optimizer (schedulers work unchanged); `state` and
-    `optim` are this rank's share. Use with DistributedDataParallel: step() expects every rank
-    to hold the same (mean) gradients. Alone (world size 1) it is optimizer_class itself.
+    `optim` are this rank's share, whose parameters are blocks of rows of the global ones (views
+    into them) or whole ones. `pieces[rank]` lists each rank's share as (parameter index, first
+    row, end row). Use with DistributedDataParallel: step() expects every rank to hold the same
+    (mean) gradients. Alone (world size 1) it is optimizer_class itself. A schedule-free
+    optimizer's train() and eval() are passed through (each rank swaps its share, then all
+    gather).
     """
 
     def __init__(self, params, optimizer_class=AdamW, **defaults):
@@ -67,16 +131,20 @@ class ZeroRedundancyOptimizer(Optimizer):
                             f"an Optimizer), got {type(optimizer_class).__name__}")
         super().__init__(params, defaults)  # the global groups, their parameters checked
         self.rank, self.world_size = comm.get_rank(), comm.get_world_size()
-        params = [p for g in self.param_groups for p in g["params"]]
-        self.owner = partition([p.data.size for p in params], self.world_size)
-        # the global index (state_dict's numbering) of each parameter this rank owns, in order
-        self.local_indices = [i for i, r in enumerate(self.owner) if r == self.rank]
-        self._owner_of = {id(p): r for p, r in zip(params, self.owner)}
-        local_groups = [{**self._hyper(g), "params": self._mine(g["params"])}
-                        for g in self.param_groups]
-        self.optim = optimizer_class(local_groups, **defaults)
-        if not isinstance(self.optim, Optimizer):
-            raise TypeError(f"optimizer_class returned a {type(self.optim).__name__}, not an Optimizer")
+        self._params = [p for g in self.param_groups for p in g["params"]]
+        self._group_of = [k for k, g in enumerate(self.param_groups) for _ in g["params"]]
+        shapes = [p.shape for p in self._params]
+        owner = partition([p.data.size for p in self._params], self.world_size)
+        self.pieces = [[(i, 0, rows(shapes[i])[0]) for i in range(len(shapes)) if owner[i] == r]
+                       for r in range(self.world_size)]
+        self._build(optimizer_class, defaults)  # first by whole parameters: any optimizer can
+        if self.world_size > 1 and self.optim.couples_parameters:
+            raise ValueError(f"ZeroRedundancyOptimizer cannot shard {type(self.optim).__name__}: "
+                             f"{self.optim.couples_parameters}, and each rank would step its share "
+                             "alone; use it with DistributedDataParallel only")
+        if type(self.optim).rule is not None and self.world_size > 1:
+            self.pieces = shard(shapes, self.world_size)  # elementwise: halves, thirds, ... exactly
+            self._build(optimizer_class, defaults)
         # the wrapped optimizer filled in its defaults: show them in the global groups too
         self.defaults = dict(self.optim.defaults)
         for g, local in zip(self.param_groups, self.optim.param_groups):
@@ -85,13 +153,27 @@ class ZeroRedundancyOptimizer(Optimizer):
         # sparse gradients: whatever the wrapped optimizer accepts
         self.lazy_sparse, self.dense_only_reason = self.optim.lazy_sparse, self.optim.dense_only_reason
         self.state = self.optim.state
+        if callable(getattr(self.optim, "train", None)) and callable(getattr(self.optim, "eval", None)):
+            self.train = lambda: self._swap("train")  # schedule-free: θ ← y
+            self.eval = lambda: self._swap("eval")    # schedule-free: θ ← x
+
+    def _build(self, optimizer_class, defaults):
+        """The wrapped optimizer over this rank's pieces: a parameter it owns whole is itself,
+        a block of rows is a Parameter viewing them."""
+        self._local = []  # (parameter index, first row, end row, the wrapped optimizer's tensor)
+        local_groups = [{**self._hyper(g), "params": []} for g in self.param_groups]
+        for i, r0, r1 in self.pieces[self.rank]:
+            p = self._params[i]
+            piece = p if (r0, r1) == (0, rows(p.shape)[0]) else Parameter(_row_slice(p.data, r0, r1))
+            self._local.append((i, r0, r1, piece))
+            local_groups[self._group_of[i]]["params"].append(piece)
+        self.optim = optimizer_class(local_groups, **defaults)
+        if not isinstance(self.optim, Optimizer):
+            raise TypeError(f"optimizer_class returned a {type(self.optim).__name__}, not an Optimizer")
 
     @staticmethod
     def _hyper(group):
         return {k: v for k, v in group.items() if k != "params"}
-
-    def _mine(self, params):
-        return [p for p in params if self._owner_of[id(p)] == self.rank]
 
     def _check_group(self, group):
         # once the wrapped optimizer exists, its own rules (Adafactor's eps is a pair)
@@ -104,14 +186,15 @@ class ZeroRedundancyOptimizer(Optimizer):
         super().add_param_group(param_group)
 
     def __repr__(self):
+        n = sum(int(np.prod(piece.shape, dtype=np.int64)) for *_, piece in self._local)
         return f"ZeroRedundancyOptimizer(rank {self.rank} of {self.world_size}, " \
-               f"{len(self.local_indices)} parameters here) of\n{self.optim!r}"
+               f"{len(self._local)} pieces, {n} elements here) of\n{self.optim!r}"
 
     # ======================================================================== stepping
 
     def step(self, closure=None):
-        """Step this rank's parameters with the wrapped optimizer, then all-gather every rank's
-        updated parameters. Returns closure()'s loss."""
+        """Step this rank's pieces with the wrapped optimizer, then all-gather every rank's
+        updated pieces. Returns closure()'s loss."""
         loss = None
         if closure is not None:
             with enable_grad():
@@ -122,72 +205,124 @@ class ZeroRedundancyOptimizer(Optimizer):
             for p in g["params"]:
                 if p.grad is not None:
                     self._check_grad(p)
-        for g, local in zip(self.param_groups, self.optim.param_groups):
-            local.update(self._hyper(g))  # a scheduler may have changed lr in the global group
-        self.optim.step()
-        self._gather_parameters()
+        self._run(self.optim.step, grads=True)
         return loss
 
+    def _run(self, method, grads):
+        """method() of the wrapped optimizer on the pieces as the parameters now are, then the
+        all-gather. Group entries flow both ways: a scheduler sets lr in the global groups, a
+        step may advance counters in the wrapped ones (schedule-free's k)."""
+        for g, local in zip(self.param_groups, self.optim.param_groups):
+            local.update(self._hyper(g))
+        for i, r0, r1, piece in self._local:
+            p = self._params[i]
+            if piece is not p:  # a view of the parameter's rows, whatever its array is now
+                piece.data = _row_slice(p.data, r0, r1)
+                piece.grad = _grad_rows(p.grad, r0, r1) if grads else None
+        try:
+            method()
+        finally:
+            for i, r0, r1, piece in self._local:
+                if piece is not self._params[i]:
+                    piece.grad = None
+        for g, local in zip(self.param_groups, self.optim.param_groups):
+            g.update(self._hyper(local))
+        self._gather_parameters()
+
+    def _swap(self, name):
+        self._run(getattr(self.optim, name), grads=False)
+
     def _gather_parameters(self):
-        """One all-gather per dtype and device: each rank sends its owned parameters, flat."""
+        """One all-gather per dtype and device: each rank sends its pieces, flat, in order."""
         if self.world_size == 1:
             return
-        params = [p for g in self.param_groups for p in g["params"]]
+        params = self._params
         for key in dict.fromkeys((p.dtype, p.device) for p in params):
-            owned = [[p for p, r in zip(params, self.owner) if r == rank and (p.dtype, p.device) == key]
-                     for rank in range(self.world_size)]
-            sizes = [sum(p.data.size for p in ps) for ps in owned]
-            xp = backend.get_array_module(params[0].data)
-            mine = owned[self.rank]
-            flat = xp.concatenate([p.data.reshape(-1) for p in mine]) if mine \
-                else xp.empty(0, key[0])
-            for rank, part in enumerate(comm.all_gather(flat, sizes)):
+            parts = [[(i, r0, r1) for i, r0, r1 in share if (params[i].dtype, params[i].device) == key]
+                     for share in self.pieces]
+            sizes = [sum((r1 - r0) * rows(params[i].shape)[1] for i, r0, r1 in part) for part in parts]
+            xp = backend.get_array_module(params[parts[self.rank][0][0]].data if parts[self.rank]
+                                          else params[0].data)
+            mine = [_row_slice(params[i].data, r0, r1).reshape(-1) for i, r0, r1 in parts[self.rank]]
+            flat = xp.concatenate(mine) if mine else xp.empty(0, key[0])
+            for rank, received in enumerate(comm.all_gather(flat, sizes)):
                 if rank == self.rank:
                     continue
                 offset = 0
-                for p in owned[rank]:
-                    p.data[...] = part[offset:offset + p.data.size].reshape(p.shape)
-                    offset += p.data.size
+                for i, r0, r1 in parts[rank]:
+                    view = _row_slice(params[i].data, r0, r1)
+                    view[...] = received[offset:offset + view.size].reshape(view.shape)
+                    offset += view.size
 
     # ======================================================================== saving and loading
 
     def state_dict(self):
         """The whole optimizer's state dict, on every rank (collective: every rank must call
-        it), in the wrapped optimizer's layout with global parameter indices."""
+        it), in the wrapped optimizer's layout with global parameter indices: the pieces of a
+        parameter's state arrays joined along its rows."""
         local = self.optim.state_dict()["state"]
-        shards = comm.all_gather_object({self.local_indices[i]: s for i, s in local.items()})
+        mine = {}
+        for j, s in local.items():
+            i, r0, r1, _ = self._local[j]
+            mine.setdefault(i, {})[r0] = s
+        pieces = {}
+        for shard_ in comm.all_gather_object(mine):
+            for i, by_row in shard_.items():
+                pieces.setdefault(i, {}).update(by_row)
+        arrays = set(self.optim.state_arrays)
         state = {}
-        for shard in shards:
-            state.update(shard)
-        index = 0
-        groups = []
+        for i, by_row in sorted(pieces.items()):
+            parts = [by_row[r0] for r0 in sorted(by_row)]
+            joined = {}
+            for k, v in parts[0].items():
+                if len(parts) > 1 and k in arrays and backend.is_array(v):
+                    xp = backend.get_array_module(v)
+                    v = xp.concatenate([part[k] for part in parts])
+                joined[k] = v
+            state[i] = joined
+        index, groups = 0, []
         for g in self.param_groups:
             groups.append({**self._hyper(g), "params": list(range(index, index + len(g["params"])))})
             index += len(g["params"])
-        return {"state": dict(sorted(state.items())), "param_groups": groups}
+        return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
         """Load a whole state dict (from state_dict(), at any number of ranks, or from the
         plain optimizer); this rank keeps its share. Invalid input changes nothing."""
         saved_groups = self._saved_groups(state_dict)
-        local_index = {self.local_indices[i]: i for i in range(len(self.local_indices))}
-        position, local_groups, new_groups = 0, [], []
-        by_saved = {}  # the saved index of a parameter -> its global position here
+        position, new_groups, by_saved = 0, [], {}  # by_saved: saved index -> global position
         for saved, g in zip(saved_groups, self.param_groups):
             new = {**self.defaults, **self._hyper(saved), "params": g["params"]}
             self._check_group(new)
             for j, idx in enumerate(saved["params"]):
                 by_saved[idx] = position + j
-            local_groups.append({**self._hyper(new), "params": [
-                local_index[position + j] for j in range(len(g["params"])) if position + j in local_index]})
             new_groups.append(new)
             position += len(g["params"])
-        local_state = {}
+        full = {}
         for idx, s in state_dict["state"].items():
             if idx not in by_saved:
                 raise ValueError(f"loaded state for parameter index {idx}, which no group names")
-            if by_saved[idx] in local_index:
-                local_state[local_index[by_saved[idx]]] = s
+            if not isinstance(s, dict):
+                raise ValueError(f"state of parameter {idx} is a {type(s).__name__}, expected a dict")
+            full[by_saved[idx]] = (idx, s)
+        arrays = set(self.optim.state_arrays)
+        local_state = {}
+        for j, (i, r0, r1, piece) in enumerate(self._local):
+            if i not in full:
+                continue
+            idx, s = full[i]
+            if piece is not self._params[i]:
+                want = tuple(self._params[i].shape)
+                for k in arrays & set(s):
+                    if s[k] is not None and tuple(getattr(s[k], "shape", ())) != want:
+                        raise ValueError(f"state {k!r} of parameter {idx} has shape "
+                                         f"{getattr(s[k], 'shape', None)}, expected {want}")
+                s = {k: _row_slice(v, r0, r1) if k in arrays and v is not None else v
+                     for k, v in s.items()}
+            local_state[j] = s
+        local_groups = [{**self._hyper(new), "params": []} for new in new_groups]
+        for j, (i, *_) in enumerate(self._local):
+            local_groups[self._group_of[i]]["params"].append(j)
         self.optim.load_state_dict({"state": local_state, "param_groups": local_groups})
         self.param_groups[:] = new_groups
         self.state = self.optim.state

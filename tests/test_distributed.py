@@ -18,13 +18,14 @@ import sysconfig
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import minigrad as mg
 import minigrad.distributed as dist
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 import optim
-from optim.zero import ZeroRedundancyOptimizer, partition, state_bytes
+from optim.zero import ZeroRedundancyOptimizer, partition, rows, shard, state_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -110,6 +111,40 @@ def test_partition_gives_the_largest_first_to_the_lightest_rank(sizes, n, owners
     assert partition(sizes, n) == owners
 
 
+@pytest.mark.parametrize("shapes, n, pieces", [
+    # the MLP 784-512-512-10's weights (out, in) and biases: cut in the first weight's rows
+    ([(512, 784), (512,), (512, 512), (512,), (10, 512), (10,)], 2,
+     [[(0, 0, 427)], [(0, 427, 512), (1, 0, 512), (2, 0, 512), (3, 0, 512), (4, 0, 10), (5, 0, 10)]]),
+    ([(4,), (4,)], 2, [[(0, 0, 4)], [(1, 0, 4)]]),                   # a cut between parameters
+    ([(6,)], 3, [[(0, 0, 2)], [(0, 2, 4)], [(0, 4, 6)]]),              # a vector: any element
+    ([(5, 3)], 2, [[(0, 0, 2)], [(0, 2, 5)]]),                        # 7.5 of 15: the nearest row
+    ([(), (2,)], 4, [[(0, 0, 1)], [], [(1, 0, 1)], [(1, 1, 2)]]),    # a 0-d parameter is one row
+    ([(0, 3), (2,)], 2, [[(0, 0, 0), (1, 0, 1)], [(1, 1, 2)]]),      # an empty one goes whole
+    ([], 2, [[], []]),
+])
+def test_shard_cuts_the_parameters_end_to_end_between_rows(shapes, n, pieces):
+    assert shard(shapes, n) == pieces
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 6), max_size=3).map(tuple), max_size=6), st.integers(1, 5))
+def test_shard_covers_every_row_once_and_each_rank_is_within_a_row_of_its_share(shapes, n):
+    pieces = shard(shapes, n)
+    covered = {i: [] for i in range(len(shapes))}
+    for r, share in enumerate(pieces):
+        for i, r0, r1 in share:
+            covered[i].append((r0, r1))
+    loads = [sum((r1 - r0) * rows(shapes[i])[1] for i, r0, r1 in share) for share in pieces]
+    for i, shape in enumerate(shapes):  # in order, adjacent, from the first row to the last
+        bounds = covered[i]
+        assert bounds[0][0] == 0 and bounds[-1][1] == rows(shape)[0]
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    total, widest = sum(loads), max([rows(s)[1] for s in shapes], default=0)
+    # each cut is at the row boundary nearest its target, unless an earlier cut is past it
+    assert all(load <= total / n + widest for load in loads)
+    assert all(load >= total / n - widest for load in loads) or widest * n > total
+
+
 def _net(seed=0):
     mg.manual_seed(seed)
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
@@ -182,10 +217,19 @@ RUNS = ["sgd", "adam", "adamw", "adagrad", "sgd-sparse", "adam-sparse"]
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     """Run tests/mpi/checks.py once under mpirun -n 2; its results and its output directory."""
-    out = tmp_path_factory.mktemp("mpi")
+    return _launch_checks(tmp_path_factory, 2)
+
+
+@pytest.fixture(scope="module")
+def four_ranks(tmp_path_factory):
+    return _launch_checks(tmp_path_factory, 4)
+
+
+def _launch_checks(tmp_path_factory, n):
+    out = tmp_path_factory.mktemp(f"mpi{n}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(mpirun_command(2, sys.executable, os.path.join(HERE, "mpi", "checks.py"), str(out)),
+    proc = subprocess.run(mpirun_command(n, sys.executable, os.path.join(HERE, "mpi", "checks.py"), str(out)),
                           capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(out / "results.json") as f:
@@ -238,18 +282,37 @@ def test_a_two_rank_checkpoint_resumes_in_one_process(two_ranks, run):
 
 
 @needs_mpi
-def test_zero_halves_the_state_as_far_as_whole_parameters_allow(two_ranks):
+@pytest.mark.parametrize("name", ["adafactor", "lamb", "schedulefree"])
+@pytest.mark.parametrize("check", ["zero_vs_ddp_bitexact", "replicas_equal", "state_dict_equal"])
+def test_zero_shards_whole_parameters_and_schedule_free_exactly(two_ranks, name, check):
+    # Adafactor and LAMB read whole parameters (sharded whole); schedule-free has train()/eval()
+    # and group counters, sharded element by element
+    assert two_ranks[0]["others"][name][check] is True
+
+
+@needs_mpi
+def test_zero_refuses_prodigy_at_two_ranks(two_ranks):
+    message = two_ranks[0]["others"]["prodigy_refused"]
+    assert message is not None and "Prodigy" in message and "sums over every parameter" in message
+
+
+@needs_mpi
+def test_zero_halves_the_state_of_an_elementwise_optimizer(two_ranks):
     r = two_ranks[0]
     plain = r["memory"]["mlp784_adam_plain"]
     zero = r["memory"]["mlp784_adam_zero"]
     assert plain[0] == plain[1] == 2 * 4 * (784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10)
     assert sum(zero) == plain[0]
-    assert zero == [2 * 4 * 784 * 512, plain[0] - 2 * 4 * 784 * 512]  # W1 | the rest
-    # the small model (493 float64 parameters): one or two arrays per parameter, split in two
+    # cut between two rows of the first weight (512 rows of 784): within a row of half
+    assert abs(zero[0] - zero[1]) <= 2 * 4 * 784
+    # the small model (1093 float64 parameters, 800 of them the embedding's 200 rows of 4): the
+    # cut falls inside the embedding, so its sparse rows are split between the ranks too
     arrays = {"sgd": 1, "adam": 2, "adamw": 2, "adagrad": 1}
     for run in RUNS:
         shares = r["runs"][run]["state_bytes_per_rank"]
-        assert sum(shares) == arrays[run.partition("-")[0]] * 493 * 8 and min(shares) > 0
+        n = arrays[run.partition("-")[0]]
+        assert sum(shares) == n * 1093 * 8
+        assert abs(shares[0] - shares[1]) <= n * 4 * 8  # within a row of the embedding
 
 
 @needs_mpi
@@ -282,3 +345,22 @@ def test_mpirun_minigrad_compare_reports_once_from_rank_0(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("optimizer") == 1 and proc.stdout.count("loss curves: ") == 1
     assert (out / "compare-digits.png").exists()
+
+
+@needs_mpi
+@pytest.mark.parametrize("run", RUNS)
+def test_four_ranks_are_exact_too_and_zero_quarters_the_state(four_ranks, run):
+    r = four_ranks[0]
+    assert r["world_size"] == 4
+    row = r["runs"][run]
+    assert row["ddp_vs_single_rel"] < 1e-12 and row["ddp_replicas_equal"] and row["replicas_equal"]
+    for check in ("zero_vs_ddp_bitexact", "resume2_zero_bitexact", "resume2_ddp_from_zero_bitexact",
+                  "resume2_zero_from_ddp_bitexact", "zero_state_dict_equals_ddp"):
+        assert row[check] is True, check
+    n = {"sgd": 1, "adam": 2, "adamw": 2, "adagrad": 1}[run.partition("-")[0]]
+    shares = row["state_bytes_per_rank"]
+    assert sum(shares) == n * 1093 * 8 and max(shares) - min(shares) <= n * 16 * 8  # a row of fc1
+    assert all(all(v is True for v in r["others"][name].values())
+               for name in ("adafactor", "lamb", "schedulefree"))
+    zero = r["memory"]["mlp784_adam_zero"]
+    assert sum(zero) == r["memory"]["mlp784_adam_plain"][0] and max(zero) - min(zero) <= 2 * 4 * 784

@@ -30,7 +30,7 @@ OPTIMIZERS = {
 
 class Net(nn.Module):
     def __init__(self, sparse):
-        self.emb = nn.Embedding(50, 4, sparse=sparse)
+        self.emb = nn.Embedding(200, 4, sparse=sparse)  # ZeRO cuts its rows between the ranks
         self.fc1 = nn.Linear(12, 16)
         self.fc2 = nn.Linear(16, 5)
 
@@ -39,7 +39,7 @@ class Net(nn.Module):
 
 
 def batch(rng):
-    return rng.integers(0, 50, (GLOBAL_BATCH, 3)), rng.integers(0, 5, GLOBAL_BATCH)
+    return rng.integers(0, 200, (GLOBAL_BATCH, 3)), rng.integers(0, 5, GLOBAL_BATCH)
 
 
 def train(opt_name, mode, sparse=False, resume=None, bucket_cap_mb=25, steps=STEPS):
@@ -77,6 +77,55 @@ def train(opt_name, mode, sparse=False, resume=None, bucket_cap_mb=25, steps=STE
                      "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                      "rng": rng.bit_generator.state, "step": step}
     return [p.data.copy() for p in model.parameters()], saved, opt
+
+
+# not sharded element by element: whole parameters (Adafactor, LAMB), or with train()/eval()
+# and group counters (schedule-free)
+OTHERS = {
+    "adafactor": lambda groups: optim.Adafactor(groups, lr=1e-2),
+    "lamb": lambda groups: optim.LAMB(groups, lr=1e-2, weight_decay=0.01),
+    "schedulefree": lambda groups: optim.ScheduleFreeAdamW(groups, lr=1e-2, warmup_steps=3),
+}
+
+
+def others():
+    """ZeRO against plain DDP for the optimizers of OTHERS (8 steps), and Prodigy's refusal."""
+    out = {}
+    for name, make in OTHERS.items():
+        finals, states = {}, {}
+        for mode in ("ddp", "zero"):
+            mg.manual_seed(0)
+            model = Net(False)
+            net, sampler = dist.DistributedDataParallel(model), dist.DistributedSampler()
+            opt = optim.ZeroRedundancyOptimizer(model.parameters(), make) if mode == "zero" \
+                else make(model.parameters())
+            if hasattr(opt, "train"):
+                opt.train()
+            rng = np.random.default_rng(1)
+            for _ in range(8):
+                X, y = sampler.shard(batch(rng))
+                loss = F.cross_entropy(net(X), y)
+                opt.zero_grad()
+                loss.backward()
+                net.sync_gradients()
+                opt.step()
+            if hasattr(opt, "eval"):
+                opt.eval()
+            finals[mode], states[mode] = [p.data.copy() for p in model.parameters()], opt.state_dict()
+        plain, zero = states["ddp"], states["zero"]
+        out[name] = {
+            "zero_vs_ddp_bitexact": same(finals["zero"], finals["ddp"]),
+            "replicas_equal": replicas_equal(finals["zero"]),
+            "state_dict_equal": plain["param_groups"] == zero["param_groups"] and set(plain["state"]) == set(
+                zero["state"]) and all(set(s) == set(zero["state"][i]) and all(
+                    np.array_equal(zero["state"][i][k], v) for k, v in s.items())
+                for i, s in plain["state"].items())}
+    try:
+        optim.ZeroRedundancyOptimizer(Net(False).parameters(), optim.Prodigy)
+        out["prodigy_refused"] = None
+    except ValueError as e:
+        out["prodigy_refused"] = str(e)
+    return out
 
 
 def rel_diff(a, b):
@@ -134,7 +183,8 @@ def primitives(rank, n):
 def main(out_dir):
     mg.set_default_dtype(np.float64)
     rank, n = dist.init()
-    results = {"world_size": n, "primitives": primitives(rank, n), "runs": {}, "memory": {}}
+    results = {"world_size": n, "primitives": primitives(rank, n), "runs": {}, "memory": {},
+               "others": others()}
     for sparse in (False, True):
         for name in OPTIMIZERS:
             if sparse and name in ("adamw", "adagrad"):
