@@ -14,17 +14,20 @@ it runs depends on the arrays, never on a second copy of the rule:
 - CuPy: the rule traced into one CUDA elementwise kernel per array (optim/cuda_kernel.py).
 
 Every form computes the same operations in the same order in the arrays' precision, so they agree
-bit for bit on the CPU. Large CPU steps are split among threads by element count (NumPy's ufuncs
-and Numba's nogil loops release the GIL).
+bit for bit on the CPU. A large CPU step is shared among threads (NumPy's ufuncs and Numba's
+nogil loops release the GIL): its chunks go to worker threads as soon as they are prepared, so
+the workers update the first parameters while this thread still computes the scalars of the
+last ones, and this thread joins them when it is done.
 """
 import hashlib
 import importlib.util
 import os
+import queue
 import sys
 import tempfile
 import threading
+import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +48,7 @@ _traced = {}              # (rule, present, flags) -> Traced
 _numpy_kernels = {}       # (Traced, dtype) -> (kernel, work arrays, bool work arrays, scalar names)
 _plans = {}               # (rule, present, flags, dtype, jit on) -> see _plan
 _local = threading.local()
-_pool, _pool_pid = None, None
+_pool = {"pid": None, "queue": None}  # this process's worker threads take jobs from the queue
 _pool_lock = threading.Lock()
 
 
@@ -57,23 +60,29 @@ class Task(NamedTuple):
 
 
 def run(tasks, reference=False):
-    """Run every task, in place. reference: the rule once on each whole array, nothing else."""
-    jobs, total = [], 0
-    for rule, arrays, h in tasks:
-        theta = arrays[0]
-        present = [a for a in arrays if a is not None]
-        if reference or not all([type(a) is np.ndarray and a.flags.c_contiguous for a in present]):
-            h = h.cast(theta.dtype)
-            if not reference and backend.device_of(theta) != "cpu":
-                from . import cuda_kernel
-                cuda_kernel.run(traced(rule, arrays, h), arrays, h)
-            else:
-                apply_rule(rule, arrays, h)
-            continue
-        total += theta.size
-        job, fn, names, size = _plan(rule, arrays, h)
-        jobs += _chunks(fn, present, h.numbers(names, theta.dtype), size, job)
-    _run_parallel(jobs, total)
+    """Run every task, in place. reference: the rule once on each whole array, nothing else.
+
+    tasks may be any iterable; a step passes a generator, so that the first parameters' chunks
+    are running on the worker threads while the generator makes the next tasks."""
+    batch = _Batch()
+    try:
+        for rule, arrays, h in tasks:
+            theta = arrays[0]
+            present = [a for a in arrays if a is not None]
+            if reference or not all([type(a) is np.ndarray and a.flags.c_contiguous for a in present]):
+                h = h.cast(theta.dtype)
+                if not reference and backend.device_of(theta) != "cpu":
+                    from . import cuda_kernel
+                    cuda_kernel.run(traced(rule, arrays, h), arrays, h)
+                else:
+                    apply_rule(rule, arrays, h)
+                continue
+            job, fn, names, size = _plan(rule, arrays, h)
+            batch.add(_chunks(fn, present, h.numbers(names, theta.dtype), size, job), theta.size)
+    except BaseException:
+        batch.cancel()
+        raise
+    batch.finish()
 
 
 def _plan(rule, arrays, h):
@@ -259,20 +268,77 @@ def _chunks(fn, arrays, extra, size, job):
     return [(job, fn, [f[s:s + size] for f in flats], extra) for s in range(0, n, size)]
 
 
-def balance(sizes, workers):
-    """Indices of the jobs for each worker, with about equal elements each: each job, largest
-    first, goes to the least loaded worker (loads then differ by at most the largest job)."""
-    shares, loads = [[] for _ in range(workers)], [0] * workers
-    for i in sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True):
-        k = loads.index(min(loads))
-        shares[k].append(i)
-        loads[k] += sizes[i]
-    return shares
+class _Batch:
+    """One run's CPU jobs. They are held until they add up to PARALLEL_MIN elements (a small
+    step runs on this thread alone: handing work to a thread costs more than it saves), then
+    queued for the worker threads as they come; finish() has this thread take queued jobs too,
+    and waits for the rest. An error in a job is raised by finish(), after every job has ended."""
+
+    def __init__(self):
+        self.held, self.elements, self.queued = [], 0, None
+        self.pending, self.errors, self.cancelled = 0, [], False
+        self.done = threading.Condition(threading.Lock())
+
+    def add(self, jobs, elements):
+        if self.queued is not None:
+            self._put(jobs)
+            return
+        self.held += jobs
+        self.elements += elements
+        if self.elements >= PARALLEL_MIN and _workers() > 1:
+            self.queued = _queue()
+            self._put(self.held)
+            self.held = []
+            time.sleep(0)  # give up the GIL for a moment: a worker starts on the first chunks
+
+    def _put(self, jobs):
+        with self.done:
+            self.pending += len(jobs)
+        for job in jobs:
+            self.queued.put((self, job))
+
+    def run_one(self, job):
+        try:
+            if not self.cancelled:
+                job[0](*job[1:])
+        except BaseException as e:
+            self.errors.append(e)
+        finally:
+            with self.done:
+                self.pending -= 1
+                if self.pending == 0:
+                    self.done.notify_all()
+
+    def finish(self):
+        if self.queued is None:
+            for job, fn, views, extra in self.held:
+                job(fn, views, extra)
+            return
+        while True:  # this thread works too, on whatever is still queued
+            try:
+                batch, job = self.queued.get_nowait()
+            except queue.Empty:
+                break
+            batch.run_one(job)
+        with self.done:
+            while self.pending:
+                self.done.wait()
+        if self.errors:
+            raise self.errors[0]
+
+    def cancel(self):
+        """The tasks could not all be made: start no more jobs, and wait for the running ones."""
+        self.cancelled, self.held = True, []
+        if self.queued is not None:
+            with self.done:
+                while self.pending:
+                    self.done.wait()
 
 
-def _run_jobs(jobs):
-    for job, fn, views, extra in jobs:
-        job(fn, views, extra)
+def _serve(jobs):
+    while True:
+        batch, job = jobs.get()
+        batch.run_one(job)
 
 
 def _workers():
@@ -283,23 +349,15 @@ def _workers():
     return max(1, min(n, 8))
 
 
-def _get_pool():
-    global _pool, _pool_pid
+def _queue():
+    """This process's job queue, served by one thread fewer than there are cores (the thread
+    that queues the jobs works too). A forked child has the queue but not its threads: it
+    makes its own."""
     with _pool_lock:
-        # a forked child has the pool but not its threads: it makes its own
-        if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="optim-executor")
-            _pool_pid = os.getpid()
-    return _pool
-
-
-def _run_parallel(jobs, total):
-    workers = _workers()
-    if total < PARALLEL_MIN or workers == 1:
-        _run_jobs(jobs)
-        return
-    shares = [[jobs[i] for i in share] for share in balance([job[2][0].size for job in jobs], workers)]
-    futures = [_get_pool().submit(_run_jobs, share) for share in shares[1:]]
-    _run_jobs(shares[0])  # this thread takes one share
-    for f in futures:
-        f.result()
+        if _pool["pid"] != os.getpid():
+            jobs = queue.SimpleQueue()
+            for k in range(_workers() - 1):
+                threading.Thread(target=_serve, args=(jobs,), daemon=True,
+                                 name=f"optim-executor-{k}").start()
+            _pool["pid"], _pool["queue"] = os.getpid(), jobs
+    return _pool["queue"]

@@ -185,7 +185,15 @@ class Optimizer:
                 if p.grad is not None:
                     self._check_grad(p)
                     work.append((p, group))
-        tasks, reference = [], []
+        reference = []
+        executor.run(self._tasks(work, reference))  # made as the executor takes them
+        executor.run(reference, reference=True)
+        return loss
+
+    def _tasks(self, work, reference):
+        """The executor's tasks for the (parameter, group) pairs of a step, one at a time; the
+        updates that are not tasks (sparse, not elementwise) run on the way, and fused=False
+        tasks are put aside in `reference`."""
         for p, group in work:
             state = self.state.get(p)
             if state is None:
@@ -194,12 +202,10 @@ class Optimizer:
                 self._update_sparse(p.data, p.grad, state, group)
             elif self.rule is None:
                 self._update(p.data, p.grad, state, group)
+            elif group.get("fused") is False:
+                reference.append(self._task(p.data, p.grad, state, group))
             else:
-                (reference if group.get("fused") is False else tasks).append(
-                    self._task(p.data, p.grad, state, group))
-        executor.run(tasks)
-        executor.run(reference, reference=True)
-        return loss
+                yield self._task(p.data, p.grad, state, group)
 
     def _check_grad(self, p):
         g = p.grad

@@ -3,6 +3,8 @@ compiled loop and as the reference (the rule once on whole arrays), all equal bi
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -150,19 +152,62 @@ def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
         np.testing.assert_array_equal(p.data, q.data)
 
 
-@pytest.mark.parametrize("workers", [2, 3, 8])
-def test_chunks_are_shared_among_threads_by_elements(workers):
-    # a small GPT's tensors in loop chunks: the big ones sit at the same place in every block,
-    # so dealing chunks out in turn would give one thread most of them
-    sizes = [c for n in [3_145_728, 98_304] + [384, 384, 442_368, 1152, 147_456, 384, 384, 384,
-                                                589_824, 1536, 589_824, 384] * 4
-             for c in [min(executor.LOOP_CHUNK, n - s) for s in range(0, n, executor.LOOP_CHUNK)]]
-    shares = executor.balance(sizes, workers)
-    assert sorted(i for share in shares for i in share) == list(range(len(sizes)))
-    loads = [sum(sizes[i] for i in share) for share in shares]
-    assert max(loads) - min(loads) <= max(sizes)
-    if workers <= 3:  # many chunks per worker: nearly equal
-        assert max(loads) <= sum(sizes) / workers * 1.05
+def _recording_jobs(n, seen, fail_at=None):
+    """n fake jobs in the executor's (job, fn, views, extra) form: each records (its index, its
+    thread) after a short GIL-free wait; job fail_at raises."""
+    def job(i, _views, _extra):
+        time.sleep(0.002)
+        seen.append((i, threading.get_ident()))
+        if i == fail_at:
+            raise ArithmeticError(f"job {i}")
+    return [(job, i, None, None) for i in range(n)]
+
+
+@pytest.mark.skipif(executor._workers() < 2, reason="one core: every job runs on the calling thread")
+def test_a_large_run_shares_its_jobs_among_threads_and_runs_each_once():
+    seen, batch = [], executor._Batch()
+    batch.add(_recording_jobs(20, seen), executor.PARALLEL_MIN)
+    batch.finish()
+    assert sorted(i for i, _ in seen) == list(range(20))
+    assert len({t for _, t in seen}) >= 2  # a worker thread took some
+
+
+def test_a_small_run_stays_on_the_calling_thread():
+    seen, batch = [], executor._Batch()
+    batch.add(_recording_jobs(5, seen), executor.PARALLEL_MIN - 1)
+    batch.finish()
+    assert seen == [(i, threading.get_ident()) for i in range(5)]
+
+
+def test_an_error_in_a_job_is_raised_after_every_job_has_ended():
+    seen, batch = [], executor._Batch()
+    batch.add(_recording_jobs(12, seen, fail_at=3), executor.PARALLEL_MIN)
+    with pytest.raises(ArithmeticError, match="job 3"):
+        batch.finish()
+    assert sorted(i for i, _ in seen) == list(range(12)) and batch.pending == 0
+
+
+def test_tasks_that_fail_to_be_made_run_no_more_jobs(form):
+    # the step's tasks come from a generator: if it raises, queued chunks do not start, and
+    # run() returns only when none is running, so nothing changes the arrays afterwards
+    n = executor.PARALLEL_MIN * 2
+    ps = params(np.float32, shapes=[(n,)] * 3)
+    opt = optim.Adam(ps, lr=0.1)
+    for p in ps:
+        p.grad = np.ones(n, np.float32)
+
+    def tasks():
+        for k, p in enumerate(ps):
+            if k == 2:
+                raise KeyError("made up")
+            yield opt._task(p.data, p.grad, opt._init_state(p.data, opt.param_groups[0]),
+                            opt.param_groups[0])
+    with pytest.raises(KeyError, match="made up"):
+        executor.run(tasks())
+    after = [p.data.copy() for p in ps]
+    time.sleep(0.05)
+    assert all(np.array_equal(p.data, a) for p, a in zip(ps, after))
+    assert np.array_equal(ps[2].data, params(np.float32, shapes=[(n,)] * 3)[2].data)
 
 
 def test_non_contiguous_gradient_runs_the_rule_on_whole_arrays_and_stays_exact(form):
