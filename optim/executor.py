@@ -38,7 +38,7 @@ from . import numpy_kernel
 from .trace import Scalars, Traced
 
 CHUNK = 1 << 17           # elements per NumPy chunk: work arrays of 512 KB (float32), in L2
-LOOP_CHUNK = 1 << 20      # elements per compiled-loop chunk (only to share work among threads)
+LOOP_CHUNK = 1 << 20      # least elements per compiled-loop chunk (only to share work among threads)
 PARALLEL_MIN = 1 << 19    # below this many elements in a step, threads cost more than they save
 LOOP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -78,6 +78,8 @@ def run(tasks, reference=False):
                     apply_rule(rule, arrays, h)
                 continue
             job, fn, names, size = _plan(rule, arrays, h)
+            if job is _loop_job:  # a loop's chunks only share work: no more than one per thread
+                size = max(size, -(-theta.size // batch.workers))
             batch.add(_chunks(fn, present, h.numbers(names, theta.dtype), size, job), theta.size)
     except BaseException:
         batch.cancel()
@@ -278,6 +280,7 @@ class _Batch:
         self.held, self.elements, self.queued = [], 0, None
         self.pending, self.errors, self.cancelled = 0, [], False
         self.done = threading.Condition(threading.Lock())
+        self.workers = _workers()
 
     def add(self, jobs, elements):
         if self.queued is not None:
@@ -285,7 +288,7 @@ class _Batch:
             return
         self.held += jobs
         self.elements += elements
-        if self.elements >= PARALLEL_MIN and _workers() > 1:
+        if self.elements >= PARALLEL_MIN and self.workers > 1:
             self.queued = _queue()
             self._put(self.held)
             self.held = []
