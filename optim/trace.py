@@ -189,7 +189,7 @@ class Scalars:
         """The bools, which select a compiled form of a rule."""
         if self._flags is None:
             object.__setattr__(self, "_flags", tuple(
-                (k, v) for k, v in self._values.items() if isinstance(v, bool)))
+                [(k, v) for k, v in self._values.items() if v is True or v is False]))
         return self._flags
 
     def numbers(self, names, dtype):
