@@ -1,5 +1,7 @@
 """Pieces that several update rules share: the weight-decay prologue and its scalars, the bias
 corrections of exponential moving averages, and the state arrays they start from."""
+import functools
+
 from minigrad.backend import get_array_module
 
 
@@ -26,7 +28,14 @@ def weight_decay_scalars(group):
 
 def bias_corrections(t, beta1, beta2):
     """1 - β1^t and 1 - β2^t: an average started at 0 is (1 - β^t) times too small after t steps."""
-    return dict(bias_correction1=1 - beta1 ** t, bias_correction2=1 - beta2 ** t)
+    return dict(zip(("bias_correction1", "bias_correction2"), _bias_corrections(t, beta1, beta2)))
+
+
+@functools.lru_cache(maxsize=64)
+def _bias_corrections(t, beta1, beta2):
+    # cached: every parameter of a step gets the same two float objects, which lets the
+    # executor see at a glance that they share their scalars (optim/executor.py, run)
+    return 1 - beta1 ** t, 1 - beta2 ** t
 
 
 def zeros(theta, *names):

@@ -21,6 +21,7 @@ last ones, and this thread joins them when it is done.
 """
 import hashlib
 import importlib.util
+import operator
 import os
 import queue
 import sys
@@ -64,7 +65,7 @@ def run(tasks, reference=False):
 
     tasks may be any iterable; a step passes a generator, so that the first parameters' chunks
     are running on the worker threads while the generator makes the next tasks."""
-    batch = _Batch()
+    batch, last = _Batch(), (None,)
     try:
         for rule, arrays, h in tasks:
             theta = arrays[0]
@@ -77,10 +78,20 @@ def run(tasks, reference=False):
                 else:
                     apply_rule(rule, arrays, h)
                 continue
-            job, fn, names, size = _plan(rule, arrays, h)
+            # the parameters of a group usually share their scalars, the very same objects (the
+            # group's, or the bias corrections' cache): then the last task's plan and cast
+            # numbers serve again, and the flags are not looked at
+            values = tuple(h._values.values())
+            key = (rule, theta.dtype, tuple([a is None for a in arrays]), len(values))
+            if key == last[0] and all(map(operator.is_, values, last[1])):
+                job, fn, size, numbers = last[2]
+            else:
+                job, fn, names, size = _plan(rule, arrays, h)
+                numbers = h.numbers(names, theta.dtype)
+                last = (key, values, (job, fn, size, numbers))
             if job is _loop_job:  # a loop's chunks only share work: no more than one per thread
                 size = max(size, -(-theta.size // batch.workers))
-            batch.add(_chunks(fn, present, h.numbers(names, theta.dtype), size, job), theta.size)
+            batch.add(_chunks(fn, present, numbers, size, job), theta.size)
     except BaseException:
         batch.cancel()
         raise
@@ -279,7 +290,7 @@ class _Batch:
     def __init__(self):
         self.held, self.elements, self.queued = [], 0, None
         self.pending, self.errors, self.cancelled = 0, [], False
-        self.done = threading.Condition(threading.Lock())
+        self.done = None  # a Condition, once jobs are queued
         self.workers = _workers()
 
     def add(self, jobs, elements):
@@ -289,6 +300,7 @@ class _Batch:
         self.held += jobs
         self.elements += elements
         if self.elements >= PARALLEL_MIN and self.workers > 1:
+            self.done = threading.Condition(threading.Lock())
             self.queued = _queue()
             self._put(self.held)
             self.held = []
@@ -345,11 +357,15 @@ def _serve(jobs):
 
 
 def _workers():
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
+    """Threads to share a step among: the cores this process may run on, at most 8 (counted
+    once per process)."""
+    if _pool.get("workers_pid") != os.getpid():
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:
+            n = os.cpu_count() or 1
+        _pool["workers"], _pool["workers_pid"] = max(1, min(n, 8)), os.getpid()
+    return _pool["workers"]
 
 
 def _queue():

@@ -152,6 +152,21 @@ def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
         np.testing.assert_array_equal(p.data, q.data)
 
 
+@pytest.mark.parametrize("second", [dict(lr=0.2), dict(betas=(0.8, 0.99)), dict(amsgrad=True),
+                                    dict(weight_decay=0.1), dict()])
+def test_consecutive_parameters_reuse_a_plan_only_when_their_scalars_are_the_same(second, form):
+    # run() reuses the previous task's loop and numbers when every scalar is the same object;
+    # a second group differing in one number, in a flag, or not at all, against the reference
+    shapes = [(5,), (4, 3), (6,), (2, 2)]
+    a, b = params(np.float32, shapes=shapes), params(np.float32, shapes=shapes)
+    fast = optim.Adam([{"params": a[:2]}, {"params": a[2:], **second}], lr=0.1)
+    ref = optim.Adam([{"params": b[:2]}, {"params": b[2:], **second}], lr=0.1, fused=False)
+    run_steps(fast, a, 4)
+    run_steps(ref, b, 4)
+    for p, q in zip(a, b):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
 def _recording_jobs(n, seen, fail_at=None):
     """n fake jobs in the executor's (job, fn, views, extra) form: each records (its index, its
     thread) after a short GIL-free wait; job fail_at raises."""
