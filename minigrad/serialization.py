@@ -200,7 +200,10 @@ def _no_constant(text):
 
 def _read_header(data, name):
     """Check the framing and the header ourselves, before the safetensors library sees the bytes."""
-    if data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") or data[:4] == b"PK\x03\x04":
+    # safetensors framing first: a header of 640 bytes begins b"\x80\x02", as a pickle does
+    framed = len(data) > 8 and data[8:9] == b"{" and 8 + struct.unpack("<Q", data[:8])[0] <= len(data)
+    pickled = data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if not framed and (pickled or data[:4] == b"PK\x03\x04"):
         raise CheckpointError(f"{name} is a pickle (an old minigrad checkpoint, or a torch.save file); "
                               "the format changed to safetensors and pickles are never loaded, "
                               "since loading one can run code")

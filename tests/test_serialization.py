@@ -133,6 +133,24 @@ class _RunsCode:
         return (open, (self.marker, "w"))
 
 
+@pytest.mark.parametrize("header_bytes", [640, 896, 1152, 1408])
+def test_a_file_whose_header_length_begins_like_a_pickle_loads(tmp_path, header_bytes):
+    # the 8-byte header length 640 is b"\x80\x02\0\0...", a pickle's first two bytes
+    import struct
+    path = tmp_path / "save.safetensors"
+    mg.save({"w": np.arange(3.0), "note": ""}, path)
+    start = header_bytes - struct.unpack("<Q", path.read_bytes()[:8])[0]  # one byte per "x"
+    for pad in range(max(0, start - 16), start + 16):
+        mg.save({"w": np.arange(3.0), "note": "x" * pad}, path)
+        if struct.unpack("<Q", path.read_bytes()[:8])[0] == header_bytes:
+            break
+    else:
+        pytest.fail(f"no padding gave a header of {header_bytes} bytes")
+    assert path.read_bytes()[:1] == b"\x80"
+    loaded = mg.load(path)
+    assert loaded["note"] == "x" * pad and np.array_equal(loaded["w"], np.arange(3.0))
+
+
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path, protocol):
     marker = tmp_path / "ran"
