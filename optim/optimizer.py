@@ -215,6 +215,7 @@ class Optimizer:
                                 f"({self.dense_only_reason}); use a lazy optimizer (SGD, Adagrad, "
                                 "RMSprop, Adam, AdamW, AdaBelief, Lion, Yogi), SparseAdam, or "
                                 "Embedding(sparse=False)")
+            _check_rows(type(self).__name__, g, p.shape)
         elif not backend.is_array(g):
             raise TypeError(f"{type(self).__name__}: a parameter's grad is a "
                             f"{type(g).__name__}, expected an array")
@@ -335,3 +336,18 @@ class Optimizer:
                 value = type(want)(value)
             out[name] = value
         return out
+
+
+def _check_rows(name, g, shape):
+    """A RowSparseGrad's rows must name rows of the parameter: checked before any update, so
+    that an index out of range fails the step before it writes anything."""
+    i, values = g.indices, g.values
+    if getattr(i, "ndim", None) != 1 or i.dtype.kind not in "iu":
+        raise TypeError(f"{name}: a sparse gradient's indices must be a 1-D integer array, got "
+                        f"{type(i).__name__} of shape {getattr(i, 'shape', None)}")
+    if len(shape) == 0 or tuple(values.shape) != (i.shape[0],) + tuple(shape[1:]):
+        raise ValueError(f"{name}: sparse gradient values of shape {tuple(values.shape)} for "
+                         f"{i.shape[0]} rows of a parameter of shape {tuple(shape)}")
+    if i.size and (int(i.min()) < 0 or int(i.max()) >= shape[0]):
+        raise IndexError(f"{name}: a sparse gradient names rows {int(i.min())}..{int(i.max())} of a "
+                         f"parameter with {shape[0]} rows")

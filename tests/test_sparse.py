@@ -8,6 +8,7 @@ import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 import optim
+from minigrad.sparse import RowSparseGrad
 from conftest import to_np, torch_or_skip
 
 V, D = 12, 3
@@ -145,6 +146,27 @@ def test_non_lazy_optimizers_raise_naming_an_alternative_and_change_nothing(name
     for p, b in zip(emb.parameters() + lin.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
     assert not opt.state
+
+
+@pytest.mark.parametrize("indices, values_shape, error, match", [
+    ([1, V], (2, D), IndexError, f"rows 1..{V} of a parameter with {V} rows"),
+    ([-1, 2], (2, D), IndexError, "rows -1..2"),
+    ([1, 2], (3, D), ValueError, "values of shape"),
+    ([1.0, 2.0], (2, D), TypeError, "1-D integer array"),
+])
+@pytest.mark.parametrize("name", ["Adam", "SGD", "SparseAdam"])
+def test_a_bad_sparse_gradient_fails_the_step_before_any_parameter_changes(
+        indices, values_shape, error, match, name):
+    # a big dense parameter first: its chunks would be running on the worker thread by the
+    # time the sparse one is reached, if the rows were not checked up front
+    big, emb = mg.nn.Parameter(np.ones(1 << 20)), mg.nn.Parameter(np.ones((V, D)))
+    dense_ok = name != "SparseAdam"
+    opt = getattr(optim, name)([big, emb] if dense_ok else [emb], lr=0.1)
+    big.grad = np.ones(1 << 20) if dense_ok else None
+    emb.grad = RowSparseGrad(np.array(indices), np.ones(values_shape), (V, D))
+    with pytest.raises(error, match=match):
+        opt.step()
+    assert np.all(big.data == 1) and np.all(emb.data == 1) and not opt.state
 
 
 def test_sparse_adam_rejects_dense_gradients():
