@@ -333,7 +333,11 @@ class Optimizer:
                 value = backend.to_device(value, p.device)
                 value = value.astype(p.dtype) if value.dtype.kind == "f" else value.copy()
             elif isinstance(want, (int, float)) and not isinstance(want, bool):
-                value = type(want)(value)
+                try:
+                    value = type(want)(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"state {name!r} of parameter {idx} is {value!r}, expected "
+                                     f"a number ({type(want).__name__})") from None
             out[name] = value
         return out
 

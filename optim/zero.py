@@ -219,12 +219,27 @@ class ZeroRedundancyOptimizer(Optimizer):
             if piece is not p:  # a view of the parameter's rows, whatever its array is now
                 piece.data = _row_slice(p.data, r0, r1)
                 piece.grad = _grad_rows(p.grad, r0, r1) if grads else None
+        error = None
         try:
             method()
+        except Exception as e:  # raised below, once every rank knows
+            error = e
         finally:
             for i, r0, r1, piece in self._local:
                 if piece is not self._params[i]:
                     piece.grad = None
+        if self.world_size > 1:
+            # bad input is refused on every rank before this (the same gradients everywhere);
+            # an error here is one rank's alone, and the others must not wait for it in the
+            # all-gather: every rank learns which failed, and raises
+            failed = [int(f[0]) for f in comm.all_gather(np.array([error is not None], np.int64))]
+            if any(failed) and error is None:
+                ranks = ", ".join(str(r) for r, f in enumerate(failed) if f)
+                raise RuntimeError(f"ZeroRedundancyOptimizer: the step failed on rank {ranks} (see "
+                                   "its error); this rank's share was stepped, so the replicas now "
+                                   "differ: restart from a checkpoint")
+        if error is not None:
+            raise error
         for g, local in zip(self.param_groups, self.optim.param_groups):
             g.update(self._hyper(local))
         self._gather_parameters()
@@ -305,6 +320,13 @@ class ZeroRedundancyOptimizer(Optimizer):
             if not isinstance(s, dict):
                 raise ValueError(f"state of parameter {idx} is a {type(s).__name__}, expected a dict")
             full[by_saved[idx]] = (idx, s)
+        # every parameter's state is checked on every rank, as the wrapped optimizer checks
+        # its own: bad input then fails on all ranks alike, naming the saved index, and only
+        # then does each rank keep its share
+        for i, (idx, s) in full.items():
+            p = self._params[i]
+            self.optim._restore_state(idx, p, s, self.optim._init_state(
+                p.data, new_groups[self._group_of[i]]))
         arrays = set(self.optim.state_arrays)
         local_state = {}
         for j, (i, r0, r1, piece) in enumerate(self._local):
@@ -312,11 +334,6 @@ class ZeroRedundancyOptimizer(Optimizer):
                 continue
             idx, s = full[i]
             if piece is not self._params[i]:
-                want = tuple(self._params[i].shape)
-                for k in arrays & set(s):
-                    if s[k] is not None and tuple(getattr(s[k], "shape", ())) != want:
-                        raise ValueError(f"state {k!r} of parameter {idx} has shape "
-                                         f"{getattr(s[k], 'shape', None)}, expected {want}")
                 s = {k: _row_slice(v, r0, r1) if k in arrays and v is not None else v
                      for k, v in s.items()}
             local_state[j] = s

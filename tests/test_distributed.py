@@ -11,6 +11,7 @@ ranks bit for bit and at 1 process to rtol 1e-12.
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -288,6 +289,25 @@ def test_zero_shards_whole_parameters_and_schedule_free_exactly(two_ranks, name,
     # Adafactor and LAMB read whole parameters (sharded whole); schedule-free has train()/eval()
     # and group counters, sharded element by element
     assert two_ranks[0]["others"][name][check] is True
+
+
+@needs_mpi
+@pytest.mark.parametrize("case, match", [("shape", "state 'exp_avg' of parameter 4 has shape"),
+                                         ("missing", "state of parameter 4 has entries"),
+                                         ("step", "state .step. of parameter 4 is .abc., expected a number")])
+def test_zero_refuses_a_bad_state_dict_on_every_rank_and_changes_nothing(two_ranks, case, match):
+    # the bad entry is parameter 4's (fc2.bias), whose state only the last rank holds: every rank
+    # checks it, so that none loads while another raises
+    for r in two_ranks[0]["failures"][f"load_{case}"]:
+        assert r["raised"] is not None and re.search(match, r["raised"]), r
+        assert r["unchanged"] is True
+
+
+@needs_mpi
+def test_an_error_in_one_ranks_step_raises_on_every_rank_instead_of_hanging(two_ranks):
+    rank0, rank1 = two_ranks[0]["failures"]["step_error"]
+    assert rank1 == "ArithmeticError: made up, rank 1 only"
+    assert rank0.startswith("RuntimeError") and "failed on rank 1" in rank0
 
 
 @needs_mpi

@@ -128,6 +128,51 @@ def others():
     return out
 
 
+def failures(rank):
+    """Bad input to ZeRO's load_state_dict, and an error inside one rank's step: every rank must
+    raise (none left waiting in a collective), and a refused load must change nothing."""
+    out = {}
+    mg.manual_seed(0)
+    model = Net(False)
+    opt = optim.ZeroRedundancyOptimizer(model.parameters(), optim.Adam, lr=1e-2)
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    good = opt.state_dict()
+    before = {id(p): {k: (v.copy() if hasattr(v, "copy") else v) for k, v in s.items()}
+              for p, s in opt.state.items()}
+    last = max(good["state"])  # fc2's bias: owned by the last rank alone
+    for case, edit in {"shape": lambda s: s.update(exp_avg=np.zeros(7)),
+                       "missing": lambda s: s.pop("exp_avg_sq"),
+                       "step": lambda s: s.update(step="abc")}.items():
+        bad = {"state": {i: dict(s) for i, s in good["state"].items()},
+               "param_groups": [dict(g, lr=0.5) for g in good["param_groups"]]}
+        edit(bad["state"][last])
+        try:
+            opt.load_state_dict(bad)
+            raised = None
+        except ValueError as e:
+            raised = str(e)
+        unchanged = opt.param_groups[0]["lr"] == 1e-2 and all(
+            all(np.array_equal(v, before[id(p)][k]) if hasattr(v, "shape") else v == before[id(p)][k]
+                for k, v in s.items()) for p, s in opt.state.items())
+        out[f"load_{case}"] = dist.all_gather_object({"raised": raised, "unchanged": unchanged})
+
+    class FailsOnRank1(optim.SGD):
+        def step(self, closure=None):
+            if rank == 1:
+                raise ArithmeticError("made up, rank 1 only")
+            return super().step(closure)
+    opt = optim.ZeroRedundancyOptimizer(model.parameters(), FailsOnRank1, lr=0.1)
+    try:
+        opt.step()
+        raised = None
+    except Exception as e:
+        raised = f"{type(e).__name__}: {e}"
+    out["step_error"] = dist.all_gather_object(raised)
+    return out
+
+
 def rel_diff(a, b):
     """The largest |a - b| / max(|a|, |b|) over all elements of two lists of arrays."""
     worst = 0.0
@@ -184,7 +229,7 @@ def main(out_dir):
     mg.set_default_dtype(np.float64)
     rank, n = dist.init()
     results = {"world_size": n, "primitives": primitives(rank, n), "runs": {}, "memory": {},
-               "others": others()}
+               "others": others(), "failures": failures(rank)}
     for sparse in (False, True):
         for name in OPTIMIZERS:
             if sparse and name in ("adamw", "adagrad"):
