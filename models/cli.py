@@ -186,6 +186,11 @@ def run_train(args, task, steps, batch_size, schedule):
     check_names([name], task.variants)
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the checkpoint and --overwrite replaces it: choose one")
+    if args.zero and name.partition("+")[0] in ("muon", "prodigy"):
+        raise ValueError(f"--zero shards one optimizer's state by its own rules; {name} cannot be "
+                         + ("(Muon for the matrices with AdamW for the rest is two optimizers)"
+                            if name.startswith("muon") else "(its step size sums over every parameter)")
+                         + ": run it without --zero")
     config = dict(optimizer=name, lr=args.lr if args.lr is not None else task.lr_for(name),
                   schedule=schedule, clip=args.clip, steps=steps, batch_size=batch_size, seed=args.seed)
     rank0 = dist.get_rank() == 0  # under mpirun every rank trains; rank 0 alone reports and plots

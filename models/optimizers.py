@@ -61,7 +61,7 @@ def muon_with_adamw(params, lr, weight_decay=1e-2):
     """torch's recommended practice as one optimizer: Muon for the 2-D parameters (weight
     matrices, embedding tables included), AdamW for the rest (biases, norms). Muon's
     adjust_lr_fn="match_rms_adamw" scales its update to AdamW's RMS, so one lr serves both."""
-    params = list(params)
+    params = [p for item in params for p in (item["params"] if isinstance(item, dict) else [item])]
     matrices = [p for p in params if p.ndim == 2]
     others = [p for p in params if p.ndim != 2]
     parts = []

@@ -137,14 +137,19 @@ class ZeroRedundancyOptimizer(Optimizer):
         owner = partition([p.data.size for p in self._params], self.world_size)
         self.pieces = [[(i, 0, rows(shapes[i])[0]) for i in range(len(shapes)) if owner[i] == r]
                        for r in range(self.world_size)]
-        self._build(optimizer_class, defaults)  # first by whole parameters: any optimizer can
-        if self.world_size > 1 and self.optim.couples_parameters:
-            raise ValueError(f"ZeroRedundancyOptimizer cannot shard {type(self.optim).__name__}: "
-                             f"{self.optim.couples_parameters}, and each rank would step its share "
-                             "alone; use it with DistributedDataParallel only")
-        if type(self.optim).rule is not None and self.world_size > 1:
-            self.pieces = shard(shapes, self.world_size)  # elementwise: halves, thirds, ... exactly
-            self._build(optimizer_class, defaults)
+        error = None
+        try:
+            self._build(optimizer_class, defaults)  # first by whole parameters: any optimizer can
+            if self.world_size > 1 and self.optim.couples_parameters:
+                raise ValueError(f"ZeroRedundancyOptimizer cannot shard {type(self.optim).__name__}: "
+                                 f"{self.optim.couples_parameters}, and each rank would step its "
+                                 "share alone; use it with DistributedDataParallel only")
+            if type(self.optim).rule is not None and self.world_size > 1:
+                self.pieces = shard(shapes, self.world_size)  # elementwise: 1/N to within a row
+                self._build(optimizer_class, defaults)
+        except Exception as e:  # each rank builds from its own share: one may fail alone
+            error = e
+        self._agree(error, "building the optimizer")
         # the wrapped optimizer filled in its defaults: show them in the global groups too
         self.defaults = dict(self.optim.defaults)
         for g, local in zip(self.param_groups, self.optim.param_groups):
@@ -170,6 +175,26 @@ class ZeroRedundancyOptimizer(Optimizer):
         self.optim = optimizer_class(local_groups, **defaults)
         if not isinstance(self.optim, Optimizer):
             raise TypeError(f"optimizer_class returned a {type(self.optim).__name__}, not an Optimizer")
+        if len(self.optim.param_groups) != len(local_groups):
+            raise TypeError(f"optimizer_class returned an optimizer with {len(self.optim.param_groups)} "
+                            f"param groups for the {len(local_groups)} it was given (several "
+                            "optimizers in one?); ZeroRedundancyOptimizer shards one optimizer's "
+                            "groups as they are")
+
+    def _agree(self, error, what, undo=None):
+        """Raise on every rank if any rank raised (error: this rank's, or None): a rank that
+        failed alone would otherwise leave the others waiting in the next collective. A rank
+        that did not fail first calls undo(), then raises ValueError naming the one that did."""
+        if self.world_size > 1:
+            notes = comm.all_gather_object(None if error is None else f"{type(error).__name__}: {error}")
+            failed = [(r, note) for r, note in enumerate(notes) if note is not None]
+            if failed and error is None:
+                if undo is not None:
+                    undo()
+                raise ValueError(f"ZeroRedundancyOptimizer: {what} failed on rank {failed[0][0]} "
+                                 f"({failed[0][1]}); no rank went ahead")
+        if error is not None:
+            raise error
 
     @staticmethod
     def _hyper(group):
@@ -320,26 +345,32 @@ class ZeroRedundancyOptimizer(Optimizer):
             if not isinstance(s, dict):
                 raise ValueError(f"state of parameter {idx} is a {type(s).__name__}, expected a dict")
             full[by_saved[idx]] = (idx, s)
-        # every parameter's state is checked on every rank, as the wrapped optimizer checks
-        # its own: bad input then fails on all ranks alike, naming the saved index, and only
-        # then does each rank keep its share
-        for i, (idx, s) in full.items():
-            p = self._params[i]
-            self.optim._restore_state(idx, p, s, self.optim._init_state(
-                p.data, new_groups[self._group_of[i]]))
-        arrays = set(self.optim.state_arrays)
-        local_state = {}
-        for j, (i, r0, r1, piece) in enumerate(self._local):
-            if i not in full:
-                continue
-            idx, s = full[i]
-            if piece is not self._params[i]:
-                s = {k: _row_slice(v, r0, r1) if k in arrays and v is not None else v
-                     for k, v in s.items()}
-            local_state[j] = s
-        local_groups = [{**self._hyper(new), "params": []} for new in new_groups]
-        for j, (i, *_) in enumerate(self._local):
-            local_groups[self._group_of[i]]["params"].append(j)
-        self.optim.load_state_dict({"state": local_state, "param_groups": local_groups})
+        # each rank loads its share, keyed by the saved indices (so that an error names them);
+        # then the ranks compare notes: if any refused its share, the others put theirs back,
+        # and every rank raises the same error
+        arrays, saved_index = set(self.optim.state_arrays), {i: idx for idx, i in by_saved.items()}
+        before, error = self.optim.state_dict(), None
+        try:
+            local_state = {}
+            for i, r0, r1, piece in self._local:
+                if i not in full:
+                    continue
+                idx, s = full[i]
+                if piece is not self._params[i]:
+                    want = tuple(self._params[i].shape)
+                    for k in arrays & set(s):
+                        if s[k] is not None and tuple(getattr(s[k], "shape", ())) != want:
+                            raise ValueError(f"state {k!r} of parameter {idx} has shape "
+                                             f"{getattr(s[k], 'shape', None)}, expected {want}")
+                    s = {k: _row_slice(v, r0, r1) if k in arrays and v is not None else v
+                         for k, v in s.items()}
+                local_state[idx] = s
+            local_groups = [{**self._hyper(new), "params": []} for new in new_groups]
+            for i, *_ in self._local:
+                local_groups[self._group_of[i]]["params"].append(saved_index[i])
+            self.optim.load_state_dict({"state": local_state, "param_groups": local_groups})
+        except (ValueError, KeyError, TypeError) as e:
+            error = e
+        self._agree(error, "loading the state dict", undo=lambda: self.optim.load_state_dict(before))
         self.param_groups[:] = new_groups
         self.state = self.optim.state

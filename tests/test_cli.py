@@ -43,7 +43,8 @@ def test_train_names_tiny_samples_names(tmp_path):
     assert "samples:" in p.stdout and "val_loss" in p.stdout
 
 
-@pytest.mark.parametrize("task,extra", [("digits", []), ("names", ["--data", "first-names", "--schedule", "step"])])
+@pytest.mark.parametrize("task,extra", [("digits", []), ("names", ["--data", "first-names", "--schedule", "step"]),
+                                        ("digits", ["--optimizer", "schedulefree"])])  # group counters
 def test_resume_equals_uninterrupted(tmp_path, task, extra):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     base = ["train", "--task", task, "--steps", "60", "--quiet", *extra]

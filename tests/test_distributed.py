@@ -296,11 +296,12 @@ def test_zero_shards_whole_parameters_and_schedule_free_exactly(two_ranks, name,
                                          ("missing", "state of parameter 4 has entries"),
                                          ("step", "state .step. of parameter 4 is .abc., expected a number")])
 def test_zero_refuses_a_bad_state_dict_on_every_rank_and_changes_nothing(two_ranks, case, match):
-    # the bad entry is parameter 4's (fc2.bias), whose state only the last rank holds: every rank
-    # checks it, so that none loads while another raises
-    for r in two_ranks[0]["failures"][f"load_{case}"]:
-        assert r["raised"] is not None and re.search(match, r["raised"]), r
-        assert r["unchanged"] is True
+    # the bad entry is parameter 4's (fc2.bias), whose state only the last rank holds: it
+    # refuses it, and the other rank puts its share back and raises too, naming that rank
+    owner, other = two_ranks[0]["failures"][f"load_{case}"][::-1]
+    assert owner["raised"] is not None and re.search(match, owner["raised"]), owner
+    assert other["raised"] is not None and "loading the state dict failed on rank 1" in other["raised"]
+    assert re.search(match, other["raised"]) and owner["unchanged"] and other["unchanged"]
 
 
 @needs_mpi
