@@ -36,17 +36,33 @@ def kernel_source(traced, dtype):
         if isinstance(out, Sym):
             last[out.name] = end
             first_target.setdefault(out.name, k)
+    # s * A with s a number of this call and A an array, not itself a result: when s is exactly
+    # 1 (SGD's 1 - τ with τ = 0), A itself, as x * 1 is x in every bit; A is then kept (not
+    # written over) while the product is read. Reversed, so that chains of them extend too.
+    scaled, read_until = {}, dict(last)  # the product's name -> its array operand
+    for i in reversed(range(end)):
+        sym, (op, *args) = lines[i]
+        if op == "*" and sym.name in array_valued and sym.name not in first_target and all(
+                isinstance(a, Sym) for a in args):
+            arrays_in = [a for a in args if a.name in array_valued]
+            if len(arrays_in) == 1:
+                scaled[sym.name] = arrays_in[0].name
+                last[arrays_in[0].name] = max(last[arrays_in[0].name], last.get(sym.name, i))
     place = {**inputs, **{f"s_{n}": f"s_{n}" for n in traced.scalars}}  # name -> where it is
     free, count, body, written = {"w": [], "m": []}, {"w": 0, "m": 0}, [], set()
 
     def operand(a):
         return place[a.name] if isinstance(a, Sym) else f"T({float(a)!r})"
 
+    reserved = {}  # a product of `scaled` -> the work array it is computed into when s != 1
+
     def release(args, i):
         for a in args:
-            if isinstance(a, Sym) and last.get(a.name) == i and place[a.name][0] in "wm" \
-                    and place[a.name] not in free[place[a.name][0]]:
-                free[place[a.name][0]].append(place[a.name])
+            if not isinstance(a, Sym) or last.get(a.name) != i:
+                continue
+            where = reserved.get(a.name, place[a.name])
+            if where[0] in "wm" and where not in free[where[0]]:
+                free[where[0]].append(where)
 
     for i, (sym, (op, *args)) in enumerate(lines):
         names = [operand(a) for a in args]
@@ -59,6 +75,23 @@ def kernel_source(traced, dtype):
         k, pool = first_target.get(sym.name), "m" if sym.is_bool else "w"
         if op is not np.where:
             release(args, i)  # an elementwise ufunc may write over its own operand
+        if sym.name in scaled and place[scaled[sym.name]][0] == "w" and read_until[scaled[sym.name]] == i:
+            # s * A, A a work value read here for the last time: scaled in place, unless s is 1
+            s_name = [operand(a) for a in args if a.name != scaled[sym.name]][0]
+            body.append(f"if {s_name} != 1: np.multiply({', '.join(names)}, out={place[scaled[sym.name]]})")
+            place[sym.name] = place[scaled[sym.name]]
+            continue
+        if sym.name in scaled:  # s * A: A itself when s is 1, else into a work array
+            if free[pool]:
+                dest = free[pool].pop()
+            else:
+                dest = f"{pool}{count[pool]}"
+                count[pool] += 1
+            s_name = [operand(a) for a in args if a.name != scaled[sym.name]][0]
+            body.append(f"{sym.name} = {place[scaled[sym.name]]} if {s_name} == 1 else "
+                        f"np.multiply({', '.join(names)}, out={dest})")
+            place[sym.name], reserved[sym.name] = sym.name, dest
+            continue
         if k is not None and last.get(f"a{k}", -1) <= i and op is not np.where:
             dest = f"x{k}"  # the old value was read for the last time: write the new one there
             written.add(k)

@@ -167,6 +167,29 @@ def test_consecutive_parameters_reuse_a_plan_only_when_their_scalars_are_the_sam
         np.testing.assert_array_equal(p.data, q.data)
 
 
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=1.0)), ("SGD", dict(lr=1.0, momentum=1.0)),
+                                     ("SGD", dict(lr=0.5, momentum=0.9)), ("Adam", dict(lr=1.0)),
+                                     ("Lion", dict(lr=1.0))])
+def test_a_product_by_exactly_one_is_skipped_and_changes_no_bit(name, kw):
+    # the NumPy chunks skip s * A when s == 1 (SGD's 1 - τ with τ = 0, an lr of 1): x * 1 is
+    # x in every bit, signed zeros, infinities and NaN included
+    executor.set_jit(False)
+    try:
+        special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -3.5, 2.0], np.float32)
+        a, b = params(np.float32, shapes=[(8,), (3, 4)]), params(np.float32, shapes=[(8,), (3, 4)])
+        fast, ref = getattr(optim, name)(a, **kw), getattr(optim, name)(b, fused=False, **kw)
+        for step in range(3):
+            for ps, opt in ((a, fast), (b, ref)):
+                ps[0].grad, ps[1].grad = special * (step + 1), np.full((3, 4), -0.0, np.float32)
+                with np.errstate(all="ignore"):
+                    opt.step()
+        for p, q in zip(a, b):
+            assert np.array_equal(p.data, q.data, equal_nan=True)
+            assert np.array_equal(np.signbit(p.data), np.signbit(q.data))
+    finally:
+        executor.set_jit(True)
+
+
 def _recording_jobs(n, seen, fail_at=None):
     """n fake jobs in the executor's (job, fn, views, extra) form: each records (its index, its
     thread) after a short GIL-free wait; job fail_at raises."""
