@@ -69,6 +69,8 @@ def run(tasks, reference=False):
     try:
         for rule, arrays, h in tasks:
             theta = arrays[0]
+            if arrays[1] is theta:  # p.grad = p.data: the gradient is read after θ is written
+                arrays = [theta, theta.copy(), *arrays[2:]]
             present = [a for a in arrays if a is not None]
             if reference or not all([type(a) is np.ndarray and a.flags.c_contiguous for a in present]):
                 h = h.cast(theta.dtype)

@@ -190,6 +190,21 @@ def test_a_product_by_exactly_one_is_skipped_and_changes_no_bit(name, kw):
         executor.set_jit(True)
 
 
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("n", [5, 600_000])  # one chunk, and several on two threads
+def test_a_gradient_that_is_the_parameters_own_array_matches_torch(n, fused, form):
+    torch = pytest.importorskip("torch")
+    p = mg.nn.Parameter(np.linspace(-1, 1, n))
+    t = torch.tensor(p.data.copy(), requires_grad=True)
+    ours = optim.SGD([p], lr=0.1, momentum=0.9, fused=fused)
+    theirs = torch.optim.SGD([t], lr=0.1, momentum=0.9)
+    for _ in range(3):
+        p.grad, t.grad = p.data, t.data  # the parameter's own array as its gradient
+        ours.step()
+        theirs.step()
+    np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
 def _recording_jobs(n, seen, fail_at=None):
     """n fake jobs in the executor's (job, fn, views, extra) form: each records (its index, its
     thread) after a short GIL-free wait; job fail_at raises."""
