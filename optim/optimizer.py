@@ -179,12 +179,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        work = []
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._check_grad(p)
-                    work.append((p, group))
+        work = self._checked_work()
         reference = []
         executor.run(self._tasks(work, reference))  # made as the executor takes them
         executor.run(reference, reference=True)
@@ -206,6 +201,14 @@ class Optimizer:
                 reference.append(self._task(p.data, p.grad, state, group))
             else:
                 yield self._task(p.data, p.grad, state, group)
+
+    def _checked_work(self):
+        """The (parameter, group) pairs that have a gradient, every gradient checked first, so
+        that a bad one fails the step before anything is written."""
+        work = [(p, group) for group in self.param_groups for p in group["params"] if p.grad is not None]
+        for p, _ in work:
+            self._check_grad(p)
+        return work
 
     def _check_grad(self, p):
         g = p.grad

@@ -101,11 +101,7 @@ class Prodigy(Optimizer):
             if group["lr"] not in (lr, 0.0):
                 raise ValueError(f"Prodigy: a group has lr {group['lr']!r}; each group's lr must "
                                  f"be the largest ({lr!r}) or 0")
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._check_grad(p)
-        work = [(p, group) for group in self.param_groups for p in group["params"]
-                if p.grad is not None]
+        work = self._checked_work()
 
         (beta1, beta2), t, d = first["betas"], first["k"] + 1, first["d"]
         beta3 = math.sqrt(beta2) if first["beta3"] is None else first["beta3"]

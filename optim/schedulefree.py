@@ -108,10 +108,7 @@ class ScheduleFreeAdamW(Optimizer):
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._check_grad(p)  # all gradients checked before anything is written
+        self._checked_work()  # all gradients checked before anything is written
         for group in self.param_groups:
             self._advance_group(group)
         super().step()

@@ -226,10 +226,7 @@ class ZeroRedundancyOptimizer(Optimizer):
                 loss = closure()
         # every gradient is checked here, on every rank, so that a bad one stops all ranks
         # alike (an error on the owner alone would leave the others waiting in the all-gather)
-        for g in self.param_groups:
-            for p in g["params"]:
-                if p.grad is not None:
-                    self._check_grad(p)
+        self._checked_work()
         self._run(self.optim.step, grads=True)
         return loss
 
