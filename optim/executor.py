@@ -83,7 +83,7 @@ def run(tasks, reference=False):
             # the parameters of a group usually share their scalars, the very same objects (the
             # group's, or the bias corrections' cache): then the last task's plan and cast
             # numbers serve again, and the flags are not looked at
-            values = tuple(h._values.values())
+            values = h.values()
             key = (rule, theta.dtype, tuple([a is None for a in arrays]), len(values))
             if key == last[0] and all(map(operator.is_, values, last[1])):
                 job, fn, size, numbers = last[2]

@@ -185,6 +185,10 @@ class Scalars:
     def items(self):
         return self._values.items()
 
+    def values(self):
+        """The values, in order, as a tuple (the executor compares them by identity)."""
+        return tuple(self._values.values())
+
     def flags(self):
         """The bools, which select a compiled form of a rule."""
         if self._flags is None:
