@@ -331,15 +331,19 @@ class _Batch:
             for job, fn, views, extra in self.held:
                 job(fn, views, extra)
             return
-        while True:  # this thread works too, on whatever is still queued
-            try:
-                batch, job = self.queued.get_nowait()
-            except queue.Empty:
-                break
-            batch.run_one(job)
-        with self.done:
-            while self.pending:
-                self.done.wait()
+        try:
+            while True:  # this thread works too, on whatever is still queued
+                try:
+                    batch, job = self.queued.get_nowait()
+                except queue.Empty:
+                    break
+                batch.run_one(job)
+            with self.done:
+                while self.pending:
+                    self.done.wait()
+        except BaseException:  # KeyboardInterrupt: no job may still run when the step returns
+            self.cancel()
+            raise
         if self.errors:
             raise self.errors[0]
 
