@@ -15,9 +15,10 @@ it runs depends on the arrays, never on a second copy of the rule:
 
 Every form computes the same operations in the same order in the arrays' precision, so they agree
 bit for bit on the CPU. A large CPU step is shared among threads (NumPy's ufuncs and Numba's
-nogil loops release the GIL): its chunks go to worker threads as soon as they are prepared, so
-the workers update the first parameters while this thread still computes the scalars of the
-last ones, and this thread joins them when it is done.
+nogil loops release the GIL): every task is prepared first, then the chunks, largest first, go to
+the worker threads and this thread takes them too. (Handing chunks to a worker while this thread
+still prepared the rest was measured slower: the worker's wake-up and its GIL hand-offs cost this
+thread more than the overlap won.)
 """
 import hashlib
 import importlib.util
@@ -27,7 +28,6 @@ import queue
 import sys
 import tempfile
 import threading
-import time
 import warnings
 from typing import NamedTuple
 
@@ -63,41 +63,44 @@ class Task(NamedTuple):
 def run(tasks, reference=False):
     """Run every task, in place. reference: the rule once on each whole array, nothing else.
 
-    tasks may be any iterable; a step passes a generator, so that the first parameters' chunks
-    are running on the worker threads while the generator makes the next tasks."""
-    batch, last = _Batch(), (None,)
-    try:
-        for rule, arrays, h in tasks:
-            theta = arrays[0]
-            if arrays[1] is theta:  # p.grad = p.data: the gradient is read after θ is written
-                arrays = [theta, theta.copy(), *arrays[2:]]
-            present = [a for a in arrays if a is not None]
-            if reference or not all([type(a) is np.ndarray and a.flags.c_contiguous for a in present]):
-                h = h.cast(theta.dtype)
-                if not reference and backend.device_of(theta) != "cpu":
-                    from . import cuda_kernel
-                    cuda_kernel.run(traced(rule, arrays, h), arrays, h)
-                else:
-                    apply_rule(rule, arrays, h)
-                continue
-            # the parameters of a group usually share their scalars, the very same objects (the
-            # group's, or the bias corrections' cache): then the last task's plan and cast
-            # numbers serve again, and the flags are not looked at
-            values = h.values()
-            key = (rule, theta.dtype, tuple([a is None for a in arrays]), len(values))
-            if key == last[0] and all(map(operator.is_, values, last[1])):
-                job, fn, size, numbers = last[2]
+    tasks may be any iterable (a step passes a generator). The CPU chunks start once every task
+    is made, so a task that fails to be made leaves their arrays unwritten."""
+    jobs, elements, last, workers = [], 0, (None,), _workers()
+    for rule, arrays, h in tasks:
+        theta = arrays[0]
+        if arrays[1] is theta:  # p.grad = p.data: the gradient is read after θ is written
+            arrays = [theta, theta.copy(), *arrays[2:]]
+        present = [a for a in arrays if a is not None]
+        if reference or not all([type(a) is np.ndarray and a.flags.c_contiguous for a in present]):
+            h = h.cast(theta.dtype)
+            if not reference and backend.device_of(theta) != "cpu":
+                from . import cuda_kernel
+                cuda_kernel.run(traced(rule, arrays, h), arrays, h)
             else:
-                job, fn, names, size = _plan(rule, arrays, h)
-                numbers = h.numbers(names, theta.dtype)
-                last = (key, values, (job, fn, size, numbers))
-            if job is _loop_job:  # a loop's chunks only share work: no more than one per thread
-                size = max(size, -(-theta.size // batch.workers))
-            batch.add(_chunks(fn, present, numbers, size, job), theta.size)
-    except BaseException:
-        batch.cancel()
-        raise
-    batch.finish()
+                apply_rule(rule, arrays, h)
+            continue
+        # the parameters of a group usually share their scalars, the very same objects (the
+        # group's, or the bias corrections' cache): then the last task's plan and cast
+        # numbers serve again, and the flags are not looked at
+        values = h.values()
+        absent = len(present) < len(arrays) and tuple([a is None for a in arrays])
+        key = (rule, theta.dtype, absent, len(values))
+        if key == last[0] and all(map(operator.is_, values, last[1])):
+            job, fn, size, numbers = last[2]
+        else:
+            job, fn, names, size = _plan(rule, arrays, h)
+            numbers = h.numbers(names, theta.dtype)
+            last = (key, values, (job, fn, size, numbers))
+        n = theta.size
+        if job is _loop_job:  # a loop's chunks only share work: no more than one per thread
+            size = max(size, -(-n // workers))
+        flats = [a.ravel() for a in present]  # views: the arrays are C-contiguous
+        if n <= size:
+            jobs.append((job, fn, flats, numbers))
+        else:
+            jobs += [(job, fn, [f[s:s + size] for f in flats], numbers) for s in range(0, n, size)]
+        elements += n
+    _execute(jobs, elements)
 
 
 def _plan(rule, arrays, h):
@@ -275,42 +278,28 @@ def _loop_job(loop, views, args):
     loop(*views, *args)
 
 
-def _chunks(fn, arrays, extra, size, job):
-    flats = [a.reshape(-1) for a in arrays]
-    n = flats[0].size
-    if n <= size:
-        return [(job, fn, flats, extra)]
-    return [(job, fn, [f[s:s + size] for f in flats], extra) for s in range(0, n, size)]
+def _execute(jobs, elements):
+    """Run the jobs: on this thread alone below PARALLEL_MIN elements (handing work to a thread
+    costs more than it saves), else shared with the worker threads, largest first so that the
+    threads end together."""
+    if elements < PARALLEL_MIN or _workers() == 1:
+        for job, fn, views, extra in jobs:
+            job(fn, views, extra)
+        return
+    jobs.sort(key=lambda job: -job[2][0].size)
+    _Batch(jobs).join()
 
 
 class _Batch:
-    """One run's CPU jobs. They are held until they add up to PARALLEL_MIN elements (a small
-    step runs on this thread alone: handing work to a thread costs more than it saves), then
-    queued for the worker threads as they come; finish() has this thread take queued jobs too,
-    and waits for the rest. An error in a job is raised by finish(), after every job has ended."""
+    """One run's jobs, queued for the worker threads; join() has this thread take queued jobs
+    too, and returns when every job has ended. An error in a job is raised by join(), after
+    every job has ended; an interrupt (KeyboardInterrupt) starts no more jobs and waits for
+    the running ones, so that none still writes when the step has returned."""
 
-    def __init__(self):
-        self.held, self.elements, self.queued = [], 0, None
-        self.pending, self.errors, self.cancelled = 0, [], False
-        self.done = None  # a Condition, once jobs are queued
-        self.workers = _workers()
-
-    def add(self, jobs, elements):
-        if self.queued is not None:
-            self._put(jobs)
-            return
-        self.held += jobs
-        self.elements += elements
-        if self.elements >= PARALLEL_MIN and self.workers > 1:
-            self.done = threading.Condition(threading.Lock())
-            self.queued = _queue()
-            self._put(self.held)
-            self.held = []
-            time.sleep(0)  # give up the GIL for a moment: a worker starts on the first chunks
-
-    def _put(self, jobs):
-        with self.done:
-            self.pending += len(jobs)
+    def __init__(self, jobs):
+        self.pending, self.errors, self.cancelled = len(jobs), [], False
+        self.done = threading.Condition(threading.Lock())
+        self.queued = _queue()
         for job in jobs:
             self.queued.put((self, job))
 
@@ -320,17 +309,15 @@ class _Batch:
                 job[0](*job[1:])
         except BaseException as e:
             self.errors.append(e)
+            if not isinstance(e, Exception):  # KeyboardInterrupt: start no more jobs
+                self.cancelled = True
         finally:
             with self.done:
                 self.pending -= 1
                 if self.pending == 0:
                     self.done.notify_all()
 
-    def finish(self):
-        if self.queued is None:
-            for job, fn, views, extra in self.held:
-                job(fn, views, extra)
-            return
+    def join(self):
         try:
             while True:  # this thread works too, on whatever is still queued
                 try:
@@ -342,18 +329,13 @@ class _Batch:
                 while self.pending:
                     self.done.wait()
         except BaseException:  # KeyboardInterrupt: no job may still run when the step returns
-            self.cancel()
-            raise
-        if self.errors:
-            raise self.errors[0]
-
-    def cancel(self):
-        """The tasks could not all be made: start no more jobs, and wait for the running ones."""
-        self.cancelled, self.held = True, []
-        if self.queued is not None:
+            self.cancelled = True
             with self.done:
                 while self.pending:
                     self.done.wait()
+            raise
+        if self.errors:
+            raise self.errors[0]
 
 
 def _serve(jobs):

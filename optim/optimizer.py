@@ -17,6 +17,8 @@ as False.
 import math
 import numbers
 
+import numpy as np
+
 from minigrad import backend
 from minigrad.function import enable_grad
 from minigrad.sparse import RowSparseGrad
@@ -212,6 +214,9 @@ class Optimizer:
 
     def _check_grad(self, p):
         g = p.grad
+        if type(g) is np.ndarray and type(p.data) is np.ndarray and g.shape == p.data.shape \
+                and g.dtype == p.data.dtype:
+            return  # the common case, at a glance: a CPU gradient that fits
         if isinstance(g, RowSparseGrad):
             if not self.lazy_sparse:
                 raise TypeError(f"{type(self).__name__} does not support sparse gradients "

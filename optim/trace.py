@@ -166,13 +166,14 @@ class Scalars:
     Numbers are computed once per step, not per element; bools are flags that choose which
     lines of a rule run (they are fixed when a rule is compiled)."""
 
-    __slots__ = ("_values", "_flags")
+    __slots__ = ("_values",)
 
     def __init__(self, **values):
-        object.__setattr__(self, "_values", values)
-        object.__setattr__(self, "_flags", None)
+        _set_values(self, values)  # (self._values = values is refused by __setattr__)
 
     def __getattr__(self, name):
+        if name == "_values":  # not set: an object that __init__ did not make
+            raise AttributeError(name)
         try:
             return self._values[name]
         except KeyError:
@@ -181,6 +182,9 @@ class Scalars:
 
     def __setattr__(self, name, value):
         raise AttributeError("Scalars are read-only")
+
+    def __reduce__(self):  # copy and pickle
+        return _scalars, (dict(self._values),)
 
     def items(self):
         return self._values.items()
@@ -191,10 +195,7 @@ class Scalars:
 
     def flags(self):
         """The bools, which select a compiled form of a rule."""
-        if self._flags is None:
-            object.__setattr__(self, "_flags", tuple(
-                [(k, v) for k, v in self._values.items() if v is True or v is False]))
-        return self._flags
+        return tuple([(k, v) for k, v in self._values.items() if v is True or v is False])
 
     def numbers(self, names, dtype):
         """The named numbers, in order, as NumPy scalars of dtype (a compiled rule's arguments)."""
@@ -208,3 +209,10 @@ class Scalars:
 
     def __repr__(self):
         return "Scalars(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+
+
+_set_values = Scalars._values.__set__
+
+
+def _scalars(values):
+    return Scalars(**values)

@@ -1,6 +1,7 @@
 """The executors (optim/executor.py): each optimizer's one rule run as NumPy chunks, as a
 compiled loop and as the reference (the rule once on whole arrays), all equal bit for bit."""
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -205,44 +206,58 @@ def test_a_gradient_that_is_the_parameters_own_array_matches_torch(n, fused, for
     np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-15)
 
 
-def _recording_jobs(n, seen, fail_at=None):
+def _recording_jobs(n, seen, fail_at=None, wait=0.002):
     """n fake jobs in the executor's (job, fn, views, extra) form: each records (its index, its
     thread) after a short GIL-free wait; job fail_at raises."""
     def job(i, _views, _extra):
-        time.sleep(0.002)
+        time.sleep(wait)
         seen.append((i, threading.get_ident()))
         if i == fail_at:
             raise ArithmeticError(f"job {i}")
-    return [(job, i, None, None) for i in range(n)]
+    return [(job, i, [np.empty(n - i)], None) for i in range(n)]
 
 
 @pytest.mark.skipif(executor._workers() < 2, reason="one core: every job runs on the calling thread")
 def test_a_large_run_shares_its_jobs_among_threads_and_runs_each_once():
-    seen, batch = [], executor._Batch()
-    batch.add(_recording_jobs(20, seen), executor.PARALLEL_MIN)
-    batch.finish()
+    seen = []
+    executor._execute(_recording_jobs(20, seen), executor.PARALLEL_MIN)
     assert sorted(i for i, _ in seen) == list(range(20))
     assert len({t for _, t in seen}) >= 2  # a worker thread took some
 
 
 def test_a_small_run_stays_on_the_calling_thread():
-    seen, batch = [], executor._Batch()
-    batch.add(_recording_jobs(5, seen), executor.PARALLEL_MIN - 1)
-    batch.finish()
+    seen = []
+    executor._execute(_recording_jobs(5, seen), executor.PARALLEL_MIN - 1)
     assert seen == [(i, threading.get_ident()) for i in range(5)]
 
 
 def test_an_error_in_a_job_is_raised_after_every_job_has_ended():
-    seen, batch = [], executor._Batch()
-    batch.add(_recording_jobs(12, seen, fail_at=3), executor.PARALLEL_MIN)
+    seen = []
     with pytest.raises(ArithmeticError, match="job 3"):
-        batch.finish()
-    assert sorted(i for i, _ in seen) == list(range(12)) and batch.pending == 0
+        executor._execute(_recording_jobs(12, seen, fail_at=3), executor.PARALLEL_MIN)
+    done = sorted(i for i, _ in seen)
+    time.sleep(0.05)
+    assert done == sorted(i for i, _ in seen) == list(range(12))
 
 
-def test_tasks_that_fail_to_be_made_run_no_more_jobs(form):
-    # the step's tasks come from a generator: if it raises, queued chunks do not start, and
-    # run() returns only when none is running, so nothing changes the arrays afterwards
+@pytest.mark.skipif(executor._workers() < 2, reason="one core: every job runs on the calling thread")
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="a signal interrupts the main thread only")
+def test_an_interrupt_starts_no_more_jobs_and_returns_when_none_runs():
+    seen, main = [], threading.get_ident()
+    jobs = _recording_jobs(40, seen, wait=0.01)
+    interrupt = (lambda *_: (time.sleep(0.005), signal.pthread_kill(main, signal.SIGINT)), 0,
+                 [np.empty(100)], None)  # the largest: it goes first, to a worker
+    with pytest.raises(KeyboardInterrupt):
+        executor._execute([interrupt] + jobs, executor.PARALLEL_MIN)
+    done = len(seen)
+    time.sleep(0.1)
+    assert len(seen) == done < 40  # the queued jobs were dropped, and none ran afterwards
+
+
+def test_tasks_that_fail_to_be_made_write_nothing(form):
+    # the step's tasks come from a generator: the chunks start only once every task is made,
+    # so if making one raises, no parameter is written
     n = executor.PARALLEL_MIN * 2
     ps = params(np.float32, shapes=[(n,)] * 3)
     opt = optim.Adam(ps, lr=0.1)
@@ -257,10 +272,8 @@ def test_tasks_that_fail_to_be_made_run_no_more_jobs(form):
                             opt.param_groups[0])
     with pytest.raises(KeyError, match="made up"):
         executor.run(tasks())
-    after = [p.data.copy() for p in ps]
-    time.sleep(0.05)
-    assert all(np.array_equal(p.data, a) for p, a in zip(ps, after))
-    assert np.array_equal(ps[2].data, params(np.float32, shapes=[(n,)] * 3)[2].data)
+    before = params(np.float32, shapes=[(n,)] * 3)
+    assert all(np.array_equal(p.data, b.data) for p, b in zip(ps, before))
 
 
 def test_non_contiguous_gradient_runs_the_rule_on_whole_arrays_and_stays_exact(form):

@@ -1,6 +1,8 @@
 """Tracing a rule (optim/trace.py): the rules a tracer refuses, and the CUDA kernel's C body,
 compiled here with a C++ compiler and run on the CPU, equal to the rule on NumPy bit for bit."""
+import copy
 import ctypes
+import pickle
 import shutil
 import subprocess
 
@@ -50,6 +52,15 @@ def test_scalars_are_read_only_and_cast_to_the_arrays_precision():
     cast = h.cast(np.dtype(np.float32))
     assert type(cast.lr) is np.float32 and cast.amsgrad is True
     assert h.flags() == (("amsgrad", True),)
+
+
+@pytest.mark.parametrize("copy_of", [copy.copy, copy.deepcopy, lambda h: pickle.loads(pickle.dumps(h))])
+def test_scalars_copy_and_pickle_as_the_same_numbers(copy_of):
+    h = Scalars(lr=0.1, amsgrad=True)
+    c = copy_of(h)
+    assert type(c) is Scalars and dict(c.items()) == dict(h.items())
+    with pytest.raises(AttributeError, match="read-only"):
+        c.lr = 1.0
 
 
 # ============================================================== the CUDA kernel's body, on the CPU
