@@ -15,11 +15,14 @@ it runs depends on the arrays, never on a second copy of the rule:
 
 Every form computes the same operations in the same order in the arrays' precision, so they agree
 bit for bit on the CPU. A large CPU step is shared among threads (NumPy's ufuncs and Numba's
-nogil loops release the GIL): every task is prepared first, then the chunks, largest first, go to
-the worker threads and this thread takes them too. (Handing chunks to a worker while this thread
-still prepared the rest was measured slower: the worker's wake-up and its GIL hand-offs cost this
-thread more than the overlap won.)
+nogil loops release the GIL). In a step on the CPU, this thread makes the first tasks (their
+scalars, plans and views), then runs their chunks while a worker thread makes the rest and
+queues their chunks; then both take chunks until none is left. Making a task is Python, about
+5-10 µs a parameter; the chunks release the GIL, so the making hides behind them. (The other
+way round, this thread making every task while workers run the chunks, was slower: a worker
+needs the GIL between chunks, and this thread held it.)
 """
+import contextvars
 import hashlib
 import importlib.util
 import operator
@@ -61,47 +64,68 @@ class Task(NamedTuple):
     h: Scalars
 
 
-def run(tasks, reference=False):
+def run(tasks, reference=False, overlap=False):
     """Run every task, in place. reference: the rule once on each whole array, nothing else.
 
-    tasks may be any iterable (a step passes a generator). The CPU chunks start once every task
-    is made, so a task that fails to be made leaves their arrays unwritten."""
-    jobs, elements, last, workers = [], 0, (None,), _workers()
-    for rule, arrays, h in tasks:
+    tasks may be any iterable (a step passes a generator). By default the CPU chunks start once
+    every task is made, so a task that fails to be made leaves their arrays unwritten.
+    overlap=True (a step whose arrays are all on the CPU): once this thread has made
+    PARALLEL_MIN elements of chunks, a worker thread makes the remaining tasks while this
+    thread runs those chunks; a task that then fails to be made starts no more chunks."""
+    tasks, prepare = iter(tasks), _Preparer(reference)
+    jobs, elements = [], 0
+    for task in tasks:
+        more, n = prepare(task)
+        jobs += more
+        elements += n
+        if overlap and elements >= PARALLEL_MIN and prepare.workers > 1:
+            _overlapped(jobs, tasks, prepare)
+            return
+    _execute(jobs, elements)
+
+
+class _Preparer:
+    """Turns a task into its CPU jobs (job, fn, views, numbers) and its element count; a task
+    that is not on C-contiguous NumPy arrays (CuPy, strided) or a reference one runs at once."""
+
+    def __init__(self, reference):
+        self.reference, self.last, self.workers = reference, (None,), _workers()
+
+    def __call__(self, task):
+        rule, arrays, h = task
         theta = arrays[0]
         if arrays[1] is theta:  # p.grad = p.data: the gradient is read after θ is written
             arrays = [theta, theta.copy(), *arrays[2:]]
         present = [a for a in arrays if a is not None]
-        if reference or not all([type(a) is np.ndarray and a.flags.c_contiguous for a in present]):
+        if self.reference or not all([type(a) is np.ndarray and a.flags.c_contiguous
+                                      for a in present]):
             h = h.cast(theta.dtype)
-            if not reference and backend.device_of(theta) != "cpu":
+            if not self.reference and backend.device_of(theta) != "cpu":
                 from . import cuda_kernel
                 cuda_kernel.run(traced(rule, arrays, h), arrays, h)
             else:
                 apply_rule(rule, arrays, h)
-            continue
+            return [], 0
         # the parameters of a group usually share their scalars, the very same objects (the
         # group's, or the bias corrections' cache): then the last task's plan and cast
         # numbers serve again, and the flags are not looked at
         values = h.values()
         absent = len(present) < len(arrays) and tuple([a is None for a in arrays])
         key = (rule, theta.dtype, absent, len(values))
+        last = self.last
         if key == last[0] and all(map(operator.is_, values, last[1])):
             job, fn, size, numbers = last[2]
         else:
             job, fn, names, size = _plan(rule, arrays, h)
             numbers = h.numbers(names, theta.dtype)
-            last = (key, values, (job, fn, size, numbers))
+            self.last = (key, values, (job, fn, size, numbers))
         n = theta.size
         if job is _loop_job:  # a loop's chunks only share work: no more than one per thread
-            size = max(size, -(-n // workers))
+            size = max(size, -(-n // self.workers))
         flats = [a.ravel() for a in present]  # views: the arrays are C-contiguous
         if n <= size:
-            jobs.append((job, fn, flats, numbers))
-        else:
-            jobs += [(job, fn, [f[s:s + size] for f in flats], numbers) for s in range(0, n, size)]
-        elements += n
-    _execute(jobs, elements)
+            return [(job, fn, flats, numbers)], n
+        return [(job, fn, [f[s:s + size] for f in flats], numbers) for s in range(0, n, size)], n
 
 
 def _plan(rule, arrays, h):
@@ -288,21 +312,63 @@ def _execute(jobs, elements):
             job(fn, views, extra)
         return
     jobs.sort(key=lambda job: -job[2][0].size)
-    _Batch(jobs).join()
+    batch = _Batch()
+    batch.add(jobs)
+    batch.join()
+
+
+def _overlapped(jobs, tasks, prepare):
+    """A worker makes the rest of the tasks (in this thread's context: NumPy's error state)
+    while this thread runs the first PARALLEL_MIN elements of jobs; then both take the rest.
+    The making goes first in the queue, and this thread keeps its first jobs, so that the
+    worker that wakes up takes the making."""
+    batch, context = _Batch(), contextvars.copy_context()
+    mine, n = [], 0
+    while n < PARALLEL_MIN:
+        mine.append(jobs.pop(0))
+        n += mine[-1][2][0].size
+    batch.add([(context.run, _make_rest, batch, (tasks, prepare))] + jobs)
+    try:
+        for job, fn, views, extra in mine:
+            job(fn, views, extra)
+    except BaseException:
+        batch.cancel()
+        raise
+    batch.join()
+
+
+def _make_rest(batch, made):
+    tasks, prepare = made
+    try:
+        for task in tasks:
+            if batch.cancelled:
+                return
+            jobs, _ = prepare(task)
+            batch.add(jobs)
+    except BaseException:
+        batch.cancelled = True  # a task could not be made: start no more chunks
+        raise
 
 
 class _Batch:
-    """One run's jobs, queued for the worker threads; join() has this thread take queued jobs
-    too, and returns when every job has ended. An error in a job is raised by join(), after
-    every job has ended; an interrupt (KeyboardInterrupt) starts no more jobs and waits for
-    the running ones, so that none still writes when the step has returned."""
+    """One run's jobs, queued for the worker threads (add() may be called while they run);
+    join() has this thread take queued jobs too, and returns when every job has ended. An error
+    in a job is raised by join(), after every job has ended; an interrupt (KeyboardInterrupt)
+    starts no more jobs and waits for the running ones, so that none still writes when the step
+    has returned."""
 
-    def __init__(self, jobs):
-        self.pending, self.errors, self.cancelled = len(jobs), [], False
+    def __init__(self):
+        self.pending, self.errors, self.cancelled, self.waiting = 0, [], False, False
         self.done = threading.Condition(threading.Lock())
         self.queued = _queue()
-        for job in jobs:
-            self.queued.put((self, job))
+
+    def add(self, jobs):
+        with self.done:
+            self.pending += len(jobs)
+            for job in jobs:
+                self.queued.put((self, job))
+            if self.waiting:
+                self.done.notify_all()
 
     def run_one(self, job):
         try:
@@ -320,23 +386,31 @@ class _Batch:
 
     def join(self):
         try:
-            while True:  # this thread works too, on whatever is still queued
+            while True:  # this thread works too, on whatever is queued, until every job has ended
                 try:
                     batch, job = self.queued.get_nowait()
                 except queue.Empty:
-                    break
+                    with self.done:
+                        if not self.pending:
+                            break
+                        if self.queued.empty():  # running elsewhere, or still being made
+                            self.waiting = True
+                            self.done.wait()
+                            self.waiting = False
+                    continue
                 batch.run_one(job)
-            with self.done:
-                while self.pending:
-                    self.done.wait()
         except BaseException:  # KeyboardInterrupt: no job may still run when the step returns
-            self.cancelled = True
-            with self.done:
-                while self.pending:
-                    self.done.wait()
+            self.cancel()
             raise
         if self.errors:
             raise self.errors[0]
+
+    def cancel(self):
+        """Start no more jobs, and wait for the running ones."""
+        self.cancelled = True
+        with self.done:
+            while self.pending:
+                self.done.wait()
 
 
 def _serve(jobs):

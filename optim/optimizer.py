@@ -183,7 +183,9 @@ class Optimizer:
                 loss = closure()
         work = self._checked_work()
         reference = []
-        executor.run(self._tasks(work, reference))  # made as the executor takes them
+        # on the CPU a worker thread makes the later tasks while this one runs the first chunks
+        on_cpu = all([type(p.data) is np.ndarray for p, _ in work])
+        executor.run(self._tasks(work, reference), overlap=on_cpu)
         executor.run(reference, reference=True)
         return loss
 

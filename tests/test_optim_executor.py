@@ -276,6 +276,121 @@ def test_tasks_that_fail_to_be_made_write_nothing(form):
     assert all(np.array_equal(p.data, b.data) for p, b in zip(ps, before))
 
 
+# ============================================================== a step made while it runs
+
+MULTI_CORE = pytest.mark.skipif(executor._workers() < 2,
+                                reason="one core: a step is made and run on the calling thread")
+
+
+def _big_model():
+    """A step large enough to overlap: the first parameter alone is PARALLEL_MIN elements, then
+    dense ones of several sizes and a sparse embedding."""
+    n = executor.PARALLEL_MIN
+    return params(np.float32, shapes=[(n,), (300, 7), (5,), (n // 3,), (64, 4)])
+
+
+def _making_threads(monkeypatch, cls):
+    """Record which thread computes each parameter's scalars (makes its task)."""
+    seen, scalars = [], cls.scalars
+
+    def recording(self, theta, state, group):
+        seen.append(threading.get_ident())
+        return scalars(self, theta, state, group)
+    monkeypatch.setattr(cls, "scalars", recording)
+    return seen
+
+
+@MULTI_CORE
+@pytest.mark.parametrize("name,kw", [("SGD", dict(momentum=0.9)), ("Adam", {}),
+                                     ("Adagrad", {}), ("AdamW", dict(amsgrad=True))])
+def test_a_step_made_by_a_worker_while_it_runs_equals_one_made_first(name, kw, form, monkeypatch):
+    seen = _making_threads(monkeypatch, getattr(optim, name))
+    a, b = _big_model(), _big_model()
+    opt_a, opt_b = getattr(optim, name)(a, lr=1e-2, **kw), getattr(optim, name)(b, lr=1e-2, **kw)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        for p, q in zip(a, b):
+            p.grad = rng.standard_normal(p.shape).astype(np.float32)
+            q.grad = p.grad.copy()
+        rows = np.array([5, 0, 5, 63])  # the embedding's gradient is sparse, made on the way
+        a[-1].grad = mg.RowSparseGrad(rows, rng.standard_normal((4, 4)).astype(np.float32), (64, 4))
+        b[-1].grad = mg.RowSparseGrad(rows, a[-1].grad.values.copy(), (64, 4))
+        opt_a.step()  # overlapped: every parameter is on the CPU
+        work = opt_b._checked_work()
+        executor.run(opt_b._tasks(work, []))  # made first, then run
+    for p, q in zip(a, b):
+        assert np.array_equal(p.data, q.data)
+    assert threading.get_ident() in seen and len(set(seen)) == 2  # the worker made some tasks
+
+
+@MULTI_CORE
+def test_a_step_made_by_a_worker_keeps_the_callers_numpy_error_state(monkeypatch):
+    ps = _big_model()[:3]
+    opt = optim.SGD(ps, lr=0.1)
+    scalars, seen = optim.SGD.scalars, []
+
+    def dividing(self, theta, state, group):
+        seen.append(threading.get_ident())
+        if theta.size == 5:
+            np.float64(1.0) / np.float64(0.0)  # a warning, or an error under np.errstate
+        return scalars(self, theta, state, group)
+    monkeypatch.setattr(optim.SGD, "scalars", dividing)
+    for p in ps:
+        p.grad = np.ones(p.shape, np.float32)
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        opt.step()
+    assert seen[-1] != threading.get_ident()  # the failing task was made on the worker
+
+
+@MULTI_CORE
+def test_a_task_that_fails_to_be_made_by_the_worker_is_raised_and_nothing_runs_after(form):
+    n = executor.PARALLEL_MIN
+    ps = params(np.float32, shapes=[(n,)] * 4)
+    opt = optim.Adam(ps, lr=0.1)
+    for p in ps:
+        p.grad = np.ones(n, np.float32)
+
+    def tasks():
+        for k, p in enumerate(ps):
+            if k == 3:
+                raise KeyError("made up")
+            yield opt._task(p.data, p.grad, opt._init_state(p.data, opt.param_groups[0]),
+                            opt.param_groups[0])
+    with pytest.raises(KeyError, match="made up"):
+        executor.run(tasks(), overlap=True)
+    after = [p.data.copy() for p in ps]
+    time.sleep(0.05)
+    assert all(np.array_equal(p.data, a) for p, a in zip(ps, after))
+    assert not np.array_equal(ps[0].data, params(np.float32, shapes=[(n,)])[0].data)  # ran
+    assert np.array_equal(ps[3].data, params(np.float32, shapes=[(n,)] * 4)[3].data)
+
+
+@MULTI_CORE
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="a signal interrupts the main thread only")
+def test_an_interrupt_while_the_worker_makes_the_step_stops_it_before_returning(monkeypatch):
+    ps = params(np.float32, shapes=[(executor.PARALLEL_MIN,)] + [(1000,)] * 60)
+    opt = optim.SGD(ps, lr=0.1, momentum=0.9)
+    for p in ps:
+        p.grad = np.ones(p.shape, np.float32)
+    scalars, made, main = optim.SGD.scalars, [], threading.get_ident()
+
+    def slow(self, theta, state, group):
+        if threading.get_ident() != main:
+            if len(made) == 3:
+                signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.005)
+        made.append(theta.size)
+        return scalars(self, theta, state, group)
+    monkeypatch.setattr(optim.SGD, "scalars", slow)
+    with pytest.raises(KeyboardInterrupt):
+        opt.step()
+    after, count = [p.data.copy() for p in ps], len(made)
+    time.sleep(0.1)
+    assert len(made) == count < len(ps)  # the worker stopped making tasks
+    assert all(np.array_equal(p.data, a) for p, a in zip(ps, after))
+
+
 def test_non_contiguous_gradient_runs_the_rule_on_whole_arrays_and_stays_exact(form):
     a, b = params(np.float64, shapes=[(6, 5)]), params(np.float64, shapes=[(6, 5)])
     fast, ref = optim.Adam(a, lr=0.1), optim.Adam(b, lr=0.1, fused=False)
