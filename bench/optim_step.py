@@ -10,13 +10,15 @@ Numba is installed), NumPy chunks (without Numba), and the reference (the rule o
 arrays, fused=False).
 
     python bench/optim_step.py [--repeats 15] [--optimizers adam,adamw,adagrad,rmsprop]
-                               [--baseline DIR]
+                               [--baseline DIR] [--made-first]
     (also: sgd, adadelta, adamax, nadam, radam, rprop, adafactor; AdaBelief, Lion, LAMB and Yogi
     have no torch counterpart)
 
 --baseline DIR times another checkout's optim package (say, `git worktree add /tmp/before <commit>`)
 in the same process, on the same engine, taking turns with the rest: the "base" column and
-the ratio base / loops (> 1: this checkout faster).
+the ratio base / loops (> 1: this checkout faster). --made-first also times the loops with every
+task made before any chunk runs (`executor.set_overlap(False)`): the "first" column and the
+ratio first / loops (> 1: making the later tasks while the first chunks run is faster).
 """
 import argparse
 import importlib.util
@@ -85,6 +87,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=15, help="timed steps of each variant")
     ap.add_argument("--optimizers", default="adam,adamw,adagrad,rmsprop")
     ap.add_argument("--baseline", metavar="DIR", help="another checkout whose optim to time too")
+    ap.add_argument("--made-first", action="store_true",
+                    help="also time the loops with every task made before any chunk runs "
+                         "(executor.set_overlap(False)): the 'first' column")
     args = ap.parse_args()
     baseline = load_baseline(args.baseline) if args.baseline else None
     import torch
@@ -100,12 +105,14 @@ def main():
     print("milliseconds per step (median), and torch's time / minigrad's (> 1: minigrad faster)")
     print(f"{'optimizer':10s} {'loops':>7s} {'chunks':>7s} {'refer.':>7s} {'torch':>7s} {'torch':>7s}"
           f" {'torch':>7s} {'loops/':>7s} {'loops/':>7s} {'loops/':>7s} {'chunks/':>8s}"
-          + (f" {'base':>7s} {'base/':>7s}" if baseline is not None else ""))
+          + (f" {'base':>7s} {'base/':>7s}" if baseline is not None else "")
+          + (f" {'first':>7s} {'first/':>7s}" if args.made_first else ""))
     print(f"{'':10s} {'':>7s} {'':>7s} {'path':>7s} {'fe=F':>7s} {'fe=T':>7s} {'fused':>7s}"
           f" {'fe=F':>7s} {'fe=T':>7s} {'fused':>7s} {'fe=F':>8s}"
-          + (f" {'loops':>7s} {'loops':>7s}" if baseline is not None else ""))
+          + (f" {'loops':>7s} {'loops':>7s}" if baseline is not None else "")
+          + (f" {'loops':>7s} {'loops':>7s}" if args.made_first else ""))
 
-    def ours(name, kw, jit, package=optim, **extra):
+    def ours(name, kw, jit, package=optim, overlap=True, **extra):
         ps = [mg.nn.Parameter(a.copy()) for a in arrays]
         for p, g in zip(ps, grads):
             p.grad = g
@@ -113,6 +120,7 @@ def main():
 
         def run():
             executor.set_jit(jit)
+            executor.set_overlap(overlap)
             step()
         return run
 
@@ -135,16 +143,20 @@ def main():
             steps["loops"] = ours(name, kw, loops)
         if baseline is not None:
             steps["base"] = ours(name, kw, loops, package=baseline)
+        if args.made_first:
+            steps["first"] = ours(name, kw, loops, overlap=False)
         for how in ("foreach=False", "foreach=True", "fused=True"):
             if how != "fused=True" or name in FUSED:
                 steps[how] = theirs(name, kw, how)
         ms = timed(steps, args.repeats)
         executor.set_jit(True)
+        executor.set_overlap(True)
         nan = float("nan")
         t_loops, t_ufuncs = ms.get("loops", nan), ms.get("chunks", ms.get("loops", nan))
         t_ref = ms.get("reference", ms.get("loops", nan))
         f, t, fused = ms["foreach=False"], ms["foreach=True"], ms.get("fused=True", nan)
         base = f" {ms['base']:7.1f} {ms['base'] / t_loops:7.2f}" if baseline is not None else ""
+        base += f" {ms['first']:7.2f} {ms['first'] / t_loops:7.2f}" if args.made_first else ""
         print(f"{name:10s} {t_loops:7.1f} {t_ufuncs:7.1f} {t_ref:7.1f} {f:7.1f} {t:7.1f} {fused:7.1f}"
               f" {f / t_loops:7.2f} {t / t_loops:7.2f} {fused / t_loops:7.2f} {f / t_ufuncs:8.2f}{base}",
               flush=True)

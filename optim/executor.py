@@ -48,6 +48,7 @@ PARALLEL_MIN = 1 << 19    # below this many elements in a step, threads cost mor
 LOOP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 _jit = {"enabled": os.environ.get("MINIGRAD_JIT", "1") != "0"}
+_overlap = {"enabled": True}
 _compiled = {}            # (rule, present, flags, dtype) -> compiled loop, or None
 _traced = {}              # (rule, present, flags) -> Traced
 _numpy_kernels = {}       # (Traced, dtype) -> (kernel, work arrays, bool work arrays, scalar names)
@@ -78,7 +79,7 @@ def run(tasks, reference=False, overlap=False):
         more, n = prepare(task)
         jobs += more
         elements += n
-        if overlap and elements >= PARALLEL_MIN and prepare.workers > 1:
+        if overlap and _overlap["enabled"] and elements >= PARALLEL_MIN and prepare.workers > 1:
             _overlapped(jobs, tasks, prepare)
             return
     _execute(jobs, elements)
@@ -179,6 +180,12 @@ def jit_unavailable_reason():
 def set_jit(enabled):
     """Compile rules into loops (True, when Numba imports) or run them as NumPy chunks (False)."""
     _jit["enabled"] = bool(enabled)
+
+
+def set_overlap(enabled):
+    """Let a worker thread make a CPU step's later tasks while its first chunks run (True, the
+    default), or make every task before any chunk starts (False; for benchmarks and debugging)."""
+    _overlap["enabled"] = bool(enabled)
 
 
 def traced(rule, arrays, h):

@@ -324,6 +324,20 @@ def test_a_step_made_by_a_worker_while_it_runs_equals_one_made_first(name, kw, f
 
 
 @MULTI_CORE
+@pytest.mark.parametrize("overlap", [True, False])
+def test_set_overlap_chooses_who_makes_a_cpu_steps_tasks(overlap, monkeypatch):
+    monkeypatch.setitem(executor._overlap, "enabled", True)  # restored afterwards
+    executor.set_overlap(overlap)
+    seen = _making_threads(monkeypatch, optim.Adam)
+    ps = _big_model()[:4]
+    for p in ps:
+        p.grad = np.ones(p.shape, np.float32)
+    optim.Adam(ps).step()
+    assert seen[0] == threading.get_ident() and len(seen) == len(ps)
+    assert (set(seen) != {threading.get_ident()}) is overlap
+
+
+@MULTI_CORE
 def test_a_step_made_by_a_worker_keeps_the_callers_numpy_error_state(monkeypatch):
     ps = _big_model()[:3]
     opt = optim.SGD(ps, lr=0.1)
