@@ -325,17 +325,15 @@ def _execute(jobs, elements):
 
 
 def _overlapped(jobs, tasks, prepare):
-    """A worker makes the rest of the tasks (in this thread's context: NumPy's error state)
-    while this thread runs the first PARALLEL_MIN elements of jobs; then both take the rest.
-    The making goes first in the queue, and this thread keeps its first jobs, so that the
-    worker that wakes up takes the making."""
-    batch, context = _Batch(), contextvars.copy_context()
-    mine, n = [], 0
+    """A worker makes the rest of the tasks while this thread runs the first PARALLEL_MIN
+    elements of jobs; then both take the rest. The making goes first in the queue, and this
+    thread keeps its first jobs, so that the worker that wakes up takes the making."""
+    batch, mine, n = _Batch(), [], 0
     while n < PARALLEL_MIN:
         mine.append(jobs.pop(0))
         n += mine[-1][2][0].size
-    batch.add([(context.run, _make_rest, batch, (tasks, prepare))] + jobs)
     try:
+        batch.add([(_make_rest, batch, tasks, prepare)] + jobs)
         for job, fn, views, extra in mine:
             job(fn, views, extra)
     except BaseException:
@@ -344,8 +342,7 @@ def _overlapped(jobs, tasks, prepare):
     batch.join()
 
 
-def _make_rest(batch, made):
-    tasks, prepare = made
+def _make_rest(batch, tasks, prepare):
     try:
         for task in tasks:
             if batch.cancelled:
@@ -359,36 +356,54 @@ def _make_rest(batch, made):
 
 class _Batch:
     """One run's jobs, queued for the worker threads (add() may be called while they run);
-    join() has this thread take queued jobs too, and returns when every job has ended. An error
-    in a job is raised by join(), after every job has ended; an interrupt (KeyboardInterrupt)
-    starts no more jobs and waits for the running ones, so that none still writes when the step
-    has returned."""
+    join() has this thread take queued jobs too, and returns when every job has ended. Jobs run
+    in the caller's context (NumPy's error state), wherever they run. An error in a job is
+    raised by join(), after every job has ended. An interrupt (KeyboardInterrupt) starts no
+    more jobs and waits for the running ones, so that none still writes when the step has
+    returned; it stops the step of the thread it reached, even if the job it cut short was
+    another thread's (whose step then fails too, with a RuntimeError)."""
 
     def __init__(self):
-        self.pending, self.errors, self.cancelled, self.waiting = 0, [], False, False
-        self.done = threading.Condition(threading.Lock())
-        self.queued = _queue()
+        self.pending, self.running, self.errors = 0, 0, []
+        self.cancelled, self.waiting = False, False
+        self.lock = threading.Lock()
+        self.done = threading.Condition(self.lock)
+        self.queued, self.context = _queue(), contextvars.copy_context()
 
     def add(self, jobs):
-        with self.done:
+        with self.lock:
             self.pending += len(jobs)
             for job in jobs:
                 self.queued.put((self, job))
             if self.waiting:
                 self.done.notify_all()
 
-    def run_one(self, job):
+    def run_one(self, job, caller=None):
+        """Run a job of this batch; caller: the batch whose join() took it (None: a worker)."""
+        started = False
         try:
-            if not self.cancelled:
-                job[0](*job[1:])
-        except BaseException as e:
+            with self.lock:
+                started = not self.cancelled
+                self.running += started
+            if started:
+                self.context.copy().run(*job)
+        except Exception as e:
             self.errors.append(e)
-            if not isinstance(e, Exception):  # KeyboardInterrupt: start no more jobs
-                self.cancelled = True
+        except BaseException as e:  # KeyboardInterrupt, SystemExit: start no more jobs
+            self.cancelled = True
+            if caller is None:
+                self.errors.append(e)
+            else:  # it stops the step of the thread it reached
+                if caller is not self:
+                    self.errors.append(RuntimeError(
+                        f"a chunk of this step was cut short by {type(e).__name__} in the "
+                        "thread that ran it"))
+                raise
         finally:
-            with self.done:
+            with self.lock:
+                self.running -= started
                 self.pending -= 1
-                if self.pending == 0:
+                if not self.pending or self.cancelled and not self.running:
                     self.done.notify_all()
 
     def join(self):
@@ -397,7 +412,7 @@ class _Batch:
                 try:
                     batch, job = self.queued.get_nowait()
                 except queue.Empty:
-                    with self.done:
+                    with self.lock:
                         if not self.pending:
                             break
                         if self.queued.empty():  # running elsewhere, or still being made
@@ -405,7 +420,7 @@ class _Batch:
                             self.done.wait()
                             self.waiting = False
                     continue
-                batch.run_one(job)
+                batch.run_one(job, caller=self)
         except BaseException:  # KeyboardInterrupt: no job may still run when the step returns
             self.cancel()
             raise
@@ -413,10 +428,11 @@ class _Batch:
             raise self.errors[0]
 
     def cancel(self):
-        """Start no more jobs, and wait for the running ones."""
+        """Start no more jobs (the queued ones are dropped as they are taken), and wait for the
+        running ones."""
         self.cancelled = True
-        with self.done:
-            while self.pending:
+        with self.lock:
+            while self.running:
                 self.done.wait()
 
 

@@ -1,6 +1,7 @@
 """The executors (optim/executor.py): each optimizer's one rule run as NumPy chunks, as a
 compiled loop and as the reference (the rule once on whole arrays), all equal bit for bit."""
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -255,6 +256,38 @@ def test_an_interrupt_starts_no_more_jobs_and_returns_when_none_runs():
     assert len(seen) == done < 40  # the queued jobs were dropped, and none ran afterwards
 
 
+@pytest.fixture
+def no_workers(monkeypatch):
+    """Batches queue their jobs where no worker thread takes them: only join() runs them."""
+    jobs = queue.SimpleQueue()
+    monkeypatch.setattr(executor, "_queue", lambda: jobs)
+    return jobs
+
+
+def test_an_interrupt_that_cuts_short_another_threads_chunk_stops_both_steps(no_workers):
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    other, mine, seen = executor._Batch(), executor._Batch(), []
+    record = lambda tag, _views, _extra: seen.append(tag)
+    other.add([(interrupted, None, None, None), (record, "other's", None, None)])
+    mine.add([(record, "mine", None, None)])
+    with pytest.raises(KeyboardInterrupt):  # this thread's step stops ...
+        mine.join()  # ... though the job it cut short was the other batch's (queued first)
+    with pytest.raises(RuntimeError, match="cut short by KeyboardInterrupt"):
+        other.join()  # and the other step fails instead of returning half done
+    assert seen == []  # neither batch started another job
+
+
+def test_a_cancelled_batch_waits_for_running_jobs_only(no_workers):
+    batch = executor._Batch()
+    batch.add([(time.sleep, 0, None, None)] * 2)
+    no_workers.get_nowait()  # taken, never run: as if an interrupt came between taking and running
+    stopper = threading.Thread(target=batch.cancel)
+    stopper.start()
+    stopper.join(5)
+    assert not stopper.is_alive()
+
+
 def test_tasks_that_fail_to_be_made_write_nothing(form):
     # the step's tasks come from a generator: the chunks start only once every task is made,
     # so if making one raises, no parameter is written
@@ -354,6 +387,19 @@ def test_a_step_made_by_a_worker_keeps_the_callers_numpy_error_state(monkeypatch
     with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
         opt.step()
     assert seen[-1] != threading.get_ident()  # the failing task was made on the worker
+
+
+@MULTI_CORE
+def test_numpy_chunks_on_worker_threads_keep_the_callers_numpy_error_state(monkeypatch):
+    monkeypatch.setitem(executor._jit, "enabled", False)  # ufuncs honour np.errstate
+    for _ in range(5):  # whichever thread takes the overflowing chunk
+        ps = params(np.float32, shapes=[(executor.PARALLEL_MIN,)] * 2 + [(1000,)] * 30)
+        opt = optim.SGD(ps, lr=1.0)
+        for p in ps:
+            p.grad = np.ones(p.shape, np.float32)
+        ps[20].grad[:], ps[20].data[:] = 3e38, -3e38  # θ - lr g overflows here only
+        with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+            opt.step()
 
 
 @MULTI_CORE
