@@ -288,23 +288,30 @@ def test_a_cancelled_batch_waits_for_running_jobs_only(no_workers):
     assert not stopper.is_alive()
 
 
-def test_tasks_that_fail_to_be_made_write_nothing(form):
-    # the step's tasks come from a generator: the chunks start only once every task is made,
-    # so if making one raises, no parameter is written
-    n = executor.PARALLEL_MIN * 2
-    ps = params(np.float32, shapes=[(n,)] * 3)
+def _adam_tasks_failing_at(n, count, fail_at):
+    """count parameters of n elements, and a generator of their Adam tasks that raises
+    KeyError("made up") instead of making task number fail_at."""
+    ps = params(np.float32, shapes=[(n,)] * count)
     opt = optim.Adam(ps, lr=0.1)
     for p in ps:
         p.grad = np.ones(n, np.float32)
 
     def tasks():
         for k, p in enumerate(ps):
-            if k == 2:
+            if k == fail_at:
                 raise KeyError("made up")
             yield opt._task(p.data, p.grad, opt._init_state(p.data, opt.param_groups[0]),
                             opt.param_groups[0])
+    return ps, tasks()
+
+
+def test_tasks_that_fail_to_be_made_write_nothing(form):
+    # the step's tasks come from a generator: the chunks start only once every task is made,
+    # so if making one raises, no parameter is written
+    n = executor.PARALLEL_MIN * 2
+    ps, tasks = _adam_tasks_failing_at(n, 3, fail_at=2)
     with pytest.raises(KeyError, match="made up"):
-        executor.run(tasks())
+        executor.run(tasks)
     before = params(np.float32, shapes=[(n,)] * 3)
     assert all(np.array_equal(p.data, b.data) for p, b in zip(ps, before))
 
@@ -405,19 +412,9 @@ def test_numpy_chunks_on_worker_threads_keep_the_callers_numpy_error_state(monke
 @MULTI_CORE
 def test_a_task_that_fails_to_be_made_by_the_worker_is_raised_and_nothing_runs_after(form):
     n = executor.PARALLEL_MIN
-    ps = params(np.float32, shapes=[(n,)] * 4)
-    opt = optim.Adam(ps, lr=0.1)
-    for p in ps:
-        p.grad = np.ones(n, np.float32)
-
-    def tasks():
-        for k, p in enumerate(ps):
-            if k == 3:
-                raise KeyError("made up")
-            yield opt._task(p.data, p.grad, opt._init_state(p.data, opt.param_groups[0]),
-                            opt.param_groups[0])
+    ps, tasks = _adam_tasks_failing_at(n, 4, fail_at=3)
     with pytest.raises(KeyError, match="made up"):
-        executor.run(tasks(), overlap=True)
+        executor.run(tasks, overlap=True)
     after = [p.data.copy() for p in ps]
     time.sleep(0.05)
     assert all(np.array_equal(p.data, a) for p, a in zip(ps, after))
