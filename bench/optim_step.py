@@ -41,20 +41,22 @@ def shapes():
     return out + [(D,), (D,)]
 
 
-def timed(steps, repeats, block=5):
+def timed(steps, repeats, block=5, pause=0.05):
     """Median milliseconds of a step for each of steps (name -> step function).
 
     The variants take turns, `block` steps each, until each has run `repeats` steps: a shared
     machine's speed drifts over seconds, and taking turns spreads the drift over all of them.
-    The first step of each turn is not timed: it would share the cores with torch's OpenMP
-    threads, which spin for a few milliseconds after the previous variant's last step."""
+    Each turn starts with a pause of `pause` seconds and an untimed step: torch's OpenMP
+    threads keep spinning on both cores for milliseconds after its last step, and without the
+    pause the variant after torch's (the compiled loop, each round) ran up to 1.5x slower."""
     for step in steps.values():
         step()  # state is created on the first step (and loops are compiled or loaded)
         step()
     times = {name: [] for name in steps}
     while any(len(t) < repeats for t in times.values()):
         for name, step in steps.items():
-            step()  # not timed: torch's OpenMP threads spin for a few ms after its last step
+            time.sleep(pause)  # torch's threads stop spinning
+            step()  # not timed
             for _ in range(min(block, repeats - len(times[name]))):
                 t0 = time.perf_counter()
                 step()
