@@ -121,6 +121,34 @@ def test_cuda_without_gpu_exits_with_the_reason():
     assert p.returncode != 0 and "--device cuda" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
+def _gpu_reason():
+    from minigrad import backend
+    return backend.gpu_unavailable_reason()
+
+
+@pytest.mark.skipif(_gpu_reason() is not None, reason=f"no usable GPU: {_gpu_reason()}")
+@pytest.mark.parametrize("task,extra", [
+    ("digits", []), ("names", ["--data", "first-names", "--optimizer", "adam", "--clip", "1.0"]),
+    ("names-gpt", []), ("sparse", []), ("digits", ["--optimizer", "schedulefree"])])
+def test_training_on_cuda_follows_the_cpu_run_and_resumes(tmp_path, task, extra):
+    """The same run on the GPU: the same losses as on the CPU up to float32 rounding (cuBLAS sums
+    in another order), and a run stopped and resumed on the GPU ends where the whole one does
+    (up to the GPU's atomic sums, whose order is not fixed)."""
+    base = ["train", "--task", task, "--steps", "40", "--quiet", *extra]
+    cli(*base, "--out", str(tmp_path / "cpu"))
+    cli(*base, "--device", "cuda", "--out", str(tmp_path / "cuda"))
+    cli(*base, "--device", "cuda", "--out", str(tmp_path / "parts"), "--stop-after", "15")
+    cli(*base, "--device", "cuda", "--out", str(tmp_path / "parts"), "--resume")
+    cpu, gpu, parts = (load(tmp_path / d / CKPT) for d in ("cpu", "cuda", "parts"))
+    assert cpu["step"] == gpu["step"] == parts["step"] == 40
+    np.testing.assert_allclose(gpu["history"]["loss"], cpu["history"]["loss"], rtol=2e-3)
+    assert gpu["history"]["loss"][-1] < gpu["history"]["loss"][0]
+    np.testing.assert_allclose(parts["history"]["loss"], gpu["history"]["loss"], rtol=1e-5)
+    for k in cpu["model"]:
+        np.testing.assert_allclose(gpu["model"][k], cpu["model"][k], rtol=2e-2, atol=2e-3,
+                                   err_msg=k)
+
+
 def test_compare_prints_a_table_for_every_optimizer(tmp_path):
     p = cli("compare", "--task", "rosenbrock", "--optimizers", "sgd,adam,adagrad", "--steps", "200",
             "--out", str(tmp_path), "--quiet")
