@@ -17,7 +17,7 @@ python3 -c "from minigrad import backend; r = backend.gpu_unavailable_reason(); 
 python3 -c "import numpy, cupy; print('NumPy', numpy.__version__, '| CuPy', cupy.__version__, '| CUDA runtime', cupy.cuda.runtime.runtimeGetVersion())"
 parallel=()  # pytest-xdist, where installed: the kernels compile in several processes at once
 python3 -c "import xdist" 2>/dev/null && parallel=(-n "$(( $(nproc) < 8 ? $(nproc) : 8 ))")
-timeout "${TESTS_TIMEOUT:-240}" python3 -m pytest -q -rfE --tb=short -p no:cacheprovider "${parallel[@]}" -k "cuda" tests
+timeout "${TESTS_TIMEOUT:-240}" python3 -m pytest -rfEs --tb=short -p no:cacheprovider "${parallel[@]}" -k "cuda" tests
 status=$?
 timeout 150 python3 bench/gpu_step.py --sizes 100e6,1e9 --repeats 10 || status=1
 exit $status

@@ -48,22 +48,27 @@ def cuda_is_available():
 
 def is_array(x):
     """True for a numpy.ndarray or a cupy.ndarray."""
-    if type(x) is np.ndarray:
-        return True
-    return _cupy is not None and _cupy is not False and isinstance(x, _cupy.ndarray)
+    return type(x) is np.ndarray or _is_cupy(x)
+
+
+def _is_cupy(x):
+    """True for a cupy.ndarray, also one made before minigrad first looked for CuPy."""
+    if _cupy is None and type(x).__module__.startswith("cupy"):
+        _import_cupy()
+    return bool(_cupy) and isinstance(x, _cupy.ndarray)
 
 
 def get_array_module(*arrays):
     """numpy for NumPy arrays (and Python numbers), cupy for CuPy arrays."""
     for a in arrays:
-        if type(a) is not np.ndarray and _cupy and isinstance(a, _cupy.ndarray):
+        if type(a) is not np.ndarray and _is_cupy(a):
             return _cupy
     return np
 
 
 def device_of(array):
     """'cpu' or 'cuda:N'."""
-    if type(array) is np.ndarray or not (_cupy and isinstance(array, _cupy.ndarray)):
+    if type(array) is np.ndarray or not _is_cupy(array):
         return "cpu"
     return f"cuda:{array.device.id}"
 
@@ -87,7 +92,7 @@ def to_device(array, device):
     if device == "cpu":
         if type(array) is np.ndarray:
             return array
-        if _cupy and isinstance(array, _cupy.ndarray):
+        if _is_cupy(array):
             return _cupy.asnumpy(array)
         return np.asarray(array)
     reason = gpu_unavailable_reason()
@@ -108,11 +113,7 @@ def to_numpy(array):
 
 def scatter_add(a, indices, values):
     """a[indices] += values, accumulating repeated indices (in place)."""
-    if type(a) is np.ndarray:
-        np.add.at(a, indices, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(a, indices, values)
+    get_array_module(a).add.at(a, indices, values)  # on a GPU: atomic adds, in no fixed order
     return a
 
 
@@ -155,13 +156,11 @@ _rng = np.random.default_rng()
 
 
 def manual_seed(seed):
-    """Seed every generator minigrad draws from (NumPy's, and CuPy's when it is loaded)."""
+    """Seed minigrad's generator: every random value it makes, for any device, is drawn on it."""
     global _rng
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"manual_seed expects a non-negative integer, got {seed!r}")
     _rng = np.random.default_rng(int(seed))
-    if _cupy:
-        _cupy.random.seed(int(seed))
 
 
 def rng():
@@ -205,8 +204,11 @@ def normal(mean, std, shape, dtype, device="cpu"):
     return to_device(a.astype(dtype, copy=False), device)
 
 
-def random_like(array):
-    """Uniform [0, 1) samples with the shape, dtype and device of `array`."""
-    if type(array) is np.ndarray:
-        return _rng.random(array.shape, dtype=np.float64 if array.dtype == np.float64 else np.float32)
-    return _cupy.random.random_sample(array.shape, dtype=array.dtype)
+def keep_mask(shape, p, dtype, device="cpu"):
+    """Dropout's keep mask: u >= p for u uniform in [0, 1), drawn on the CPU generator (in
+    float32 for float32 data, see above), then moved to `device` as bools.
+
+    One generator for every device: a seed gives the same mask on the CPU and the GPU, and a
+    checkpoint of get_rng_state() resumes a GPU run exactly. (PyTorch draws on each device's own
+    generator instead; the copy here costs a byte an element.)"""
+    return to_device(_rng.random(shape, dtype=_draw_dtype(dtype)) >= p, device)

@@ -97,4 +97,4 @@ def where(condition, x, y):
         raise TypeError("where: x or y must be a Tensor")
     x = x if isinstance(x, Tensor) else _as_tensor(x, y)
     y = y if isinstance(y, Tensor) else _as_tensor(y, x)
-    return ops.Where(condition).apply(x, y)
+    return ops.Where(backend.to_device(condition, x.device)).apply(x, y)  # a constant: moved

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
+import optim
 from conftest import torch_or_skip
 
 
@@ -171,6 +172,62 @@ def test_to_device_round_trip_is_differentiable(device):
     y.backward()
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
     assert x.to(device).device.startswith(device)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("draw", [
+    lambda x, p: mg.nn.functional.dropout(x, p),
+    lambda x, p: mg.nn.functional.scaled_dot_product_attention(x, x, x, dropout_p=p),
+], ids=["dropout", "attention-dropout"])
+def test_a_seed_draws_the_same_masks_on_every_device(device, dtype, draw):
+    """Masks come from minigrad's one generator, whatever the device: a GPU run repeats the CPU
+    run's masks, and the generator's state (checkpointed) resumes it exactly."""
+    x = np.random.default_rng(1).standard_normal((2, 6, 6)).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    mg.manual_seed(5)
+    want = draw(mg.tensor(x), 0.3).data
+    assert not np.allclose(want, draw(mg.tensor(x), 0.0).data)  # something was dropped
+    mg.manual_seed(5)
+    state = mg.get_rng_state()
+    got = draw(mg.tensor(x, device=device), 0.3)
+    assert got.device.startswith(device) and got.dtype == dtype
+    np.testing.assert_allclose(mg.backend.to_numpy(got.data), want, **tol)
+    mg.set_rng_state(state)
+    np.testing.assert_array_equal(mg.backend.to_numpy(draw(mg.tensor(x, device=device), 0.3).data),
+                                  mg.backend.to_numpy(got.data))
+
+
+@pytest.mark.parametrize("make", [lambda mask: mask, lambda mask: np.where(mask, 0.0, -np.inf)],
+                         ids=["bool", "additive"])
+def test_a_raw_mask_or_condition_is_a_constant_moved_to_the_data(device, make):
+    rng = np.random.default_rng(2)
+    q = rng.standard_normal((3, 4))
+    keep = np.tril(np.ones((3, 3), dtype=bool))
+    got = mg.nn.functional.scaled_dot_product_attention(*(mg.tensor(q, device=device),) * 3,
+                                                        attn_mask=make(keep))
+    want = mg.nn.functional.scaled_dot_product_attention(*(mg.tensor(q),) * 3, is_causal=True)
+    np.testing.assert_allclose(mg.backend.to_numpy(got.data), want.data, rtol=1e-12)
+    w = mg.where(keep[0], mg.tensor([1.0, 2.0, 3.0], device=device), 0.0)
+    np.testing.assert_array_equal(mg.backend.to_numpy(w.data), [1.0, 0.0, 0.0])
+
+
+@pytest.mark.skipif(mg.backend.gpu_unavailable_reason() is not None,
+                    reason=f"no usable GPU: {mg.backend.gpu_unavailable_reason()}")
+def test_a_cupy_array_made_before_minigrad_looks_for_cuda_is_one():
+    """CuPy imported first: minigrad had not yet imported it when the array arrived."""
+    import subprocess
+    import sys
+    code = ("import cupy as cp, minigrad as mg, optim\n"
+            "p = mg.nn.Parameter(cp.ones(3, cp.float32)); p.grad = cp.ones(3, cp.float32)\n"
+            "assert p.device == 'cuda:0', p.device\n"
+            "optim.Adam([p], lr=0.5).step()\n"
+            "print(cp.asnumpy(p.data).tolist())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    p = mg.nn.Parameter(np.ones(3, np.float32))
+    p.grad = np.ones(3, np.float32)
+    optim.Adam([p], lr=0.5).step()  # the same step on the CPU, to the bit
+    assert out.stdout.strip() == str(p.data.tolist())
 
 
 # ============================================================================ properties

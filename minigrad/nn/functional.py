@@ -166,7 +166,7 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1.0:
         return input * 0.0
-    mask = backend.random_like(input.data) >= p
+    mask = backend.keep_mask(input.shape, p, input.dtype, backend.device_of(input.data))
     return ops.Dropout(mask, p).apply(input)
 
 
@@ -308,6 +308,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if mask.dtype.kind != "b" and mask.dtype != q.dtype:
             raise TypeError(f"scaled_dot_product_attention: attn_mask must be boolean or of the "
                             f"query's dtype {q.dtype}, got dtype {mask.dtype}")
+        if not isinstance(attn_mask, Tensor):  # a raw array is a constant: moved to q's device
+            mask = attn_mask = backend.to_device(mask, backend.device_of(q.data))
         try:
             if np.broadcast_shapes(mask.shape, scores_shape) != scores_shape:
                 raise ValueError
@@ -325,7 +327,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         bias = xp.where(allowed, q.dtype.type(0), q.dtype.type(-np.inf))
     keep = None
     if dropout_p > 0.0:
-        keep = backend.random_like(xp.empty(scores_shape, dtype=q.dtype)) >= dropout_p
+        keep = backend.keep_mask(scores_shape, dropout_p, q.dtype, backend.device_of(q.data))
     scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
     op = ops.ScaledDotProductAttention(scale, bias, keep, dropout_p)
     if mask is not None and mask.dtype.kind == "f":
