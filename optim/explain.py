@@ -51,7 +51,7 @@ momentum m and the current gradient have the same sign.
 
 Nothing is written: no state array, step count or parameter changes (the tests compare both
 bit for bit, and a following step with the same result). Works on NumPy and CuPy arrays through
-`xp` (the GPU path is untested here) and on dense and RowSparseGrad gradients.
+`xp` (the tests' cuda cases run where a GPU is) and on dense and RowSparseGrad gradients.
 """
 import math
 
