@@ -10,7 +10,7 @@ Numba is installed), NumPy chunks (without Numba), and the reference (the rule o
 arrays, fused=False).
 
     python bench/optim_step.py [--repeats 15] [--optimizers adam,adamw,adagrad,rmsprop]
-                               [--baseline DIR] [--made-first]
+                               [--baseline DIR] [--made-first] [--flat]
     (also: sgd, adadelta, adamax, nadam, radam, rprop, adafactor; AdaBelief, Lion, LAMB and Yogi
     have no torch counterpart)
 
@@ -19,6 +19,9 @@ in the same process, on the same engine, taking turns with the rest: the "base" 
 the ratio base / loops (> 1: this checkout faster). --made-first also times the loops with every
 task made before any chunk runs (`executor.set_overlap(False)`): the "first" column and the
 ratio first / loops (> 1: making the later tasks while the first chunks run is faster).
+--flat also times the loops on one flat tensor of all the elements: the "flat" column and the
+ratio loops / flat, the share of a step that goes to having many tensors (their set-up in
+Python and their hand-offs between threads).
 """
 import argparse
 import importlib.util
@@ -92,6 +95,8 @@ def main():
     ap.add_argument("--made-first", action="store_true",
                     help="also time the loops with every task made before any chunk runs "
                          "(executor.set_overlap(False)): the 'first' column")
+    ap.add_argument("--flat", action="store_true",
+                    help="also time the loops on one flat tensor of all the elements: the 'flat' column")
     args = ap.parse_args()
     baseline = load_baseline(args.baseline) if args.baseline else None
     import torch
@@ -108,15 +113,19 @@ def main():
     print(f"{'optimizer':10s} {'loops':>7s} {'chunks':>7s} {'refer.':>7s} {'torch':>7s} {'torch':>7s}"
           f" {'torch':>7s} {'loops/':>7s} {'loops/':>7s} {'loops/':>7s} {'chunks/':>8s}"
           + (f" {'base':>7s} {'base/':>7s}" if baseline is not None else "")
-          + (f" {'first':>7s} {'first/':>7s}" if args.made_first else ""))
+          + (f" {'first':>7s} {'first/':>7s}" if args.made_first else "")
+          + (f" {'flat':>7s} {'loops/':>7s}" if args.flat else ""))
     print(f"{'':10s} {'':>7s} {'':>7s} {'path':>7s} {'fe=F':>7s} {'fe=T':>7s} {'fused':>7s}"
           f" {'fe=F':>7s} {'fe=T':>7s} {'fused':>7s} {'fe=F':>8s}"
           + (f" {'loops':>7s} {'loops':>7s}" if baseline is not None else "")
-          + (f" {'loops':>7s} {'loops':>7s}" if args.made_first else ""))
+          + (f" {'loops':>7s} {'loops':>7s}" if args.made_first else "")
+          + (f" {'':>7s} {'flat':>7s}" if args.flat else ""))
 
-    def ours(name, kw, jit, package=optim, overlap=True, **extra):
-        ps = [mg.nn.Parameter(a.copy()) for a in arrays]
-        for p, g in zip(ps, grads):
+    def ours(name, kw, jit, package=optim, overlap=True, flat=False, **extra):
+        data, grad = (arrays, grads) if not flat else (
+            [np.concatenate([a.ravel() for a in arrays])], [np.concatenate([g.ravel() for g in grads])])
+        ps = [mg.nn.Parameter(a.copy()) for a in data]
+        for p, g in zip(ps, grad):
             p.grad = g
         step = getattr(package, name)(ps, **extra, **kw).step
 
@@ -147,6 +156,8 @@ def main():
             steps["base"] = ours(name, kw, loops, package=baseline)
         if args.made_first:
             steps["first"] = ours(name, kw, loops, overlap=False)
+        if args.flat:
+            steps["flat"] = ours(name, kw, loops, flat=True)
         for how in ("foreach=False", "foreach=True", "fused=True"):
             if how != "fused=True" or name in FUSED:
                 steps[how] = theirs(name, kw, how)
@@ -159,6 +170,7 @@ def main():
         f, t, fused = ms["foreach=False"], ms["foreach=True"], ms.get("fused=True", nan)
         base = f" {ms['base']:7.1f} {ms['base'] / t_loops:7.2f}" if baseline is not None else ""
         base += f" {ms['first']:7.2f} {ms['first'] / t_loops:7.2f}" if args.made_first else ""
+        base += f" {ms['flat']:7.2f} {t_loops / ms['flat']:7.2f}" if args.flat else ""
         print(f"{name:10s} {t_loops:7.1f} {t_ufuncs:7.1f} {t_ref:7.1f} {f:7.1f} {t:7.1f} {fused:7.1f}"
               f" {f / t_loops:7.2f} {t / t_loops:7.2f} {fused / t_loops:7.2f} {f / t_ufuncs:8.2f}{base}",
               flush=True)
