@@ -139,6 +139,9 @@ class Tensor:
             grad = xp.ones_like(self.data)
         else:
             grad = grad.data if isinstance(grad, Tensor) else grad
+            if backend.is_array(grad) and backend.device_of(grad) != backend.device_of(self.data):
+                raise RuntimeError(f"backward(grad): grad is on {backend.device_of(grad)}, the "
+                                   f"tensor is on {backend.device_of(self.data)}")
             grad = xp.asarray(grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape}, "

@@ -38,8 +38,9 @@ def _norm(grads, norm_type):
     norm_type = float(norm_type)
     if not grads:
         return 0.0
-    if norm_type == math.inf:
-        return max(float(backend.get_array_module(g).abs(g).max()) if g.size else 0.0 for g in grads)
+    if norm_type == math.inf:  # a NaN anywhere makes the norm NaN (Python's max() would drop it)
+        largest = [float(backend.get_array_module(g).abs(g).max()) for g in grads if g.size]
+        return math.nan if any(map(math.isnan, largest)) else max(largest, default=0.0)
     acc = 0.0
     for g in grads:
         xp = backend.get_array_module(g)

@@ -166,6 +166,21 @@ def test_mixing_devices_names_both():
         a + b
 
 
+@pytest.mark.skipif(mg.backend.gpu_unavailable_reason() is not None,
+                    reason=f"no usable GPU: {mg.backend.gpu_unavailable_reason()}")
+@pytest.mark.parametrize("call", [
+    lambda gpu, cpu: mg.nn.functional.cross_entropy(gpu(np.zeros((2, 3))), np.full((2, 3), 1 / 3)),
+    lambda gpu, cpu: mg.nn.functional.cross_entropy(gpu(np.zeros((2, 3))), np.array([0, 2])),
+    lambda gpu, cpu: (gpu(np.ones(2)) * 2).backward(grad=np.ones(2)),
+    lambda gpu, cpu: (cpu(np.ones(2)) * 2).backward(grad=gpu(np.ones(2)).data),
+], ids=["probability-target", "index-target", "numpy-grad-for-cuda", "cupy-grad-for-cpu"])
+def test_an_array_on_the_other_device_is_refused_naming_both_cuda(call):
+    def on(device):
+        return lambda a: mg.tensor(a, device=device, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"(cpu.*cuda:0|cuda:0.*cpu)"):
+        call(on("cuda"), on("cpu"))
+
+
 def test_to_device_round_trip_is_differentiable(device):
     x = mg.tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
     y = (x.to(device) * 3).to("cpu").sum()

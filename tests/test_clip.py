@@ -6,6 +6,7 @@ import pytest
 
 import minigrad as mg
 import optim
+from conftest import to_np
 
 
 def grads_pair(scale, torch=None, dtype=np.float64):
@@ -47,12 +48,15 @@ def test_clip_grad_norm_accumulates_in_float64():
     assert total == pytest.approx(exact, rel=1e-9)
 
 
-def test_non_finite_norm_raises_and_leaves_grads_untouched():
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf])
+@pytest.mark.parametrize("where", [0, 1])  # the first gradient or a later one
+def test_non_finite_norm_raises_and_leaves_grads_untouched(norm_type, where):
     ps, _ = grads_pair(1.0)
-    ps[1].grad[2] = np.nan
+    ps[where].grad.flat[2] = np.nan
+    assert math.isnan(optim.grad_norm(ps, norm_type))
     before = [p.grad.copy() for p in ps]
     with pytest.raises(RuntimeError, match="non-finite"):
-        optim.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+        optim.clip_grad_norm_(ps, 1.0, norm_type, error_if_nonfinite=True)
     for p, b in zip(ps, before):
         np.testing.assert_array_equal(p.grad, b)
 
@@ -123,3 +127,53 @@ def test_grad_norm_measures_without_clipping():
     np.testing.assert_array_equal(ps[0].grad, [3.0, 0.0])
     assert optim.clip_grad_norm_(iter(ps), 1.0) == 5.0  # a generator is read once
     np.testing.assert_allclose(ps[1].grad, [4.0 / (5.0 + 1e-6)])
+
+
+def device_grads(scale, device, dtype):
+    """grads_pair's dense gradients and a table's row-sparse gradient, on `device`."""
+    ps, _ = grads_pair(scale, dtype=dtype)
+    rows = (np.random.default_rng(1).standard_normal((2, 2)) * scale).astype(dtype)
+    table = mg.nn.Parameter(np.zeros((6, 2), dtype))
+    table.grad = mg.RowSparseGrad(np.array([1, 4]), rows, (6, 2))
+    on = mg.backend.to_device
+    for p in ps + [table]:
+        p.data, g = on(p.data, device), p.grad
+        p.grad = mg.RowSparseGrad(on(g.indices, device), on(g.values, device), g.shape) \
+            if isinstance(g, mg.RowSparseGrad) else on(g, device)
+    return ps + [table]
+
+
+def grad_values(p):
+    return p.grad.values if isinstance(p.grad, mg.RowSparseGrad) else p.grad
+
+
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, 3.0, math.inf])
+def test_clipping_on_the_device_equals_the_cpu(norm_type, device):
+    """grad_norm, clip_grad_norm_ (below and above max_norm, float32 and float64, dense and
+    row-sparse gradients) and clip_grad_value_ on the device: the CPU's norm, as a Python float,
+    and the CPU's gradients, in place on the device and in their dtype; a non-finite 1-, 2- or
+    3-norm with error_if_nonfinite raises there too and changes nothing."""
+    for scale, dtype in [(0.01, np.float64), (10.0, np.float64), (10.0, np.float32)]:
+        cpu, dev = device_grads(scale, "cpu", dtype), device_grads(scale, device, dtype)
+        assert optim.grad_norm(dev, norm_type) == pytest.approx(optim.grad_norm(cpu, norm_type), rel=1e-12)
+        total, ref = optim.clip_grad_norm_(dev, 1.0, norm_type), optim.clip_grad_norm_(cpu, 1.0, norm_type)
+        assert type(total) is float and total == pytest.approx(ref, rel=1e-12)
+        assert (total > 1.0) == (scale == 10.0)  # clipped, or left alone
+        rtol = 1e-12 if dtype == np.float64 else 1e-6
+        for p, q in zip(dev, cpu):
+            g = grad_values(p)
+            assert mg.backend.device_of(g).startswith(device) and g.dtype == dtype
+            np.testing.assert_allclose(to_np(g), grad_values(q), rtol=rtol, atol=0)
+        cpu, dev = device_grads(scale, "cpu", dtype), device_grads(scale, device, dtype)
+        optim.clip_grad_value_(dev, 0.05)
+        optim.clip_grad_value_(cpu, 0.05)
+        for p, q in zip(dev, cpu):
+            assert mg.backend.device_of(grad_values(p)).startswith(device)
+            np.testing.assert_array_equal(to_np(grad_values(p)), grad_values(q))
+    dev = device_grads(1.0, device, np.float64)
+    dev[1].grad[2] = np.nan
+    before = [to_np(grad_values(p)).copy() for p in dev]
+    with pytest.raises(RuntimeError, match="non-finite"):
+        optim.clip_grad_norm_(dev, 1.0, norm_type, error_if_nonfinite=True)
+    for p, b in zip(dev, before):
+        np.testing.assert_array_equal(to_np(grad_values(p)), b)

@@ -304,3 +304,46 @@ def test_previous_is_checked(previous, message):
     params, opt = stepped(lambda ps: optim.Adam(ps), steps=1)
     with pytest.raises(ValueError, match=message):
         optim.explain(opt, previous=previous(params))
+
+
+def assert_row_close(x, y, where):
+    """Report values: numbers to 1e-10 (norms and medians sum in another order on a GPU), the
+    rest (names, shapes, steps, formulas, None) equal, and of the same Python type."""
+    assert type(x) is type(y), (where, x, y)
+    if isinstance(y, dict):
+        assert list(x) == list(y), where
+        for k in y:
+            assert_row_close(x[k], y[k], f"{where}[{k!r}]")
+    elif isinstance(y, (list, tuple)):
+        assert len(x) == len(y), where
+        for k, (a, b) in enumerate(zip(x, y)):
+            assert_row_close(a, b, f"{where}[{k}]")
+    elif isinstance(y, float):
+        assert x == pytest.approx(y, rel=1e-10, abs=1e-14), (where, x, y)
+    else:
+        assert x == y, (where, x, y)
+
+
+EVERY = OPTIMIZERS + [o for o in LAZY if o[0] == "SparseAdam"]
+
+
+@pytest.mark.parametrize("name, make", EVERY, ids=[o[0] for o in EVERY])
+def test_the_report_on_the_device_is_the_cpus(name, make, device):
+    """explain after three steps on the device (dense gradients, then sparse ones where the
+    optimizer takes them), from the state and with previous=: every row is the CPU run's, its
+    numbers Python numbers."""
+    reports = []
+    for dev in ("cpu", device):
+        params = make_params(dev)
+        opt = make(params)
+        if isinstance(opt, optim.SparseAdam):
+            params = params[:1]
+            opt = make(params)
+        rng = np.random.default_rng(1)
+        only_sparse = isinstance(opt, optim.SparseAdam)
+        for step in range(3):
+            set_grads(params, rng, sparse=opt.lazy_sparse and (step > 0 or only_sparse))
+            previous = optim.snapshot(opt)
+            opt.step()
+        reports.append((optim.explain(opt).rows, optim.explain(opt, previous=previous).rows))
+    assert_row_close(reports[1], reports[0], "rows")

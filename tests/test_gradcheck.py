@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+import minigrad.nn.functional as F
 from minigrad.function import Function
 
 
@@ -97,3 +98,29 @@ def test_an_empty_input_with_a_non_empty_output_checks_cleanly():
     # (2, 0) summed over its empty axis gives two zeros: a Jacobian of shape (2, 0)
     x = mg.tensor(np.zeros((2, 0)), requires_grad=True, dtype="float64")
     assert mg.gradcheck(lambda t: t.sum(axis=1), [x])
+
+
+def test_on_the_device(device):
+    """gradcheck on device tensors: it passes a correct layer stack (two outputs, an integer
+    target on the device), catches the wrong backward with the CPU's report, and leaves data
+    and grads as found, on the device."""
+    rng = np.random.default_rng(0)
+    x, W = (mg.tensor(rng.standard_normal(s), device=device, requires_grad=True) for s in [(3, 4), (2, 4)])
+    target = mg.backend.to_device(np.array([1, 0, 1]), device)
+    W.grad = mg.backend.to_device(np.full((2, 4), 7.0), device)
+    data, grad = [mg.backend.to_numpy(t.data).copy() for t in (x, W)], mg.backend.to_numpy(W.grad).copy()
+
+    def fn(x, W):
+        z = F.linear(x.tanh(), W)
+        return F.cross_entropy(z, target, label_smoothing=0.1), (z * z).sum(axis=0)
+    assert mg.gradcheck(fn, [x, W])
+    assert x.grad is None and W.device.startswith(device) and W.grad is not None
+    np.testing.assert_array_equal(mg.backend.to_numpy(W.grad), grad)
+    for t, d in zip((x, W), data):
+        assert t.device.startswith(device)
+        np.testing.assert_array_equal(mg.backend.to_numpy(t.data), d)
+
+    cube = mg.tensor(np.arange(1.0, 7.0).reshape(2, 3), device=device, requires_grad=True)
+    with pytest.raises(mg.GradcheckError) as e:
+        mg.gradcheck(lambda t: BuggyCube().apply(t), [cube])
+    assert "d output0[1, 1] / d input0[1, 1]" in str(e.value) and "analytic = 112.5" in str(e.value)

@@ -5,7 +5,7 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
-from conftest import torch_or_skip
+from conftest import to_np, torch_or_skip
 
 rng = np.random.default_rng(0)
 
@@ -249,3 +249,118 @@ def test_binary_cross_entropy_with_logits_matches_torch():
     loss.backward()
     tloss.backward()
     np.testing.assert_allclose(zm.grad, zt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+# ============================================================================ on every device
+
+_d = np.random.default_rng(5)
+X = {k: _d.standard_normal(s) for k, s in [("x524", (5, 2, 4)), ("bn0", (6, 3)), ("bn1", (6, 3)),
+                                             ("bn2", (6, 3)), ("bn3d", (4, 3, 5)), ("ln", (2, 3, 4)),
+                                             ("ln_w", (4,)), ("ln_b", (4,)), ("z75", (7, 5)),
+                                             ("z43", (4, 3)), ("z234", (2, 3, 4)), ("q", (2, 4, 3)),
+                                             ("k", (2, 4, 3)), ("v", (2, 4, 3)), ("mask", (4, 4)),
+                                             ("x258", (2, 5, 8))]}
+PROBS = _d.dirichlet(np.ones(3), 4)
+BCE_Y = _d.uniform(0, 1, (7, 5))
+
+
+def _leaf(a, dev):
+    return mg.tensor(a, device=dev, requires_grad=True)
+
+
+def _on(a, dev):
+    return mg.backend.to_device(a, dev)
+
+
+def _linear(dev):
+    mg.manual_seed(0)  # the same initial weights on every device: drawn on the CPU generator
+    lin, x = nn.Linear(4, 3, dtype=np.float64, device=dev), _leaf(X["x524"], dev)
+    return lin(x), [x, lin.weight, lin.bias], {}
+
+
+def _embedding(dev):
+    mg.manual_seed(0)
+    emb = nn.Embedding(6, 3, padding_idx=0, max_norm=1.0, dtype=np.float64, device=dev)
+    y = emb(_on(np.array([[1, 0, 1], [5, 1, 0]]), dev))  # a CuPy index array on the GPU
+    return y, [emb.weight], {"weight renormed in place": emb.weight.data}
+
+
+def _batch_norm_eval(dev):
+    bn = nn.BatchNorm1d(3, momentum=None, dtype=np.float64, device=dev)
+    bn.weight.data[...] = _on(np.array([0.5, 1.0, 1.5]), dev)
+    bn(mg.tensor(X["bn0"] * 3 + 1, device=dev))
+    bn(mg.tensor(X["bn1"], device=dev))  # the cumulative average over two batches
+    bn.eval()
+    x = _leaf(X["bn2"], dev)
+    return bn(x), [x, bn.weight, bn.bias], {"running_mean": bn.running_mean,
+                                             "running_var": bn.running_var,
+                                             "num_batches_tracked": bn.num_batches_tracked}
+
+
+def _batch_norm_train(dev):
+    bn = nn.BatchNorm1d(3, momentum=0.3, dtype=np.float64, device=dev)
+    x = _leaf(X["bn3d"] * 2 - 1, dev)
+    return bn(x), [x, bn.weight, bn.bias], {"running_mean": bn.running_mean,
+                                             "running_var": bn.running_var}
+
+
+def _layer_norm(dev):
+    x, w, b = _leaf(X["ln"], dev), _leaf(X["ln_w"], dev), _leaf(X["ln_b"], dev)
+    return F.layer_norm(x, (4,), w, b), [x, w, b], {}
+
+
+def _cross_entropy(dev):
+    z = _leaf(X["z75"] * 2, dev)
+    t = _on(np.array([0, 2, 4, 2, 1, 3, 0]), dev)
+    return F.cross_entropy(z, t, ignore_index=2, label_smoothing=0.1), [z], {}
+
+
+def _cross_entropy_probabilities(dev):
+    z = _leaf(X["z43"], dev)
+    return F.cross_entropy(z, _on(PROBS, dev), label_smoothing=0.1), [z], {}
+
+
+def _cross_entropy_spatial(dev):
+    z = _leaf(X["z234"], dev)
+    t = _on(np.array([[0, 2, 1, 1], [2, 2, 0, 1]]), dev)
+    return F.cross_entropy(z, t, reduction="none"), [z], {}
+
+
+def _bce_numpy_target(dev):
+    z = _leaf(X["z75"], dev)
+    return F.binary_cross_entropy_with_logits(z, BCE_Y), [z], {}  # a raw NumPy target
+
+
+def _attention(dev):
+    q, k, v, m = (_leaf(X[n], dev) for n in ("q", "k", "v", "mask"))
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=True), [q, k, v, m], {}
+
+
+def _causal_self_attention(dev):
+    mg.manual_seed(0)  # the weights, then the dropout masks: one generator for every device
+    attn, x = nn.CausalSelfAttention(8, 2, dropout=0.2, dtype=np.float64, device=dev), _leaf(X["x258"], dev)
+    return attn(x), [x] + attn.parameters(), {}
+
+
+ON_DEVICE = [_linear, _embedding, _batch_norm_eval, _batch_norm_train, _layer_norm, _cross_entropy,
+             _cross_entropy_probabilities, _cross_entropy_spatial, _bce_numpy_target, _attention,
+             _causal_self_attention]
+
+
+@pytest.mark.parametrize("build", ON_DEVICE, ids=[f.__name__[1:] for f in ON_DEVICE])
+def test_layers_on_the_device_match_the_cpu(build, device):
+    """Each layer and loss built on the device (its weights, targets and masks there too):
+    output, every gradient and every buffer written in place are the CPU's (float64; to
+    1e-10 where the GPU sums in another order)."""
+    (y, leaves, extras), (yd, leaves_d, extras_d) = build("cpu"), build(device)
+    assert yd.device.startswith(device) and yd.dtype == y.dtype == np.float64
+    np.testing.assert_allclose(to_np(yd.data), y.data, rtol=1e-10, atol=1e-12)
+    seed = np.random.default_rng(1).standard_normal(y.shape)
+    y.backward(seed)
+    yd.backward(mg.tensor(seed, device=device))
+    for k, (a, b) in enumerate(zip(leaves_d, leaves)):
+        assert mg.backend.device_of(a.grad).startswith(device), k
+        np.testing.assert_allclose(to_np(a.grad), b.grad, rtol=1e-10, atol=1e-12, err_msg=f"leaf {k}")
+    for name, b in extras.items():
+        assert mg.backend.device_of(extras_d[name]).startswith(device), name
+        np.testing.assert_allclose(to_np(extras_d[name]), b, rtol=1e-10, atol=1e-12, err_msg=name)

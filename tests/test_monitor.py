@@ -262,3 +262,24 @@ def test_a_resumed_run_catches_the_monitor_up_on_the_steps_already_run(tmp_path)
     train(task, config, out=str(tmp_path), progress=False, resume=True, monitor=parts)
     assert parts.t == whole.t == 300 and parts.start == whole.start
     assert parts.health() == whole.health()
+
+
+def test_dying_adagrad_on_the_device_is_found_as_on_the_cpu(device):
+    """The monitor reads AdaGrad's accumulator where it lives: on the device it fires at the
+    CPU run's step with the CPU run's numbers, and leaves the state as it was."""
+    findings = []
+    for dev in ("cpu", device):
+        p = mg.nn.Parameter(mg.backend.to_device(np.ones(50), dev))
+        opt = optim.Adagrad([p], lr=0.1, lr_decay=0.5)  # η_t falls like 1/t: dying by step 100
+        m = optim.TrainingMonitor(opt)
+        noise = np.random.default_rng(1)
+        for step in range(1, 101):
+            p.grad = mg.backend.to_device(noise.standard_normal(50), dev)
+            opt.step()
+            before = (opt.state[p]["step"], mg.backend.to_numpy(opt.state[p]["sum"]).copy())
+            m.update(1.0)
+            assert opt.state[p]["step"] == before[0]
+            np.testing.assert_array_equal(mg.backend.to_numpy(opt.state[p]["sum"]), before[1])
+        findings.append([(f.symptom, f.step, f.evidence) for f in m.findings])
+    assert [f[:2] for f in findings[0]] == [("dying learning rate", 100)]
+    assert findings[1] == findings[0]  # the same step, and the same numbers in its evidence

@@ -71,3 +71,34 @@ def test_an_empty_state_dict_is_started_on_the_first_call():
     F.adam(theta, np.ones(3), state, lr=0.1)
     assert state["step"] == 1 and set(state) == {"step", "exp_avg", "exp_avg_sq"}
     np.testing.assert_allclose(theta, 0.9)
+
+
+@pytest.mark.parametrize("name,kw", CASES)
+def test_device_arrays_follow_the_cpu_dense_and_sparse(name, kw, device):
+    """optim.functional on device arrays, with dense gradients and (for the lazy optimizers)
+    row-sparse ones in turn: θ and every state entry are the CPU's, and stay on the device."""
+    rng = np.random.default_rng(0)
+    theta0 = rng.standard_normal((6, 5))
+    thetas = [mg.backend.to_device(theta0.copy(), d) for d in ("cpu", device)]
+    states = [F.init(name, theta, **kw) for theta in thetas]
+    sparse = F.ALGORITHMS[name].lazy_sparse
+    for step in range(8):
+        g, rows = rng.standard_normal((6, 5)), np.sort(rng.choice(6, 3, replace=False))
+        for theta, state in zip(thetas, states):
+            d = mg.backend.device_of(theta)
+            grad = mg.RowSparseGrad(mg.backend.to_device(rows, d), mg.backend.to_device(g[rows], d), (6, 5)) \
+                if sparse and step % 2 else mg.backend.to_device(g, d)
+            getattr(F, name)(theta, grad, state, **kw)
+    if device == "cpu":
+        rtol = atol = 0.0
+    else:  # to rounding; Adafactor and LAMB take norms, summed in another order on a GPU
+        rtol, atol = (1e-12, 1e-14) if F.ALGORITHMS[name].rule is not None else (1e-10, 1e-12)
+    (theta, state), (ref, ref_state) = (thetas[1], states[1]), (thetas[0], states[0])
+    assert mg.backend.device_of(theta).startswith(device) and state.keys() == ref_state.keys()
+    np.testing.assert_allclose(to_np(theta), ref, rtol=rtol, atol=atol)
+    for k, v in ref_state.items():
+        if isinstance(v, np.ndarray):
+            assert mg.backend.device_of(state[k]).startswith(device), k
+            np.testing.assert_allclose(to_np(state[k]), v, rtol=rtol, atol=atol, err_msg=k)
+        else:
+            assert type(state[k]) is type(v) and state[k] == v, (k, state[k], v)

@@ -291,3 +291,111 @@ def test_param_groups_helper_keeps_biases_and_norms_undecayed():
     assert len(everything) == 1 and len(everything[0]["params"]) == len(net.parameters())
     opt = optim.AdamW(groups, lr=1e-3)
     assert opt.param_groups[1]["weight_decay"] == 0.0
+
+
+# ============================================================================ the same run on every device
+
+# every optimizer that takes dense gradients: ALL, and those beyond torch.optim's catalog
+ON_DEVICE = ALL + ["ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy"]
+EXTRA = {"ASGD": dict(t0=3, lambd=0.1), "Muon": dict(lr=0.01),
+         "ScheduleFreeAdamW": dict(lr=0.01, warmup_steps=3),
+         "Prodigy": dict(weight_decay=0.01, use_bias_correction=True, slice_p=2)}
+
+
+def device_run(name, device, arrays=None):
+    """(parameters, optimizer, its scheduler) on `device`; Muon gets the matrices only."""
+    ps = params(device=device) if arrays is None else [mg.nn.Parameter(a) for a in arrays]
+    if name == "Muon":
+        ps = [p for p in ps if p.ndim == 2]
+    opt = make(name, ps, **EXTRA.get(name, {}))
+    if hasattr(opt, "train"):  # ScheduleFreeAdamW takes its steps at y
+        opt.train()
+    return ps, opt, optim.lr_scheduler.ExponentialLR(opt, gamma=0.8)
+
+
+def run_scheduled(opt, ps, sched, seeds):
+    for s in seeds:
+        set_grads(ps, s)
+        opt.step()
+        sched.step()  # a new lr every step: it must reach the device's update too
+
+
+def assert_close_tree(x, y, rtol, atol, where="state_dict"):
+    """x (from any device) equals y (from the CPU) to the tolerance: arrays of the same dtype
+    and shape, numbers of the same Python type (never an array where the CPU has a number)."""
+    if mg.backend.is_array(y):
+        assert mg.backend.is_array(x) and x.dtype == y.dtype and x.shape == y.shape, (where, x, y)
+        np.testing.assert_allclose(mg.backend.to_numpy(x), y, rtol=rtol, atol=atol, err_msg=where)
+    elif isinstance(y, dict):
+        assert isinstance(x, dict) and list(x) == list(y), (where, list(x), list(y))
+        for k in y:
+            assert_close_tree(x[k], y[k], rtol, atol, f"{where}[{k!r}]")
+    elif isinstance(y, (list, tuple)):
+        assert type(x) is type(y) and len(x) == len(y), (where, x, y)
+        for k, (a, b) in enumerate(zip(x, y)):
+            assert_close_tree(a, b, rtol, atol, f"{where}[{k}]")
+    else:
+        assert type(x) is type(y), (where, type(x), type(y))
+        if isinstance(y, float):
+            assert x == pytest.approx(y, rel=rtol, abs=atol), (where, x, y)
+        else:
+            assert x == y, (where, x, y)
+
+
+def tolerance(name, device):
+    """Bit for bit on the CPU; elementwise rules to rounding on a GPU; the optimizers with norms
+    or matrix products (summed in another order on a GPU) a little looser."""
+    if device == "cpu":
+        return 0.0, 0.0
+    return (1e-12, 1e-14) if getattr(optim, name).rule is not None else (1e-10, 1e-12)
+
+
+@pytest.mark.parametrize("name", ON_DEVICE)
+def test_a_run_on_the_device_follows_the_cpu_run(name, device):
+    """Ten scheduled steps on the device: the parameters, every state entry and the param groups
+    are the CPU run's (scalar state stays a Python number, arrays stay on the device)."""
+    ref_ps, ref_opt, ref_sched = device_run(name, "cpu")
+    run_scheduled(ref_opt, ref_ps, ref_sched, range(10))
+    ps, opt, sched = device_run(name, device)
+    run_scheduled(opt, ps, sched, range(10))
+    for o in (opt, ref_opt):
+        if hasattr(o, "eval"):
+            o.eval()  # ScheduleFreeAdamW: to x, the average, from the state's z
+    rtol, atol = tolerance(name, device)
+    for p, q in zip(ps, ref_ps):
+        assert p.device.startswith(device)
+        np.testing.assert_allclose(mg.backend.to_numpy(p.data), q.data, rtol=rtol, atol=atol)
+    sd = opt.state_dict()
+    assert_close_tree(sd, ref_opt.state_dict(), rtol, atol)
+    assert all(mg.backend.device_of(v).startswith(device)
+               for s in sd["state"].values() for v in s.values() if mg.backend.is_array(v))
+
+
+@pytest.mark.parametrize("name", ON_DEVICE)
+def test_a_checkpoint_moves_between_the_device_and_the_cpu(name, device, tmp_path):
+    """Five steps on one device, mg.save of parameters, optimizer and scheduler, mg.load onto
+    the other (map_location), five more steps there: the uninterrupted CPU run, both ways."""
+    ref_ps, ref_opt, ref_sched = device_run(name, "cpu")
+    run_scheduled(ref_opt, ref_ps, ref_sched, range(10))
+    if hasattr(ref_opt, "eval"):
+        ref_opt.eval()
+    rtol, atol = tolerance(name, device)
+    for first, second in ((device, "cpu"), ("cpu", device)):
+        ps, opt, sched = device_run(name, first)
+        run_scheduled(opt, ps, sched, range(5))
+        mg.save({"params": [p.data for p in ps], "optimizer": opt.state_dict(),
+                 "scheduler": sched.state_dict()}, tmp_path / "ckpt")
+        ck = mg.load(tmp_path / "ckpt", map_location=second)
+        ps2, opt2, sched2 = device_run(name, second, arrays=ck["params"])
+        opt2.load_state_dict(ck["optimizer"])
+        sched2.load_state_dict(ck["scheduler"])
+        assert all(mg.backend.device_of(v).startswith(second)
+                   for s in opt2.state.values() for v in s.values() if mg.backend.is_array(v))
+        run_scheduled(opt2, ps2, sched2, range(5, 10))
+        if hasattr(opt2, "eval"):
+            opt2.eval()
+        for p, q in zip(ps2, ref_ps):
+            assert p.device.startswith(second)
+            np.testing.assert_allclose(mg.backend.to_numpy(p.data), q.data, rtol=rtol, atol=atol,
+                                       err_msg=f"{first} -> {second}")
+        assert_close_tree(opt2.state_dict(), ref_opt.state_dict(), rtol, atol)

@@ -258,3 +258,44 @@ def test_sparse_on_device(device):
     assert emb.weight.grad.device.startswith(device)
     opt.step()
     np.testing.assert_array_equal(to_np(emb.weight.grad.indices), [1, 2])
+
+
+LAZY_ON_DEVICE = LAZY + [("ASGD", dict(t0=3, lambd=0.1)), ("SparseAdam", dict(lr=0.01))]
+
+
+@pytest.mark.parametrize("name,kw", LAZY_ON_DEVICE,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(LAZY_ON_DEVICE)])
+def test_sparse_training_on_the_device_follows_the_cpu(name, kw, device):
+    """Embedding(sparse=True) with a padding row, repeated indices and two backward calls a
+    step (rows merged on the device): each RowSparseGrad (its rows exactly, their sums) and
+    each lazy step (θ and every state entry) are the CPU run's."""
+    def setup(dev):
+        mg.manual_seed(0)
+        emb = nn.Embedding(V, D, padding_idx=0, sparse=True, dtype=np.float64).to(dev)
+        return emb, getattr(optim, name)(emb.parameters(), **kw)
+    runs = [setup("cpu"), setup(device)]
+    tol = dict(rtol=0, atol=0) if device == "cpu" else dict(rtol=1e-12, atol=1e-14)
+    data = batches(12, seed=3, k=6)
+    for step in range(6):
+        for emb, opt in runs:
+            dev = emb.weight.device
+            opt.zero_grad()
+            for idx, gy in data[2 * step: 2 * step + 2]:  # two lookups: the rows merge
+                (emb(mg.backend.to_device(idx, dev)) * mg.tensor(gy, device=dev)).sum().backward()
+        (cpu, cpu_opt), (emb, opt) = runs
+        g, ref = emb.weight.grad, cpu.weight.grad
+        assert isinstance(g, RowSparseGrad) and g.device.startswith(device)
+        np.testing.assert_array_equal(to_np(g.indices), ref.indices)
+        assert 0 not in ref.indices  # the padding row never appears
+        np.testing.assert_allclose(to_np(g.values), ref.values, **tol)
+        cpu_opt.step()
+        opt.step()
+        np.testing.assert_allclose(to_np(emb.weight.data), cpu.weight.data, **tol)
+        state, ref_state = opt.state[emb.weight], cpu_opt.state[cpu.weight]
+        assert state.keys() == ref_state.keys()
+        for k, v in ref_state.items():
+            if isinstance(v, np.ndarray):
+                assert mg.backend.device_of(state[k]).startswith(device), k
+                np.testing.assert_allclose(to_np(state[k]), v, err_msg=k, **tol)
+            else:
+                assert type(state[k]) is type(v) and state[k] == v, (k, state[k], v)

@@ -210,6 +210,9 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         input = input.transpose(axes).reshape(-1, C)
         t = t.transpose(axes).reshape(-1, C) if t.dtype.kind == "f" else t.reshape(-1)
     if t.dtype.kind == "f":
+        if type(t) is not type(input.data):  # as for class indices (_index_array): not moved
+            raise RuntimeError(f"cross_entropy probability target is on {backend.device_of(t)} "
+                               f"but the tensor is on {backend.device_of(input.data)}")
         t = t.astype(input.dtype, copy=False)
     else:
         t = _index_array(t, "cross_entropy target", input.data)
