@@ -5,7 +5,7 @@ its arrays (θ, g, then the state arrays; None for an absent one) and its per-st
 it runs depends on the arrays, never on a second copy of the rule:
 
 - NumPy: the rule traced into in-place ufunc calls (optim/numpy_kernel.py), run on chunks of
-  256K elements so that its work arrays stay in cache. `reference=True` calls the rule itself
+  128K elements so that its work arrays stay in cache. `reference=True` calls the rule itself
   once on the whole arrays (also for arrays that are not C-contiguous NumPy or CuPy ones): the
   readable path, for tests and for fused=False.
 - Numba (the `fast` extra): the rule traced into one loop over the elements, compiled with
@@ -41,8 +41,8 @@ from minigrad import backend
 from . import numpy_kernel
 from .trace import Scalars, Traced
 
-CHUNK = 1 << 18           # elements per NumPy chunk: work arrays of 1 MB (float32), kept per thread
-                          # (fewer, larger chunks: each ufunc call holds the GIL to start)
+CHUNK = 1 << 17           # elements per NumPy chunk: work arrays of 512 KB (float32), kept per thread
+                          # (not smaller: each ufunc call takes the GIL to start; see docs/benchmarks.md)
 LOOP_CHUNK = 1 << 20      # least elements per compiled-loop chunk (only to share work among threads)
 PARALLEL_MIN = 1 << 19    # below this many elements in a step, threads cost more than they save
 LOOP_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -3,7 +3,7 @@
 Called on its own, a rule allocates a new array for every operation. Traced (optim/trace.py),
 the same operations become `np.multiply(a, b, out=w0)`-style calls into a few work arrays,
 reused as soon as a value is no longer needed, and a result goes straight into its state array
-once the old value has been read for the last time. Run on chunks of 256K elements, the work
+once the old value has been read for the last time. Run on chunks of 128K elements, the work
 arrays stay in cache. Operations on scalars alone (1 - β1, the bias corrections) run once per
 call, not per element. Same ufuncs, same order, same precision: the rule's results, bit for bit.
 """
