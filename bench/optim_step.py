@@ -51,14 +51,19 @@ def timed(steps, repeats, block=5, pause=0.05):
     machine's speed drifts over seconds, and taking turns spreads the drift over all of them.
     Each turn starts with a pause of `pause` seconds and an untimed step: torch's OpenMP
     threads keep spinning on both cores for milliseconds after its last step, and without the
-    pause the variant after torch's (the compiled loop, each round) ran up to 1.5x slower."""
+    pause the variant after torch's (the compiled loop, each round) ran up to 1.5x slower.
+    This thread spends the pause busy, as a training loop's forward and backward would, not
+    asleep: after the whole process slept, the first steps of a two-thread variant ran on one
+    core (the woken worker thread was placed beside this one; see docs/benchmarks.md)."""
     for step in steps.values():
         step()  # state is created on the first step (and loops are compiled or loaded)
         step()
     times = {name: [] for name in steps}
     while any(len(t) < repeats for t in times.values()):
         for name, step in steps.items():
-            time.sleep(pause)  # torch's threads stop spinning
+            busy_until = time.perf_counter() + pause  # torch's threads stop spinning
+            while time.perf_counter() < busy_until:
+                pass
             step()  # not timed
             for _ in range(min(block, repeats - len(times[name]))):
                 t0 = time.perf_counter()
