@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import backend, ops
-from .tensor import Tensor, _as_tensor
+from .tensor import Tensor, _as_tensor, as_constant
 
 
 def tensor(data, requires_grad=False, dtype=None, device="cpu"):
@@ -87,14 +87,14 @@ def stack(tensors, axis=0):
 
 
 def where(condition, x, y):
-    """Elementwise `x` where `condition` is true, else `y`; gradients flow to x and y."""
-    condition = condition.data if isinstance(condition, Tensor) else condition
-    if not backend.is_array(condition):
-        condition = np.asarray(condition)
-    if condition.dtype != bool:
-        raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
+    """Elementwise `x` where `condition` is true, else `y`; gradients flow to x and y. The
+    condition is a constant: host data (a NumPy array, a list) goes to x's device, a Tensor or
+    GPU array on another device is refused."""
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         raise TypeError("where: x or y must be a Tensor")
     x = x if isinstance(x, Tensor) else _as_tensor(x, y)
     y = y if isinstance(y, Tensor) else _as_tensor(y, x)
-    return ops.Where(backend.to_device(condition, x.device)).apply(x, y)  # a constant: moved
+    condition = as_constant(condition, x.data, "where: condition")
+    if condition.dtype != bool:
+        raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
+    return ops.Where(condition).apply(x, y)

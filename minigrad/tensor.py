@@ -138,11 +138,7 @@ class Tensor:
                                    f"shape {self.shape}; pass grad= of that shape")
             grad = xp.ones_like(self.data)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
-            if backend.is_array(grad) and backend.device_of(grad) != backend.device_of(self.data):
-                raise RuntimeError(f"backward(grad): grad is on {backend.device_of(grad)}, the "
-                                   f"tensor is on {backend.device_of(self.data)}")
-            grad = xp.asarray(grad, dtype=self.dtype)
+            grad = xp.asarray(as_constant(grad, self.data, "backward(grad): grad"), dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape}, "
                                  f"the tensor has shape {self.shape}")
@@ -452,3 +448,17 @@ def _check_matmul(a, b):
     if k_a != k_b:
         raise ValueError(f"matmul: shapes {a} and {b} do not match "
                          f"({k_a} columns against {k_b} rows)")
+
+
+def as_constant(x, like, name):
+    """x as a raw array on the device of the array `like`, for a value that takes no gradient (a
+    condition, a mask, a target, indices): host data (a NumPy array, a list, a number) is moved
+    there; a Tensor or a GPU array on another device is refused, naming both devices."""
+    on_a_device = isinstance(x, Tensor) or (backend.is_array(x) and type(x) is not np.ndarray)
+    x = x.data if isinstance(x, Tensor) else x
+    device = backend.device_of(like)
+    if not on_a_device:
+        return backend.to_device(np.asarray(x), device)
+    if backend.device_of(x) != device:
+        raise RuntimeError(f"{name} is on {backend.device_of(x)} but the tensor is on {device}")
+    return x

@@ -2,6 +2,8 @@
 clip_grad_value_)."""
 import math
 
+import numpy as np
+
 from minigrad import backend
 from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
@@ -32,7 +34,7 @@ def grad_norm(parameters, norm_type=2.0):
 
 
 def _norm(grads, norm_type):
-    if not (isinstance(norm_type, (int, float)) and norm_type == math.inf):
+    if not (isinstance(norm_type, (int, float, np.floating)) and norm_type == math.inf):
         norm_type = check_real("norm_type", norm_type)
     check(norm_type > 0, "norm_type", norm_type, "> 0 or inf")
     norm_type = float(norm_type)
@@ -56,7 +58,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     largest |g|), accumulated in float64: a float32 sum over 10M elements is off by ~5e-5
     relative. The scale is coef = max_norm / (total_norm + 1e-6), applied only when coef < 1
     (as PyTorch). Returns the total norm (a Python float) from before clipping. A non-finite
-    norm with error_if_nonfinite raises RuntimeError and leaves the gradients untouched.
+    norm with error_if_nonfinite raises RuntimeError and leaves the gradients untouched; without
+    it, an infinite norm zeroes the gradients and a NaN norm makes them NaN (as PyTorch).
     max_norm must be finite and > 0 (torch accepts 0, nan and inf, which zero the gradients or
     silently turn clipping off).
     """
@@ -68,7 +71,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                            f"{len(grads)} parameters is non-finite ({total}), so it cannot be "
                            "clipped. Set error_if_nonfinite=False to clip anyway.")
     coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
+    if not coef >= 1.0:  # a NaN norm makes every gradient NaN, as in PyTorch
         for g in grads:
             g *= g.dtype.type(coef)
     return total

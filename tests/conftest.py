@@ -7,8 +7,8 @@ _GPU_REASON = backend.gpu_unavailable_reason()
 
 # Device-parametrized tests take the `device` fixture: the cuda case skips, saying why, when no
 # usable GPU is present. Nothing is copied to run on the GPU.
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    _GPU_REASON is not None, reason=f"no usable GPU: {_GPU_REASON}"))]
+requires_gpu = pytest.mark.skipif(_GPU_REASON is not None, reason=f"no usable GPU: {_GPU_REASON}")
+DEVICES = ["cpu", pytest.param("cuda", marks=requires_gpu)]
 
 
 @pytest.fixture(params=DEVICES)

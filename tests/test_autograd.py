@@ -7,7 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 import optim
-from conftest import torch_or_skip
+from conftest import requires_gpu, torch_or_skip
 
 
 def test_diamond_graph_gets_both_contributions():
@@ -157,8 +157,7 @@ def test_unknown_device_is_rejected():
         mg.tensor([1.0]).to("tpu")
 
 
-@pytest.mark.skipif(mg.backend.gpu_unavailable_reason() is not None,
-                    reason=f"no usable GPU: {mg.backend.gpu_unavailable_reason()}")
+@requires_gpu
 def test_mixing_devices_names_both():
     a = mg.tensor([1.0])
     b = mg.tensor([1.0], device="cuda")
@@ -166,19 +165,54 @@ def test_mixing_devices_names_both():
         a + b
 
 
-@pytest.mark.skipif(mg.backend.gpu_unavailable_reason() is not None,
-                    reason=f"no usable GPU: {mg.backend.gpu_unavailable_reason()}")
+def _on(device):
+    return lambda a: mg.tensor(a, device=device, requires_grad=True)
+
+
+@requires_gpu
 @pytest.mark.parametrize("call", [
-    lambda gpu, cpu: mg.nn.functional.cross_entropy(gpu(np.zeros((2, 3))), np.full((2, 3), 1 / 3)),
-    lambda gpu, cpu: mg.nn.functional.cross_entropy(gpu(np.zeros((2, 3))), np.array([0, 2])),
-    lambda gpu, cpu: (gpu(np.ones(2)) * 2).backward(grad=np.ones(2)),
+    lambda gpu, cpu: mg.where(cpu(np.array([True, False])).detach(), gpu(np.ones(2)), 0.0),
+    lambda gpu, cpu: mg.where(gpu(np.array([True, False])).data, cpu(np.ones(2)), 0.0),
+    lambda gpu, cpu: mg.nn.functional.scaled_dot_product_attention(
+        *(gpu(np.ones((2, 3))),) * 3, attn_mask=cpu(np.ones((2, 2), dtype=bool)).detach()),
+    lambda gpu, cpu: mg.nn.functional.cross_entropy(cpu(np.zeros((2, 3))), gpu(np.array([0, 2])).data),
+    lambda gpu, cpu: mg.nn.functional.cross_entropy(gpu(np.zeros((2, 3))), cpu(np.full((2, 3), 0.5)).detach()),
+    lambda gpu, cpu: mg.nn.functional.embedding(gpu(np.array([0, 1])).data, cpu(np.ones((3, 2)))),
     lambda gpu, cpu: (cpu(np.ones(2)) * 2).backward(grad=gpu(np.ones(2)).data),
-], ids=["probability-target", "index-target", "numpy-grad-for-cuda", "cupy-grad-for-cpu"])
-def test_an_array_on_the_other_device_is_refused_naming_both_cuda(call):
-    def on(device):
-        return lambda a: mg.tensor(a, device=device, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"(cpu.*cuda:0|cuda:0.*cpu)"):
-        call(on("cuda"), on("cpu"))
+    lambda gpu, cpu: (gpu(np.ones(2)) * 2).backward(grad=cpu(np.ones(2)).detach()),
+], ids=["where-tensor", "where-cupy", "sdpa-mask", "ce-index", "ce-probability", "embedding",
+        "grad-cupy", "grad-tensor"])
+def test_a_tensor_or_gpu_array_on_the_other_device_is_refused_naming_both_cuda(call):
+    with pytest.raises(RuntimeError, match=r"is on (cpu but the tensor is on cuda:0|cuda:0 but the tensor is on cpu)"):
+        call(_on("cuda"), _on("cpu"))
+
+
+@requires_gpu
+def test_attention_on_two_devices_is_refused_before_it_draws_a_dropout_mask_cuda():
+    q, k = _on("cuda")(np.ones((2, 3))), _on("cpu")(np.ones((2, 3)))
+    state = mg.get_rng_state()
+    with pytest.raises(RuntimeError, match=r"cuda:0.*cpu"):
+        mg.nn.functional.scaled_dot_product_attention(q, k, k, dropout_p=0.5)
+    assert mg.get_rng_state() == state
+
+
+@pytest.mark.parametrize("call", [
+    lambda on: mg.where(np.array([True, False]), on(np.array([1.0, 2.0])), 0.0),
+    lambda on: mg.nn.functional.scaled_dot_product_attention(
+        *(on(np.arange(6.0).reshape(2, 3)),) * 3, attn_mask=np.array([[True, False], [True, True]])),
+    lambda on: mg.nn.functional.cross_entropy(on(np.arange(6.0).reshape(2, 3)), np.array([0, 2])),
+    lambda on: mg.nn.functional.cross_entropy(on(np.arange(6.0).reshape(2, 3)), [[0.5, 0.5, 0.0]] * 2),
+    lambda on: mg.nn.functional.embedding([[0, 1], [1, 1]], on(np.arange(6.0).reshape(3, 2))),
+    lambda on: mg.nn.functional.binary_cross_entropy_with_logits(on(np.zeros(2)), np.array([0.0, 1.0])),
+], ids=["where", "sdpa-mask", "ce-index", "ce-probability", "embedding", "bce"])
+def test_host_data_given_as_a_constant_goes_to_the_data(device, call):
+    """A NumPy array or a list as a condition, mask, target or indices is a constant: it is
+    moved to the data's device, and the result is the CPU's."""
+    got, want = call(_on(device)), call(_on("cpu"))
+    assert got.device.startswith(device)
+    np.testing.assert_allclose(mg.backend.to_numpy(got.data), want.data, rtol=1e-12)
+    if device == "cuda":  # and a host gradient for a device output
+        (got * 1.0).sum().backward()
 
 
 def test_to_device_round_trip_is_differentiable(device):
@@ -226,10 +260,10 @@ def test_a_raw_mask_or_condition_is_a_constant_moved_to_the_data(device, make):
     np.testing.assert_array_equal(mg.backend.to_numpy(w.data), [1.0, 0.0, 0.0])
 
 
-@pytest.mark.skipif(mg.backend.gpu_unavailable_reason() is not None,
-                    reason=f"no usable GPU: {mg.backend.gpu_unavailable_reason()}")
+@requires_gpu
 def test_a_cupy_array_made_before_minigrad_looks_for_cuda_is_one():
     """CuPy imported first: minigrad had not yet imported it when the array arrived."""
+    import os
     import subprocess
     import sys
     code = ("import cupy as cp, minigrad as mg, optim\n"
@@ -237,7 +271,10 @@ def test_a_cupy_array_made_before_minigrad_looks_for_cuda_is_one():
             "assert p.device == 'cuda:0', p.device\n"
             "optim.Adam([p], lr=0.5).step()\n"
             "print(cp.asnumpy(p.data).tolist())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=env, cwd=root)
     assert out.returncode == 0, out.stderr
     p = mg.nn.Parameter(np.ones(3, np.float32))
     p.grad = np.ones(3, np.float32)

@@ -9,6 +9,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import requires_gpu
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -121,12 +123,7 @@ def test_cuda_without_gpu_exits_with_the_reason():
     assert p.returncode != 0 and "--device cuda" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
-def _gpu_reason():
-    from minigrad import backend
-    return backend.gpu_unavailable_reason()
-
-
-@pytest.mark.skipif(_gpu_reason() is not None, reason=f"no usable GPU: {_gpu_reason()}")
+@requires_gpu
 @pytest.mark.parametrize("task,extra", [
     ("digits", []), ("names", ["--data", "first-names", "--optimizer", "adam", "--clip", "1.0"]),
     ("names-gpt", []), ("sparse", []), ("digits", ["--optimizer", "schedulefree"])])

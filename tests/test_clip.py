@@ -48,6 +48,22 @@ def test_clip_grad_norm_accumulates_in_float64():
     assert total == pytest.approx(exact, rel=1e-9)
 
 
+@pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf, np.float32(math.inf)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf and nan on purpose
+def test_a_non_finite_norm_without_the_error_clips_as_torch(norm_type, bad):
+    """An infinite norm zeroes the gradients, a NaN one makes them NaN: PyTorch's arithmetic."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity tests skipped")
+    ps, ts = grads_pair(10.0, torch)
+    for g in (ps[1].grad, ts[1].grad.numpy()):
+        g.flat[2] = bad
+    total = optim.clip_grad_norm_(ps, 1.0, norm_type)
+    ttotal = float(torch.nn.utils.clip_grad_norm_(ts, 1.0, norm_type=float(norm_type)))
+    assert total == ttotal or math.isnan(total) and math.isnan(ttotal)
+    for p, t in zip(ps, ts):
+        np.testing.assert_array_equal(p.grad, t.grad.numpy())
+
+
 @pytest.mark.parametrize("norm_type", [1.0, 2.0, math.inf])
 @pytest.mark.parametrize("where", [0, 1])  # the first gradient or a later one
 def test_non_finite_norm_raises_and_leaves_grads_untouched(norm_type, where):

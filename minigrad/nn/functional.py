@@ -2,19 +2,14 @@
 import numpy as np
 
 from .. import backend, ops
-from ..tensor import Tensor
+from ..tensor import Tensor, as_constant
 
 
 def _index_array(x, name, like):
-    """An integer index/target as a raw array on `like`'s device."""
-    x = x.data if isinstance(x, Tensor) else x
-    if not backend.is_array(x):
-        x = np.asarray(x)
+    """An integer index/target as a raw array on `like`'s device (see as_constant)."""
+    x = as_constant(x, like, name)
     if x.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integers, got dtype {x.dtype}")
-    if type(x) is not type(like):
-        raise RuntimeError(f"{name} is on {backend.device_of(x)} but the tensor is on "
-                           f"{backend.device_of(like)}")
     return x
 
 
@@ -183,9 +178,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     input = _float_tensor(input, "input", "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    t = target.data if isinstance(target, Tensor) else target
-    if not backend.is_array(t):
-        t = np.asarray(t)
+    t = as_constant(target, input.data, "cross_entropy target")
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must be logits (C,), (N, C) or (N, C, d1, ...), "
                          "got a 0-d tensor")
@@ -210,9 +203,6 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
         input = input.transpose(axes).reshape(-1, C)
         t = t.transpose(axes).reshape(-1, C) if t.dtype.kind == "f" else t.reshape(-1)
     if t.dtype.kind == "f":
-        if type(t) is not type(input.data):  # as for class indices (_index_array): not moved
-            raise RuntimeError(f"cross_entropy probability target is on {backend.device_of(t)} "
-                               f"but the tensor is on {backend.device_of(input.data)}")
         t = t.astype(input.dtype, copy=False)
     else:
         t = _index_array(t, "cross_entropy target", input.data)
@@ -246,8 +236,8 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     input = _tensor(input)
-    target = target if isinstance(target, Tensor) else Tensor(
-        backend.get_array_module(input.data).asarray(target, dtype=input.dtype))
+    target = Tensor(as_constant(target, input.data, "binary_cross_entropy_with_logits: target")
+                    .astype(input.dtype, copy=False))
     if input.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: input has shape {input.shape}, "
                          f"target has shape {target.shape}")
@@ -303,16 +293,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     xp = backend.get_array_module(q.data)
     L, S = q.shape[-2], k.shape[-2]
     scores_shape = q.shape[:-2] + (L, S)
-    mask = attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask
-    if mask is not None:
-        if not backend.is_array(mask):
+    mask = None
+    if attn_mask is not None:
+        if not (isinstance(attn_mask, Tensor) or backend.is_array(attn_mask)):
             raise TypeError(f"scaled_dot_product_attention: attn_mask must be a Tensor or an "
-                            f"array, got {type(mask).__name__}")
+                            f"array, got {type(attn_mask).__name__}")
+        mask = as_constant(attn_mask, q.data, "scaled_dot_product_attention: attn_mask")
         if mask.dtype.kind != "b" and mask.dtype != q.dtype:
             raise TypeError(f"scaled_dot_product_attention: attn_mask must be boolean or of the "
                             f"query's dtype {q.dtype}, got dtype {mask.dtype}")
-        if not isinstance(attn_mask, Tensor):  # a raw array is a constant: moved to q's device
-            mask = attn_mask = backend.to_device(mask, backend.device_of(q.data))
         try:
             if np.broadcast_shapes(mask.shape, scores_shape) != scores_shape:
                 raise ValueError
@@ -328,11 +317,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     bias = None
     if allowed is not None:
         bias = xp.where(allowed, q.dtype.type(0), q.dtype.type(-np.inf))
-    keep = None
-    if dropout_p > 0.0:
-        keep = backend.keep_mask(scores_shape, dropout_p, q.dtype, backend.device_of(q.data))
     scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
-    op = ops.ScaledDotProductAttention(scale, bias, keep, dropout_p)
-    if mask is not None and mask.dtype.kind == "f":
-        return op.apply(q, k, v, _tensor(attn_mask, "attn_mask"))
+    op = ops.ScaledDotProductAttention(scale, bias, dropout_p)
+    if mask is not None and mask.dtype.kind == "f":  # a Tensor mask may take a gradient
+        return op.apply(q, k, v, attn_mask if isinstance(attn_mask, Tensor) else Tensor(mask))
     return op.apply(q, k, v)

@@ -8,7 +8,7 @@ One graph node instead of six (matmul, scale, add, softmax, dropout, matmul): fe
 per step, and the softmax backward is the exact dS = P ⊙ (dP - Σ dP ⊙ P) rather than a chain of
 primitives. The matmuls are batched over every leading axis: (..., L, E) x (..., E, S).
 """
-from ..backend import get_array_module
+from ..backend import device_of, get_array_module, keep_mask
 from ..function import Function, sum_to
 
 
@@ -17,12 +17,13 @@ class ScaledDotProductAttention(Function):
 
     `bias` is a constant array added to the scores (the causal and boolean masks, as 0 / -inf),
     or None. A float attention mask that may need a gradient is the op's fourth input instead.
-    `keep` is the dropout mask on the attention weights (boolean, drawn by the caller), or None.
+    `dropout_p` drops attention weights: the keep mask is drawn in forward, after apply() has
+    checked the inputs, so a refused call draws nothing from the generator.
     A query row whose every key is masked gets zero weights (not NaN), as torch does.
     """
 
-    def __init__(self, scale, bias=None, keep=None, dropout_p=0.0):
-        self.scale, self.bias, self.keep, self.dropout_p = scale, bias, keep, dropout_p
+    def __init__(self, scale, bias=None, dropout_p=0.0):
+        self.scale, self.bias, self.dropout_p = scale, bias, dropout_p
 
     def forward(self, q, k, v, mask=None):
         xp = get_array_module(q)
@@ -44,6 +45,10 @@ class ScaledDotProductAttention(Function):
         p = e / z
         self.q, self.k, self.v, self.p = q, k, v, p
         self.mask_shape = None if mask is None else mask.shape
+        self.keep = None
+        if self.dropout_p > 0.0:  # the scores' shape, before any broadcast with the mask
+            self.keep = keep_mask(q.shape[:-2] + (q.shape[-2], k.shape[-2]), self.dropout_p,
+                                  q.dtype, device_of(q))
         self.pd = p if self.keep is None else p * self.keep * p.dtype.type(1 / (1 - self.dropout_p))
         return self.pd @ v
 
