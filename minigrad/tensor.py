@@ -138,7 +138,10 @@ class Tensor:
                                    f"shape {self.shape}; pass grad= of that shape")
             grad = xp.ones_like(self.data)
         else:
-            grad = xp.asarray(as_constant(grad, self.data, "backward(grad): grad"), dtype=self.dtype)
+            grad = as_constant(grad, self.data, "backward(grad): grad")
+            if grad.dtype.kind not in "biuf":
+                raise TypeError(f"backward(grad): grad must hold numbers, got dtype {grad.dtype}")
+            grad = xp.asarray(grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape}, "
                                  f"the tensor has shape {self.shape}")

@@ -127,7 +127,12 @@ def test_backward_on_non_scalar_needs_grad():
         (x * 2).backward()
     with pytest.raises(ValueError, match=r"grad has shape \(3,\)"):
         (x * 2).backward(np.ones(3))
+    for bad, dtype in [([None, 1.0], "object"), ("ab", "<U2"), (["a", "b"], "<U1")]:
+        with pytest.raises(TypeError, match=f"backward\\(grad\\): grad must hold numbers, got dtype {dtype}"):
+            (x * 2).backward(bad)
     assert x.grad is None
+    (x * 2).backward([1, True])  # integers and bools are numbers
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
 
 
 def test_shape_mismatch_names_both_shapes():
