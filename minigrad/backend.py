@@ -120,17 +120,34 @@ def scatter_add(a, indices, values):
 
 
 def erf(x):
-    """The error function, elementwise, to full precision on either backend."""
+    """The error function, elementwise, to full precision on either backend: an array of x's
+    shape (0-d and empty included), of x's dtype when x is floating (float64 otherwise).
+
+    SciPy is optional: without it, the standard library's math.erf runs on each element."""
     xp = get_array_module(x)
     if xp is not np:
         import cupyx.scipy.special
         return cupyx.scipy.special.erf(x)
+    x = np.asarray(x)  # a NumPy scalar (0-d arithmetic gives one) becomes a 0-d array
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     try:
         from scipy.special import erf as _erf
     except ImportError:
-        _erf = np.frompyfunc(math.erf, 1, 1)
-        return _erf(x).astype(x.dtype)
-    return _erf(x)
+        return _erf_by_math(x, dtype)
+    return np.asarray(_erf(x), dtype=dtype)  # SciPy computes float16 in float64 and gives 0-d as a scalar
+
+
+_ERF_CHUNK = 1 << 16  # elements turned into Python floats at a time: memory stays small for any size
+
+
+def _erf_by_math(x, dtype):
+    """erf by math.erf on each element (the path without SciPy), in chunks, computed in double."""
+    flat = x.reshape(-1)
+    out = np.empty(flat.shape, dtype=dtype)
+    for start in range(0, flat.size, _ERF_CHUNK):
+        part = flat[start:start + _ERF_CHUNK].tolist()
+        out[start:start + len(part)] = np.fromiter(map(math.erf, part), np.float64, len(part))
+    return out.reshape(x.shape)
 
 
 # ============================================================================ default dtype

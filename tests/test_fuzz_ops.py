@@ -176,6 +176,55 @@ def test_unary(name, seed, dtype, shape):
     check_op(fn, ref, [x], dtype)
 
 
+@pytest.fixture
+def no_scipy(monkeypatch):
+    """`from scipy.special import ...` fails, as on a machine with only the test extra."""
+    import sys
+    monkeypatch.setitem(sys.modules, "scipy.special", None)
+    monkeypatch.setitem(sys.modules, "scipy", None)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (3, 0), (1,), (2, 3), (70_001,)])
+def test_erf_without_scipy_is_math_erf_for_every_shape(no_scipy, shape, dtype):
+    # (70_001,) spans two of the chunks the no-SciPy path converts at a time
+    x = values(3, shape).astype(dtype) * 2
+    y = mg.backend.erf(x)
+    assert isinstance(y, np.ndarray) and y.shape == shape and y.dtype == dtype
+    expected = np.array([math.erf(v) for v in x.astype(np.float64).ravel()]).reshape(shape)
+    np.testing.assert_array_equal(y, expected.astype(dtype))  # computed in double, rounded once
+    # 0-d arithmetic gives NumPy scalars, not arrays: what GELU passes for a 0-d tensor
+    s = mg.backend.erf(dtype(0.5))
+    assert s.dtype == dtype and s == dtype(math.erf(0.5))
+
+
+def test_erf_without_scipy_keeps_the_edges(no_scipy):
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 30.0, -1e-300])
+    y = mg.backend.erf(x)
+    np.testing.assert_array_equal(y, [0.0, -0.0, 1.0, -1.0, np.nan, 1.0, math.erf(-1e-300)])
+    assert np.signbit(y[1])
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (4,), (2, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_without_scipy_matches_math_erf_and_torch(no_scipy, shape, dtype):
+    x = np.asarray(values(5, shape, dtype=dtype) * 3)  # an array, also 0-d
+    t = mg.tensor(x, requires_grad=True)
+    y = F.gelu(t)
+    y.backward(np.ones(shape, dtype))
+    assert y.dtype == dtype and y.shape == shape and t.grad.dtype == dtype
+    np.testing.assert_allclose(y.data, _gelu_ref(x), **TOL[dtype])
+    try:
+        import torch
+    except ImportError:
+        return
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.gelu(tx)
+    ty.sum().backward()
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(t.grad, tx.grad.numpy(), **TOL[dtype])
+
+
 def test_integer_tensor_to_a_negative_power_is_the_libraries_own_error():
     raises_own(ValueError, lambda: mg.tensor([2, 3]) ** -1, "pow", "-1")
 
