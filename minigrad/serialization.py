@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import struct
 import tempfile
 
@@ -38,6 +39,7 @@ from . import backend
 FORMAT = "minigrad-1"
 MAX_DEPTH = 100  # nesting deeper than this is refused (a cycle, or a hostile file)
 MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
+CHUNK = 1 << 20  # bytes read (and hashed) at a time
 _DIGEST_KEY = "minigrad.sha256"
 _ZERO_DIGEST = "0" * 64
 _DTYPES = {np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
@@ -160,27 +162,95 @@ def load(path, map_location=None):
     """Load what mg.save saved. Arrays load onto the CPU, or onto map_location ('cuda', 'cuda:N').
 
     Raises CheckpointError (a ValueError) for a file that is not one: corrupt, truncated,
-    tampered with, a pickle. Loading never imports or calls anything named by the file.
+    tampered with, a pickle, or not a regular file (a FIFO, a device, a directory). Loading
+    never imports or calls anything named by the file.
+
+    The file is read in the order that keeps a hostile one cheap: its kind (a FIFO is never
+    waited on), then the 8-byte length and the JSON header (at most MAX_HEADER bytes), which
+    must describe exactly the file's size; then, for a minigrad file, the checksum, computed
+    in chunks of CHUNK bytes; only then is the data read into memory.
     """
     device = backend.parse_device(map_location)
-    with open(path, "rb") as f:
-        data = f.read()
-    return from_bytes(data, device, name=os.fspath(path))
+    name = os.fspath(path)
+    with _open_regular(name) as f:
+        size = os.fstat(f.fileno()).st_size
+        prefix = _read_up_to(f, min(size, 9))
+        if len(prefix) >= 8:
+            (n,) = struct.unpack("<Q", prefix[:8])
+            if 2 <= n <= MAX_HEADER and 8 + n <= size:  # a plausible header: read all of it
+                prefix += _read_up_to(f, 8 + n - len(prefix))
+        header, meta = _read_header(prefix, name, size)
+        checked = _expected_digest(meta, prefix, name)
+        if checked is not None:  # a minigrad file: the checksum before any data is kept
+            digest, start = checked
+            h = _hasher(prefix, start)
+            for chunk in iter(lambda: f.read(CHUNK), b""):
+                h.update(chunk)
+            if h.hexdigest() != digest:
+                raise CheckpointError(f"{name}: checksum mismatch: the file was changed or damaged "
+                                      "after it was written")
+        f.seek(0)
+        data = _read_up_to(f, size)
+    if len(data) != size:
+        raise CheckpointError(f"{name}: the file shrank from {size} to {len(data)} bytes while "
+                              "it was read")
+    return from_bytes(data, device, name=name)
+
+
+def _open_regular(name):
+    """The file `name`, opened for reading, or CheckpointError if it is not a regular file.
+
+    Checked before opening (a device is never opened) and again on the open descriptor (the
+    path may have been swapped in between); O_NONBLOCK makes opening a FIFO return at once
+    instead of waiting for a writer."""
+    _check_regular(os.stat(name), name)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
+        | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(name, flags)
+    try:
+        _check_regular(os.fstat(fd), name)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _check_regular(st, name):
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
+        raise CheckpointError(f"{name} is {kind}; mg.load reads only regular files")
+
+
+def _read_up_to(f, n):
+    """Up to n bytes from f (fewer only at the end of the file)."""
+    parts, left = [], n
+    while left > 0:
+        chunk = f.read(min(left, CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def from_bytes(data, map_location=None, name="<bytes>"):
     """The object that to_bytes(obj) encoded; CheckpointError for anything else."""
     device = backend.parse_device(map_location)
     header, meta = _read_header(data, name)
+    checked = _expected_digest(meta, data, name)
+    if checked is not None:
+        digest, start = checked
+        if _digest(data, start) != digest:
+            raise CheckpointError(f"{name}: checksum mismatch: the file was changed or damaged "
+                                  "after it was written")
     arrays = _read_arrays(data, name)
-    if meta is None or not any(k.startswith("minigrad") for k in meta):
+    if checked is None:
         return {k: backend.to_device(v, device) for k, v in sorted(arrays.items())}  # foreign file
-    if set(meta) - {"minigrad", _DIGEST_KEY} or "minigrad" not in meta or _DIGEST_KEY not in meta:
-        raise CheckpointError(f"{name}: damaged minigrad metadata (keys {sorted(meta)})")
-    digest = meta[_DIGEST_KEY]
-    start = _digest_position(data, digest) if len(digest) == 64 else None
-    if start is None or not all(c in "0123456789abcdef" for c in digest) or _digest(data, start) != digest:
-        raise CheckpointError(f"{name}: checksum mismatch: the file was changed or damaged after it was written")
     try:
         info = json.loads(meta["minigrad"], parse_constant=_no_constant)
     except (ValueError, RecursionError) as e:
@@ -194,25 +264,43 @@ def from_bytes(data, map_location=None, name="<bytes>"):
     return obj
 
 
+def _expected_digest(meta, prefix, name):
+    """(digest, where it sits) for a minigrad file, None for a foreign one (no minigrad
+    metadata); CheckpointError for damaged minigrad metadata. prefix: at least the header."""
+    if meta is None or not any(k.startswith("minigrad") for k in meta):
+        return None
+    if set(meta) - {"minigrad", _DIGEST_KEY} or "minigrad" not in meta or _DIGEST_KEY not in meta:
+        raise CheckpointError(f"{name}: damaged minigrad metadata (keys {sorted(meta)})")
+    digest = meta[_DIGEST_KEY]
+    start = _digest_position(prefix, digest) if len(digest) == 64 else None
+    if start is None or not all(c in "0123456789abcdef" for c in digest):
+        raise CheckpointError(f"{name}: checksum mismatch: the file was changed or damaged after it was written")
+    return digest, start
+
+
 def _no_constant(text):
     raise ValueError(f"non-standard JSON constant {text}")
 
 
-def _read_header(data, name):
-    """Check the framing and the header ourselves, before the safetensors library sees the bytes."""
+def _read_header(data, name, size=None):
+    """Check the framing and the header ourselves, before the safetensors library sees the bytes.
+
+    data: the file's bytes, or (with size, the file's length) its first bytes: the 8-byte
+    length and, when that length is plausible, the header it gives."""
+    size = len(data) if size is None else size
     # safetensors framing first: a header of 640 bytes begins b"\x80\x02", as a pickle does
-    framed = len(data) > 8 and data[8:9] == b"{" and 8 + struct.unpack("<Q", data[:8])[0] <= len(data)
+    framed = size > 8 and data[8:9] == b"{" and 8 + struct.unpack("<Q", data[:8])[0] <= size
     pickled = data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
     if not framed and (pickled or data[:4] == b"PK\x03\x04"):
         raise CheckpointError(f"{name} is a pickle (an old minigrad checkpoint, or a torch.save file); "
                               "the format changed to safetensors and pickles are never loaded, "
                               "since loading one can run code")
-    if len(data) < 8:
-        raise CheckpointError(f"{name}: {len(data)} bytes is too short for a safetensors file")
+    if size < 8:
+        raise CheckpointError(f"{name}: {size} bytes is too short for a safetensors file")
     (n,) = struct.unpack("<Q", data[:8])
-    if n < 2 or n > MAX_HEADER or 8 + n > len(data):
+    if n < 2 or n > MAX_HEADER or 8 + n > size:
         raise CheckpointError(f"{name}: not a safetensors file, or truncated (header of {n} bytes, "
-                              f"file of {len(data)})")
+                              f"file of {size})")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -234,8 +322,8 @@ def _read_header(data, name):
         if _offsets(t)[1] - end != math.prod(t["shape"]) * itemsize:
             raise CheckpointError(f"{name}: tensor {key!r} has {_offsets(t)[1] - end} bytes for shape {t['shape']}")
         end = _offsets(t)[1]
-    if 8 + n + end != len(data):
-        raise CheckpointError(f"{name}: {len(data) - 8 - n} bytes of tensor data, the header describes "
+    if 8 + n + end != size:
+        raise CheckpointError(f"{name}: {size - 8 - n} bytes of tensor data, the header describes "
                               f"{end} (truncated or padded)")
     return header, meta
 
@@ -311,9 +399,14 @@ def _digest_position(data, digest):
     return 8 + at + len(pattern) - 65
 
 
-def _digest(data, start):
+def _hasher(prefix, start):
+    """SHA-256 fed with prefix (at least the header), its digest read as zeros."""
     h = hashlib.sha256()
-    h.update(memoryview(data)[:start])
+    h.update(memoryview(prefix)[:start])
     h.update(_ZERO_DIGEST.encode())
-    h.update(memoryview(data)[start + 64:])
-    return h.hexdigest()
+    h.update(memoryview(prefix)[start + 64:])
+    return h
+
+
+def _digest(data, start):
+    return _hasher(data, start).hexdigest()

@@ -351,3 +351,111 @@ def on_host(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(on_host(v) for v in obj)
     return obj
+
+
+# ============================================================================ hostile files on disk
+
+_SIX_GB = 6 * 2 ** 30
+
+
+def _sparse(path, head, size=_SIX_GB):
+    """A file of `size` bytes that begins with `head` and costs no disk (a sparse file)."""
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(size)
+
+
+def _bad_checksum_big_tensor(path):
+    """A valid header and minigrad metadata for a 64 MB tensor, with a digest that is wrong."""
+    data = to_bytes({"w": np.zeros(3)})
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    big = 64 * 2 ** 20
+    header["w"] = {"dtype": "F64", "shape": [big // 8], "data_offsets": [0, big]}
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    _sparse(path, struct.pack("<Q", len(raw)) + raw, 8 + len(raw) + big)
+
+
+HOSTILE_FILES = {
+    "6 GB of zeros": (lambda p: _sparse(p, b""), r"header of 0 bytes, file of 6442450944"),
+    "a 6 GB header length": (lambda p: _sparse(p, struct.pack("<Q", 5 * 2 ** 30) + b"{"),
+                             r"header of 5368709120 bytes"),
+    "a header beyond MAX_HEADER": (lambda p: _sparse(p, struct.pack("<Q", 200_000_000) + b"{"),
+                                   r"header of 200000000 bytes"),
+    "a good file padded to 6 GB": (lambda p: _sparse(p, to_bytes({"w": np.ones(3)})),
+                                   r"the header describes 24 \(truncated or padded\)"),
+    "a good header, data cut short": (lambda p: p.write_bytes(to_bytes({"w": np.ones(3)})[:-1]),
+                                      r"the header describes 24 \(truncated or padded\)"),
+    "64 MB whose checksum is wrong": (_bad_checksum_big_tensor, "checksum mismatch"),
+    "a FIFO": (lambda p: os.mkfifo(p), r"is a FIFO \(named pipe\); mg.load reads only regular files"),
+    "a directory": (lambda p: p.mkdir(), "is a directory; mg.load reads only regular files"),
+    "a symlink to a FIFO": (lambda p: (os.mkfifo(str(p) + ".fifo"), os.symlink(str(p) + ".fifo", p)),
+                            "is a FIFO"),
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX files")
+@pytest.mark.parametrize("make,message", HOSTILE_FILES.values(), ids=HOSTILE_FILES.keys())
+def test_a_hostile_file_is_refused_at_once_without_reading_its_data(tmp_path, make, message):
+    """The header is read and checked against the file's size before any data; a FIFO is never
+    waited on (the load runs in a thread: a hang fails the test instead of stopping it)."""
+    import threading
+    import time
+    import tracemalloc
+    path = tmp_path / "hostile.safetensors"
+    make(path)
+    outcome = []
+
+    def attempt():
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        try:
+            mg.load(path)
+        except Exception as e:  # noqa: BLE001 (the test looks at what it was)
+            outcome.append(e)
+        outcome.append(time.perf_counter() - t0)
+        outcome.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "mg.load hung"
+    error, seconds, peak = outcome
+    assert isinstance(error, CheckpointError), error
+    assert str(error).startswith(str(path)) and __import__("re").search(message, str(error)), error
+    assert peak < 8 * 2 ** 20, f"{peak} bytes held to refuse it"  # never the data, at most a chunk
+    assert seconds < 2, f"{seconds:.1f} s to refuse it"
+
+
+def test_a_device_file_is_refused_without_being_read(tmp_path):
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    with pytest.raises(CheckpointError, match="/dev/zero is a character device"):
+        mg.load("/dev/zero")
+    with pytest.raises(FileNotFoundError):
+        mg.load(tmp_path / "missing")
+
+
+def test_every_truncation_and_padding_of_a_file_on_disk_is_refused(tmp_path):
+    """mg.load reads a file in pieces (header, checksum, data): each cut lands in one of them."""
+    good = to_bytes({"w": np.ones(2, np.float32), "n": 1})
+    path = tmp_path / "x"
+    for cut in list(range(len(good))) + [len(good) + 1, len(good) + 4096]:
+        path.write_bytes(good[:cut] if cut < len(good) else good + b"\0" * (cut - len(good)))
+        with pytest.raises(CheckpointError):
+            mg.load(path)
+    path.write_bytes(good)
+    assert mg.load(path)["n"] == 1
+
+
+def test_bit_flips_of_a_file_on_disk_are_refused(tmp_path):
+    good = to_bytes({"w": np.ones(2, np.float32), "n": 1})
+    path = tmp_path / "x"
+    for i in range(0, len(good), 3):
+        bad = bytearray(good)
+        bad[i] ^= 1 << (i % 8)
+        path.write_bytes(bytes(bad))
+        with pytest.raises(CheckpointError):
+            mg.load(path)
