@@ -179,7 +179,7 @@ def load(path, map_location=None):
             (n,) = struct.unpack("<Q", prefix[:8])
             if 2 <= n <= MAX_HEADER and 8 + n <= size:  # a plausible header: read all of it
                 prefix += _read_up_to(f, 8 + n - len(prefix))
-        header, meta = _read_header(prefix, name, size)
+        _, meta = _read_header(prefix, name, size)
         checked = _expected_digest(meta, prefix, name)
         if checked is not None:  # a minigrad file: the checksum before any data is kept
             digest, start = checked
@@ -241,7 +241,7 @@ def _read_up_to(f, n):
 def from_bytes(data, map_location=None, name="<bytes>"):
     """The object that to_bytes(obj) encoded; CheckpointError for anything else."""
     device = backend.parse_device(map_location)
-    header, meta = _read_header(data, name)
+    _, meta = _read_header(data, name)
     checked = _expected_digest(meta, data, name)
     if checked is not None:
         digest, start = checked

@@ -3,6 +3,7 @@ import collections
 import json
 import os
 import pickle
+import re
 import struct
 
 import numpy as np
@@ -424,7 +425,7 @@ def test_a_hostile_file_is_refused_at_once_without_reading_its_data(tmp_path, ma
     assert not thread.is_alive(), "mg.load hung"
     error, seconds, peak = outcome
     assert isinstance(error, CheckpointError), error
-    assert str(error).startswith(str(path)) and __import__("re").search(message, str(error)), error
+    assert str(error).startswith(str(path)) and re.search(message, str(error)), error
     assert peak < 8 * 2 ** 20, f"{peak} bytes held to refuse it"  # never the data, at most a chunk
     assert seconds < 2, f"{seconds:.1f} s to refuse it"
 
