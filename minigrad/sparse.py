@@ -4,6 +4,10 @@ It holds the touched rows' unique indices (sorted), their summed gradient rows, 
 shape. Embedding(sparse=True) produces it; backward() merges two of them by adding their rows;
 adding one to a dense array gives a dense array. Optimizers that support it update only the
 touched rows (see each optimizer's docstring); clip_grad_norm_ and clip_grad_value_ accept it.
+
+One made by hand may repeat a row: the constructor sums the repeats and sorts the rows, as
+torch's coalesce() does, so that every optimizer sees each row once (a repeated row would
+otherwise be applied once by an update that writes rows, and summed by one that accumulates).
 """
 import numpy as np
 
@@ -17,33 +21,39 @@ class RowSparseGrad:
     __array_ufunc__ = None  # make `ndarray + RowSparseGrad` call our __radd__
 
     def __init__(self, indices, values, shape):
-        """indices: (k,) unique sorted row indices; values: (k,) + shape[1:] rows."""
-        self.indices, self.values, self.shape = indices, values, tuple(shape)
+        """values[j] is the gradient of row indices[j] of a table of `shape`.
+
+        indices: a 1-D integer array of rows in [0, shape[0]), in any order, repeats allowed:
+        the rows of a repeated index are summed and the indices sorted (torch's coalesce()).
+        values: an array of shape (len(indices),) + shape[1:], floating, on indices' device.
+        Raises TypeError, ValueError or IndexError naming what is wrong.
+        """
+        shape = _checked_shape(shape)
+        _check(indices, values, shape)
+        if not _is_coalesced(indices):
+            indices, values = _coalesce(indices, values, shape)
+        self.indices, self.values, self.shape = indices, values, shape
+
+    @classmethod
+    def _coalesced(cls, indices, values, shape):
+        """One from rows already unique and sorted (the library's own, checked where they are
+        made): no check, no copy."""
+        g = cls.__new__(cls)
+        g.indices, g.values, g.shape = indices, values, tuple(shape)
+        return g
 
     @classmethod
     def from_rows(cls, indices, rows, shape, exclude=None):
-        """Sum `rows` that share an index (repeated lookups), dropping the row `exclude`."""
-        xp = backend.get_array_module(rows)
+        """Sum `rows` that share an index (repeated lookups), dropping the row `exclude`.
+
+        The fast path from Embedding and DistributedDataParallel: indices are the lookups'
+        own, already checked to be in range, so only the summing is done."""
         indices = indices.reshape(-1)
         rows = rows.reshape((indices.shape[0],) + tuple(shape[1:]))
         if exclude is not None:
             keep = indices != exclude
             indices, rows = indices[keep], rows[keep]
-        if xp is not np:
-            unique, inverse = xp.unique(indices, return_inverse=True)
-            values = xp.zeros((unique.shape[0],) + tuple(shape[1:]), dtype=rows.dtype)
-            backend.scatter_add(values, inverse.reshape(-1), rows)
-            return cls(unique, values, shape)
-        # on the CPU: sort; take each index's first row, then add the repeats (usually few)
-        order = np.argsort(indices, kind="stable")
-        sorted_idx = indices[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = sorted_idx[1:] != sorted_idx[:-1]
-        values = rows[order[first]]
-        if not first.all():
-            segment = np.cumsum(first) - 1
-            np.add.at(values, segment[~first], rows[order[~first]])
-        return cls(sorted_idx[first], values, shape)
+        return cls._coalesced(*_coalesce(indices, rows, shape), shape)
 
     @property
     def dtype(self):
@@ -68,10 +78,11 @@ class RowSparseGrad:
         return dense
 
     def copy(self):
-        return RowSparseGrad(self.indices.copy(), self.values.copy(), self.shape)
+        return RowSparseGrad._coalesced(self.indices.copy(), self.values.copy(), self.shape)
 
     def astype(self, dtype, copy=True):
-        return RowSparseGrad(self.indices, self.values.astype(dtype, copy=copy), self.shape)
+        return RowSparseGrad._coalesced(self.indices, self.values.astype(dtype, copy=copy),
+                                        self.shape)
 
     def __add__(self, other):
         if isinstance(other, RowSparseGrad):
@@ -87,4 +98,70 @@ class RowSparseGrad:
     __radd__ = __add__
 
     def __neg__(self):
-        return RowSparseGrad(self.indices, -self.values, self.shape)
+        return RowSparseGrad._coalesced(self.indices, -self.values, self.shape)
+
+
+# ============================================================================ checking and summing
+
+def _checked_shape(shape):
+    try:
+        shape = tuple(int(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"RowSparseGrad: shape must be a tuple of ints, got {shape!r}") from None
+    if len(shape) == 0 or min(shape) < 0:
+        raise ValueError(f"RowSparseGrad: shape must have at least one axis (the rows) and no "
+                         f"negative size, got {shape}")
+    return shape
+
+
+def _check(indices, values, shape):
+    """indices and values as the constructor's docstring says, or an error naming what is not."""
+    for name, a in (("indices", indices), ("values", values)):
+        if not backend.is_array(a):
+            raise TypeError(f"RowSparseGrad: {name} must be a NumPy or CuPy array, got "
+                            f"{type(a).__name__}")
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise TypeError(f"RowSparseGrad: indices must be a 1-D integer array, got {indices.dtype} "
+                        f"of shape {tuple(indices.shape)}")
+    if values.dtype.kind not in "fc":
+        raise TypeError(f"RowSparseGrad: values must be a floating array (a gradient), got "
+                        f"{values.dtype}")
+    expected = (indices.shape[0],) + shape[1:]
+    if tuple(values.shape) != expected:
+        raise ValueError(f"RowSparseGrad: values of shape {tuple(values.shape)} for "
+                         f"{indices.shape[0]} indices of a table of shape {shape}: expected "
+                         f"{expected}")
+    if backend.device_of(indices) != backend.device_of(values):
+        raise RuntimeError(f"RowSparseGrad: indices on {backend.device_of(indices)}, values on "
+                           f"{backend.device_of(values)}")
+    if indices.size:
+        lo, hi = int(indices.min()), int(indices.max())
+        if lo < 0 or hi >= shape[0]:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"RowSparseGrad: index {bad} is out of range for a table of "
+                             f"{shape[0]} rows (indices must be in [0, {shape[0]}))")
+
+
+def _is_coalesced(indices):
+    """True when the indices are strictly increasing: unique and sorted."""
+    return indices.shape[0] < 2 or bool((indices[1:] > indices[:-1]).all())
+
+
+def _coalesce(indices, rows, shape):
+    """The unique indices, sorted, and for each the sum of its rows (in the order given)."""
+    xp = backend.get_array_module(rows)
+    if xp is not np:
+        unique, inverse = xp.unique(indices, return_inverse=True)
+        values = xp.zeros((unique.shape[0],) + tuple(shape[1:]), dtype=rows.dtype)
+        backend.scatter_add(values, inverse.reshape(-1), rows)
+        return unique, values
+    # on the CPU: sort; take each index's first row, then add the repeats (usually few)
+    order = np.argsort(indices, kind="stable")
+    sorted_idx = indices[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_idx[1:] != sorted_idx[:-1]
+    values = rows[order[first]]
+    if not first.all():
+        segment = np.cumsum(first) - 1
+        np.add.at(values, segment[~first], rows[order[~first]])
+    return sorted_idx[first], values

@@ -163,10 +163,108 @@ def test_a_bad_sparse_gradient_fails_the_step_before_any_parameter_changes(
     dense_ok = name != "SparseAdam"
     opt = getattr(optim, name)([big, emb] if dense_ok else [emb], lr=0.1)
     big.grad = np.ones(1 << 20) if dense_ok else None
-    emb.grad = RowSparseGrad(np.array(indices), np.ones(values_shape), (V, D))
+    # the constructor refuses these (below): a gradient changed after it was made gets here
+    emb.grad = RowSparseGrad(np.array([0, 1]), np.ones((2, D)), (V, D))
+    emb.grad.indices, emb.grad.values = np.array(indices), np.ones(values_shape)
     with pytest.raises(error, match=match):
         opt.step()
     assert np.all(big.data == 1) and np.all(emb.data == 1) and not opt.state
+
+
+@pytest.mark.parametrize("indices, values, shape, error, match", [
+    (np.array([1, V]), np.ones((2, D)), (V, D), IndexError, f"index {V} is out of range for a table of {V} rows"),
+    (np.array([-1, 2]), np.ones((2, D)), (V, D), IndexError, "index -1 is out of range"),
+    (np.array([1, 2]), np.ones((3, D)), (V, D), ValueError, r"values of shape \(3, 3\) for 2 indices.*expected \(2, 3\)"),
+    (np.array([1, 2]), np.ones((2, D + 1)), (V, D), ValueError, "values of shape"),
+    (np.array([1.0, 2.0]), np.ones((2, D)), (V, D), TypeError, "indices must be a 1-D integer array, got float64"),
+    (np.array([[1, 2]]), np.ones((2, D)), (V, D), TypeError, r"1-D integer array, got int64 of shape \(1, 2\)"),
+    (np.array([True, False]), np.ones((2, D)), (V, D), TypeError, "1-D integer array, got bool"),
+    ([1, 2], np.ones((2, D)), (V, D), TypeError, "indices must be a NumPy or CuPy array, got list"),
+    (np.array([1, 2]), [[1.0] * D] * 2, (V, D), TypeError, "values must be a NumPy or CuPy array"),
+    (np.array([1, 2]), np.ones((2, D), np.int64), (V, D), TypeError, "values must be a floating array"),
+    (np.array([1, 2]), np.ones((2, D)), (), ValueError, "at least one axis"),
+    (np.array([1, 2]), np.ones((2, D)), (V, -D), ValueError, "no negative size"),
+    (np.array([1, 2]), np.ones((2, D)), V, TypeError, "shape must be a tuple of ints"),
+])
+def test_the_constructor_refuses_what_is_not_a_row_sparse_gradient(indices, values, shape, error, match):
+    with pytest.raises(error, match=match):
+        RowSparseGrad(indices, values, shape)
+
+
+def test_the_constructor_sums_repeated_rows_and_sorts_them_as_torch_coalesce():
+    idx = np.array([7, 2, 7, 0, 2, 7])
+    rows = np.random.default_rng(0).standard_normal((6, D))
+    g = RowSparseGrad(idx, rows, (V, D))
+    np.testing.assert_array_equal(g.indices, [0, 2, 7])
+    np.testing.assert_array_equal(g.values, [rows[3], rows[1] + rows[4], rows[0] + rows[2] + rows[5]])
+    np.testing.assert_allclose(g.to_dense(), sparse_grad(idx, rows).to_dense(), rtol=1e-15)
+    torch = pytest.importorskip("torch")
+    t = torch.sparse_coo_tensor(torch.tensor(idx)[None], torch.tensor(rows), (V, D)).coalesce()
+    np.testing.assert_array_equal(g.indices, t.indices()[0].numpy())
+    np.testing.assert_allclose(g.values, t.values().numpy(), rtol=1e-15)
+
+
+def test_a_coalesced_gradient_is_kept_as_given():
+    idx, rows = np.array([1, 4, 9]), np.ones((3, D))
+    g = RowSparseGrad(idx, rows, [V, D])
+    assert g.indices is idx and g.values is rows and g.shape == (V, D)
+    empty = RowSparseGrad(np.zeros(0, np.int64), np.zeros((0, D)), (V, D))
+    assert empty.indices.shape == (0,) and not empty.to_dense().any()
+
+
+def _sparse_optimizers():
+    """Every optimizer in optim that takes a RowSparseGrad, with LAZY's options for it."""
+    takes_sparse = [name for name in optim.__all__ if isinstance(getattr(optim, name), type)
+                    and issubclass(getattr(optim, name), optim.Optimizer)
+                    and (getattr(optim, name).lazy_sparse or name == "SparseAdam")]
+    return [(name, kw) for name in sorted(takes_sparse)
+            for kw in [kw for n, kw in LAZY if n == name] + [{}] * (name not in dict(LAZY))]
+
+
+SPARSE_OPTIMIZERS = _sparse_optimizers() + [("SGD", dict(lr=0.1, momentum=0.9))]
+
+
+def _dense_step_is_the_sparse_step(name, kw):
+    """Where a zero gradient moves nothing (no momentum, no decay), the dense step on the
+    dense gradient is the sparse step, exactly."""
+    return name in ("SGD", "Adagrad") and not kw.get("momentum") and not kw.get("weight_decay")
+
+
+@pytest.mark.parametrize("name,kw", SPARSE_OPTIMIZERS,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(SPARSE_OPTIMIZERS)])
+def test_repeated_rows_step_as_their_sum_for_every_sparse_optimizer(name, kw):
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((V, D))
+    repeated, coalesced, dense = (mg.nn.Parameter(w0.copy()) for _ in range(3))
+    opt_r, opt_c, opt_d = (getattr(optim, name)([p], **kw) for p in (repeated, coalesced, dense))
+    for _ in range(4):
+        idx = rng.integers(0, 4, 9)  # 9 lookups of 4 rows: every step repeats rows
+        rows = rng.standard_normal((9, D))
+        repeated.grad = RowSparseGrad(idx, rows, (V, D))
+        coalesced.grad = sparse_grad(idx, rows)  # Embedding's own, summed as it is made
+        dense.grad = coalesced.grad.to_dense()
+        opt_r.step()
+        opt_c.step()
+        np.testing.assert_array_equal(repeated.data, coalesced.data)
+        for k, v in opt_c.state[coalesced].items():
+            np.testing.assert_array_equal(opt_r.state[repeated][k], v, err_msg=k)
+        if _dense_step_is_the_sparse_step(name, kw):
+            opt_d.step()
+            np.testing.assert_array_equal(repeated.data, dense.data)
+
+
+def test_every_optimizer_that_takes_sparse_gradients_is_in_the_table():
+    assert {"SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "SparseAdam", "ASGD"} \
+        <= {name for name, _ in SPARSE_OPTIMIZERS}
+
+
+def test_clipping_sees_repeated_rows_summed():
+    idx, rows = np.array([3, 3, 5]), np.array([[1.0, 2, 2], [1, 2, 2], [0, 0, 1]])
+    g = RowSparseGrad(idx, rows, (V, D))
+    np.testing.assert_array_equal(g.values, [[2, 4, 4], [0, 0, 1]])
+    p = mg.nn.Parameter(np.zeros((V, D)))
+    p.grad = g
+    assert optim.clip_grad_norm_([p], 100.0) == pytest.approx(np.sqrt(4 + 16 + 16 + 1))
 
 
 def test_sparse_adam_rejects_dense_gradients():
