@@ -1,5 +1,5 @@
 """minigrad: a reverse-mode autograd engine over NumPy (CPU) and CuPy (GPU) arrays."""
-from . import backend, nn
+from . import backend, nn, threads
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .backend import (cuda_is_available, get_default_dtype, get_rng_state, manual_seed,
                       set_default_dtype, set_rng_state)
@@ -9,6 +9,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .serialization import CheckpointError, load, save
 from .sparse import RowSparseGrad
 from .tensor import Tensor
+from .threads import get_num_threads, set_num_threads
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "concatenate", "cat", "stack", "where",
@@ -17,5 +18,6 @@ __all__ = [
     "set_default_dtype", "get_default_dtype", "cuda_is_available", "backend", "nn",
     "RowSparseGrad", "save", "load", "CheckpointError",
     "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError",
+    "threads", "set_num_threads", "get_num_threads",
 ]
 __version__ = "0.1.0"
