@@ -24,7 +24,7 @@ import math
 
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer, check, check_real
 
 ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
 
@@ -37,7 +37,7 @@ class Muon(Optimizer):
                  ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5,
                  adjust_lr_fn=None):
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
-                        ns_coefficients=tuple(ns_coefficients), eps=eps, ns_steps=ns_steps,
+                        ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
                         adjust_lr_fn=adjust_lr_fn)
         super().__init__(params, defaults)
 
@@ -55,9 +55,12 @@ class Muon(Optimizer):
         if fn not in ADJUST_LR_FNS:
             raise ValueError(f"Adjust learning rate function {fn} is not supported (adjust_lr_fn: "
                              "expected None, 'original' or 'match_rms_adamw')")
-        check(isinstance(steps, int) and 0 <= steps < 100, "ns_steps", steps,
-              "an integer 0 <= ns_steps < 100")
-        check(len(coefficients) == 3, "ns_coefficients", coefficients, "three numbers (a, b, c)")
+        check(isinstance(steps, int) and not isinstance(steps, bool) and 0 <= steps < 100,
+              "ns_steps", steps, "an integer 0 <= ns_steps < 100")
+        check(isinstance(coefficients, (tuple, list)) and len(coefficients) == 3,
+              "ns_coefficients", coefficients, "three numbers (a, b, c)")
+        group["ns_coefficients"] = tuple(check_real(f"ns_coefficients[{i}]", c)
+                                         for i, c in enumerate(coefficients))
 
     def _init_state(self, theta, group):
         return {"momentum_buffer": get_array_module(theta).zeros_like(theta)}

@@ -30,19 +30,32 @@ from . import executor
 def check(ok, name, value, expected):
     """Raise ValueError naming the hyperparameter, its value and what was expected."""
     if not ok:
-        raise ValueError(f"Invalid {name}: {value!r} (expected {expected})")
+        raise ValueError(f"Invalid {name}: {short_repr(value)} (expected {expected})")
+
+
+def short_repr(value, limit=60):
+    """repr(value), its middle cut out past `limit` characters (10**400 has 401 digits)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 4:]}"
 
 
 def check_real(name, value):
     """Return `value` as a Python number once it is a finite real number: NumPy scalars count,
-    strings and bools do not (TypeError); inf and nan do not (ValueError)."""
+    strings and bools do not (TypeError); inf, nan and an int too large for a float (10**400)
+    do not (ValueError): every update computes in floats."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"Invalid {name}: {value!r} (expected a real number, got "
                         f"{type(value).__name__})")
-    # an int is finite however large (math.isfinite would overflow converting it to a float)
-    check(isinstance(value, numbers.Integral) or math.isfinite(value), name, value,
-          "a finite number")
+    check(_is_finite(value), name, value, "a finite number")
     return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _is_finite(value):
+    """True for a real number that is a finite float (an int too large to be one is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the largest float
+        return False
 
 
 def check_pair(name, value, names=None):
@@ -133,16 +146,21 @@ class Optimizer:
 
     # the numeric hyperparameters wherever an optimizer has them: each must be a finite real
     # number (a NumPy scalar is stored as the Python number); those in NON_NEGATIVE also >= 0,
-    # those in PAIRS a pair of them (the optimizer checks their ranges)
+    # those in PAIRS a pair of them (the optimizer checks their ranges). initial_lr, max_lr and
+    # min_lr are the schedulers' (optim/lr_scheduler.py), kept in the groups as torch's are.
     NON_NEGATIVE = ("lr", "eps", "weight_decay", "lr_decay", "momentum", "alpha", "momentum_decay",
-                    "initial_accumulator_value")
-    REAL = ("dampening", "rho", "beta2_decay", "d")
+                    "initial_accumulator_value", "lambd", "initial_lr", "max_lr", "min_lr")
+    REAL = ("dampening", "rho", "beta2_decay", "d0", "d", "t0", "r", "weight_lr_power",
+            "base_momentum", "max_momentum")
     PAIRS = ("etas", "step_sizes")
+    MAY_BE_INFINITE = ()  # hyperparameters for which inf means "no limit" (Prodigy's growth_rate)
 
     def _check_group(self, group):
         """Raise for an invalid hyperparameter (TypeError for a non-number, ValueError for a bad
         value): the shared rules here; subclasses add their own. Writes the checked values back
-        into `group` as Python numbers and tuples."""
+        into `group` as Python numbers and tuples. Whatever else a group holds that this
+        optimizer declares (a key of its defaults) and is a number must be finite too: no inf,
+        nan or 10**400 reaches a step."""
         for name in self.NON_NEGATIVE + self.REAL:
             if name in group:
                 group[name] = check_real(name, group[name])
@@ -151,6 +169,10 @@ class Optimizer:
         for name in self.PAIRS:
             if name in group:
                 group[name] = check_pair(name, group[name])
+        for name, value in group.items():
+            if name in self.defaults and name not in self.MAY_BE_INFINITE \
+                    and isinstance(value, numbers.Real) and not isinstance(value, bool):
+                check(_is_finite(value), name, value, "a finite number")
         if "betas" in group:
             group["betas"] = check_betas(group["betas"])
         # torch's implementation switches, accepted so torch code runs unchanged: foreach
@@ -286,27 +308,67 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def _saved_groups(self, state_dict):
-        """state_dict's param groups, once its layout fits this optimizer's (the same number of
-        groups, of parameters in each); ValueError otherwise."""
-        if not isinstance(state_dict, dict) or "state" not in state_dict \
-                or "param_groups" not in state_dict:
-            raise ValueError("load_state_dict expects a dict with 'state' and 'param_groups'")
-        saved_groups = state_dict["param_groups"]
+        """state_dict's param groups, once its layout fits this optimizer's: a dict with 'state'
+        (a dict of dicts keyed by parameter index) and 'param_groups' (a list of as many dicts as
+        this optimizer has groups, each with a 'params' list of as many integer indices as the
+        group has parameters, no index twice), and state only for indices the groups name.
+        TypeError for a part of the wrong kind, ValueError for one that does not fit."""
+        if not isinstance(state_dict, dict):
+            raise TypeError("load_state_dict expects a dict with 'state' and 'param_groups', got "
+                            f"a {type(state_dict).__name__}")
+        missing = [repr(k) for k in ("state", "param_groups") if k not in state_dict]
+        if missing:
+            raise ValueError(f"loaded state dict has no {' or '.join(missing)} entry: "
+                             "load_state_dict expects a dict with 'state' and 'param_groups'")
+        saved_groups, state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)):
+            raise TypeError("loaded state dict's 'param_groups' is a "
+                            f"{type(saved_groups).__name__}, expected a list of dicts")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
                              f"the optimizer has {len(self.param_groups)}")
+        named = set()
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"loaded param group {i} has {len(saved['params'])} parameters, "
+            if not isinstance(saved, dict):
+                raise TypeError(f"loaded param group {i} is a {type(saved).__name__}, expected a dict")
+            ids = saved.get("params")
+            if not isinstance(ids, (list, tuple)):
+                raise TypeError(f"loaded param group {i} has 'params' {ids!r}, expected a list of "
+                                "parameter indices")
+            if len(ids) != len(group["params"]):
+                raise ValueError(f"loaded param group {i} has {len(ids)} parameters, "
                                  f"the optimizer's has {len(group['params'])}")
+            for idx in ids:
+                if isinstance(idx, bool) or not isinstance(idx, numbers.Integral):
+                    raise TypeError(f"loaded param group {i} names parameter {idx!r}, expected "
+                                    "an integer index")
+                if idx in named:
+                    raise ValueError(f"loaded param groups name parameter index {idx} twice")
+                named.add(idx)
+        if not isinstance(state, dict):
+            raise TypeError(f"loaded state dict's 'state' is a {type(state).__name__}, expected "
+                            "a dict {parameter index: {name: value}}")
+        for idx, saved in state.items():
+            if idx not in named:
+                raise ValueError(f"loaded state for parameter index {idx!r}, which no group names")
+            if not isinstance(saved, dict):
+                raise TypeError(f"state of parameter {idx} is a {type(saved).__name__}, expected "
+                                "a dict {name: value}")
         return saved_groups
 
     def load_state_dict(self, state_dict):
-        """Restore state and hyperparameters saved by state_dict().
+        """Restore state and hyperparameters saved by state_dict() (or by torch.optim's same
+        optimizer, its tensors as NumPy arrays).
 
-        Groups, parameter counts, state names and state shapes must match this optimizer;
-        otherwise ValueError, and nothing changes. Loaded arrays move to each parameter's
-        device, floating ones cast to its dtype.
+        Everything is checked before anything is written, and a refused dict (ValueError or
+        TypeError naming the part) changes nothing: the layout (groups, parameter counts,
+        indices), each group's hyperparameters (as at construction), and each parameter's state
+        against what this optimizer would have made for it (`_init_state`): the same entries;
+        arrays of the shape it would make, floating point (bool, integer, complex and object
+        arrays are refused; other float dtypes are cast to the parameter's dtype, as torch
+        does, and moved to its device), finite, and >= 0 where they are sums or averages of
+        squares (STATE_NON_NEGATIVE); numbers finite, within STATE_NUMBERS' ranges (the step
+        count t a non-negative integer; torch's 0-d tensors and float steps load as numbers).
         """
         saved_groups = self._saved_groups(state_dict)
         by_index, new_groups = {}, []
@@ -320,36 +382,78 @@ class Optimizer:
             new_groups.append(new)
         new_state = {}
         for idx, saved in state_dict["state"].items():
-            if idx not in by_index:
-                raise ValueError(f"loaded state for parameter index {idx}, which no group names")
             p, group = by_index[idx]
             new_state[p] = self._restore_state(idx, p, saved, self._init_state(p.data, group))
         self.state = new_state
         self.param_groups[:] = new_groups
 
+    # loaded state: the entries (by name, wherever an optimizer keeps them) that are sums or
+    # averages of squares, never negative; and the ranges of scalar state
+    STATE_NON_NEGATIVE = ("exp_avg_sq", "max_exp_avg_sq", "exp_avg_var", "exp_inf", "sum",
+                          "square_avg", "acc_delta", "row_var", "col_var", "variance", "step_size")
+    STATE_NUMBERS = {  # name: (is it in range, what is expected)
+        "step": (lambda t: 0 <= t <= 2 ** 53, "an integer 0 <= step <= 2**53"),
+        "mu_product": (lambda v: 0.0 <= v <= 1.0, "0 <= mu_product <= 1 (a product of momenta)"),
+        "eta": (lambda v: v >= 0.0, "eta >= 0 (a step size)"),
+        "mu": (lambda v: 0.0 < v <= 1.0, "0 < mu <= 1 (an averaging weight)"),
+    }
+
     def _restore_state(self, idx, p, saved, template):
+        """Parameter idx's loaded state, checked against `template`, the state _init_state makes:
+        new arrays (on p's device, in p's dtype) and Python numbers; raises naming the entry."""
         if set(saved) != set(template):
-            raise ValueError(f"state of parameter {idx} has entries {sorted(saved)}, expected "
-                             f"{sorted(template)}")
+            raise ValueError(f"state of parameter {idx} has entries {sorted(map(str, saved))}, "
+                             f"expected {sorted(template)}")
         out = {}
         for name, want in template.items():
-            value = saved[name]
+            value, where = saved[name], f"state {name!r} of parameter {idx}"
             if backend.is_array(want) or (want is None and value is not None):
-                value = value.data if isinstance(value, Tensor) else value
-                shape = want.shape if want is not None else p.shape
-                if not hasattr(value, "shape") or tuple(value.shape) != tuple(shape):
-                    raise ValueError(f"state {name!r} of parameter {idx} has shape "
-                                     f"{getattr(value, 'shape', None)}, expected {tuple(shape)}")
-                value = backend.to_device(value, p.device)
-                value = value.astype(p.dtype) if value.dtype.kind == "f" else value.copy()
-            elif isinstance(want, (int, float)) and not isinstance(want, bool):
-                try:
-                    value = type(want)(value)
-                except (TypeError, ValueError):
-                    raise ValueError(f"state {name!r} of parameter {idx} is {value!r}, expected "
-                                     f"a number ({type(want).__name__})") from None
-            out[name] = value
+                out[name] = self._restore_array(where, name, value, p,
+                                                p.shape if want is None else want.shape)
+            elif isinstance(want, numbers.Real) and not isinstance(want, bool):
+                out[name] = self._restore_number(where, name, value, type(want))
+            else:
+                out[name] = value
         return out
+
+    def _restore_array(self, where, name, value, p, shape):
+        value = value.data if isinstance(value, Tensor) else value
+        if not (isinstance(value, np.ndarray) or backend.is_array(value)):
+            raise TypeError(f"{where} is a {type(value).__name__}, expected an array of shape "
+                            f"{tuple(shape)}")
+        if tuple(value.shape) != tuple(shape):
+            raise ValueError(f"{where} has shape {tuple(value.shape)}, expected {tuple(shape)}")
+        if value.dtype.kind != "f":
+            raise TypeError(f"{where} has dtype {value.dtype}, expected a floating-point array "
+                            f"(the parameter's dtype, {p.dtype})")
+        with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+            value = backend.to_device(value, p.device).astype(p.dtype)  # a copy, as torch casts
+        xp = backend.get_array_module(value)
+        if not bool(xp.isfinite(value).all()):
+            raise ValueError(f"{where} holds nan or inf (in {p.dtype}): an optimizer's state is "
+                             "finite")
+        if name in self.STATE_NON_NEGATIVE and not bool((value >= 0).all()):
+            raise ValueError(f"{where} holds negative values: it is a sum or an average of "
+                             "squares, never negative")
+        return value
+
+    def _restore_number(self, where, name, value, kind):
+        if (isinstance(value, np.ndarray) or backend.is_array(value)) and value.shape == ():
+            value = value.item()  # torch keeps scalar state as 0-d tensors
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{where} is {short_repr(value)}, expected a number ({kind.__name__})")
+        if not _is_finite(value):
+            raise ValueError(f"{where} is {short_repr(value)}, expected a finite number")
+        if kind is int:
+            if not float(value).is_integer():
+                raise ValueError(f"{where} is {short_repr(value)}, expected an integer")
+            value = int(value)  # torch's float steps, 1.0, load as 1
+        else:
+            value = kind(value)
+        ok, expected = self.STATE_NUMBERS.get(name, (lambda v: True, ""))
+        if not ok(value):
+            raise ValueError(f"{where} is {short_repr(value)}, expected {expected}")
+        return value
 
 
 def _check_rows(name, g, shape):

@@ -36,11 +36,12 @@ use_bias_correction must agree across groups (ValueError at step; prodigyopt sil
 first group's), and a group's lr must be the largest lr or 0 (a frozen group).
 """
 import math
+import numbers
 
 from minigrad.backend import get_array_module
 from minigrad.function import enable_grad
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer, check, check_real
 
 SHARED = ("betas", "beta3", "d0", "d_coef", "growth_rate", "decouple", "use_bias_correction")
 
@@ -53,8 +54,8 @@ class Prodigy(Optimizer):
                  weight_decay=0.0, decouple=True, use_bias_correction=False,
                  safeguard_warmup=False, d0=1e-6, d_coef=1.0, growth_rate=float("inf"),
                  fsdp_in_use=False, slice_p=1):
-        check(lr > 0.0, "lr", lr, "lr > 0 (the multiplier of d; leave it at 1.0)")
-        defaults = dict(lr=lr, betas=tuple(betas), beta3=beta3, eps=eps,
+        check(check_real("lr", lr) > 0.0, "lr", lr, "lr > 0 (the multiplier of d; leave it at 1.0)")
+        defaults = dict(lr=lr, betas=betas, beta3=beta3, eps=eps,
                         weight_decay=weight_decay, d=d0, d0=d0, d_max=d0, d_numerator=0.0,
                         d_coef=d_coef, k=0, growth_rate=growth_rate,
                         use_bias_correction=use_bias_correction, decouple=decouple,
@@ -62,15 +63,33 @@ class Prodigy(Optimizer):
                         slice_p=slice_p)
         super().__init__(params, defaults)
 
+    MAY_BE_INFINITE = ("growth_rate",)  # inf: d may grow without limit (the default)
+
     def _check_group(self, group):
-        super()._check_group(group)  # lr, eps, weight_decay >= 0; 0 <= betas < 1
+        super()._check_group(group)  # lr, eps, weight_decay >= 0; 0 <= betas < 1; d0, d finite
         beta3, slice_p = group["beta3"], group["slice_p"]
+        for name in ("d_coef", "d_max", "d_numerator"):
+            group[name] = check_real(name, group[name])
+        growth = group["growth_rate"]
+        if isinstance(growth, bool) or not isinstance(growth, numbers.Real):
+            raise TypeError(f"Invalid growth_rate: {growth!r} (expected a real number, got "
+                            f"{type(growth).__name__})")
+        check(growth > 0.0, "growth_rate", growth, "growth_rate > 0 (inf: no limit)")
+        group["growth_rate"] = float(growth)
         check(group["eps"] > 0.0, "eps", group["eps"], "eps > 0")
         check(group["d0"] > 0.0, "d0", group["d0"], "d0 > 0")
         check(group["d_coef"] > 0.0, "d_coef", group["d_coef"], "d_coef > 0")
-        check(group["growth_rate"] > 0.0, "growth_rate", group["growth_rate"], "growth_rate > 0")
+        # the estimate itself (group state, as the reference keeps it): loaded, it must be one
+        # the method could reach: d > 0, d_max > 0, k steps taken
+        check(group["d"] > 0.0, "d", group["d"], "d > 0 (the estimate of the distance)")
+        check(group["d_max"] > 0.0, "d_max", group["d_max"], "d_max > 0")
+        check(isinstance(group["k"], int) and not isinstance(group["k"], bool) and group["k"] >= 0,
+              "k", group["k"], "an integer >= 0 (the steps taken)")
+        if beta3 is not None:
+            group["beta3"] = check_real("beta3", beta3)
         check(beta3 is None or 0.0 <= beta3 < 1.0, "beta3", beta3, "None or 0 <= beta3 < 1")
-        check(isinstance(slice_p, int) and slice_p >= 1, "slice_p", slice_p, "an integer >= 1")
+        check(isinstance(slice_p, int) and not isinstance(slice_p, bool) and slice_p >= 1,
+              "slice_p", slice_p, "an integer >= 1")
         check(not group["fsdp_in_use"], "fsdp_in_use", group["fsdp_in_use"],
               "False: minigrad has no sharded parameters")
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from minigrad.function import enable_grad
 
-from .optimizer import Optimizer, check
+from .optimizer import Optimizer, check, check_real
 from .trace import Scalars
 
 
@@ -61,7 +61,7 @@ class ScheduleFreeAdamW(Optimizer):
 
     def __init__(self, params, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  warmup_steps=0, r=0.0, weight_lr_power=2.0, foreach=None):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, r=r, k=0, warmup_steps=warmup_steps,
+        defaults = dict(lr=lr, betas=betas, eps=eps, r=r, k=0, warmup_steps=warmup_steps,
                         train_mode=False, weight_sum=0.0, lr_max=-1.0, scheduled_lr=0.0, ckp1=0.0,
                         weight_lr_power=weight_lr_power, weight_decay=weight_decay,
                         foreach=foreach)
@@ -71,8 +71,20 @@ class ScheduleFreeAdamW(Optimizer):
         super()._check_group(group)  # lr, eps, weight_decay >= 0; 0 <= betas < 1
         check(group["betas"][0] > 0.0, "beta1 (betas[0])", group["betas"][0],
               "0 < beta1 < 1: eval() recovers x from y by dividing by beta1")
-        steps = group["warmup_steps"]
-        check(isinstance(steps, int) and steps >= 0, "warmup_steps", steps, "an integer >= 0")
+        for name in ("warmup_steps", "k"):  # k: the steps taken (group state, as the reference)
+            n = group[name]
+            check(isinstance(n, int) and not isinstance(n, bool) and n >= 0, name, n,
+                  "an integer >= 0")
+        # the rest of the group state, as step() leaves it: loaded, it must be what a run makes
+        for name in ("weight_sum", "lr_max", "scheduled_lr", "ckp1"):
+            group[name] = check_real(name, group[name])
+        check(group["weight_sum"] >= 0.0, "weight_sum", group["weight_sum"], "weight_sum >= 0")
+        check(group["lr_max"] == -1.0 or group["lr_max"] >= 0.0, "lr_max", group["lr_max"],
+              "-1 (no step yet) or >= 0")
+        check(group["scheduled_lr"] >= 0.0, "scheduled_lr", group["scheduled_lr"], ">= 0")
+        check(0.0 <= group["ckp1"] <= 1.0, "ckp1", group["ckp1"], "0 <= ckp1 <= 1 (a weight)")
+        check(isinstance(group["train_mode"], bool), "train_mode", group["train_mode"],
+              "True or False")
 
     # ======================================================================== y and x
     def eval(self):

@@ -40,6 +40,7 @@ from minigrad.distributed import comm
 from minigrad.function import enable_grad
 from minigrad.nn import Parameter
 from minigrad.sparse import RowSparseGrad
+from minigrad.tensor import Tensor
 
 from .adamw import AdamW
 from .optimizer import Optimizer
@@ -325,7 +326,10 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     def load_state_dict(self, state_dict):
         """Load a whole state dict (from state_dict(), at any number of ranks, or from the
-        plain optimizer); this rank keeps its share. Invalid input changes nothing."""
+        plain optimizer); this rank keeps its share. The layout and the hyperparameters are
+        checked here, every rank alike; each rank's share of the state by the wrapped
+        optimizer's load_state_dict (dtype, shape, finite values, counters in range). Invalid
+        input changes nothing, on any rank."""
         saved_groups = self._saved_groups(state_dict)
         position, new_groups, by_saved = 0, [], {}  # by_saved: saved index -> global position
         for saved, g in zip(saved_groups, self.param_groups):
@@ -335,18 +339,14 @@ class ZeroRedundancyOptimizer(Optimizer):
                 by_saved[idx] = position + j
             new_groups.append(new)
             position += len(g["params"])
-        full = {}
-        for idx, s in state_dict["state"].items():
-            if idx not in by_saved:
-                raise ValueError(f"loaded state for parameter index {idx}, which no group names")
-            if not isinstance(s, dict):
-                raise ValueError(f"state of parameter {idx} is a {type(s).__name__}, expected a dict")
-            full[by_saved[idx]] = (idx, s)
+        full = {by_saved[idx]: (idx, s) for idx, s in state_dict["state"].items()}  # layout checked
         # each rank loads its share, keyed by the saved indices (so that an error names them);
         # then the ranks compare notes: if any refused its share, the others put theirs back,
         # and every rank raises the same error
         arrays, saved_index = set(self.optim.state_arrays), {i: idx for idx, i in by_saved.items()}
-        before, error = self.optim.state_dict(), None
+        # a load replaces the wrapped optimizer's state dict and group dicts, never writes into
+        # them: putting the old objects back undoes it exactly (even a state a load would refuse)
+        before, error = (self.optim.state, list(self.optim.param_groups)), None
         try:
             local_state = {}
             for i, r0, r1, piece in self._local:
@@ -355,10 +355,15 @@ class ZeroRedundancyOptimizer(Optimizer):
                 idx, s = full[i]
                 if piece is not self._params[i]:
                     want = tuple(self._params[i].shape)
-                    for k in arrays & set(s):
+                    s = {k: v.data if isinstance(v, Tensor) else v for k, v in s.items()}
+                    for k in arrays & set(s):  # whole, before this rank's rows are cut out
                         if s[k] is not None and tuple(getattr(s[k], "shape", ())) != want:
                             raise ValueError(f"state {k!r} of parameter {idx} has shape "
                                              f"{getattr(s[k], 'shape', None)}, expected {want}")
+                        if s[k] is not None and not isinstance(s[k], np.ndarray) \
+                                and not backend.is_array(s[k]):
+                            raise TypeError(f"state {k!r} of parameter {idx} is a "
+                                            f"{type(s[k]).__name__}, expected an array")
                     s = {k: _row_slice(v, r0, r1) if k in arrays and v is not None else v
                          for k, v in s.items()}
                 local_state[idx] = s
@@ -366,8 +371,12 @@ class ZeroRedundancyOptimizer(Optimizer):
             for i, *_ in self._local:
                 local_groups[self._group_of[i]]["params"].append(saved_index[i])
             self.optim.load_state_dict({"state": local_state, "param_groups": local_groups})
-        except (ValueError, KeyError, TypeError) as e:
+        except Exception as e:  # any error: the other ranks must hear of it, not wait
             error = e
-        self._agree(error, "loading the state dict", undo=lambda: self.optim.load_state_dict(before))
+        self._agree(error, "loading the state dict", undo=lambda: self._put_back(*before))
         self.param_groups[:] = new_groups
         self.state = self.optim.state
+
+    def _put_back(self, state, groups):
+        self.optim.state = state
+        self.optim.param_groups[:] = groups
