@@ -364,3 +364,81 @@ def test_layers_on_the_device_match_the_cpu(build, device):
     for name, b in extras.items():
         assert mg.backend.device_of(extras_d[name]).startswith(device), name
         np.testing.assert_allclose(to_np(extras_d[name]), b, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+# ============================================================================ constructor arguments
+
+NAN = float("nan")
+BAD_ARGUMENTS = [  # (layer, args, kwargs, error, message): each names the layer, argument and value
+    (nn.Linear, (-1, 3), {}, ValueError, "Linear: in_features must be a non-negative integer, got -1"),
+    (nn.Linear, (3, -2), {}, ValueError, "Linear: out_features must be a non-negative integer, got -2"),
+    (nn.Linear, (2.5, 3), {}, TypeError, r"Linear: in_features must be an integer, got 2.5 \(float\)"),
+    (nn.Linear, (True, 3), {}, TypeError, r"Linear: in_features must be an integer, got True \(bool\)"),
+    (nn.Linear, (3, "4"), {}, TypeError, "Linear: out_features must be an integer, got '4'"),
+    (nn.Linear, (2, 3), {"bias": "False"}, TypeError, "Linear: bias must be True or False, got 'False'"),
+    (nn.Linear, (2, 3), {"dtype": np.int64}, TypeError, "Linear: dtype must be a floating dtype.*int64"),
+    (nn.Linear, (2, 3), {"dtype": "nonsense"}, TypeError, "Linear: dtype 'nonsense' is not a dtype"),
+    (nn.Embedding, (-3, 2), {}, ValueError, "Embedding: num_embeddings must be a non-negative integer, got -3"),
+    (nn.Embedding, (3, -2), {}, ValueError, "Embedding: embedding_dim must be a non-negative integer, got -2"),
+    (nn.Embedding, (3, 2), {"padding_idx": 3}, ValueError, r"Embedding: padding_idx 3 must be within num_embeddings \(3\)"),
+    (nn.Embedding, (3, 2), {"padding_idx": -4}, ValueError, "Embedding: padding_idx -4 must be within"),
+    (nn.Embedding, (3, 2), {"padding_idx": 1.0}, TypeError, "Embedding: padding_idx must be an integer, got 1.0"),
+    (nn.Embedding, (3, 2), {"padding_idx": True}, TypeError, "Embedding: padding_idx must be an integer, got True"),
+    (nn.Embedding, (3, 2), {"max_norm": 0}, ValueError, "Embedding: max_norm must be > 0, got 0"),
+    (nn.Embedding, (3, 2), {"max_norm": NAN}, ValueError, "Embedding: max_norm must be > 0, got nan"),
+    (nn.Embedding, (3, 2), {"norm_type": -1}, ValueError, "Embedding: norm_type must be > 0, got -1"),
+    (nn.Embedding, (3, 2), {"norm_type": float("inf")}, ValueError, "Embedding: norm_type must be finite"),
+    (nn.Embedding, (3, 2), {"sparse": 1}, TypeError, "Embedding: sparse must be True or False, got 1"),
+    (nn.BatchNorm1d, (-3,), {}, ValueError, "BatchNorm1d: num_features must be a non-negative integer, got -3"),
+    (nn.BatchNorm1d, (3.0,), {}, TypeError, "BatchNorm1d: num_features must be an integer, got 3.0"),
+    (nn.BatchNorm1d, (3,), {"eps": 0}, ValueError, "BatchNorm1d: eps must be > 0, got 0"),
+    (nn.BatchNorm1d, (3,), {"eps": -1e-5}, ValueError, "BatchNorm1d: eps must be > 0, got -1e-05"),
+    (nn.BatchNorm1d, (3,), {"eps": NAN}, ValueError, "BatchNorm1d: eps must be > 0, got nan"),
+    (nn.BatchNorm1d, (3,), {"momentum": 1.5}, ValueError, "BatchNorm1d: momentum must be between 0 and 1, got 1.5"),
+    (nn.BatchNorm1d, (3,), {"momentum": -0.1}, ValueError, "BatchNorm1d: momentum must be between 0 and 1, got -0.1"),
+    (nn.BatchNorm1d, (3,), {"momentum": "0.1"}, TypeError, "BatchNorm1d: momentum must be a number, got '0.1'"),
+    (nn.BatchNorm1d, (3,), {"affine": None}, TypeError, "BatchNorm1d: affine must be True or False, got None"),
+    (nn.BatchNorm1d, (3,), {"track_running_stats": "no"}, TypeError, "BatchNorm1d: track_running_stats must be"),
+    (nn.LayerNorm, ((2, -1),), {}, ValueError, r"LayerNorm: normalized_shape\[1\] must be a non-negative integer, got -1"),
+    (nn.LayerNorm, (-4,), {}, ValueError, "LayerNorm: normalized_shape must be a non-negative integer, got -4"),
+    (nn.LayerNorm, ("3",), {}, TypeError, "LayerNorm: normalized_shape must be an integer or a tuple"),
+    (nn.LayerNorm, (3,), {"eps": 0.0}, ValueError, "LayerNorm: eps must be > 0, got 0"),
+    (nn.LayerNorm, (3,), {"bias": "yes"}, TypeError, "LayerNorm: bias must be True or False"),
+    (nn.Dropout, (1.5,), {}, ValueError, "Dropout: dropout probability has to be between 0 and 1, but got 1.5"),
+    (nn.Dropout, (-0.1,), {}, ValueError, "Dropout: dropout probability has to be between 0 and 1, but got -0.1"),
+    (nn.Dropout, (NAN,), {}, ValueError, "Dropout: dropout probability has to be between 0 and 1, but got nan"),
+    (nn.Dropout, ("0.5",), {}, TypeError, "Dropout: p must be a number, got '0.5'"),
+    (nn.Dropout, (True,), {}, TypeError, "Dropout: p must be a number, got True"),
+    (nn.GELU, ("fast",), {}, ValueError, "GELU: approximate must be 'none' or 'tanh', got 'fast'"),
+    (nn.Flatten, (1.5,), {}, TypeError, "Flatten: start_dim must be an integer, got 1.5"),
+    (nn.Sequential, (nn.ReLU(), "relu"), {}, TypeError, "Sequential: argument 1 is a str, not a Module"),
+    (nn.CausalSelfAttention, (8, 0), {}, ValueError, "CausalSelfAttention: n_head must be a positive integer, got 0"),
+    (nn.CausalSelfAttention, (8, 3), {}, ValueError, r"n_embd \(8\) must be a positive multiple of n_head \(3\)"),
+    (nn.CausalSelfAttention, (-8, 2), {}, ValueError, "CausalSelfAttention: n_embd must be a non-negative integer"),
+    (nn.CausalSelfAttention, (8, 2.0), {}, TypeError, "CausalSelfAttention: n_head must be an integer, got 2.0"),
+    (nn.CausalSelfAttention, (8, 2), {"dropout": 2}, ValueError, "CausalSelfAttention: dropout must be between 0 and 1"),
+    (nn.CausalSelfAttention, (8, 2), {"bias": None}, TypeError, "CausalSelfAttention: bias must be True or False"),
+]
+
+
+@pytest.mark.parametrize("layer,args,kwargs,error,message", BAD_ARGUMENTS,
+                         ids=[f"{c[0].__name__}{c[1]}{c[2] or ''}" for c in BAD_ARGUMENTS])
+def test_bad_constructor_arguments_are_refused_naming_the_argument(layer, args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        layer(*args, **kwargs)
+
+
+GOOD_ARGUMENTS = [  # what torch accepts stays accepted: zero sizes, NumPy integers, edge values
+    (nn.Linear, (0, 0), {}), (nn.Linear, (np.int64(2), np.int32(3)), {"dtype": "float64"}),
+    (nn.Embedding, (3, 0), {"padding_idx": np.int64(-1)}), (nn.Embedding, (0, 2), {}),
+    (nn.BatchNorm1d, (0,), {"momentum": None}), (nn.BatchNorm1d, (3,), {"momentum": 0.0}),
+    (nn.BatchNorm1d, (3,), {"momentum": 1, "eps": 1e-30}), (nn.LayerNorm, ([2, 3],), {}),
+    (nn.Dropout, (0,), {}), (nn.Dropout, (1,), {}), (nn.Flatten, (0, -1), {}),
+    (nn.CausalSelfAttention, (0, 1), {}), (nn.CausalSelfAttention, (8, 8), {"dropout": 1.0}),
+]
+
+
+@pytest.mark.parametrize("layer,args,kwargs", GOOD_ARGUMENTS,
+                         ids=[f"{c[0].__name__}{c[1]}{c[2] or ''}" for c in GOOD_ARGUMENTS])
+def test_edge_constructor_arguments_that_torch_accepts_are_accepted(layer, args, kwargs):
+    layer(*args, **kwargs)

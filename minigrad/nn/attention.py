@@ -8,7 +8,7 @@ computes on (x, x, x) with a causal mask, with c_attn as in_proj and c_proj as o
 hold it to that).
 """
 from . import functional as F
-from .layers import Dropout, Linear
+from .layers import Dropout, Linear, _flag, _number, _size
 from .module import Module
 
 
@@ -22,8 +22,13 @@ class CausalSelfAttention(Module):
     """
 
     def __init__(self, n_embd, n_head, bias=True, dropout=0.0, dtype=None, device="cpu"):
-        if n_head <= 0 or n_embd % n_head:
-            raise ValueError(f"n_embd ({n_embd}) must be a positive multiple of n_head ({n_head})")
+        n_embd = _size("CausalSelfAttention", "n_embd", n_embd)
+        n_head = _size("CausalSelfAttention", "n_head", n_head, minimum=1)
+        if n_embd % n_head:
+            raise ValueError(f"CausalSelfAttention: n_embd ({n_embd}) must be a positive multiple "
+                             f"of n_head ({n_head})")
+        dropout = _number("CausalSelfAttention", "dropout", dropout, 0.0, 1.0)
+        bias = _flag("CausalSelfAttention", "bias", bias)
         self.n_embd, self.n_head, self.dropout = n_embd, n_head, dropout
         self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias, dtype=dtype, device=device)
         self.c_proj = Linear(n_embd, n_embd, bias=bias, dtype=dtype, device=device)

@@ -4,18 +4,35 @@ import math
 from .. import backend
 
 
+def _shape(fn, shape):
+    """shape as a tuple of non-negative ints, else ValueError/TypeError naming fn and shape
+    (a negative size would otherwise reach math.sqrt: "math domain error")."""
+    shape = (shape,) if isinstance(shape, int) and not isinstance(shape, bool) else shape
+    if not isinstance(shape, (tuple, list)) or any(
+            isinstance(d, bool) or not hasattr(d, "__index__") for d in shape):  # int, np.int64
+        raise TypeError(f"{fn}: shape must be a tuple of integers, got {shape!r}")
+    if any(d < 0 for d in shape):
+        raise ValueError(f"{fn}: shape {tuple(shape)} has a negative size")
+    return tuple(int(d) for d in shape)
+
+
 def uniform(shape, low, high, dtype=None, device="cpu"):
     """U(low, high) samples from the seeded generator."""
+    shape = _shape("uniform", shape)
     return backend.uniform(low, high, shape, dtype or backend.get_default_dtype(), device)
 
 
 def normal(shape, mean=0.0, std=1.0, dtype=None, device="cpu"):
     """N(mean, std²) samples from the seeded generator."""
+    shape = _shape("normal", shape)
     return backend.normal(mean, std, shape, dtype or backend.get_default_dtype(), device)
 
 
 def kaiming_uniform(shape, a=0.0, fan_in=None, dtype=None, device="cpu"):
     """U(-b, b) with b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a²)) (leaky ReLU)."""
+    shape = _shape("kaiming_uniform", shape)
+    if fan_in is not None and not fan_in >= 0:
+        raise ValueError(f"kaiming_uniform: fan_in must be >= 0, got {fan_in}")
     fan_in = fan_in if fan_in is not None else _fan_in(shape)
     gain = math.sqrt(2.0 / (1 + a * a))
     bound = gain * math.sqrt(3.0 / fan_in) if fan_in else 0.0
@@ -24,8 +41,11 @@ def kaiming_uniform(shape, a=0.0, fan_in=None, dtype=None, device="cpu"):
 
 def xavier_uniform(shape, gain=1.0, dtype=None, device="cpu"):
     """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    shape = _shape("xavier_uniform", shape)
+    if not shape:
+        raise ValueError("xavier_uniform: a 0-d shape has no fan_in and fan_out")
     fan_out, fan_in = shape[0], _fan_in(shape)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out)) if fan_in + fan_out else 0.0
     return uniform(shape, -bound, bound, dtype, device)
 
 

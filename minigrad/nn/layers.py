@@ -8,12 +8,61 @@ from . import functional as F
 from . import init
 from .module import Module, Parameter
 
+# ============================================================================ argument checks
+# Each layer checks its arguments where it is built, naming the layer, the argument and the
+# value: a negative size would otherwise fail deep inside an initialiser ("math domain error").
+
+def _size(layer, arg, value, minimum=0):
+    """value as an int >= minimum (sizes may be 0, as in torch: an empty layer), else
+    TypeError (not an integer; a bool is not a size) or ValueError (too small)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{layer}: {arg} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{layer}: {arg} must be {'a non-negative' if minimum == 0 else 'a positive'} "
+                         f"integer, got {value}")
+    return int(value)
+
+
+def _number(layer, arg, value, low, high=math.inf, low_open=False):
+    """value as a float in [low, high] ((low, high] with low_open), else TypeError/ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{layer}: {arg} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not (low < value if low_open else low <= value) or not value <= high:  # NaN fails both
+        where = (f"> {low:g}" if low_open else f">= {low:g}") if high == math.inf else \
+            f"between {low:g} and {high:g}"
+        raise ValueError(f"{layer}: {arg} must be {where}, got {value}")
+    return value
+
+
+def _flag(layer, arg, value):
+    """value as a bool; anything else (a string "False" is true) is a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{layer}: {arg} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _float_dtype(layer, dtype):
+    """The floating dtype the layer's parameters get (the default dtype for None)."""
+    if dtype is None:
+        return np.dtype(backend.get_default_dtype())
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{layer}: dtype {dtype!r} is not a dtype") from None
+    if dt.kind != "f":
+        raise TypeError(f"{layer}: dtype must be a floating dtype (float16, float32, float64), got {dt}")
+    return dt
+
 
 class Linear(Module):
     """y = x Wᵀ + b. weight: (out_features, in_features); both weight and bias start
     U(-1/sqrt(in_features), 1/sqrt(in_features)), as torch.nn.Linear."""
 
     def __init__(self, in_features, out_features, bias=True, dtype=None, device="cpu"):
+        in_features = _size("Linear", "in_features", in_features)
+        out_features = _size("Linear", "out_features", out_features)
+        bias, dtype = _flag("Linear", "bias", bias), _float_dtype("Linear", dtype)
         self.in_features, self.out_features = in_features, out_features
         # torch's kaiming_uniform(a=sqrt(5)) reduces to the bound 1/sqrt(fan_in)
         self.weight = Parameter(init.kaiming_uniform((out_features, in_features), a=math.sqrt(5),
@@ -36,11 +85,21 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
                  norm_type=2.0, sparse=False, dtype=None, device="cpu"):
+        num_embeddings = _size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = _size("Embedding", "embedding_dim", embedding_dim)
         if padding_idx is not None:
+            padding_idx = _size("Embedding", "padding_idx", padding_idx, minimum=-math.inf)
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"padding_idx {padding_idx} must be within num_embeddings "
-                                 f"({num_embeddings})")
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
+                                 f"num_embeddings ({num_embeddings})")
             padding_idx %= num_embeddings
+        if max_norm is not None:
+            max_norm = _number("Embedding", "max_norm", max_norm, 0.0, low_open=True)
+        # sum(|w|^p)^(1/p) is the norm computed, so p is finite and positive
+        norm_type = _number("Embedding", "norm_type", norm_type, 0.0, math.inf, low_open=True)
+        if norm_type == math.inf:
+            raise ValueError("Embedding: norm_type must be finite, got inf")
+        sparse, dtype = _flag("Embedding", "sparse", sparse), _float_dtype("Embedding", dtype)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
         self.sparse = sparse
@@ -70,7 +129,13 @@ class BatchNorm1d(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None, device="cpu"):
-        dtype = dtype or backend.get_default_dtype()
+        num_features = _size("BatchNorm1d", "num_features", num_features)
+        eps = _number("BatchNorm1d", "eps", eps, 0.0, low_open=True)
+        if momentum is not None:  # None: the cumulative average
+            momentum = _number("BatchNorm1d", "momentum", momentum, 0.0, 1.0)
+        affine = _flag("BatchNorm1d", "affine", affine)
+        track_running_stats = _flag("BatchNorm1d", "track_running_stats", track_running_stats)
+        dtype = _float_dtype("BatchNorm1d", dtype)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(backend.to_device(np.ones(num_features, dtype), device)) \
@@ -94,6 +159,18 @@ class BatchNorm1d(Module):
                             num_batches_tracked=self.num_batches_tracked
                             if self.training else None)
 
+    def _check_state(self, name, value):
+        """Loaded running statistics must be ones training could have made: a mean that is
+        finite, a variance that is finite and >= 0 (a negative one makes evaluation NaN), a
+        count of batches >= 0 (momentum=None divides by it)."""
+        xp = backend.get_array_module(value)
+        if name in ("running_mean", "running_var") and not bool(xp.isfinite(value).all()):
+            raise ValueError("holds inf or NaN; a running statistic must be finite")
+        if name == "running_var" and bool((value < 0).any()):
+            raise ValueError(f"holds a negative variance ({float(value.min()):g}); a variance is >= 0")
+        if name == "num_batches_tracked" and bool((value < 0).any()):
+            raise ValueError(f"is {int(value.min())}; a count of batches is >= 0")
+
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, " \
                f"affine={self.affine}, track_running_stats={self.track_running_stats}"
@@ -103,9 +180,11 @@ class Dropout(Module):
     """Zeroes elements with probability p in training (scaling the rest by 1/(1-p)); identity in eval."""
 
     def __init__(self, p=0.5):
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"Dropout: p must be a number, got {p!r} ({type(p).__name__})")
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p = p
+            raise ValueError(f"Dropout: dropout probability has to be between 0 and 1, but got {p}")
+        self.p = float(p)
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
@@ -139,6 +218,8 @@ class GELU(Module):
     """x Φ(x), exact (approximate='none') or with the tanh approximation ('tanh')."""
 
     def __init__(self, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):
@@ -149,7 +230,8 @@ class Flatten(Module):
     """Flatten axes start_dim..end_dim (default: all but the batch axis), as torch.nn.Flatten."""
 
     def __init__(self, start_dim=1, end_dim=-1):
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = _size("Flatten", "start_dim", start_dim, minimum=-math.inf)
+        self.end_dim = _size("Flatten", "end_dim", end_dim, minimum=-math.inf)
 
     def forward(self, x):
         return x.flatten(self.start_dim, self.end_dim)
@@ -159,6 +241,9 @@ class Sequential(Module):
     """Modules applied in order; their parameters are named by position: '0.weight'."""
 
     def __init__(self, *modules):
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a Module")
         self.layers = list(modules)
 
     def named_children(self):
@@ -187,8 +272,17 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  dtype=None, device="cpu"):
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        dtype = dtype or backend.get_default_dtype()
+        if isinstance(normalized_shape, (int, np.integer, bool, np.bool_)):
+            shape = (_size("LayerNorm", "normalized_shape", normalized_shape),)
+        elif isinstance(normalized_shape, (tuple, list)):
+            shape = tuple(_size("LayerNorm", f"normalized_shape[{i}]", d)
+                          for i, d in enumerate(normalized_shape))
+        else:
+            raise TypeError(f"LayerNorm: normalized_shape must be an integer or a tuple of them, "
+                            f"got {normalized_shape!r}")
+        eps = _number("LayerNorm", "eps", eps, 0.0, low_open=True)
+        elementwise_affine = _flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias, dtype = _flag("LayerNorm", "bias", bias), _float_dtype("LayerNorm", dtype)
         self.normalized_shape, self.eps = shape, eps
         self.elementwise_affine = elementwise_affine
         self.weight = Parameter(backend.to_device(np.ones(shape, dtype), device)) \
