@@ -5,6 +5,10 @@ of its submodules (attributes that are Modules, and Modules or Parameters inside
 dict attributes) named with dots: `layers.0.weight`. Buffers (running statistics) are the raw
 arrays whose attribute names a class lists in `_buffers`; they are saved with the parameters.
 """
+from collections.abc import Mapping
+
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor
 
@@ -22,6 +26,14 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+class StateDictKeyError(KeyError, ValueError):
+    """Missing or unexpected keys in load_state_dict: a KeyError (as it always was) and a
+    ValueError (bad input), printed without KeyError's quotes."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
 
 
 class Module:
@@ -134,34 +146,69 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays into the parameters and buffers, in place.
 
-        strict: every key must match (missing and unexpected keys raise). Shapes must always
-        match. Everything is checked before anything is written, so a failure changes nothing.
+        strict: every key must match (missing and unexpected keys raise StateDictKeyError, a
+        KeyError and a ValueError). Each entry is checked against what the module holds:
+        - shape: must be equal;
+        - dtype: a float entry takes floats of any precision, cast as torch's copy_ casts
+          (float64 into float32 rounds; a value that overflows, 1e300 into float32, is
+          refused); an integer entry (a count) takes integers that fit; bool, complex,
+          object and string arrays are refused;
+        - values: each module may check its own (`_check_state`): BatchNorm's running_mean
+          must be finite, running_var finite and >= 0, num_batches_tracked >= 0. Parameters
+          may hold any float, NaN included, as in torch;
+        - device: the value is copied onto the entry's device.
+        Values may be arrays (NumPy or CuPy), Tensors, NumPy scalars, Python numbers or lists of
+        numbers. Everything is checked before anything is written, so a failure changes nothing;
+        the values are copied, so one entry may hold another's array (a swap) safely.
         Returns (missing_keys, unexpected_keys).
         """
-        targets = {name: (p, None) for name, p in self.named_parameters()}
-        for name, mod, attr in self.named_buffers():
-            targets[name] = (mod, attr)
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict expects a mapping of dotted names to arrays (what "
+                            f"state_dict() returns), got {type(state_dict).__name__}")
+        for key in state_dict:
+            if type(key) is not str:
+                raise TypeError(f"load_state_dict: key {key!r} is of type {type(key).__name__}; the keys "
+                                "are dotted names such as '0.weight'")
+        targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+            raise StateDictKeyError("load_state_dict: " + "; ".join(
+                f"{what} keys {keys}" for what, keys in (("missing", missing), ("unexpected", unexpected))
+                if keys) + " (strict=False loads the keys that match)")
         plan = []
-        for name, (obj, attr) in targets.items():
-            if name not in state_dict:
-                continue
-            value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else value
-            current = obj.data if attr is None else getattr(obj, attr)
-            if not backend.is_array(value):
-                import numpy as np
-                value = np.asarray(value)
-            if value.shape != current.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {value.shape} in the state "
-                                 f"dict, the module's has shape {current.shape}")
-            plan.append((current, backend.to_device(value, backend.device_of(current))))
-        for current, value in plan:
+        for name, (mod, attr, current) in targets.items():
+            if name in state_dict:
+                value = _checked_value(name, state_dict[name], current)
+                try:
+                    mod._check_state(attr, value)
+                except ValueError as e:
+                    raise ValueError(f"load_state_dict: {name} {e}") from None
+                plan.append((current, value))
+        for current, value in plan:  # everything checked: now write
             current[...] = value
         return missing, unexpected
+
+    def _state_targets(self):
+        """{dotted name: (module, attribute name, the array held)} for every state_dict entry."""
+        targets, seen = {}, set()
+        for mod_name, mod in self.named_modules():
+            prefix = f"{mod_name}." if mod_name else ""
+            for name, p in mod._named_own_parameters():
+                if id(p) not in seen:  # a shared parameter, under its first name only
+                    seen.add(id(p))
+                    targets[prefix + name] = (mod, name, p.data)
+            for name in mod._buffers:
+                value = getattr(mod, name, None)
+                if value is not None:
+                    targets[prefix + name] = (mod, name, value)
+        return targets
+
+    def _check_state(self, name, value):
+        """Raise ValueError (saying what is wrong, to follow the entry's name) if value, about
+        to be loaded into this module's parameter or buffer `name`, is out of range. A hook for
+        modules whose state has bounds (BatchNorm's running variance is >= 0); by default,
+        anything the dtype and shape checks let through is accepted."""
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
@@ -174,3 +221,47 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+def _checked_value(name, value, current):
+    """value as an array of current's dtype, shape and device (a fresh copy), or TypeError /
+    ValueError naming the entry and what was wrong."""
+    value = value.data if isinstance(value, Tensor) else value
+    if not backend.is_array(value):
+        if isinstance(value, (np.generic, int, float, bool, list, tuple)):
+            try:
+                value = np.asarray(value)
+            except ValueError as e:  # a ragged list
+                raise ValueError(f"load_state_dict: {name} is not an array of numbers ({e})") from None
+        else:
+            raise TypeError(f"load_state_dict: {name} is of type {type(value).__name__}; expected an array "
+                            f"of {current.dtype} and shape {current.shape}")
+    want, got = current.dtype, value.dtype
+    if want.kind == "f":
+        ok = got.kind == "f"
+    elif want.kind in "iu":
+        ok = got.kind in "iu"
+    else:
+        ok = got == want
+    if not ok:
+        raise TypeError(f"load_state_dict: {name} has dtype {got}; the module's is {want}"
+                        + (" (a float entry takes floats of any precision)" if want.kind == "f" else
+                           " (an integer entry takes integers)" if want.kind in "iu" else ""))
+    if value.shape != current.shape:
+        raise ValueError(f"load_state_dict: {name} has shape {value.shape} in the state dict, the "
+                         f"module's has shape {current.shape}")
+    value = backend.to_device(value, backend.device_of(current))
+    xp = backend.get_array_module(value)
+    if want.kind in "iu" and value.size:
+        info = np.iinfo(want)
+        low, high = int(value.min()), int(value.max())
+        if low < info.min or high > info.max:
+            raise ValueError(f"load_state_dict: {name} holds {low if low < info.min else high}, "
+                             f"outside the range of {want}")
+    with np.errstate(over="ignore"):  # an overflow is refused below, by name
+        cast = value.astype(want, copy=True)  # a copy: the state dict may hold the module's own arrays
+    if want.kind == "f" and got.itemsize > want.itemsize and not bool(
+            (xp.isfinite(cast) | ~xp.isfinite(value)).all()):
+        raise ValueError(f"load_state_dict: {name} holds values beyond the range of {want} "
+                         f"(its dtype here is {got})")
+    return cast
