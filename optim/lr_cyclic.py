@@ -5,25 +5,85 @@ that also set momentum.
 """
 import math
 
-from .lr_scheduler import LRScheduler, _check, _half_cos, _per_group
+from .lr_scheduler import (
+    LRS,
+    NON_NEGATIVE,
+    POSITIVE,
+    LRScheduler,
+    _check,
+    _Each,
+    _flag,
+    _groups,
+    _half_cos,
+    _integer,
+    _one_of,
+    _per_group,
+    _real,
+)
+
+MODES = ("triangular", "triangular2", "exp_range")
+PHASE_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
+
+
+def _name(name, value):
+    """A string (CyclicLR's mode: one of MODES, or any name beside a scale_fn)."""
+    if not isinstance(value, str):
+        raise TypeError(f"Invalid {name}: {value!r} (expected a string)")
+    return value
+
+
+def _phases(name, value):
+    """OneCycleLR's phases: 2 or 3 of [last step, then four of the group keys it anneals]."""
+    _check(isinstance(value, (list, tuple)) and len(value) in (2, 3), name, value,
+           "a list of 2 or 3 phases")
+    out = []
+    for i, phase in enumerate(value):
+        _check(isinstance(phase, (list, tuple)) and len(phase) == 5
+               and all(isinstance(k, str) and k in PHASE_KEYS for k in phase[1:]),
+               f"{name}[{i}]", phase, f"[last step, then four of {', '.join(PHASE_KEYS)}]")
+        out.append((_real()(f"{name}[{i}][0]", phase[0]), *phase[1:]))
+    return out
 
 
 class _CyclesMomentum(LRScheduler):
     """Also sets momentum (or Adam's beta1) to momentum_at(t) each step, if cycle_momentum.
     `start`: per group, the values a schedule starting afresh (last_epoch = -1) puts in it."""
 
-    def __init__(self, optimizer, last_epoch, start, cycle_momentum, base_momentum, max_momentum):
-        self.cycle_momentum, self.use_beta1 = cycle_momentum, "betas" in optimizer.defaults
-        if cycle_momentum:
-            _check(self.use_beta1 or "momentum" in optimizer.defaults, "cycle_momentum", True,
+    CHECKS = {"cycle_momentum": _flag, "use_beta1": _flag, "base_momentums": _Each(_real()),
+              "max_momentums": _Each(_real())}
+
+    def __init__(self, optimizer, last_epoch, start, cycle_momentum, base_momentum, max_momentum,
+                 **kept):
+        """kept: the subclass's values to check and keep (by attribute), before anything is
+        written into the optimizer's groups."""
+        _groups(optimizer)
+        use_beta1 = "betas" in optimizer.defaults
+        if _flag("cycle_momentum", cycle_momentum):
+            _check(use_beta1 or "momentum" in optimizer.defaults, "cycle_momentum", True,
                    "False for an optimizer without momentum or betas")
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            kept.update(base_momentums=_per_group("base_momentum", optimizer, base_momentum),
+                        max_momentums=_per_group("max_momentum", optimizer, max_momentum))
+        self._set(optimizer, last_epoch, cycle_momentum=cycle_momentum, use_beta1=use_beta1, **kept)
+        if cycle_momentum:
             start = [dict(values, base_momentum=lo, max_momentum=hi)
                      for values, lo, hi in zip(start, self.base_momentums, self.max_momentums)]
         for group, values in zip(optimizer.param_groups, start if last_epoch == -1 else []):
             group.update(values)
         super().__init__(optimizer, last_epoch)
+
+    def _check_together(self, values):
+        """The momenta it sets bypass the optimizer's checks: beta1 in [0, 1), momentum >= 0."""
+        if hasattr(self, "optimizer"):  # loading: the optimizer decides which it is
+            _check(values["use_beta1"] == ("betas" in self.optimizer.defaults), "use_beta1",
+                   values["use_beta1"], f"{not values['use_beta1']}, for this optimizer")
+        if not values["cycle_momentum"]:
+            return
+        ok, expected = ((lambda m: 0 <= m < 1, "0 <= beta1 < 1") if values["use_beta1"]
+                        else (lambda m: m >= 0, "momentum >= 0"))
+        for name in ("base_momentums", "max_momentums"):
+            _check(name in values, name, None, "a value per param group, with cycle_momentum")
+            for i, m in enumerate(values[name]):
+                _check(ok(m), f"{name}[{i}]", m, expected)
 
     def step(self, epoch=None):
         super().step(epoch)
@@ -45,19 +105,29 @@ class CyclicLR(_CyclesMomentum):
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
                  mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
                  cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
-        base_lrs = _per_group("base_lr", optimizer, base_lr)
-        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
-        _check(mode in ("triangular", "triangular2", "exp_range") or scale_fn is not None, "mode",
-               mode, "'triangular', 'triangular2', 'exp_range', or a scale_fn")
-        up = float(step_size_up)
-        down = float(step_size_down) if step_size_down is not None else up
-        self.total_size, self.step_ratio = up + down, up / (up + down)
-        self.mode, self.gamma, self.scale_fn, self.scale_mode = mode, gamma, scale_fn, scale_mode
+        base_lrs = LRS("base_lr", _per_group("base_lr", optimizer, base_lr), len(_groups(optimizer)))
+        up = float(POSITIVE("step_size_up", step_size_up))
+        down = up if step_size_down is None else float(NON_NEGATIVE("step_size_down", step_size_down))
+        _check(scale_fn is None or callable(scale_fn), "scale_fn", scale_fn, "None or a function")
         if scale_fn is None:
-            self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
         super().__init__(optimizer, last_epoch, [{"lr": lr} for lr in base_lrs],
-                         cycle_momentum, base_momentum, max_momentum)
+                         cycle_momentum, base_momentum, max_momentum,
+                         max_lrs=_per_group("max_lr", optimizer, max_lr), total_size=up + down,
+                         step_ratio=up / (up + down), mode=mode, gamma=gamma, scale_fn=scale_fn,
+                         scale_mode=scale_mode)
         self.base_lrs = base_lrs  # initial_lr is base_lr only if no other schedule set it
+
+    CHECKS = {**_CyclesMomentum.CHECKS, "max_lrs": LRS, "total_size": POSITIVE,
+              "step_ratio": _real(lambda v: 0 < v <= 1, "0 < step_ratio <= 1"), "gamma": POSITIVE,
+              "mode": _name, "scale_mode": _one_of("cycle", "iterations"),
+              "scale_fn": lambda name, f: f}
+
+    def _check_together(self, values):
+        super()._check_together(values)
+        scale_fn = values.get("scale_fn", getattr(self, "scale_fn", None))
+        _check(values["mode"] in MODES or scale_fn is not None, "mode", values["mode"],
+               "'triangular', 'triangular2', 'exp_range', or a scale_fn")
 
     def _height(self, t):
         """h(t) and scale: where in its triangle step t is, and this cycle's amplitude."""
@@ -94,27 +164,40 @@ class OneCycleLR(_CyclesMomentum):
                  pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
                  max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
                  last_epoch=-1):
-        max_lrs = _per_group("max_lr", optimizer, max_lr)
+        max_lrs = _Each(POSITIVE)("max_lr", _per_group("max_lr", optimizer, max_lr),
+                                  len(_groups(optimizer)))
         if total_steps is None and (epochs is None or steps_per_epoch is None):
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-        n = total_steps if total_steps is not None else epochs * steps_per_epoch
-        _check(isinstance(n, int) and n > 0, "total_steps", n, "a positive integer")
-        _check(isinstance(pct_start, float) and 0 <= pct_start <= 1, "pct_start", pct_start,
-               "a float in [0, 1]")
-        _check(anneal_strategy in ("cos", "linear"), "anneal_strategy", anneal_strategy,
-               "'cos' or 'linear'")
-        self.total_steps, self.anneal_strategy, p = n, anneal_strategy, pct_start
+        if total_steps is None:
+            n = _integer(1)("epochs", epochs) * _integer(1)("steps_per_epoch", steps_per_epoch)
+        else:
+            n = _integer(1)("total_steps", total_steps)
+        if not isinstance(pct_start, float):  # as torch: 0.3, not 0 or 1
+            raise TypeError(f"Invalid pct_start: {pct_start!r} (expected a float in [0, 1])")
+        p = _real(lambda v: 0 <= v <= 1, "a float in [0, 1]")("pct_start", pct_start)
+        div_factor = POSITIVE("div_factor", div_factor)
+        final_div_factor = POSITIVE("final_div_factor", final_div_factor)
         # each phase: its last step, then the group keys of lr from, lr to, momentum from, to
-        self.phases = [(float(p * n) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")]
-        if three_phase:
-            self.phases += [
+        phases = [(float(p * n) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")]
+        if _flag("three_phase", three_phase):
+            phases += [
                 (float(2 * p * n) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
                 (n - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
         else:
-            self.phases += [(n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+            phases += [(n - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
         start = [{"lr": hi / div_factor, "initial_lr": hi / div_factor, "max_lr": hi,
                   "min_lr": hi / div_factor / final_div_factor} for hi in max_lrs]
-        super().__init__(optimizer, last_epoch, start, cycle_momentum, base_momentum, max_momentum)
+        super().__init__(optimizer, last_epoch, start, cycle_momentum, base_momentum, max_momentum,
+                         total_steps=n, anneal_strategy=anneal_strategy, phases=phases)
+
+    CHECKS = {**_CyclesMomentum.CHECKS, "total_steps": _integer(1),
+              "anneal_strategy": _one_of("cos", "linear"), "phases": _phases}
+
+    def _check_together(self, values):
+        super()._check_together(values)
+        n, last = values["total_steps"], values["phases"][-1][0]
+        _check(last == n - 1, "phases", values["phases"],
+               f"a last phase that ends at step total_steps - 1 = {n - 1}")
 
     def _anneal(self, t, i, j):
         """Each group's value at step t, annealed from key phase[i] to key phase[j]."""
@@ -126,7 +209,8 @@ class OneCycleLR(_CyclesMomentum):
             if t <= phase[0] or phase is self.phases[-1]:
                 break
             start = phase[0]
-        pct = (t - start) / (phase[0] - start)
+        # a phase of no length (pct_start 0.5 of 2 steps) is at its end at once
+        pct = (t - start) / (phase[0] - start) if phase[0] != start else 1.0
         ends = [(g[phase[i]], g[phase[j]]) for g in self.optimizer.param_groups]
         if self.anneal_strategy == "cos":
             return [b + (a - b) * _half_cos(pct) for a, b in ends]

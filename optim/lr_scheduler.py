@@ -15,17 +15,93 @@ CyclicLR and OneCycleLR, which also cycle momentum, are in optim/lr_cyclic.py (i
 
 state_dict() is plain data (numbers, strings, bools, None, lists, dicts), for JSON checkpoints;
 like torch's, it leaves out the optimizer and functions (lr_lambda, scale_fn).
+
+Checked arguments: every number a schedule keeps is declared once, in its class's CHECKS (what
+it must be: an integer >= 1, a finite number > 0, ...), and held to that twice: by the
+constructor (ValueError or TypeError naming the argument and its value, before the optimizer is
+touched) and by load_state_dict (naming the entry; a refused state changes nothing). Checks that
+tie several together (WarmupCosine's total_steps > warmup_steps) are `_check_together`.
 """
 import math
+import numbers
 from bisect import bisect_right
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_real, short_repr
 
 
 def _check(ok, name, value, expected):
     """Validate an argument: unless ok, say which, its value, and what was expected."""
     if not ok:
-        raise ValueError(f"Invalid {name}: {value!r} (expected {expected})")
+        raise ValueError(f"Invalid {name}: {short_repr(value)} (expected {expected})")
+
+
+# ============================================================================ checks of values
+# each takes (name, value) and returns the value as a Python number (or as it is), or raises
+
+def _integer(lo):
+    """An integer >= lo (and <= 2**53, exact as a float: schedules compute with floats); NumPy
+    integers count; bools, strings and 2.0 do not."""
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"Invalid {name}: {short_repr(value)} (expected an integer, got "
+                            f"{type(value).__name__})")
+        _check(isinstance(value, numbers.Integral) and lo <= value <= 2 ** 53, name, value,
+               f"an integer >= {lo}" + (" (at most 2**53)" if value > 2 ** 53 else ""))
+        return int(value)
+    return check
+
+
+def _real(ok=None, expected="a finite number"):
+    """A finite real number (inf, nan, 10**400, bools and strings are refused) for which ok holds."""
+    def check(name, value):
+        value = check_real(name, value)
+        _check(ok is None or ok(value), name, value, expected)
+        return value
+    return check
+
+
+def _one_of(*choices):
+    def check(name, value):
+        _check(isinstance(value, str) and value in choices, name, value,
+               " or ".join(map(repr, choices)))
+        return value
+    return check
+
+
+def _flag(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"Invalid {name}: {value!r} (expected True or False)")
+    return value
+
+
+class _Each:
+    """A list with one value per param group, each checked by `check`."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __call__(self, name, value, n):
+        _check(isinstance(value, (list, tuple)) and len(value) == n, name, value,
+               f"a list of {n} values, one per param group")
+        return [self.check(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _milestones(name, value):
+    """Step numbers, integers >= 0, in increasing order (a repeated one counts twice)."""
+    _check(isinstance(value, (list, tuple)), name, value, "a list of step numbers")
+    value = [_integer(0)(f"{name}[{i}]", m) for i, m in enumerate(value)]
+    _check(value == sorted(value), name, value, "step numbers in increasing order")
+    return value
+
+
+NON_NEGATIVE = _real(lambda v: v >= 0, "a finite number >= 0")
+POSITIVE = _real(lambda v: v > 0, "a finite number > 0")
+LRS = _Each(NON_NEGATIVE)
+# keys of torch's scheduler state dicts that these schedules compute instead of keeping: a
+# state dict from torch loads without them
+TORCH_ONLY = frozenset({"_step_count", "_get_lr_called_within_step", "_is_initial", "verbose",
+                        "T_cur", "T_i", "_scale_fn_custom", "_scale_fn_ref", "_anneal_func_type",
+                        "_schedule_phases", "mode_worse"})
 
 
 def _groups(optimizer):
@@ -50,6 +126,11 @@ def _half_cos(p):
 class LRScheduler:
     """Base class: base_lrs (each group's initial_lr), last_epoch, and the lrs it set last."""
 
+    # what every number this schedule keeps must be (see the module docstring): the entries
+    # that all schedules keep here, each subclass's own in its CHECKS
+    COMMON_CHECKS = {"last_epoch": _integer(0), "chained": _flag, "base_lrs": LRS, "_last_lr": LRS}
+    CHECKS = {}
+
     def __init__(self, optimizer, last_epoch=-1):
         groups = _groups(optimizer)
         for i, group in enumerate(groups):
@@ -61,6 +142,45 @@ class LRScheduler:
         self._last_lr = list(self.base_lrs)  # what the lr was before this scheduler
         self.step()
 
+    # ======================================================================== checked values
+    def _set(self, optimizer, last_epoch=-1, **values):
+        """Check a constructor's arguments (values: those it keeps, by attribute), then keep
+        them; first of all, so that a refused one leaves the optimizer as it was."""
+        groups = _groups(optimizer)
+        _integer(-1)("last_epoch", last_epoch)
+        values = {k: self._checked(k, v, len(groups)) for k, v in values.items()}
+        base_lrs = [g.get("initial_lr", g["lr"]) for g in groups]  # what __init__ will take
+        self._check_together({"base_lrs": base_lrs, **values})
+        self.__dict__.update(values)
+
+    def _checked(self, name, value, n_groups):
+        check = {**self.COMMON_CHECKS, **self.CHECKS}[name]
+        return check(name, value, n_groups) if isinstance(check, _Each) else check(name, value)
+
+    def _check_together(self, values):
+        """Checks that tie several values together (values: the attributes, by name)."""
+
+    def _checked_state(self, state_dict):
+        """The entries of a state dict to load, each checked as the constructor checks it;
+        raises naming the entry (and the scheduler) for anything this schedule would not keep."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}.load_state_dict expects a dict (from state_dict()), got a "
+                            f"{type(state_dict).__name__}")
+        current = self.state_dict()
+        unknown = sorted(str(k) for k in state_dict if k not in current and k not in TORCH_ONLY)
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: entries {unknown} are not a {name}'s; it "
+                             f"keeps {sorted(current)}")
+        n = len(self.optimizer.param_groups)
+        try:
+            new = {k: self._checked(k, v, n) for k, v in state_dict.items() if k in current}
+            self._check_together({**current, **new})
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{name}.load_state_dict: {e}") from None
+        return new
+
+    # ======================================================================== the schedule
     def lr_at(self, t):
         """The closed form: each group's lr at step t."""
         raise NotImplementedError
@@ -73,7 +193,7 @@ class LRScheduler:
     def step(self, epoch=None):
         """Move to step last_epoch + 1 (or jump to `epoch`, by the closed form)."""
         groups = self.optimizer.param_groups
-        t = self.last_epoch + 1 if epoch is None else epoch
+        t = self.last_epoch + 1 if epoch is None else _integer(0)("epoch", epoch)
         moved = any(g["lr"] != lr for g, lr in zip(groups, self._last_lr))  # by another hand
         self.chained = epoch is None and (self.chained or moved)  # for good, unless jumping
         for group, lr in zip(groups, self.chained_lr(t) if self.chained else self.lr_at(t)):
@@ -90,7 +210,10 @@ class LRScheduler:
                 if k not in ("optimizer", "lr_lambdas", "scale_fn", "_schedulers")}
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
+        """Restore a state from state_dict(), every entry checked first (as the constructor
+        checks its arguments): a refused one (ValueError or TypeError naming it) changes
+        nothing. Entries it leaves out keep their values."""
+        self.__dict__.update(self._checked_state(state_dict))
 
 
 # ============================================================================ multiplicative
@@ -141,8 +264,10 @@ class _Factor(LRScheduler):
 class StepLR(_Factor):
     """lr_at(t) = base_lr · f(t),  f(t) = gamma^⌊t / step_size⌋."""
 
+    CHECKS = {"step_size": _integer(1), "gamma": POSITIVE}
+
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size, self.gamma = step_size, gamma
+        self._set(optimizer, last_epoch, step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def f(self, t):
@@ -153,8 +278,12 @@ class MultiStepLR(_Factor):
     """lr_at(t) = base_lr · f(t),  f(t) = gamma^(number of milestones <= t), counting twice a
     milestone listed twice."""
 
+    CHECKS = {"milestones": _milestones, "gamma": POSITIVE}
+
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
-        self.milestones, self.gamma = sorted(milestones), gamma
+        if hasattr(milestones, "__iter__") and not isinstance(milestones, str):  # any order
+            milestones = sorted(milestones, key=lambda m: m if isinstance(m, numbers.Real) else 0)
+        self._set(optimizer, last_epoch, milestones=milestones, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def f(self, t):
@@ -164,9 +293,11 @@ class MultiStepLR(_Factor):
 class ConstantLR(_Factor):
     """lr_at(t) = base_lr · f(t),  f(t) = factor for t < total_iters, then 1."""
 
+    CHECKS = {"factor": _real(lambda v: 0 <= v <= 1, "0 <= factor <= 1"),
+              "total_iters": _integer(0)}
+
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
-        _check(0 <= factor <= 1.0, "factor", factor, "0 <= factor <= 1")
-        self.factor, self.total_iters = factor, total_iters
+        self._set(optimizer, last_epoch, factor=factor, total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
     def f(self, t):
@@ -177,11 +308,14 @@ class LinearLR(_Factor):
     """lr_at(t) = base_lr · f(t),
     f(t) = start_factor + (end_factor - start_factor) · min(t, total_iters) / total_iters."""
 
+    CHECKS = {"start_factor": _real(lambda v: 0 < v <= 1, "0 < start_factor <= 1"),
+              "end_factor": _real(lambda v: 0 <= v <= 1, "0 <= end_factor <= 1"),
+              "total_iters": _integer(1)}
+
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
                  last_epoch=-1):
-        _check(0 < start_factor <= 1.0, "start_factor", start_factor, "0 < start_factor <= 1")
-        _check(0 <= end_factor <= 1.0, "end_factor", end_factor, "0 <= end_factor <= 1")
-        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        self._set(optimizer, last_epoch, start_factor=start_factor, end_factor=end_factor,
+                  total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
     def f(self, t):
@@ -192,8 +326,10 @@ class LinearLR(_Factor):
 class ExponentialLR(_Factor):
     """lr_at(t) = base_lr · f(t),  f(t) = gamma^t."""
 
+    CHECKS = {"gamma": POSITIVE}
+
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = gamma
+        self._set(optimizer, last_epoch, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
     def f(self, t):
@@ -203,8 +339,10 @@ class ExponentialLR(_Factor):
 class PolynomialLR(_Factor):
     """lr_at(t) = base_lr · f(t),  f(t) = (1 - min(t, total_iters) / total_iters)^power."""
 
+    CHECKS = {"total_iters": _integer(1), "power": NON_NEGATIVE}
+
     def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
-        self.total_iters, self.power = total_iters, power
+        self._set(optimizer, last_epoch, total_iters=total_iters, power=power)
         super().__init__(optimizer, last_epoch)
 
     def f(self, t):
@@ -216,8 +354,10 @@ class CosineAnnealingLR(_Factor):
     """lr_at(t) = eta_min + (base_lr - eta_min) f(t),  f(t) = g(t / T_max),
     g(p) = (1 + cos(π p)) / 2. Past T_max it rises again (a period of 2 T_max), as in torch."""
 
+    CHECKS = {"T_max": POSITIVE, "eta_min": NON_NEGATIVE}
+
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        self.T_max, self.eta_min = T_max, eta_min
+        self._set(optimizer, last_epoch, T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
     def f(self, t):
@@ -229,10 +369,10 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     T_cur counting steps since the last restart; the first cycle lasts T_i = T_0 steps, each next
     one T_mult times longer."""
 
+    CHECKS = {"T_0": _integer(1), "T_mult": _integer(1), "eta_min": NON_NEGATIVE}
+
     def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
-        _check(isinstance(T_0, int) and T_0 > 0, "T_0", T_0, "a positive integer")
-        _check(isinstance(T_mult, int) and T_mult >= 1, "T_mult", T_mult, "an integer >= 1")
-        self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
+        self._set(optimizer, last_epoch, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, t):
@@ -251,13 +391,18 @@ class WarmupCosine(LRScheduler):
     (g as in CosineAnnealingLR): the first step already has a non-zero rate, the peak is at
     s = W, and the rate stays at min_lr from T on."""
 
+    CHECKS = {"warmup_steps": _integer(0), "total_steps": _integer(1), "min_lr": NON_NEGATIVE}
+
     def __init__(self, optimizer, warmup_steps, total_steps, min_lr=0.0, last_epoch=-1):
-        W, T = warmup_steps, total_steps
-        _check(isinstance(W, int) and W >= 0, "warmup_steps", W, "an integer >= 0")
-        _check(isinstance(T, int) and T > W, "total_steps", T, f"an integer > warmup_steps = {W}")
-        _check(min_lr >= 0, "min_lr", min_lr, ">= 0")
-        self.warmup_steps, self.total_steps, self.min_lr = W, T, min_lr
+        self._set(optimizer, last_epoch, warmup_steps=warmup_steps, total_steps=total_steps,
+                  min_lr=min_lr)
         super().__init__(optimizer, last_epoch)
+
+    def _check_together(self, values):
+        W, T, lo = values["warmup_steps"], values["total_steps"], values["min_lr"]
+        _check(T > W, "total_steps", T, f"an integer > warmup_steps = {W}")
+        for i, base in enumerate(values["base_lrs"]):  # decay to min_lr, not up to it
+            _check(lo <= base, "min_lr", lo, f"<= the lr of every param group (group {i}: {base})")
 
     def lr_at(self, s):
         W, T, lo = self.warmup_steps, self.total_steps, self.min_lr
@@ -266,23 +411,33 @@ class WarmupCosine(LRScheduler):
         return [lo + (base - lo) * _half_cos(min(s - W, T - W) / (T - W)) for base in self.base_lrs]
 
 
+def _best(name, value):
+    """ReduceLROnPlateau's best metric: a number, inf before the first (-inf in mode 'max')."""
+    if isinstance(value, float) and math.isinf(value):
+        return value
+    return check_real(name, value)
+
+
 class ReduceLROnPlateau(LRScheduler):
     """lr ← max(lr · factor, min_lr) once the metric has not improved for more than `patience`
     steps, then wait `cooldown` steps; a cut smaller than eps is skipped. "Improved" in mode
     'min' is metric < best · (1 - threshold) ('rel') or < best - threshold ('abs'); in mode
     'max', metric > best · (1 + threshold) or > best + threshold."""
 
+    CHECKS = {"mode": _one_of("min", "max"), "factor": _real(lambda v: 0 <= v < 1, "0 <= factor < 1"),
+              "patience": _integer(0), "threshold": NON_NEGATIVE,
+              "threshold_mode": _one_of("rel", "abs"), "cooldown": _integer(0), "eps": NON_NEGATIVE,
+              "min_lrs": LRS, "default_min_lr": lambda name, v: v if v is None else NON_NEGATIVE(name, v),
+              "cooldown_counter": _integer(0), "num_bad_epochs": _integer(0),
+              "best": _best}
+
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
-        self.min_lrs = _per_group("min_lr", optimizer, min_lr)
-        _check(factor < 1.0, "factor", factor, "< 1.0")
-        _check(mode in ("min", "max"), "mode", mode, "'min' or 'max'")
-        _check(threshold_mode in ("rel", "abs"), "threshold_mode", threshold_mode, "'rel' or 'abs'")
-        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
-        self.optimizer, self.mode, self.factor, self.patience = optimizer, mode, factor, patience
-        self.threshold, self.threshold_mode = threshold, threshold_mode
-        self.cooldown, self.eps = cooldown, eps
-        self.last_epoch, self.cooldown_counter, self.num_bad_epochs = 0, 0, 0
+        self._set(optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold,
+                  threshold_mode=threshold_mode, cooldown=cooldown, eps=eps,
+                  min_lrs=_per_group("min_lr", optimizer, min_lr))
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else self.min_lrs[0]
+        self.optimizer, self.last_epoch, self.cooldown_counter, self.num_bad_epochs = optimizer, 0, 0, 0
         self.best = math.inf if mode == "min" else -math.inf
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
@@ -319,13 +474,18 @@ class ReduceLROnPlateau(LRScheduler):
 class _Combination(LRScheduler):
     """Several schedulers of one optimizer run as one; saves their states with its own."""
 
+    CHECKS = {"_milestones": _milestones}
+
     def __init__(self, optimizer, schedulers):
-        _check(schedulers, "schedulers", schedulers, "at least one scheduler")
+        _check(isinstance(schedulers, (list, tuple)) and schedulers, "schedulers", schedulers,
+               "a list of at least one scheduler")
         for i, s in enumerate(schedulers):
+            _check(isinstance(s, LRScheduler), f"schedulers[{i}]", s, "a scheduler")
             _check(not isinstance(s, ReduceLROnPlateau), f"schedulers[{i}]", type(s).__name__,
                    f"a scheduler whose step needs no metric, in {type(self).__name__}")
             _check(s.optimizer is optimizer, f"schedulers[{i}]", type(s).__name__,
                    "a scheduler of the same optimizer as the others")
+        _groups(optimizer)
         self.optimizer, self._schedulers = optimizer, list(schedulers)
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
@@ -333,9 +493,17 @@ class _Combination(LRScheduler):
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
     def load_state_dict(self, state_dict):
-        for s, sd in zip(self._schedulers, state_dict["_schedulers"]):
-            s.load_state_dict(sd)
-        super().load_state_dict({k: v for k, v in state_dict.items() if k != "_schedulers"})
+        """Every scheduler's state and its own, each checked before any is loaded."""
+        name = type(self).__name__
+        children = state_dict.get("_schedulers") if isinstance(state_dict, dict) else None
+        if not isinstance(children, (list, tuple)) or len(children) != len(self._schedulers):
+            raise ValueError(f"{name}.load_state_dict: '_schedulers' must be a list of the "
+                             f"{len(self._schedulers)} schedulers' states, got {children!r:.80}")
+        new = [s._checked_state(sd) for s, sd in zip(self._schedulers, children)]
+        own = self._checked_state({k: v for k, v in state_dict.items() if k != "_schedulers"})
+        for s, values in zip(self._schedulers, new):
+            s.__dict__.update(values)
+        self.__dict__.update(own)
 
 
 class SequentialLR(_Combination):
@@ -343,6 +511,8 @@ class SequentialLR(_Combination):
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         super().__init__(optimizer, schedulers)
+        _integer(-1)("last_epoch", last_epoch)
+        milestones = _milestones("milestones", milestones)
         _check(len(milestones) == len(schedulers) - 1, "milestones", milestones,
                f"one fewer than the {len(schedulers)} schedulers")
         self._milestones, self.last_epoch = list(milestones), last_epoch + 1
@@ -350,6 +520,11 @@ class SequentialLR(_Combination):
             group["lr"] = group["initial_lr"]
         self._schedulers[bisect_right(self._milestones, 0)].step(0)
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
+
+    def _check_together(self, values):
+        n = len(self._schedulers)
+        _check(len(values["_milestones"]) == n - 1, "_milestones", values["_milestones"],
+               f"one fewer than the {n} schedulers")
 
     def step(self):
         self.last_epoch += 1
@@ -363,8 +538,8 @@ class ChainedScheduler(_Combination):
     """Steps every scheduler at every step; the chainable ones compound (see `chained_lr`)."""
 
     def __init__(self, schedulers, optimizer=None):
-        if optimizer is None and schedulers:
-            optimizer = schedulers[0].optimizer
+        if optimizer is None and isinstance(schedulers, (list, tuple)) and schedulers:
+            optimizer = getattr(schedulers[0], "optimizer", None)
         super().__init__(optimizer, schedulers)
 
     def step(self):
