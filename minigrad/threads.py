@@ -17,11 +17,12 @@ the BLAS gets round(cores - busy) threads (a half rounds down), at least 1 and a
 chose itself at start. So on 2 cores: two threads while other work uses less than half a core,
 else one.
 
-How busy is measured (Linux; elsewhere the policy does nothing): at import, by the processes
-runnable at that moment (/proc/loadavg, less this one); after that, by /proc/stat's busy time on
-this process's cores less this process's own CPU time (os.times), over the time since the last
-look. Not os.getloadavg(): a one-minute average that also counts this process's own threads
-(and a run that ended seconds ago), so it would call an idle machine busy.
+How busy is measured (Linux; elsewhere the policy does nothing): at import, by the threads
+runnable at that moment (/proc/loadavg, less this one; the least of five looks in 5 ms); after
+that, by /proc/stat's busy time on this process's cores less this process's own CPU time
+(os.times), over the time since the last look. Not os.getloadavg(): a one-minute average that
+also counts this process's own threads (and a run that ended seconds ago), so it would call an
+idle machine busy.
 
 When: `import minigrad` looks once, and changes the BLAS's limit only if the machine is busy
 right then. BLAS state is global to the process, so a library changing it at import is a big
@@ -225,15 +226,20 @@ class _LoadMeter:
         self.last = new
         return max(0.0, busy)
 
-    def runnable_others(self):
-        """Other threads runnable right now (/proc/loadavg's count, less the one reading it),
-        scaled to this process's share of the CPUs, or None where there is no /proc/loadavg."""
-        try:
-            with open("/proc/loadavg") as f:
-                running = int(f.read().split()[3].split("/")[0])
-        except (OSError, IndexError, ValueError):
-            return None
-        return max(0, running - 1) * len(self.cpus) / (os.cpu_count() or len(self.cpus))
+    def runnable_others(self, looks=5, gap_s=0.001):
+        """Other threads runnable now: /proc/loadavg's count less the one reading it, the least
+        of a few looks a millisecond apart (a kernel thread that ran for an instant is not
+        load), scaled to this process's share of the CPUs; None without /proc/loadavg."""
+        counts = []
+        for k in range(looks):
+            try:
+                with open("/proc/loadavg") as f:
+                    counts.append(int(f.read().split()[3].split("/")[0]))
+            except (OSError, IndexError, ValueError):
+                return None
+            if k < looks - 1:
+                time.sleep(gap_s)
+        return max(0, min(counts) - 1) * len(self.cpus) / (os.cpu_count() or len(self.cpus))
 
 
 def _affinity():
