@@ -21,6 +21,8 @@ and the remedy as the `minigrad train` flag to try:
                          loss                                                           warning
     dying learning rate  AdaGrad's median effective step lr/(sqrt(G)+eps) has fallen
                          DYING (100x) below its value after the first step              warning
+    non-finite metric    a metric given to check_metrics after training (val_loss,
+                         train_loss, ...) is inf or NaN                                 critical
     plateau then drop    the lr fell >= 2x in one step after being constant (a
                          MultiStepLR milestone), and in the DROP_WINDOW steps after it
                          the smoothed loss fell by more than 1% and over twice as fast
@@ -45,9 +47,16 @@ with one sample per step on a loss that is all noise, ten losses make a poor sta
         for finding in monitor.update(loss.item(), grad_norm=gn):
             print(finding)
         opt.step()
+    monitor.check_metrics({"val_loss": evaluate(model)})  # what the losses fed cannot show
     print(monitor.health())
+
+The training losses alone cannot vouch for a run: a model whose evaluation path differs (a
+BatchNorm that normalises with its running statistics in eval mode) can train on finite
+losses and evaluate to NaN. Give the monitor the final metrics before asking for its health.
 """
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,8 +183,35 @@ class TrainingMonitor:
             self._check_adagrad()
         return self.findings[before:]
 
+    def check_metrics(self, metrics):
+        """Take the run's final metrics ({name: number}, as a task's evaluate() returns them):
+        each that is inf or NaN (val_loss nan) is a critical finding, so that health() never
+        calls such a run healthy. Entries that are not numbers are ignored. Returns the
+        findings new at this call."""
+        if not isinstance(metrics, Mapping):
+            raise TypeError(f"TrainingMonitor.check_metrics expects a mapping of metric names to "
+                            f"numbers, got {type(metrics).__name__}")
+        before = len(self.findings)
+        for name, value in metrics.items():
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
+                continue
+            if np.ndim(value) != 0:
+                continue
+            value = float(value)
+            if not math.isfinite(value):
+                smoothed = (f"; the smoothed training loss was {self._loss.value:.4g}"
+                            if self._loss.n else "")
+                self._fire(f"non-finite {name}", "critical",
+                           f"{name} is {value} after {self.t} steps{smoothed}",
+                           "the model computes inf or NaN where it is evaluated: weights or "
+                           "statistics that are not finite (a BatchNorm running variance, say, "
+                           "from a damaged checkpoint), or an evaluation that overflows",
+                           f"start over (--overwrite) rather than --resume, or {self._lower_lr()}")
+        return self.findings[before:]
+
     def health(self):
-        """One line: 'healthy' when no fault fired, else the faults by name and step."""
+        """One line: 'healthy' when no fault fired, else the faults by name and step. It
+        knows only what it was fed: call check_metrics with the final metrics first."""
         faults = [f for f in self.findings if f.severity != "expected"]
         notes = [f for f in self.findings if f.severity == "expected"]
         noted = "; ".join(f"{f.symptom} at step {f.step}, expected" for f in notes)

@@ -108,6 +108,63 @@ def test_dying_adagrad_is_read_from_its_state_without_changing_it():
     assert "--optimizer rmsprop" in f.remedy  # sqrt(t) / median|g_1| = 100 near t = 4500
 
 
+NONFINITE_RUNS = {  # (losses, grad norms, final metrics): never "health: healthy"
+    "nan val_loss": (healthy, None, {"train_loss": 0.3, "val_loss": math.nan, "val_acc": 0.9}),
+    "inf val_loss": (healthy, None, {"val_loss": math.inf}),
+    "-inf train_loss": (healthy, None, {"train_loss": -math.inf, "val_loss": 0.3}),
+    "float32 nan": (healthy, None, {"val_loss": np.float32("nan")}),
+    "0-d array nan": (healthy, None, {"val_loss": np.array(math.nan)}),
+    "nan final loss": (np.r_[healthy[:-1], math.nan], None, {"val_loss": 0.3}),
+    "inf final gradient": (healthy, np.r_[np.ones(N - 1), math.inf], {"val_loss": 0.3}),
+    "nan first loss": (np.r_[math.nan, healthy[1:]], None, {"val_loss": 0.3}),
+}
+
+
+@pytest.mark.parametrize("losses,norms,metrics", NONFINITE_RUNS.values(), ids=NONFINITE_RUNS.keys())
+def test_a_run_with_any_non_finite_loss_or_metric_is_never_healthy(losses, norms, metrics):
+    m = feed(losses, norms, steps=N, lr=0.1)
+    m.check_metrics(metrics)
+    assert not m.health().startswith("health: healthy"), m.health()
+    assert any(f.severity == "critical" and "non-finite" in f.symptom for f in m.findings)
+
+
+def test_check_metrics_names_the_metric_and_ignores_what_is_not_a_number():
+    m = feed(healthy, steps=N, lr=0.1)
+    assert m.check_metrics({"val_loss": 0.31, "val_acc": 0.9, "note": "x", "ok": True, "v": [math.nan]}) == []
+    assert m.health() == "health: healthy"
+    new = m.check_metrics({"val_loss": math.nan})
+    assert [(f.symptom, f.step, f.severity) for f in new] == [("non-finite val_loss", N, "critical")]
+    assert "val_loss is nan" in new[0].evidence and "--overwrite" in new[0].remedy
+    assert m.health() == f"health: 1 problem: non-finite val_loss (critical, step {N})"
+    with pytest.raises(TypeError, match="expects a mapping"):
+        m.check_metrics(math.nan)
+
+
+def test_finite_training_losses_with_a_nan_evaluation_are_caught_by_the_metrics():
+    """The issue's run: BatchNorm's running_var at -1 (written into the raw array, which no
+    check sees) trains on batch statistics, finite losses, and evaluates to NaN."""
+    net = nn.Sequential(nn.Linear(4, 3, dtype=np.float64), nn.BatchNorm1d(3, momentum=0.0, dtype=np.float64),
+                        nn.Linear(3, 2, dtype=np.float64))
+    net[1].running_var[...] = -1.0  # momentum 0: the running statistics never move
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    m = optim.TrainingMonitor(opt, steps=50)
+    data = np.random.default_rng(0)
+    x, y = data.standard_normal((64, 4)), data.integers(0, 2, 64)
+    for _ in range(50):
+        loss = F.cross_entropy(net(mg.tensor(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        m.update(loss.item())
+        opt.step()
+    assert m.health() == "health: healthy"  # the training losses alone cannot tell
+    net.eval()
+    with np.errstate(invalid="ignore"):
+        val_loss = F.cross_entropy(net(mg.tensor(x)), y).item()
+    assert math.isnan(val_loss)
+    m.check_metrics({"val_loss": val_loss})
+    assert m.health().startswith("health: 1 problem: non-finite val_loss")
+
+
 @pytest.mark.parametrize("bad", [0, -5, 2.5, "100"])
 def test_bad_steps_are_refused(bad):
     with pytest.raises(ValueError, match="steps must be a positive integer"):
