@@ -36,7 +36,6 @@ use_bias_correction must agree across groups (ValueError at step; prodigyopt sil
 first group's), and a group's lr must be the largest lr or 0 (a frozen group).
 """
 import math
-import numbers
 
 from minigrad.backend import get_array_module
 from minigrad.function import enable_grad
@@ -71,9 +70,8 @@ class Prodigy(Optimizer):
         for name in ("d_coef", "d_max", "d_numerator"):
             group[name] = check_real(name, group[name])
         growth = group["growth_rate"]
-        if isinstance(growth, bool) or not isinstance(growth, numbers.Real):
-            raise TypeError(f"Invalid growth_rate: {growth!r} (expected a real number, got "
-                            f"{type(growth).__name__})")
+        if not (isinstance(growth, float) and growth == math.inf):  # inf: no limit
+            growth = check_real("growth_rate", growth)
         check(growth > 0.0, "growth_rate", growth, "growth_rate > 0 (inf: no limit)")
         group["growth_rate"] = float(growth)
         check(group["eps"] > 0.0, "eps", group["eps"], "eps > 0")

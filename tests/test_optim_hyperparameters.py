@@ -1,6 +1,7 @@
 """Hyperparameters are checked as numbers: finite reals (NumPy scalars included, stored as Python
 numbers), never strings or bools, pairs that are pairs; at construction, in add_param_group and in
 load_state_dict, and nothing changes when one is refused."""
+import inspect
 import pickle
 
 import numpy as np
@@ -120,3 +121,73 @@ def test_the_error_type_is_torchs_where_torch_refuses(name, kw):
         getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kw)
     with pytest.raises(theirs.type):
         getattr(optim, name)(params(), **kw)
+
+
+# ============================================================================ beyond torch's catalog
+
+EXTRA = ["ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy"]
+
+
+def extra_params(name):
+    return [mg.nn.Parameter(np.ones((3, 2)))] if name == "Muon" else params()
+
+
+def extra_numeric_arguments():
+    """(optimizer, argument, index in a tuple or None) for every number the optimizers beyond
+    torch.optim's catalog take (their group-level state, Prodigy's d, schedule-free's k, is
+    checked when loaded: test_optim_state_checks.py)."""
+    rows = []
+    for name in EXTRA:
+        takes = inspect.signature(getattr(optim, name)).parameters
+        for arg, value in getattr(optim, name)(extra_params(name)).defaults.items():
+            if arg not in takes:
+                continue
+            if isinstance(value, tuple):
+                rows += [(name, arg, i) for i, v in enumerate(value) if v is not None]
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                rows.append((name, arg, None))
+    return rows
+
+
+EXTRA_NUMERIC = extra_numeric_arguments()
+
+
+def with_extra_value(name, arg, i, value):
+    if i is None:
+        return {arg: value}
+    values = list(getattr(optim, name)(extra_params(name)).defaults[arg])
+    values[i] = value
+    return {arg: tuple(values)}
+
+
+def test_the_extra_table_covers_their_numbers():
+    assert {(n, a) for n, a, _ in EXTRA_NUMERIC} >= {
+        ("ASGD", "lambd"), ("ASGD", "t0"), ("ASGD", "alpha"), ("Muon", "ns_coefficients"),
+        ("Muon", "ns_steps"), ("ScheduleFreeAdamW", "r"), ("ScheduleFreeAdamW", "weight_lr_power"),
+        ("ScheduleFreeAdamW", "warmup_steps"), ("Prodigy", "d0"), ("Prodigy", "d_coef"),
+        ("Prodigy", "growth_rate"), ("Prodigy", "slice_p")}
+
+
+@pytest.mark.parametrize("name, arg, i", NUMERIC + EXTRA_NUMERIC)
+def test_an_int_too_large_for_a_float_is_refused_at_construction(name, arg, i):
+    """lr=10**400 used to pass as an int and raise OverflowError at step()."""
+    make = with_value if (name, arg, i) in NUMERIC else with_extra_value
+    ps = params() if (name, arg, i) in NUMERIC else extra_params(name)
+    with pytest.raises(ValueError, match=rf"Invalid [^:]*{arg}[^:]*: 1000.*\(expected"):
+        getattr(optim, name)(ps, **make(name, arg, i, 10 ** 400))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "0.1", None],
+                         ids=["nan", "inf", "str", "None"])
+@pytest.mark.parametrize("name, arg, i", EXTRA_NUMERIC)
+def test_the_extra_optimizers_refuse_non_numbers_and_non_finite_numbers(name, arg, i, bad):
+    if (name, arg) == ("Prodigy", "growth_rate") and bad == float("inf"):
+        pytest.skip("inf is growth_rate's default: no limit")
+    with pytest.raises((ValueError, TypeError), match=rf"Invalid [^:]*{arg}"):
+        getattr(optim, name)(extra_params(name), **with_extra_value(name, arg, i, bad))
+
+
+def test_large_finite_numbers_are_still_numbers():
+    opt = optim.SGD(params(), lr=10 ** 300, weight_decay=np.int64(0))
+    assert opt.param_groups[0]["lr"] == 10 ** 300
+    optim.Prodigy(params(), growth_rate=float("inf"))
