@@ -153,3 +153,16 @@ def test_a_modules_own_check_sees_each_entry_by_its_local_name():
     assert seen == ["count"]  # the Linear's entries go to the Linear's own (default) check
     with pytest.raises(ValueError, match=r"load_state_dict: 0.count is more than 10"):
         m.load_state_dict({**_copy(m), "0.count": np.array(11)})
+
+
+def test_a_module_on_the_device_checks_and_loads_a_host_state_dict(device):
+    from tests.conftest import to_np
+    net = _net().to(device)
+    good = {k: to_np(v).copy() for k, v in net.state_dict().items()}
+    with pytest.raises(ValueError, match="1.running_var holds a negative variance"):
+        net.load_state_dict({**good, "1.running_var": np.full(3, -2.0, np.float32)})
+    np.testing.assert_array_equal(to_np(net[1].running_var), good["1.running_var"])
+    net.load_state_dict({**good, "0.bias": np.array([1.0, 2.0, 3.0])})  # float64, on the host
+    assert mg.backend.device_of(net[0].bias.data) == mg.backend.parse_device(device)
+    assert net[0].bias.data.dtype == np.float32
+    np.testing.assert_array_equal(to_np(net[0].bias.data), [1, 2, 3])

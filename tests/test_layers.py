@@ -433,6 +433,7 @@ GOOD_ARGUMENTS = [  # what torch accepts stays accepted: zero sizes, NumPy integ
     (nn.Embedding, (3, 0), {"padding_idx": np.int64(-1)}), (nn.Embedding, (0, 2), {}),
     (nn.BatchNorm1d, (0,), {"momentum": None}), (nn.BatchNorm1d, (3,), {"momentum": 0.0}),
     (nn.BatchNorm1d, (3,), {"momentum": 1, "eps": 1e-30}), (nn.LayerNorm, ([2, 3],), {}),
+    (nn.LayerNorm, (np.array([2, 3]),), {}),
     (nn.Dropout, (0,), {}), (nn.Dropout, (1,), {}), (nn.Flatten, (0, -1), {}),
     (nn.CausalSelfAttention, (0, 1), {}), (nn.CausalSelfAttention, (8, 8), {"dropout": 1.0}),
 ]

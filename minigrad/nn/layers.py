@@ -274,7 +274,7 @@ class LayerNorm(Module):
                  dtype=None, device="cpu"):
         if isinstance(normalized_shape, (int, np.integer, bool, np.bool_)):
             shape = (_size("LayerNorm", "normalized_shape", normalized_shape),)
-        elif isinstance(normalized_shape, (tuple, list)):
+        elif isinstance(normalized_shape, (tuple, list, np.ndarray)):
             shape = tuple(_size("LayerNorm", f"normalized_shape[{i}]", d)
                           for i, d in enumerate(normalized_shape))
         else:
