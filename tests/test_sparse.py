@@ -198,7 +198,7 @@ def test_the_constructor_sums_repeated_rows_and_sorts_them_as_torch_coalesce():
     np.testing.assert_array_equal(g.indices, [0, 2, 7])
     np.testing.assert_array_equal(g.values, [rows[3], rows[1] + rows[4], rows[0] + rows[2] + rows[5]])
     np.testing.assert_allclose(g.to_dense(), sparse_grad(idx, rows).to_dense(), rtol=1e-15)
-    torch = pytest.importorskip("torch")
+    torch = torch_or_skip()
     t = torch.sparse_coo_tensor(torch.tensor(idx)[None], torch.tensor(rows), (V, D)).coalesce()
     np.testing.assert_array_equal(g.indices, t.indices()[0].numpy())
     np.testing.assert_allclose(g.values, t.values().numpy(), rtol=1e-15)
