@@ -29,9 +29,14 @@ right then. BLAS state is global to the process, so a library changing it at imp
 step; it is taken because the alternative (leave it, as NumPy does) makes every minigrad run on
 a shared machine 3-8x slower, and because it can only lower the thread count, never raise it
 past the BLAS's own choice. `refresh()` looks again, at most every REFRESH_S seconds (a clock
-read otherwise): the engine calls it once per backward pass, so a run adapts when other work
-starts or stops. It only ever runs in the thread that calls it: changing a BLAS's thread count
+read otherwise), so that a run adapts when other work starts or stops: call it once per
+training step. It only ever acts in the thread that calls it: changing a BLAS's thread count
 while another thread is inside a product is not safe, so there is no background thread.
+
+Numerics: a product large enough to be split among threads can round differently with another
+thread count (OpenBLAS 0.3.31: an MLP 784-512-512-10's products do; every bundled task's are bit
+for bit the same with 1 and 2 threads). So under this policy a large model's bits depend on the
+machine's load; fix the count (below) where a run must repeat bit for bit.
 
 The user's setting wins, always:
 - OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS (or the others in ENV_VARS) set in the
@@ -199,7 +204,8 @@ class _LoadMeter:
     less this process's own CPU time, over the time since the previous reading (Linux)."""
 
     def __init__(self):
-        self.pid, self.cpus, self.tick = os.getpid(), _affinity(), os.sysconf("SC_CLK_TCK")
+        self.pid, self.cpus = os.getpid(), _affinity()
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # not on Windows
         self.last = self._read()
 
     def _read(self):
