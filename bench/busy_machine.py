@@ -2,8 +2,8 @@
 with the BLAS thread policy (minigrad/threads.py) and without it (today's default: the BLAS's own
 thread count, one per core, never changed).
 
-A hog is a separate process spinning on one core (`while True: pass`), started and stopped by
-this script. Each measurement is a fresh process (`--worker`), so that `import minigrad` looks
+A hog is a separate process spinning on one core (a `for` loop in Python), started and stopped
+by this script. Each measurement is a fresh process (`--worker`), so that `import minigrad` looks
 at the machine as a user's run would: it trains the task for a warm-up then for --steps steps
 with models.train.train and reports the seconds of the loop. The two modes take turns, task by
 task, for --rounds rounds; the table gives the medians in ms per step, and under load the
@@ -21,6 +21,7 @@ hogs started. --scale multiplies every task's steps (0.2 for a quick check).
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -94,8 +95,16 @@ def measure(task_name, steps, mode, timeout):
 
 # ============================================================== the hogs and the table
 
+HOG = """import os
+parent = os.getppid()
+while os.getppid() == parent:  # spin; stop if this script dies without stopping us
+    for _ in range(10**6):
+        pass
+"""
+
+
 def start_hogs(k):
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(k)]
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(k)]
     time.sleep(0.5 if k else 0)  # running before the first measurement starts
     return hogs
 
@@ -165,6 +174,7 @@ def main():
         p.error(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}")
     tasks = [(t, max(1, round(STEPS[t] * args.scale))) for t in names]
     hogs = [int(k) for k in args.hogs.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the hogs on kill too
     n_cores = cores()
     print(f"{n_cores} cores; {args.rounds} rounds; load before: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)", flush=True)

@@ -5,10 +5,10 @@ and after a product its threads keep spinning for a while (about 0.1 s, a compil
 waiting for the next one. In a training loop the next product comes within a millisecond, so the
 threads never sleep: they hold every core. On an idle machine that costs nothing. Beside other
 CPU-bound work it costs a lot: a product waits for its slowest share, and that share's thread
-is queued behind the other process, while the spinning threads take time from both. Measured on
-a 2-core machine beside one busy process: 300 steps of `--task digits` took 0.85-2.5 s with two
-BLAS threads against 0.35-0.40 s with one (0.33 s idle, either way); the names task 3.4-8.9 s
-against 0.9-1.2 s. One thread per free core gives the run its share of the machine and no less:
+is queued behind the other process, while the spinning threads take time from both.
+bench/busy_machine.py measured it on a loaded 2-core machine (docs/benchmarks.md, "On a busy
+machine"): beside one more CPU hog, a step of `--task digits` took 124 ms with two BLAS threads
+against 11 ms with one, names 114 against 10. One thread per free core gives the run its share of the machine and no less:
 on an idle machine nothing changes (large products, as in an MLP 784-512-512-10, keep both cores).
 
 The policy (choose_threads): `cores` are those this process may run on (os.sched_getaffinity,
