@@ -8,8 +8,9 @@ CPU-bound work it costs a lot: a product waits for its slowest share, and that s
 is queued behind the other process, while the spinning threads take time from both.
 bench/busy_machine.py measured it on a loaded 2-core machine (docs/benchmarks.md, "On a busy
 machine"): beside one more CPU hog, a step of `--task digits` took 124 ms with two BLAS threads
-against 11 ms with one, names 114 against 10. One thread per free core gives the run its share of the machine and no less:
-on an idle machine nothing changes (large products, as in an MLP 784-512-512-10, keep both cores).
+against 11 ms with one, names 114 against 10. One thread per free core gives the run its share
+of the machine and no less: on an idle machine nothing changes (large products, as in an MLP
+784-512-512-10, keep both cores).
 
 The policy (choose_threads): `cores` are those this process may run on (os.sched_getaffinity,
 as optim's executor counts them); `busy` is how many of them other processes kept busy lately;
