@@ -81,8 +81,10 @@ class _Each:
         self.check = check
 
     def __call__(self, name, value, n):
-        _check(isinstance(value, (list, tuple)) and len(value) == n, name, value,
-               f"a list of {n} values, one per param group")
+        """n: how many values; a set of counts when more than one fits."""
+        counts = n if isinstance(n, set) else {n}
+        _check(isinstance(value, (list, tuple)) and len(value) in counts, name, value,
+               f"a list of {' or '.join(map(str, sorted(counts)))} values, one per param group")
         return [self.check(f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
@@ -165,19 +167,22 @@ class LRScheduler:
         raises naming the entry (and the scheduler) for anything this schedule would not keep."""
         name = type(self).__name__
         if not isinstance(state_dict, dict):
-            raise TypeError(f"{name}.load_state_dict expects a dict (from state_dict()), got a "
+            raise ValueError(f"{name}.load_state_dict expects a dict (from state_dict()), got a "
                             f"{type(state_dict).__name__}")
         current = self.state_dict()
         unknown = sorted(str(k) for k in state_dict if k not in current and k not in TORCH_ONLY)
         if unknown:
             raise ValueError(f"{name}.load_state_dict: entries {unknown} are not a {name}'s; it "
                              f"keeps {sorted(current)}")
+        # a list per group: as many values as this one's, or as the optimizer has groups now
+        # (a group added after the schedule was made, before or after its state was saved)
         n = len(self.optimizer.param_groups)
         try:
-            new = {k: self._checked(k, v, n) for k, v in state_dict.items() if k in current}
+            new = {k: self._checked(k, v, {n, len(current[k])} if isinstance(current[k], list) else n)
+                   for k, v in state_dict.items() if k in current}
             self._check_together({**current, **new})
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"{name}.load_state_dict: {e}") from None
+        except (TypeError, ValueError) as e:  # one kind for every fault of a loaded state
+            raise ValueError(f"{name}.load_state_dict: {e}") from None
         return new
 
     # ======================================================================== the schedule
@@ -211,8 +216,8 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict):
         """Restore a state from state_dict(), every entry checked first (as the constructor
-        checks its arguments): a refused one (ValueError or TypeError naming it) changes
-        nothing. Entries it leaves out keep their values."""
+        checks its arguments): a refused one (ValueError naming it, whatever was wrong with it)
+        changes nothing. Entries it leaves out keep their values."""
         self.__dict__.update(self._checked_state(state_dict))
 
 
@@ -448,7 +453,11 @@ class ReduceLROnPlateau(LRScheduler):
         return a > best * (eps + 1.0) if rel else a > best + eps
 
     def step(self, metrics):
-        current, groups = float(metrics), self.optimizer.param_groups
+        try:  # nan counts as no improvement, as in torch
+            current, groups = float(metrics), self.optimizer.param_groups
+        except (TypeError, ValueError):
+            raise TypeError(f"ReduceLROnPlateau.step: metrics {short_repr(metrics)} is not a "
+                            "number") from None
         if len(self.min_lrs) != len(groups):  # a group was added since construction
             if self.default_min_lr is None:
                 raise RuntimeError(f"min_lr has {len(self.min_lrs)} values but the optimizer has "

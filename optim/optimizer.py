@@ -44,7 +44,7 @@ def check_real(name, value):
     strings and bools do not (TypeError); inf, nan and an int too large for a float (10**400)
     do not (ValueError): every update computes in floats."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid {name}: {value!r} (expected a real number, got "
+        raise TypeError(f"Invalid {name}: {short_repr(value)} (expected a real number, got "
                         f"{type(value).__name__})")
     check(_is_finite(value), name, value, "a finite number")
     return int(value) if isinstance(value, numbers.Integral) else float(value)
@@ -312,9 +312,10 @@ class Optimizer:
         (a dict of dicts keyed by parameter index) and 'param_groups' (a list of as many dicts as
         this optimizer has groups, each with a 'params' list of as many integer indices as the
         group has parameters, no index twice), and state only for indices the groups name.
-        TypeError for a part of the wrong kind, ValueError for one that does not fit."""
+        ValueError naming what does not fit (of the wrong kind or value alike: the state dict
+        is one argument, of the wrong value)."""
         if not isinstance(state_dict, dict):
-            raise TypeError("load_state_dict expects a dict with 'state' and 'param_groups', got "
+            raise ValueError("load_state_dict expects a dict with 'state' and 'param_groups', got "
                             f"a {type(state_dict).__name__}")
         missing = [repr(k) for k in ("state", "param_groups") if k not in state_dict]
         if missing:
@@ -322,7 +323,7 @@ class Optimizer:
                              "load_state_dict expects a dict with 'state' and 'param_groups'")
         saved_groups, state = state_dict["param_groups"], state_dict["state"]
         if not isinstance(saved_groups, (list, tuple)):
-            raise TypeError("loaded state dict's 'param_groups' is a "
+            raise ValueError("loaded state dict's 'param_groups' is a "
                             f"{type(saved_groups).__name__}, expected a list of dicts")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
@@ -330,29 +331,29 @@ class Optimizer:
         named = set()
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             if not isinstance(saved, dict):
-                raise TypeError(f"loaded param group {i} is a {type(saved).__name__}, expected a dict")
+                raise ValueError(f"loaded param group {i} is a {type(saved).__name__}, expected a dict")
             ids = saved.get("params")
             if not isinstance(ids, (list, tuple)):
-                raise TypeError(f"loaded param group {i} has 'params' {ids!r}, expected a list of "
+                raise ValueError(f"loaded param group {i} has 'params' {ids!r}, expected a list of "
                                 "parameter indices")
             if len(ids) != len(group["params"]):
                 raise ValueError(f"loaded param group {i} has {len(ids)} parameters, "
                                  f"the optimizer's has {len(group['params'])}")
             for idx in ids:
                 if isinstance(idx, bool) or not isinstance(idx, numbers.Integral):
-                    raise TypeError(f"loaded param group {i} names parameter {idx!r}, expected "
+                    raise ValueError(f"loaded param group {i} names parameter {idx!r}, expected "
                                     "an integer index")
                 if idx in named:
                     raise ValueError(f"loaded param groups name parameter index {idx} twice")
                 named.add(idx)
         if not isinstance(state, dict):
-            raise TypeError(f"loaded state dict's 'state' is a {type(state).__name__}, expected "
+            raise ValueError(f"loaded state dict's 'state' is a {type(state).__name__}, expected "
                             "a dict {parameter index: {name: value}}")
         for idx, saved in state.items():
             if idx not in named:
                 raise ValueError(f"loaded state for parameter index {idx!r}, which no group names")
             if not isinstance(saved, dict):
-                raise TypeError(f"state of parameter {idx} is a {type(saved).__name__}, expected "
+                raise ValueError(f"state of parameter {idx} is a {type(saved).__name__}, expected "
                                 "a dict {name: value}")
         return saved_groups
 
@@ -360,8 +361,8 @@ class Optimizer:
         """Restore state and hyperparameters saved by state_dict() (or by torch.optim's same
         optimizer, its tensors as NumPy arrays).
 
-        Everything is checked before anything is written, and a refused dict (ValueError or
-        TypeError naming the part) changes nothing: the layout (groups, parameter counts,
+        Everything is checked before anything is written, and a refused dict (ValueError naming
+        the part, whether of the wrong kind or value) changes nothing: the layout (groups, parameter counts,
         indices), each group's hyperparameters (as at construction), and each parameter's state
         against what this optimizer would have made for it (`_init_state`): the same entries;
         arrays of the shape it would make, floating point (bool, integer, complex and object
@@ -376,7 +377,7 @@ class Optimizer:
             new = dict(self.defaults)
             new.update({k: v for k, v in saved.items() if k != "params"})
             new["params"] = group["params"]
-            self._check_group(new)
+            self._check_loaded_group(new)
             for idx, p in zip(saved["params"], group["params"]):
                 by_index[idx] = (p, new)
             new_groups.append(new)
@@ -386,6 +387,14 @@ class Optimizer:
             new_state[p] = self._restore_state(idx, p, saved, self._init_state(p.data, group))
         self.state = new_state
         self.param_groups[:] = new_groups
+
+    def _check_loaded_group(self, group):
+        """_check_group for a loaded group: a hyperparameter of the wrong type is a ValueError
+        here, like every other fault of a loaded state dict (callers catch one kind)."""
+        try:
+            self._check_group(group)
+        except TypeError as e:
+            raise ValueError(str(e)) from None
 
     # loaded state: the entries (by name, wherever an optimizer keeps them) that are sums or
     # averages of squares, never negative; and the ranges of scalar state
@@ -419,12 +428,12 @@ class Optimizer:
     def _restore_array(self, where, name, value, p, shape):
         value = value.data if isinstance(value, Tensor) else value
         if not (isinstance(value, np.ndarray) or backend.is_array(value)):
-            raise TypeError(f"{where} is a {type(value).__name__}, expected an array of shape "
+            raise ValueError(f"{where} is a {type(value).__name__}, expected an array of shape "
                             f"{tuple(shape)}")
         if tuple(value.shape) != tuple(shape):
             raise ValueError(f"{where} has shape {tuple(value.shape)}, expected {tuple(shape)}")
         if value.dtype.kind != "f":
-            raise TypeError(f"{where} has dtype {value.dtype}, expected a floating-point array "
+            raise ValueError(f"{where} has dtype {value.dtype}, expected a floating-point array "
                             f"(the parameter's dtype, {p.dtype})")
         with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
             value = backend.to_device(value, p.device).astype(p.dtype)  # a copy, as torch casts
@@ -441,7 +450,7 @@ class Optimizer:
         if (isinstance(value, np.ndarray) or backend.is_array(value)) and value.shape == ():
             value = value.item()  # torch keeps scalar state as 0-d tensors
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{where} is {short_repr(value)}, expected a number ({kind.__name__})")
+            raise ValueError(f"{where} is {short_repr(value)}, expected a number ({kind.__name__})")
         if not _is_finite(value):
             raise ValueError(f"{where} is {short_repr(value)}, expected a finite number")
         if kind is int:

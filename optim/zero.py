@@ -334,7 +334,7 @@ class ZeroRedundancyOptimizer(Optimizer):
         position, new_groups, by_saved = 0, [], {}  # by_saved: saved index -> global position
         for saved, g in zip(saved_groups, self.param_groups):
             new = {**self.defaults, **self._hyper(saved), "params": g["params"]}
-            self._check_group(new)
+            self._check_loaded_group(new)
             for j, idx in enumerate(saved["params"]):
                 by_saved[idx] = position + j
             new_groups.append(new)
@@ -362,7 +362,7 @@ class ZeroRedundancyOptimizer(Optimizer):
                                              f"{getattr(s[k], 'shape', None)}, expected {want}")
                         if s[k] is not None and not isinstance(s[k], np.ndarray) \
                                 and not backend.is_array(s[k]):
-                            raise TypeError(f"state {k!r} of parameter {idx} is a "
+                            raise ValueError(f"state {k!r} of parameter {idx} is a "
                                             f"{type(s[k]).__name__}, expected an array")
                     s = {k: _row_slice(v, r0, r1) if k in arrays and v is not None else v
                          for k, v in s.items()}

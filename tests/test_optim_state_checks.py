@@ -1,8 +1,8 @@
 """Loaded optimizer state is checked against what the optimizer would have made: the layout of
 the dict, each group's hyperparameters, and each state entry (dtype, shape, finite values, >= 0
 where it is a sum or average of squares, counters of the right type and range). A refused load
-raises ValueError or TypeError naming the entry (never a KeyError or AttributeError from deep
-inside) and changes nothing."""
+raises ValueError naming the entry, whatever is wrong with it (never a TypeError, KeyError or
+AttributeError from deep inside: callers catch one kind), and changes nothing."""
 import math
 import pickle
 
@@ -47,12 +47,12 @@ def snapshot(opt):
                                             for g in opt.param_groups]))
 
 
-def refused(opt, sd, match, error=(ValueError, TypeError)):
-    """Loading sd raises `error` matching `match`, and changes nothing."""
+def refused(opt, sd, match):
+    """Loading sd raises a ValueError matching `match` (and nothing else), and changes nothing."""
     before = snapshot(opt)
-    with pytest.raises(error, match=match) as info:
+    with pytest.raises(ValueError, match=match) as info:
         opt.load_state_dict(sd)
-    assert not isinstance(info.value, (KeyError, AttributeError))
+    assert type(info.value) is ValueError
     assert snapshot(opt) == before
     return info.value
 
@@ -165,22 +165,21 @@ def test_sgd_momentum_buffer_may_be_none_but_not_anything_else():
 
 # ============================================================================ scalar state
 
-BAD_NUMBERS = [(-1, ValueError, r"is -1(\.0)?, expected"), (float("nan"), ValueError, r"finite number"),
-               (float("inf"), ValueError, r"finite number"), (10 ** 400, ValueError, r"finite"),
-               ("3", TypeError, r"expected a number"), (True, TypeError, r"expected a number"),
-               (None, TypeError, r"expected a number"), (np.ones(2), TypeError, r"expected a number"),
-               (1 + 2j, TypeError, r"expected a number")]
+BAD_NUMBERS = [(-1, r"is -1(\.0)?, expected"), (float("nan"), r"finite number"),
+               (float("inf"), r"finite number"), (10 ** 400, r"finite"), ("3", r"expected a number"),
+               (True, r"expected a number"), (None, r"expected a number"),
+               (np.ones(2), r"expected a number"), (1 + 2j, r"expected a number")]
 
 
 @pytest.mark.parametrize("name, idx, key", NUMBERS)
-@pytest.mark.parametrize("bad, error, message", BAD_NUMBERS,
+@pytest.mark.parametrize("bad, message", BAD_NUMBERS,
                          ids=["negative", "nan", "inf", "huge", "str", "bool", "None", "array",
                               "complex"])
-def test_a_wrong_counter_is_refused_naming_it(name, idx, key, bad, error, message):
+def test_a_wrong_counter_is_refused_naming_it(name, idx, key, bad, message):
     _, opt = make(name)
     sd = opt.state_dict()
     sd["state"][idx][key] = bad
-    refused(opt, sd, rf"state '{key}' of parameter {idx} .*{message}", error)
+    refused(opt, sd, rf"state '{key}' of parameter {idx} .*{message}")
 
 
 @pytest.mark.parametrize("name", sorted({n for n, _, k in NUMBERS if k == "step"}))
@@ -256,21 +255,20 @@ def test_a_malformed_state_dict_is_refused_with_a_clear_error_and_changes_nothin
         refused(opt, sd, message)
 
 
-@pytest.mark.parametrize("key, bad, error, message", [
-    ("lr", "abc", TypeError, r"Invalid lr: 'abc' \(expected a real number"),
-    ("lr", -1, ValueError, r"Invalid lr: -1 \(expected lr >= 0"),
-    ("lr", 10 ** 400, ValueError, r"Invalid lr: 1000.*\(expected a finite number"),
-    ("lr", float("inf"), ValueError, r"Invalid lr: inf"),
-    ("weight_decay", None, TypeError, r"Invalid weight_decay: None"),
-    ("differentiable", True, ValueError, r"differentiable=True is not supported")])
+@pytest.mark.parametrize("key, bad, message", [
+    ("lr", "abc", r"Invalid lr: 'abc' \(expected a real number"),
+    ("lr", -1, r"Invalid lr: -1 \(expected lr >= 0"),
+    ("lr", 10 ** 400, r"Invalid lr: 1000.*\(expected a finite number"),
+    ("lr", float("inf"), r"Invalid lr: inf"), ("weight_decay", None, r"Invalid weight_decay: None"),
+    ("differentiable", True, r"differentiable=True is not supported")])
 @pytest.mark.parametrize("name", [n for n in NAMES if n not in ("SparseAdam",)])
-def test_a_wrong_hyperparameter_in_a_loaded_group_is_refused(name, key, bad, error, message):
+def test_a_wrong_hyperparameter_in_a_loaded_group_is_refused(name, key, bad, message):
     _, opt = make(name)
     sd = opt.state_dict()
     if key not in sd["param_groups"][0] and key != "lr":
         pytest.skip(f"{name} has no {key}")
     sd["param_groups"][0][key] = bad
-    refused(opt, sd, message, error)
+    refused(opt, sd, message)
 
 
 @pytest.mark.parametrize("name, key, bad, message", [
