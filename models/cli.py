@@ -1,22 +1,27 @@
-"""The `minigrad` command line (also `python -m models`): train, compare, experiment, lr-find."""
+"""The `minigrad` command line (also `python -m models`): train, compare, experiment, lr-find.
+
+How a command ends: 0 when it did its work; 2 with one line on stderr for an error it names
+(bad input, a checkpoint it refuses, a file it cannot write); 128 + the signal number after an
+interrupt (130 for Ctrl-C, 143 for SIGTERM), with one line. Under mpirun the same line is printed
+once, by the rank that failed, prefixed `[rank R]`, and that rank ends the whole job
+(MPI_Abort with the same status): an error on one rank never leaves the others waiting in a
+collective for ever. An error that every rank meets (a bad argument, divergence, a signal that
+reached them all) is printed by rank 0: the other ranks wait ABORT_GRACE_S seconds for rank 0
+to end the job before they print theirs.
+
+Only the standard library is imported at the top: a Ctrl-C while NumPy and the models load is
+an interrupt like any other, not a traceback.
+"""
 import argparse
 import builtins
+import contextlib
 import math
 import os
+import signal
 import sys
+import time
 
-import numpy as np
-
-import optim
-from minigrad import backend
-from minigrad import distributed as dist
-
-from . import lr_find
-from .checkpoint import NAME, CheckpointError, check_writable
-from .compare import compare, lr_sweep
-from .optimizers import DEFAULT_COMPARE, OPTIMIZERS, check_names
-from .tasks import TASKS, make_task
-from .train import SCHEDULES, Interrupted, train
+ABORT_GRACE_S = 2.0  # how long a rank other than 0 leaves rank 0 to report an error first
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,6 +29,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _print_message(self, message, file=None):
+        from minigrad.distributed import launcher_rank
+        if launcher_rank() == 0:  # under mpirun every rank parses the same argv: rank 0 says it
+            super()._print_message(message, file)
 
 
 def _positive_int(name):
@@ -74,6 +84,8 @@ def _lr_pairs(text):
 
 
 def _common(p):
+    from .tasks import TASKS
+    from .train import SCHEDULES
     p.add_argument("--task", default="names", help=f"one of: {', '.join(TASKS)}")
     p.add_argument("--steps", type=_positive_int("--steps"), help="training steps (task default)")
     p.add_argument("--batch-size", type=_positive_int("--batch-size"))
@@ -87,6 +99,9 @@ def _common(p):
 
 def build_parser():
     """The argparse parser of `minigrad train` and `minigrad compare`."""
+    from . import lr_find
+    from .checkpoint import NAME
+    from .optimizers import DEFAULT_COMPARE, OPTIMIZERS
     ap = _Parser(prog="minigrad", description="Train small models and compare "
                                  "optimizers with minigrad.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -133,23 +148,71 @@ def _experiment_parser(sub):
 
 
 def main(argv=None):
-    """Entry point: run the command; errors exit 2 with one line on stderr."""
-    args = build_parser().parse_args(argv)
+    """Entry point: run the command; see the module docstring for how it ends."""
     try:
-        return run(args)
-    except (ValueError, RuntimeError, CheckpointError, OSError) as e:
-        print(f"minigrad: error: {e}", file=sys.stderr)
-        return 2
-    except Interrupted as e:
-        print(f"\nminigrad: {e}", file=sys.stderr)
-        return 128 + e.signum  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
-    except KeyboardInterrupt:
-        print("\nminigrad: interrupted", file=sys.stderr)
-        return 130
+        return run(build_parser().parse_args(argv))
+    except SystemExit:  # argparse: --help, or a usage error it printed (on rank 0)
+        raise
+    except BaseException as e:  # noqa: BLE001 (every ending is reported; under mpirun, ends the job)
+        code, line = _outcome(e)
+        return _fail(code, line, e)
+
+
+def _outcome(e):
+    """(exit status, the line to print) for an exception that ends a command; (1, None) for
+    one that is not the user's to fix (a bug: its traceback is printed)."""
+    from .checkpoint import CheckpointError
+    if isinstance(e, KeyboardInterrupt):  # train.Interrupted has the signal; a Ctrl-C elsewhere is SIGINT
+        signum = getattr(e, "signum", signal.SIGINT)
+        text = str(e) if getattr(e, "signum", None) is not None else "interrupted"
+        return 128 + signum, f"minigrad: {_printable(text)}"  # 130, 143: as a shell reports them
+    if isinstance(e, (ValueError, RuntimeError, CheckpointError, OSError)):
+        return 2, f"minigrad: error: {_printable(str(e))}"
+    return 1, None
+
+
+def _printable(text):
+    """text with every character that is not printable escaped as repr escapes it (a newline, a
+    terminal escape): an error names values from files and arguments, and must stay one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _fail(code, line, e):
+    """Print line (a traceback when None) and return code; under mpirun, end the whole job."""
+    from minigrad import distributed as dist
+    try:
+        world = dist.get_world_size() if dist.launched_by_mpi() else 1
+    except Exception:  # noqa: BLE001 (mpi4py missing, or MPI would not start: this process is alone)
+        world = 1
+    if world == 1:
+        if line is None:
+            raise e
+        print(("\n" if code > 128 else "") + line, file=sys.stderr)  # after a progress bar's line
+        return code
+    rank = dist.get_rank()
+    with contextlib.suppress(BaseException):
+        if rank != 0:
+            time.sleep(ABORT_GRACE_S)  # an error every rank met: rank 0's abort ends this one first
+        sys.stdout.flush()
+        if line is None:
+            import traceback
+            line = "".join(traceback.format_exception(e)).rstrip()
+        print("\n".join(f"[rank {rank}] {s}" for s in line.splitlines()), file=sys.stderr, flush=True)
+    dist.abort(code)
 
 
 def run(args):
     """Resolve the task and its defaults, then train or compare (or run an experiment)."""
+    from minigrad import backend
+    from minigrad import distributed as dist
+
+    from . import lr_find
+    from .checkpoint import check_files, hold_out
+    from .compare import compare, lr_sweep, output_names
+    from .optimizers import DEFAULT_COMPARE, check_names
+    from .tasks import make_task
+    if getattr(args, "out", None) == "":
+        raise ValueError("--out is empty: name a directory (the current one is '.')")
     if args.command == "experiment":
         return run_experiment(args)
     if args.device != "cpu":
@@ -160,29 +223,49 @@ def run(args):
     data = getattr(args, "data", None)
     if data is not None and args.task != "names":
         raise ValueError(f"--data {data} applies only to --task names (this is --task {args.task})")
+    if args.command == "lr-find":
+        lr_find.check_args(args)  # before the task's data loads
     kw = {"data": data or "surnames"} if args.command == "train" and args.task == "names" else {}
     task = make_task(args.task, device=args.device, seed=args.seed, **kw)
     if args.command == "lr-find":
         return lr_find.run(args, task)
     steps = args.steps or task.steps
     batch_size = args.batch_size or task.batch_size
+    task.check_batch_size(batch_size)
     schedule = args.schedule or task.schedule
     if args.command == "train":
         return run_train(args, task, steps, batch_size, schedule)
-    names = [n.strip() for n in args.optimizers.split(",") if n.strip()] if args.optimizers \
-        else (task.default_optimizers or DEFAULT_COMPARE)
+    names = task.default_optimizers or DEFAULT_COMPARE
+    if args.optimizers is not None:
+        names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+        if not names:
+            raise ValueError(f"--optimizers {args.optimizers!r} names no optimizer: give a "
+                             "comma-separated list, such as adam,sgd")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"--optimizers names {', '.join(twice)} twice: each optimizer runs once")
     check_names(names, task.variants)
     check_names(list(args.lr), task.variants)
-    compare(task, names, steps, batch_size, args.seed, args.lr, schedule, args.clip, args.out,
-            progress=not args.quiet and dist.get_rank() == 0)
-    if args.lr_sweep:
-        lr_sweep(task, names, steps, batch_size, args.seed, schedule, args.clip, args.out)
+    unused = [n for n in args.lr if n not in names]
+    if unused:
+        raise ValueError(f"--lr gives a rate for {', '.join(unused)}, which the comparison does not "
+                         f"run ({','.join(names)})")
+    with hold_out(args.out):
+        check_files(args.out, output_names(task, args.lr_sweep))
+        compare(task, names, steps, batch_size, args.seed, args.lr, schedule, args.clip, args.out,
+                progress=not args.quiet and dist.get_rank() == 0)
+        if args.lr_sweep:
+            lr_sweep(task, names, steps, batch_size, args.seed, schedule, args.clip, args.out)
     return 0
 
 
 def run_train(args, task, steps, batch_size, schedule):
-    """`minigrad train`: train, report, checkpoint, plot."""
-    name = args.optimizer or task.optimizer
+    """`minigrad train`: check, then hold --out while training, reporting, checkpointing, plotting."""
+    from minigrad import distributed as dist
+
+    from .checkpoint import NAME, check_files, hold_out
+    from .optimizers import check_names
+    name = args.optimizer if args.optimizer is not None else task.optimizer
     check_names([name], task.variants)
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the checkpoint and --overwrite replaces it: choose one")
@@ -195,6 +278,24 @@ def run_train(args, task, steps, batch_size, schedule):
                   schedule=schedule, clip=args.clip, steps=steps, batch_size=batch_size, seed=args.seed)
     rank0 = dist.get_rank() == 0  # under mpirun every rank trains; rank 0 alone reports and plots
     print = builtins.print if rank0 else (lambda *a, **k: None)
+    png = os.path.join(args.out, "loss.png")
+    with hold_out(args.out):  # this run's alone until it ends
+        check_files(args.out, [NAME, "loss.png"])  # now, not after the training
+        _train_and_report(args, task, name, config, print, png)
+    return 0
+
+
+def _train_and_report(args, task, name, config, print, png):
+    import numpy as np
+
+    import optim
+    from minigrad import distributed as dist
+
+    from . import plots
+    from .checkpoint import NAME, saving
+    from .train import train
+    rank0 = dist.get_rank() == 0
+    steps, batch_size, schedule = config["steps"], config["batch_size"], config["schedule"]
     print(f"{task.name}: {name} lr {config['lr']:g}, {schedule} schedule, {steps} steps of "
           f"{batch_size}" + (" (resuming)" if args.resume else ""))
     monitor = None if args.no_monitor else optim.TrainingMonitor(steps=steps, lr=config["lr"],
@@ -217,17 +318,18 @@ def run_train(args, task, steps, batch_size, schedule):
     for line in task.report(result["model"]):
         print(line)
     print(f"checkpoint: {os.path.join(args.out, NAME)}")
-    from . import plots
-    png = os.path.join(args.out, "loss.png")
-    if rank0 and plots.loss_curves({name: result["history"]["loss"]}, png, f"{task.name}: {name}",
-                         log_y=task.kind == "function"):
-        print(f"loss curve: {png}")
-    return 0
+    if rank0:
+        with saving(png):
+            plotted = plots.loss_curves({name: result["history"]["loss"]}, png, f"{task.name}: {name}",
+                                        log_y=task.kind == "function")
+        if plotted:
+            print(f"loss curve: {png}")
 
 
 def run_experiment(args):
     """`minigrad experiment`: NAME, --list or --all."""
     from . import experiments
+    from .checkpoint import hold_out
     if sum((args.name is not None, args.list, args.all)) != 1:
         raise ValueError("give one of: an experiment NAME, --list, --all")
     if args.list:
@@ -236,10 +338,10 @@ def run_experiment(args):
     names = [e.name for e in experiments.runnable()] if args.all else [args.name]
     for name in names:  # every name is known and runnable before anything runs
         experiments.runnable_entry(name)
-    check_writable(args.out)
-    for name in names:
-        experiments.run(name, quick=args.quick, out=args.out)
-        print()
+    with hold_out(args.out):
+        for name in names:
+            experiments.run(name, quick=args.quick, out=args.out)
+            print()
     if args.all:
         for e in experiments.EXPERIMENTS:
             if not e.module:

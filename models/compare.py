@@ -11,7 +11,7 @@ import numpy as np
 from minigrad import distributed as dist
 
 from . import plots
-from .checkpoint import check_writable
+from .checkpoint import check_writable, saving
 from .train import train
 
 SWEEP = (0.1, 0.3, 1.0, 3.0, 10.0)  # multiples of each optimizer's recommended lr
@@ -29,6 +29,12 @@ def steps_to(losses, target):
 def final_loss(metrics):
     """The loss a comparison ranks by: validation if the task has it, else training."""
     return metrics.get("val_loss", metrics.get("train_loss"))
+
+
+def output_names(task, sweep=False):
+    """The files that compare (and, with sweep, lr_sweep) write in out for task."""
+    return ([f"compare-{task.name}.png"] + (["rosenbrock-trajectories.png"] if task.name == "rosenbrock" else [])
+            + ([f"lr-sweep-{task.name}.png"] if sweep else []))
 
 
 def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, progress=True):
@@ -53,13 +59,17 @@ def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, prog
     if out:
         os.makedirs(out, exist_ok=True)
         png = os.path.join(out, f"compare-{task.name}.png")
-        if plots.loss_curves(curves, png, f"{task.name}: optimizers from one initialisation",
-                             log_y=task.name != "names"):
+        with saving(png):
+            plotted = plots.loss_curves(curves, png, f"{task.name}: optimizers from one initialisation",
+                                        log_y=task.name != "names")
+        if plotted:
             print(f"loss curves: {png}")
         if paths and task.name == "rosenbrock":
             png = os.path.join(out, "rosenbrock-trajectories.png")
-            if plots.trajectories(lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2, paths, png,
-                                  "Rosenbrock from (-1, 1)"):
+            with saving(png):
+                plotted = plots.trajectories(lambda x, y: (1 - x) ** 2 + 100 * (y - x * x) ** 2, paths,
+                                             png, "Rosenbrock from (-1, 1)")
+            if plotted:
                 print(f"trajectories: {png}")
     return rows
 
@@ -115,8 +125,10 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
     if out and dist.get_rank() == 0:
         os.makedirs(out, exist_ok=True)
         png = os.path.join(out, f"lr-sweep-{task.name}.png")
-        if plots.lr_sweep({n: [(lr, min(l, 10.0)) for lr, l in p] for n, p in results.items()}, png,
-                          f"{task.name}: final loss against learning rate"):
+        with saving(png):
+            plotted = plots.lr_sweep({n: [(lr, min(l, 10.0)) for lr, l in p] for n, p in results.items()},
+                                     png, f"{task.name}: final loss against learning rate")
+        if plotted:
             print(f"sweep plot: {png}")
     return results
 

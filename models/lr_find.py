@@ -5,7 +5,9 @@ import os
 import numpy as np
 
 import optim
+from minigrad import distributed as dist
 
+from .checkpoint import check_files, hold_out, saving
 from .optimizers import OPTIMIZERS, check_names
 from .tasks import TASKS
 
@@ -36,32 +38,51 @@ def batches(task, seed, batch_size):
 def find(task, name, seed=0, batch_size=None, num_steps=200, start_lr=1e-7, end_lr=10.0):
     """Range-test optimizer `name` on task's fresh model (built as `minigrad train` builds it)."""
     check_names([name], task.variants)
+    batch_size = batch_size or task.batch_size
+    task.check_batch_size(batch_size)
     from .optimizers import make_optimizer
     model = task.build(seed, name.partition("+")[2])
     opt = make_optimizer(name, model.parameters(), task.lr_for(name))
+    if hasattr(opt, "train"):
+        opt.train()  # schedule-free: steps are taken at y, as `minigrad train` takes them
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the test ends in an explosion
-        return optim.lr_find(model, opt, task.loss, batches(task, seed, batch_size or task.batch_size),
+        return optim.lr_find(model, opt, task.loss, batches(task, seed, batch_size),
                              start_lr=start_lr, end_lr=end_lr, num_steps=num_steps)
 
 
-def run(args, task):
-    """`minigrad lr-find`: print the suggestions next to the task's recommended rate; plot."""
-    name = args.optimizer or task.optimizer
+def check_args(args):
+    """What can be refused before the task's data loads: lr-find under mpirun (it runs one
+    process's model: N ranks would run N copies of it and write one plot N times), the lr range."""
+    if dist.launched_by_mpi() and dist.get_world_size() > 1:
+        raise ValueError("lr-find runs in one process (the range test has no data parallelism): "
+                         "run it without mpirun")
     if not args.start_lr < args.end_lr:
         raise ValueError(f"--start-lr {args.start_lr:g} must be below --end-lr {args.end_lr:g}")
-    result = find(task, name, args.seed, args.batch_size, args.steps, args.start_lr, args.end_lr)
-    print(f"{task.name}: {name}, lr {args.start_lr:g} -> {args.end_lr:g} over {args.steps} steps; "
-          f"{len(result.lrs)} steps run, stopped: {result.stopped}")
-    if not np.isfinite(result.lr_min):
-        raise ValueError("lr-find: too few steps ran to suggest a rate (raise --steps or --end-lr)")
-    print(f"steepest descent at lr {result.lr_steep:.3g}; lowest loss at lr {result.lr_min:.3g}, "
-          f"/10 = {result.lr_min10:.3g}")
-    print(f"recommended for {task.name}: {task.lr_for(name):g}; try --lr {result.lr_min10:.2g} "
-          f"(or {result.lr_steep:.2g})")
-    os.makedirs(args.out, exist_ok=True)
+
+
+def run(args, task):
+    """`minigrad lr-find`: print the suggestions next to the task's recommended rate; plot. Holds
+    args.out (checkpoint.hold_out) while it runs."""
+    check_args(args)
+    name = args.optimizer if args.optimizer is not None else task.optimizer
+    check_names([name], task.variants)
+    task.check_batch_size(args.batch_size or task.batch_size)
     png = os.path.join(args.out, "lr_find.png")
-    if plot(result, png, f"{task.name}: {name} learning-rate range test", task.lr_for(name)):
-        print(f"plot: {png}")
+    with hold_out(args.out):  # created, writable, this run's alone: now, not after the test
+        check_files(args.out, ["lr_find.png"])
+        result = find(task, name, args.seed, args.batch_size, args.steps, args.start_lr, args.end_lr)
+        print(f"{task.name}: {name}, lr {args.start_lr:g} -> {args.end_lr:g} over {args.steps} steps; "
+              f"{len(result.lrs)} steps run, stopped: {result.stopped}")
+        if not np.isfinite(result.lr_min):
+            raise ValueError("lr-find: too few steps ran to suggest a rate (raise --steps or --end-lr)")
+        print(f"steepest descent at lr {result.lr_steep:.3g}; lowest loss at lr {result.lr_min:.3g}, "
+              f"/10 = {result.lr_min10:.3g}")
+        print(f"recommended for {task.name}: {task.lr_for(name):g}; try --lr {result.lr_min10:.2g} "
+              f"(or {result.lr_steep:.2g})")
+        with saving(png):
+            plotted = plot(result, png, f"{task.name}: {name} learning-rate range test", task.lr_for(name))
+        if plotted:
+            print(f"plot: {png}")
     return 0
 
 

@@ -41,6 +41,16 @@ class Task:
         base = opt_name.partition("+")[0]
         return self.lr_overrides.get(opt_name, self.lr_overrides.get(base, OPTIMIZERS[base][1]))
 
+    def check_batch_size(self, batch_size):
+        """ValueError unless batch_size is at most the training set's size (a larger batch
+        would draw some examples twice in every step, silently). A test function has no data."""
+        if self.kind != "nn":
+            return
+        n = len(self.train[0])
+        if batch_size > n:
+            raise ValueError(f"batch size {batch_size} (--batch-size) is larger than the {self.name} "
+                             f"training set ({n} examples): choose at most {n}")
+
     def to_device(self, a):
         return backend.to_device(a, self.device)
 

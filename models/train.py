@@ -1,7 +1,9 @@
 """The training loop behind `minigrad train` and `minigrad compare`."""
+import contextlib
 import math
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -34,11 +36,12 @@ def make_schedule(name, opt, steps):
 
 
 class Progress:
-    """A tqdm bar when tqdm is installed, else a line every tenth of the run."""
+    """A tqdm bar when tqdm is installed and the output is a terminal, else a line every tenth of
+    the run (a bar redrawn into a file or a pipe would fill it: 370 KB for one run)."""
 
     def __init__(self, total, initial, enabled, desc):
         self.bar, self.total, self.enabled = None, total, enabled
-        if enabled:
+        if enabled and _terminal(sys.stdout) and _terminal(sys.stderr):  # tqdm draws on stderr
             try:
                 from tqdm import tqdm
                 self.bar = tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=True)
@@ -65,6 +68,13 @@ class Progress:
             self.bar.close()
 
 
+def _terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped training at a step boundary (after saving, when there is an out).
     A KeyboardInterrupt, so code that catches Ctrl-C still does; .signum says which signal."""
@@ -83,9 +93,10 @@ class Diverged(ValueError):
 class _StopAtStepBoundary:
     """While active, SIGINT and SIGTERM only set .signum: the loop finishes the step it is in and
     stops at the boundary, so a checkpoint never holds half a step (data drawn but parameters
-    not updated, or updated but the step not counted). A second Ctrl-C interrupts at once, as
-    Ctrl-C normally does (the previous checkpoint stays as it was). Signal handlers can only be
-    set in the main thread; elsewhere this does nothing."""
+    not updated, or updated but the step not counted). The first signal is the one reported (a
+    SIGINT after a SIGTERM does not relabel it). A second Ctrl-C interrupts at once, as Ctrl-C
+    normally does (the previous checkpoint stays as it was). Signal handlers can only be set in
+    the main thread; elsewhere this does nothing."""
 
     def __enter__(self):
         self.signum, self.previous = None, {}
@@ -97,7 +108,8 @@ class _StopAtStepBoundary:
     def _handle(self, signum, frame):
         if self.signum == signal.SIGINT and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.signum = signum
+        if self.signum is None:
+            self.signum = signum
 
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
@@ -128,14 +140,27 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     batch size stays the global one) and rank 0 alone writes the checkpoint; zero shards the
     optimizer state across the ranks (optim.ZeroRedundancyOptimizer). See docs/distributed.md.
     """
-    ckpt_path = os.path.join(out, checkpoint.NAME) if out else None
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0 (0: only at the end), got {checkpoint_every}")
-    if out:
+    task.check_batch_size(config["batch_size"])
+    if out is None:
+        return _train(task, config, None, resume, stop_after, progress, checkpoint_every,
+                      stop_on_nonfinite, zero, monitor)
+    # out is this run's alone while it trains (rank 0 holds the lock for every rank)
+    with checkpoint.lock_out(out) if dist.get_rank() == 0 else contextlib.nullcontext():
         checkpoint.prepare_out(out)
-        if not resume and not overwrite and os.path.exists(ckpt_path):
-            raise ValueError(f"{ckpt_path} exists: continue it with --resume, start over with "
-                             "--overwrite, or choose another --out")
+        ckpt_path = os.path.join(out, checkpoint.NAME)
+        if not resume:
+            checkpoint.check_files(out, [checkpoint.NAME])
+            if not overwrite and os.path.exists(ckpt_path):
+                raise ValueError(f"{ckpt_path} exists: continue it with --resume, start over with "
+                                 "--overwrite, or choose another --out")
+        return _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_every,
+                      stop_on_nonfinite, zero, monitor)
+
+
+def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_every,
+           stop_on_nonfinite, zero, monitor):
     run = {"task": task.name, "data": getattr(task, "data", None)}
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
     net, sampler = _data_parallel(task, model, config["batch_size"])
@@ -181,7 +206,7 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
 
     def findings(new):
         for f in new:
-            if f.severity == "critical":
+            if f.severity == "critical" and dist.get_rank() == 0:  # the ranks agree: one says it
                 bar.write(str(f))
 
     if hasattr(opt, "train"):
@@ -282,8 +307,14 @@ def _restore_snapshot(snapshot, model, data_rng):
 
 def _save(path, run, config, step, model, opt, sched, data_rng, history):
     optimizer = _to_cpu(opt.state_dict())  # on every rank: ZeRO gathers its shards here
-    if dist.get_rank() != 0:
-        return  # the replicas are equal: rank 0 alone writes
+    if dist.get_rank() == 0:  # the replicas are equal: rank 0 alone writes
+        _write(path, run, config, step, model, optimizer, sched, data_rng, history)
+    # the others wait here until it is written, so none goes on (to report "saved", or to stop)
+    # before it is; when rank 0's write fails, its error ends the job (models/cli.py) meanwhile
+    dist.barrier()
+
+
+def _write(path, run, config, step, model, optimizer, sched, data_rng, history):
     checkpoint.save(path, {
         **run, "config": dict(config), "step": step,
         "model": {k: backend.to_numpy(v) for k, v in model.state_dict().items()},
@@ -305,8 +336,8 @@ def _restore(payload, run, config, model, opt, sched, data_rng):
     leaves the run as it was)."""
     for key, flag in (("task", "--task"), ("data", "--data")):
         if payload[key] != run[key]:
-            raise checkpoint.CheckpointError(f"the checkpoint is from {flag} {payload[key]}, this run "
-                                             f"is {flag} {run[key]}")
+            raise checkpoint.CheckpointError(f"the checkpoint is from {flag} {_shown(payload[key])}, "
+                                             f"this run is {flag} {run[key]}")
     saved = payload["config"]
     if not isinstance(saved, dict) or not all(isinstance(v, (type(None), bool, int, float, str))
                                               for v in saved.values()):
@@ -349,6 +380,12 @@ def _restore(payload, run, config, model, opt, sched, data_rng):
     mg.set_rng_state(rng["minigrad"])
     data_rng.bit_generator.state = rng["data"]
     return step, {k: v.tolist() for k, v in payload["history"].items()}
+
+
+def _shown(value):
+    """A value read from a file, for a message: a plain printable string as it is, anything else
+    as its repr, so that a file cannot print control characters (fake lines, terminal escapes)."""
+    return value if isinstance(value, str) and value.isprintable() else repr(value)
 
 
 def _check_optimizer(saved, opt):

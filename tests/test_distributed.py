@@ -13,9 +13,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 
 import numpy as np
 import pytest
@@ -385,3 +387,114 @@ def test_four_ranks_are_exact_too_and_zero_quarters_the_state(four_ranks, run):
                for name in ("adafactor", "lamb", "schedulefree"))
     zero = r["memory"]["mlp784_adam_zero"]
     assert sum(zero) == r["memory"]["mlp784_adam_plain"][0] and max(zero) - min(zero) <= 2 * 4 * 784
+
+
+# ============================================================================ a rank that fails
+
+def _mpirun_cli(tmp_path, *args, n=2, fault=None, timeout=120):
+    """`mpirun -n N minigrad ARGS` (through tests/mpi/faults.py when a fault is injected):
+    (the finished process, seconds it took)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    command = [sys.executable, os.path.join(HERE, "mpi", "faults.py"), fault] if fault else \
+        [sys.executable, "-m", "models"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(mpirun_command(n, *command, *args), capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=tmp_path, check=False)
+    return proc, time.perf_counter() - t0
+
+
+def _our_lines(text):
+    """The lines minigrad printed (not Open MPI's banners, which end in a NUL byte)."""
+    return [line.strip("\0") for line in text.splitlines() if "minigrad" in line and "MPI_ABORT" not in line]
+
+
+@needs_mpi
+@pytest.mark.parametrize("fault, args, line", [
+    # rank 0 alone writes checkpoints: rank 1 waits for it in a collective
+    ("save-full", ["--checkpoint-every", "3"],
+     "[rank 0] minigrad: error: saving {out}/checkpoint.safetensors failed: No space left on device"),
+    # rank 1 alone fails: rank 0 waits for it in the next all-reduce
+    ("batch-1", [], "[rank 1] minigrad: error: made up: a bad batch on rank 1"),
+    # every rank diverges at the same step: rank 0 alone says so
+    (None, ["--lr", "1e300"], "[rank 0] minigrad: error: the parameters became inf or NaN"),
+])
+def test_an_error_on_one_rank_ends_every_rank_at_once_with_its_message(tmp_path, fault, args, line):
+    out = tmp_path / "run"
+    proc, seconds = _mpirun_cli(tmp_path, "train", "--task", "digits", "--steps", "400", "--quiet",
+                                "--out", str(out), *args, fault=fault)
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]
+    errors = [e for e in _our_lines(proc.stderr) if "error:" in e]
+    assert len(errors) == 1 and errors[0].startswith(line.format(out=out)), proc.stderr
+    assert proc.stdout.count("[critical]") <= 1  # the monitor's finding, once
+    assert seconds < 60  # start-up included; the hang was for ever
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+@needs_mpi
+def test_a_busy_output_folder_is_refused_under_mpirun_naming_the_holder(tmp_path):
+    from models import checkpoint
+    out = tmp_path / "run"
+    with checkpoint.lock_out(str(out)):  # this process holds it; rank 1 would wait in a broadcast
+        proc, seconds = _mpirun_cli(tmp_path, "train", "--task", "digits", "--steps", "5", "--quiet",
+                                    "--out", str(out))
+    assert proc.returncode == 2 and seconds < 60, proc.stderr
+    errors = _our_lines(proc.stderr)
+    assert len(errors) == 1 and f"[rank 0] minigrad: error: --out {out} is in use by another run " \
+        f"(PID {os.getpid()}" in errors[0], proc.stderr
+
+
+@needs_mpi
+@pytest.mark.parametrize("args, message", [
+    (["train", "--task", "digits", "--steps", "x"], "error: argument --steps: --steps must be an integer"),
+    (["lr-find", "--task", "digits", "--steps", "20"], "lr-find runs in one process"),
+])
+def test_an_error_every_rank_meets_is_printed_once(tmp_path, args, message):
+    proc, _ = _mpirun_cli(tmp_path, *args, "--out", str(tmp_path / "run"))
+    assert proc.returncode == 2, proc.stderr
+    errors = _our_lines(proc.stderr)
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert not (tmp_path / "run" / "lr_find.png").exists()
+
+
+def _children(pid):
+    """The PIDs of pid's child processes (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rpartition(")")[2].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the ranks through /proc")
+def test_sigterm_to_the_ranks_saves_once_prints_once_and_exits_143(tmp_path):
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(mpirun_command(2, sys.executable, "-m", "models", "train", "--task", "rosenbrock",
+                                           "--steps", "10000000", "--quiet", "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        deadline = time.time() + 120
+        while not (out / ".minigrad.lock").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # training
+        ranks = _children(proc.pid)
+        assert len(ranks) == 2, ranks
+        for pid in ranks:  # as a batch system stops a job: every task gets SIGTERM
+            os.kill(pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    lines = _our_lines(err)
+    assert len(lines) == 1 and lines[0].startswith("[rank 0] minigrad: interrupted by SIGTERM at step "), err
+    assert "continue with --resume" in lines[0]
+    step = int(lines[0].split(" at step ")[1].split(";")[0])
+    assert mg.load(out / "checkpoint.safetensors")["step"] == step > 0

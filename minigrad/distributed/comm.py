@@ -17,6 +17,7 @@ from .. import backend
 
 # what an MPI launcher sets in each process it starts (Open MPI, PMIx, MPICH/Hydra)
 LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK")
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK")
 OPS = ("sum", "max", "min")
 
 _comm = None        # mpi4py's COMM_WORLD inside an MPI job; None alone
@@ -26,6 +27,15 @@ _initialized = False
 def launched_by_mpi():
     """True when an MPI launcher (mpirun, mpiexec) started this process."""
     return any(v in os.environ for v in LAUNCHER_VARIABLES)
+
+
+def launcher_rank():
+    """This process's rank as its launcher set it in the environment, without joining the job
+    (0 without a launcher): for deciding who prints before, or without, initialising MPI."""
+    for v in RANK_VARIABLES:
+        if os.environ.get(v, "").isdigit():
+            return int(os.environ[v])
+    return 0
 
 
 def init():
@@ -63,6 +73,17 @@ def get_world_size():
 
 def _rank_and_size():
     return (0, 1) if _comm is None else (_comm.Get_rank(), _comm.Get_size())
+
+
+def abort(code):
+    """End every process of the job now, with exit status `code` (MPI_Abort): what a rank does
+    when it cannot go on, since the others would otherwise wait for it in their next collective
+    for ever. Alone, this process exits with `code`. Never returns; nothing is flushed or
+    finalised (flush what must be seen first; files being written stay as they were: see
+    serialization.write_atomic)."""
+    if get_world_size() > 1:
+        _comm.Abort(code)
+    os._exit(code)
 
 
 def barrier():
