@@ -9,6 +9,7 @@ import contextlib
 import glob
 import os
 import socket
+import stat
 
 import numpy as np
 
@@ -165,11 +166,13 @@ def lock_out(out):
             _held[key][1] -= 1
         return
     path = os.path.join(out, LOCK)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a symbolic link: the PID is written into the file
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as e:
         raise ValueError(f"--out {out}: cannot open its lock file {path} ({e.strerror})") from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"--out {out}: its lock file {path} is not a regular file; remove it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -60,6 +60,16 @@ def _non_negative_int(name):
     return parse
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be >= 0, got {value}")
+    return value
+
+
 def _positive_float(name):
     """A rate or a limit: inf would run to NaN weights, nan would silently switch the limit off."""
     def parse(text):
@@ -92,7 +102,7 @@ def _common(p):
     p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (task default)")
     p.add_argument("--clip", type=_positive_float("--clip"), default=None,
                    help="clip the gradient norm to this (positive, finite)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -134,7 +144,7 @@ def build_parser():
                     help="also sweep each optimizer's lr over 0.1x..10x its recommended rate")
     cp.add_argument("--out", default="runs/compare")
     _experiment_parser(sub)
-    lr_find.add_parser(sub, _positive_int, _positive_float)
+    lr_find.add_parser(sub, _positive_int, _positive_float, _seed)
     return ap
 
 

@@ -12,7 +12,7 @@ from .optimizers import OPTIMIZERS, check_names
 from .tasks import TASKS
 
 
-def add_parser(sub, positive_int, positive_float):
+def add_parser(sub, positive_int, positive_float, seed=int):
     """Register `lr-find` on the CLI's subparsers."""
     p = sub.add_parser("lr-find", help="the learning-rate range test (Smith 2017): suggest a rate")
     p.add_argument("--task", default="names", help=f"one of: {', '.join(TASKS)}")
@@ -22,7 +22,7 @@ def add_parser(sub, positive_int, positive_float):
     p.add_argument("--start-lr", type=positive_float("--start-lr"), default=1e-7)
     p.add_argument("--end-lr", type=positive_float("--end-lr"), default=10.0)
     p.add_argument("--batch-size", type=positive_int("--batch-size"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--out", default="runs/lr-find", help="directory for lr_find.png")
     return p

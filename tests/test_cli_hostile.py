@@ -65,6 +65,8 @@ UNWRITABLE = "/sys/kernel"  # exists, and not even root can create a file in it 
     (["lr-find", "--task", "sparse", "--batch-size", "3201"],
      "batch size 3201 (--batch-size) is larger than the sparse training set (3200 examples)"),
     (["train", "--task", "digits", "--out", "/sys/no\nsuch\x1b[2J"], r"/sys/no\nsuch\x1b[2J cannot be created"),
+    (["train", "--task", "digits", "--seed", "-5"], "--seed must be >= 0, got -5"),
+    (["lr-find", "--task", "digits", "--seed", "-1"], "--seed must be >= 0, got -1"),
 ])
 def test_bad_arguments_are_refused_with_one_line_and_nothing_written(tmp_path, args, message):
     p = cli(*args, cwd=tmp_path)
@@ -171,6 +173,22 @@ def test_a_second_run_into_a_busy_folder_is_refused_at_once_naming_the_holder(tm
     code, err = run_main(capsys, "train", "--task", "rosenbrock", "--steps", "5", "--quiet", "--out",
                          str(tmp_path), "--overwrite")  # the lock went with the run that ended
     assert code == 0, err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.symlink_to(p.parent.parent / "victim"), "Too many levels of symbolic links"),
+    (lambda p: p.mkdir(), "Is a directory"),
+    (lambda p: os.mkfifo(p), "is not a regular file"),
+])
+def test_a_lock_file_that_is_not_a_file_is_refused_and_nothing_is_written_through_it(tmp_path, capsys,
+                                                                                   make, message):
+    (tmp_path / "victim").write_text("mine")
+    (tmp_path / "run").mkdir()
+    make(tmp_path / "run" / ".minigrad.lock")
+    code, err = run_main(capsys, "train", "--task", "rosenbrock", "--steps", "5", "--quiet", "--out",
+                         str(tmp_path / "run"))
+    assert code == 2 and "lock file" in one_line(err) and message in err
+    assert (tmp_path / "victim").read_text() == "mine"
 
 
 def test_the_lock_nests_in_one_process_and_refuses_another(tmp_path):
