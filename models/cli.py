@@ -338,10 +338,15 @@ def _train_and_report(args, task, name, config, print, png):
 
 def run_experiment(args):
     """`minigrad experiment`: NAME, --list or --all."""
+    from minigrad import distributed as dist
+
     from . import experiments
     from .checkpoint import hold_out
     if sum((args.name is not None, args.list, args.all)) != 1:
         raise ValueError("give one of: an experiment NAME, --list, --all")
+    if not args.list and dist.launched_by_mpi() and dist.get_world_size() > 1:
+        raise ValueError("experiments run in one process (N ranks would run N copies and write "
+                         "the same figures): run them without mpirun")
     if args.list:
         print("\n".join(experiments.listing()))
         return 0

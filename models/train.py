@@ -197,7 +197,8 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
         where = f"the {what} became {value} at step {step + 1} (lr {config['lr']:g} too high?); stopped"
         if ckpt_path:
             _restore_snapshot(snapshot, model, data_rng)
-            if not all(_finite(a) for s in opt.state.values() for a in s.values() if backend.is_array(a)):
+            if not _all_ranks(all(_finite(a) for s in opt.state.values() for a in s.values()
+                                  if backend.is_array(a))):  # ZeRO: each rank checks its shard
                 raise Diverged(f"{where}; the optimizer state is not finite, so nothing was saved "
                                "over the last checkpoint")
             save()  # raises Diverged, saving nothing, if the parameters are not finite
@@ -280,6 +281,13 @@ def _mean_over_ranks(value):
     """The global batch's loss: the mean of the ranks' (equal shares), the same on every rank."""
     n = dist.get_world_size()
     return value if n == 1 else float(dist.all_reduce(np.array([value]))[0] / n)
+
+
+def _all_ranks(ok):
+    """ok on every rank (the same answer on all of them, so that all take the same branch)."""
+    if dist.get_world_size() == 1:
+        return ok
+    return bool(dist.all_reduce(np.array([int(ok)]), op="min")[0])
 
 
 def _signal(stop):

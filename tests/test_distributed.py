@@ -418,6 +418,8 @@ def _our_lines(text):
     ("batch-1", [], "[rank 1] minigrad: error: made up: a bad batch on rank 1"),
     # every rank diverges at the same step: rank 0 alone says so
     (None, ["--lr", "1e300"], "[rank 0] minigrad: error: the parameters became inf or NaN"),
+    (None, ["--lr", "1e300", "--zero", "--checkpoint-every", "1"],
+     "[rank 0] minigrad: error: the parameters became inf or NaN"),
 ])
 def test_an_error_on_one_rank_ends_every_rank_at_once_with_its_message(tmp_path, fault, args, line):
     out = tmp_path / "run"
@@ -448,6 +450,7 @@ def test_a_busy_output_folder_is_refused_under_mpirun_naming_the_holder(tmp_path
 @pytest.mark.parametrize("args, message", [
     (["train", "--task", "digits", "--steps", "x"], "error: argument --steps: --steps must be an integer"),
     (["lr-find", "--task", "digits", "--steps", "20"], "lr-find runs in one process"),
+    (["experiment", "bias-correction", "--quick"], "experiments run in one process"),
 ])
 def test_an_error_every_rank_meets_is_printed_once(tmp_path, args, message):
     proc, _ = _mpirun_cli(tmp_path, *args, "--out", str(tmp_path / "run"))
