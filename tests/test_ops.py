@@ -164,3 +164,47 @@ def test_same_values_and_gradients_on_every_device(name, fn, ref, tfn, arrays, d
     yd.backward(mg.tensor(seed, device=device))
     for x, d in zip(xs, ds):
         np.testing.assert_allclose(to_np(d.grad), x.grad, rtol=1e-12, atol=1e-13)
+
+
+# ============================================================================ x ** e at x = 0
+
+# bases and exponents where a gradient formula meets 0 · inf: a zero base (with positive, zero,
+# negative, fractional exponents), a negative base (integer and fractional exponents), a zero
+# exponent; torch takes the limit 0 where it exists (d/de where x = 0 and e >= 0; d/dx where
+# e = 0) and keeps inf and NaN elsewhere
+POW_X = np.array([0.0, 0.0, 0.0, 0.0, 0.0, -0.0, -2.0, -2.0, -2.0, 2.0, 0.0, 3.0])
+POW_E = np.array([2.0, 0.0, -1.0, 0.5, -0.5, 2.0, 2.0, 0.5, 3.0, 0.5, 1.0, 0.0])
+POW_CASES = [
+    ("tensor ** tensor", lambda x, e: x ** e, [POW_X, POW_E]),
+    ("tensor ** tensor, broadcast", lambda x, e: x ** e, [POW_X, np.array(0.0)]),
+    # not at -0.0: there d(x^0.5)/dx is +inf by NumPy's pow, -inf by torch's
+    *[(f"tensor ** {c}", lambda x, c=c: x ** c, [np.delete(POW_X, 5)])
+      for c in [0.0, 0, 1.0, 2.0, 0.5, -1.0]],
+    *[(f"{c} ** tensor", lambda e, c=c: c ** e, [POW_E]) for c in [0.0, 1.0, 2.0, -2.0]],
+]
+
+
+@pytest.mark.parametrize("fn, arrays", [c[1:] for c in POW_CASES], ids=[c[0] for c in POW_CASES])
+def test_pow_gradients_at_zero_match_torch_including_inf_and_nan(fn, arrays):
+    torch = torch_or_skip()
+    xs = [mg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    with np.errstate(all="ignore"):  # log 0, 0 ** -1: the infinities are the point
+        y, ty = fn(*xs), fn(*ts)
+        y.backward(np.ones(y.shape))
+    ty.backward(torch.ones_like(ty))
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    for x, t in zip(xs, ts):
+        g, tg = x.grad, t.grad.numpy()
+        np.testing.assert_allclose(g, tg, rtol=1e-14, atol=0)  # NaN and ±inf where torch has them
+        numbers = ~np.isnan(tg)
+        np.testing.assert_array_equal(np.signbit(g[numbers]), np.signbit(tg[numbers]))  # ±0
+
+
+@pytest.mark.filterwarnings("error")
+def test_d_pow_d_exponent_at_a_zero_base_is_zero_not_nan():
+    x = mg.tensor(np.array([0.0, 0.0, 0.0]), requires_grad=True)
+    e = mg.tensor(np.array([2.0, 0.5, 0.0]), requires_grad=True)
+    (x ** e).sum().backward()  # and no warning: the masked 0 · inf is not the user's
+    np.testing.assert_array_equal(e.grad, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(x.grad, [0.0, np.inf, 0.0])  # d/dx of x^0 is 0 at x = 0

@@ -1,4 +1,6 @@
 """Arithmetic ops: + - * / ** @ and negation, with NumPy broadcasting in both directions."""
+import numpy as np
+
 from ..backend import get_array_module
 from ..function import Function, sum_to
 from .checks import broadcast_shape
@@ -75,7 +77,7 @@ class Neg(Function):
 
 
 class PowScalar(Function):
-    """x ** c for a Python number c: d/dx = c x^(c-1)."""
+    """x ** c for a Python number c: d/dx = c x^(c-1), and 0 for c = 0 (also at x = 0, as torch)."""
 
     def __init__(self, c):
         self.c = c
@@ -89,26 +91,37 @@ class PowScalar(Function):
 
     def backward(self, gy):
         c = self.c
+        if c == 0:  # x^0 is constant; c x^(c-1) would be 0 * inf = NaN at x = 0
+            return (get_array_module(gy).zeros_like(gy),)
         return (gy * c * self.x ** (c - 1),)
 
 
 class RPowScalar(Function):
-    """c ** x for a Python number c: d/dx = c^x log c."""
+    """c ** x for a Python number c: d/dx = c^x log c, and 0 where c = 0 and x >= 0 (as torch)."""
 
     def __init__(self, c):
         self.c = c
 
     def forward(self, x):
+        self.x = x
         self.y = self.c ** x
         return self.y
 
     def backward(self, gy):
         xp = get_array_module(gy)
-        return (gy * self.y * xp.log(xp.asarray(self.c, dtype=gy.dtype)),)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log 0: masked below
+            gx = gy * self.y * xp.log(xp.asarray(self.c, dtype=gy.dtype))
+        if self.c == 0:  # 0^x log 0 is 0 * -inf = NaN for x > 0; torch takes the limit, 0
+            gx = xp.where(self.x >= 0, gx.dtype.type(0), gx)
+        return (gx,)
 
 
 class Pow(Function):
-    """x0 ** x1 for two tensors: d/dx0 = x1 x0^(x1-1), d/dx1 = x0^x1 log x0."""
+    """x0 ** x1 for two tensors: d/dx0 = x1 x0^(x1-1), d/dx1 = x0^x1 log x0.
+
+    At the points where these are 0 · inf, the gradient is the limit 0, as torch: d/dx0 = 0 where
+    x1 = 0, and d/dx1 = 0 where x0 = 0 and x1 >= 0 (elsewhere log of x0 <= 0 gives -inf or NaN).
+    """
 
     def forward(self, x0, x1):
         if x0.shape != x1.shape:
@@ -121,8 +134,14 @@ class Pow(Function):
         xp = get_array_module(gy)
         x0, x1 = self.x0, self.x1
         need0, need1 = self.needs_input_grad
-        g0 = sum_to(gy * x1 * x0 ** (x1 - 1), x0.shape) if need0 else None
-        g1 = sum_to(gy * self.y * xp.log(x0), x1.shape) if need1 else None
+        g0 = g1 = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 · inf at x0 = 0: masked below
+            if need0:
+                g0 = gy * x1 * x0 ** (x1 - 1)
+                g0 = sum_to(xp.where(x1 == 0, g0.dtype.type(0), g0), x0.shape)
+            if need1:
+                g1 = gy * self.y * xp.log(x0)
+                g1 = sum_to(xp.where((x0 == 0) & (x1 >= 0), g1.dtype.type(0), g1), x1.shape)
         return g0, g1
 
 
