@@ -273,12 +273,14 @@ def run_train(args, task, steps, batch_size, schedule):
     """`minigrad train`: check, then hold --out while training, reporting, checkpointing, plotting."""
     from minigrad import distributed as dist
 
-    from .checkpoint import NAME, check_files, hold_out
+    from .checkpoint import NAME, CheckpointError, check_files, hold_out
     from .optimizers import check_names
     name = args.optimizer if args.optimizer is not None else task.optimizer
     check_names([name], task.variants)
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the checkpoint and --overwrite replaces it: choose one")
+    if args.resume and not os.path.isdir(args.out):  # refused before --out is created
+        raise CheckpointError(f"no checkpoint at {os.path.join(args.out, NAME)} to resume from")
     if args.zero and name.partition("+")[0] in ("muon", "prodigy"):
         raise ValueError(f"--zero shards one optimizer's state by its own rules; {name} cannot be "
                          + ("(Muon for the matrices with AdamW for the rest is two optimizers)"

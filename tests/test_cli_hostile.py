@@ -66,6 +66,8 @@ UNWRITABLE = "/sys/kernel"  # exists, and not even root can create a file in it 
      "batch size 3201 (--batch-size) is larger than the sparse training set (3200 examples)"),
     (["train", "--task", "digits", "--out", "/sys/no\nsuch\x1b[2J"], r"/sys/no\nsuch\x1b[2J cannot be created"),
     (["train", "--task", "digits", "--seed", "-5"], "--seed must be >= 0, got -5"),
+    (["train", "--task", "digits", "--resume", "--out", "not/there"],
+     "no checkpoint at not/there/checkpoint.safetensors to resume from"),
     (["lr-find", "--task", "digits", "--seed", "-1"], "--seed must be >= 0, got -1"),
 ])
 def test_bad_arguments_are_refused_with_one_line_and_nothing_written(tmp_path, args, message):
