@@ -170,13 +170,13 @@ def main(argv=None):
 
 def _outcome(e):
     """(exit status, the line to print) for an exception that ends a command; (1, None) for
-    one that is not the user's to fix (a bug: its traceback is printed)."""
-    from .checkpoint import CheckpointError
+    one that is not the user's to fix (a bug: its traceback is printed). No import here: a Ctrl-C
+    may have cut one short (checkpoint.CheckpointError is a ValueError)."""
     if isinstance(e, KeyboardInterrupt):  # train.Interrupted has the signal; a Ctrl-C elsewhere is SIGINT
         signum = getattr(e, "signum", signal.SIGINT)
         text = str(e) if getattr(e, "signum", None) is not None else "interrupted"
         return 128 + signum, f"minigrad: {_printable(text)}"  # 130, 143: as a shell reports them
-    if isinstance(e, (ValueError, RuntimeError, CheckpointError, OSError)):
+    if isinstance(e, (ValueError, RuntimeError, OSError)):
         return 2, f"minigrad: error: {_printable(str(e))}"
     return 1, None
 
