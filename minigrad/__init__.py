@@ -8,7 +8,7 @@ from .function import Function, enable_grad, is_grad_enabled, no_grad, sum_to
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import CheckpointError, load, save
 from .sparse import RowSparseGrad
-from .tensor import Tensor
+from .tensor import Tensor, increment_version
 from .threads import get_num_threads, set_num_threads
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "set_default_dtype", "get_default_dtype", "cuda_is_available", "backend", "nn",
     "RowSparseGrad", "save", "load", "CheckpointError",
     "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError",
+    "increment_version",
     "threads", "set_num_threads", "get_num_threads",
 ]
 __version__ = "0.1.0"

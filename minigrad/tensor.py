@@ -3,9 +3,18 @@
 `t.data` is the raw array (numpy.ndarray or cupy.ndarray); `t.grad` is a raw array of the same
 backend and shape, or None. Every operator and method is written out below so that grep finds
 it; each one is a single op from `minigrad.ops`.
+
+Versions. Each tensor counts the in-place writes made to it through minigrad (`t._version`, as
+torch): assigning `t.data = ...`, and `increment_version(t)`, which code that writes into a
+tensor's array itself calls (an optimizer's step, Module.load_state_dict). An op records the
+versions of the tensors its backward reads; backward() refuses to use one that has moved since,
+as torch does. A view (reshape, transpose, basic indexing, detach) shares its base's counter.
+Writing into the raw array (`t.data[...] = v`) bypasses the count, as torch's `.data` does.
 """
 import math
 import numbers
+import operator
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -16,9 +25,18 @@ _FLOAT_KINDS = ("f",)
 
 
 class Tensor:
-    """An array (numpy or cupy) with an optional gradient and the op that produced it."""
+    """An array (numpy or cupy) with an optional gradient and the op that produced it.
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "__weakref__")
+    `data` is the raw array. Assigning to it (`t.data = array`) counts as an in-place write:
+    it moves the tensor's version, and a backward() that needs the old value then raises.
+    Writing into the array itself, `t.data[...] = v`, is invisible to minigrad, as it is through
+    torch's `.data`: a backward that reads it then computes with the new values, silently; call
+    `increment_version(t)` after such a write to have it checked.
+    """
+
+    # _data is the array (read directly on the engine's hot paths; `data` is the property that
+    # counts assignments); _version_counter is [version], a list so that views can share it
+    __slots__ = ("__weakref__", "_data", "_version_counter", "creator", "grad", "requires_grad")
     __array_priority__ = 100  # make `ndarray + Tensor` call Tensor.__radd__
 
     def __init__(self, data, requires_grad=False):
@@ -26,57 +44,75 @@ class Tensor:
             data = np.asarray(data)
         if requires_grad and data.dtype.kind not in _FLOAT_KINDS:
             raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
-        self.data = data
+        self._data = data
         self.grad = None
         self.requires_grad = requires_grad
         self.creator = None  # the Function that produced this tensor, None for leaves
+        self._version_counter = [0]
 
-    @classmethod
-    def _from_op(cls, data, creator):
-        t = cls.__new__(cls)
-        t.data = data
+    @staticmethod
+    def _from_op(data, creator):
+        """A Tensor (never a subclass) holding an op's result. Function.apply reaches it through
+        an input, `inputs[0]._from_op`, as function.py does not import this module."""
+        t = Tensor.__new__(Tensor)
+        t._data = data
         t.grad = None
         t.requires_grad = creator is not None
         t.creator = creator
+        t._version_counter = [0]
         return t
+
+    def _set_data(self, data):
+        self._data = data
+        self._version_counter[0] += 1  # a new value: what backward saved of the old one is stale
+        function.writes += 1
+
+    # read through a C-level getter (about 25 ns more than a plain attribute); the engine's own
+    # hot paths read _data
+    data = property(operator.attrgetter("_data"), _set_data, doc="The raw array (see Tensor).")
+
+    @property
+    def _version(self):
+        """How many in-place writes this tensor (or a view sharing its memory) has had."""
+        return self._version_counter[0]
 
     # ======================================================================== properties
 
     @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self):
-        return self.data.size
+        return self._data.size
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self._data)
 
     @property
     def is_leaf(self):
         return self.creator is None
 
     def __len__(self):
-        return len(self.data)
+        return len(self._data)
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                                "use .any() on .data, or compare with `is` for identity")
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def __repr__(self):
-        body = np.array2string(backend.to_numpy(self.data), separator=", ", prefix="tensor(")
+        body = np.array2string(backend.to_numpy(self._data), separator=", ", prefix="tensor(")
         extra = "" if self.dtype == backend.get_default_dtype() else f", dtype={self.dtype}"
         if self.device != "cpu":
             extra += f", device='{self.device}'"
@@ -86,19 +122,21 @@ class Tensor:
 
     def numpy(self):
         """The data as a NumPy array (copied from the GPU when it lives there)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self._data)
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self):
-        """A new leaf tensor sharing this tensor's data, outside the graph."""
-        return Tensor(self.data)
+        """A new leaf tensor sharing this tensor's data (and so its version), outside the graph."""
+        t = Tensor(self._data)
+        t._version_counter = self._version_counter
+        return t
 
     def to(self, device):
         """This tensor on `device` ('cpu', 'cuda', 'cuda:N'); differentiable like any op."""
@@ -131,14 +169,14 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the computation had requires_grad=True)")
-        xp = backend.get_array_module(self.data)
+        xp = backend.get_array_module(self._data)
         if grad is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward() without grad needs a single-element output, got "
                                    f"shape {self.shape}; pass grad= of that shape")
-            grad = xp.ones_like(self.data)
+            grad = xp.ones_like(self._data)
         else:
-            grad = as_constant(grad, self.data, "backward(grad): grad")
+            grad = as_constant(grad, self._data, "backward(grad): grad")
             if grad.dtype.kind not in "biuf":
                 raise TypeError(f"backward(grad): grad must hold numbers, got dtype {grad.dtype}")
             grad = xp.asarray(grad, dtype=self.dtype)
@@ -168,6 +206,7 @@ class Tensor:
         # returns is checked against its input here, once, for every op
         grads, leaves = {id(self): grad}, []
         detect_anomaly = function._detect_anomaly  # see minigrad/anomaly.py
+        writes = function.writes  # in-place writes so far, for the check below
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
@@ -176,6 +215,11 @@ class Tensor:
                 leaves.append((t, g))
                 continue
             fn = t.creator
+            # refuse a saved tensor written in place since forward, as torch (function.py)
+            if t._version_counter[0] or (fn.saves and fn.writes != writes):
+                moved = function.saved_tensor_moved(fn, t)  # something moved: was it saved?
+                if moved:
+                    raise RuntimeError(_modified_in_place(fn, t, *moved))
             gxs = fn.backward(g)
             if type(gxs) is not tuple or len(gxs) != len(fn.inputs):
                 raise RuntimeError(f"{type(fn).__name__}.backward returned {_describe(gxs)}; "
@@ -196,8 +240,8 @@ class Tensor:
         for t, g in leaves:
             # accumulate in the leaf's dtype (a float64 input promotes the ops after a float32
             # weight, not the weight's gradient), copying so that no two leaves share one array
-            if g.dtype != t.data.dtype:
-                g = g.astype(t.data.dtype)
+            if g.dtype != t._data.dtype:
+                g = g.astype(t._data.dtype)
             t.grad = g.copy() if t.grad is None else t.grad + g
         if not retain_graph:
             for t in order:
@@ -261,22 +305,22 @@ class Tensor:
 
     # comparisons give boolean tensors outside the graph
     def __lt__(self, other):
-        return Tensor(self.data < _raw(other))
+        return Tensor(self._data < _raw(other))
 
     def __le__(self, other):
-        return Tensor(self.data <= _raw(other))
+        return Tensor(self._data <= _raw(other))
 
     def __gt__(self, other):
-        return Tensor(self.data > _raw(other))
+        return Tensor(self._data > _raw(other))
 
     def __ge__(self, other):
-        return Tensor(self.data >= _raw(other))
+        return Tensor(self._data >= _raw(other))
 
     def __eq__(self, other):
-        return Tensor(self.data == _raw(other))
+        return Tensor(self._data == _raw(other))
 
     def __ne__(self, other):
-        return Tensor(self.data != _raw(other))
+        return Tensor(self._data != _raw(other))
 
     __hash__ = object.__hash__
 
@@ -301,10 +345,10 @@ class Tensor:
         return ops.Var(axis, keepdims, correction).apply(self)
 
     def argmax(self, axis=None):
-        return Tensor(self.data.argmax(axis=axis))
+        return Tensor(self._data.argmax(axis=axis))
 
     def argmin(self, axis=None):
-        return Tensor(self.data.argmin(axis=axis))
+        return Tensor(self._data.argmin(axis=axis))
 
     # ======================================================================== elementwise
 
@@ -384,6 +428,50 @@ _SECOND_BACKWARD = (
     "need to backward through the graph a second time")
 
 
+_MODIFIED = (
+    "one of the variables needed for gradient computation has been modified by an inplace "
+    "operation: {what} of {op} (shape {shape}, dtype {dtype}) is at version {now}; expected "
+    "version {then} instead. It was written in place after {op} saved it in the forward pass (an "
+    "assignment to .data, or a write counted by increment_version(): an optimizer step, "
+    "load_state_dict); run backward() first, or compute from a copy. {hint}")
+
+
+def _modified_in_place(fn, out, which, now, then):
+    """The message for a tensor that `fn` saved and that moved before its backward: the op, which
+    of its tensors, its shape and dtype, both versions, and where the op was created if known."""
+    name = type(fn).__name__
+    t = out if which == function.OUTPUT else fn.inputs[which]
+    what = "the output" if which == function.OUTPUT else f"input {which}"
+    created = getattr(fn, "_anomaly_created", None)  # recorded by anomaly mode in forward
+    if created:
+        hint = (f"The {name} was created in the forward pass at:\n"
+                + "".join(created.format()).rstrip())
+    else:
+        hint = ("Hint: turn on mg.detect_anomaly() before the forward pass to see where the "
+                f"{name} was created.")
+    return _MODIFIED.format(what=what, op=name, shape=t.shape, dtype=t.dtype, now=now, then=then,
+                            hint=hint)
+
+
+def increment_version(tensors):
+    """Count an in-place write into the array of a tensor (or of each tensor in a list), made
+    without a Tensor op: an optimizer's step, Module.load_state_dict, a custom kernel. A backward
+    that needs the tensor's old value then raises instead of silently using the new one.
+
+    As torch.autograd.graph.increment_version. Cheap (an integer increment per tensor) and safe
+    to call on anything: a Tensor or Parameter is counted; a raw array, None or any other object
+    without a version (a duck-typed parameter) is left alone, as are such items of an iterable.
+    """
+    if isinstance(tensors, Tensor):
+        tensors._version_counter[0] += 1
+        function.writes += 1
+    elif isinstance(tensors, Iterable) and not backend.is_array(tensors):
+        for t in tensors:
+            if isinstance(t, Tensor):
+                t._version_counter[0] += 1
+                function.writes += 1
+
+
 def _describe(g):
     if hasattr(g, "shape") and hasattr(g, "dtype"):
         return f"shape {tuple(g.shape)}, dtype {g.dtype}"
@@ -393,7 +481,7 @@ def _describe(g):
 def _fits(gx, x):
     """A gradient fits an input that requires grad (so is floating) when it has its shape and
     a floating dtype: a tuple compare and a character compare, once per op in backward()."""
-    return getattr(gx, "shape", None) == x.data.shape and gx.dtype.kind == "f"
+    return getattr(gx, "shape", None) == x._data.shape and gx.dtype.kind == "f"
 
 
 def _bad_gradient(fn, gxs):
@@ -414,7 +502,7 @@ def _bad_gradient(fn, gxs):
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _as_tensor(x, like):
@@ -422,7 +510,7 @@ def _as_tensor(x, like):
     if isinstance(x, Tensor):
         return x
     if isinstance(x, numbers.Number):
-        xp = backend.get_array_module(like.data)
+        xp = backend.get_array_module(like._data)
         dtype = like.dtype if like.dtype.kind in "fc" or isinstance(x, numbers.Integral) \
             else backend.get_default_dtype()
         return Tensor(xp.asarray(x, dtype=dtype))
@@ -437,7 +525,7 @@ def _raw_index(index):
     if isinstance(index, tuple):
         return tuple(_raw_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -458,7 +546,7 @@ def as_constant(x, like, name):
     condition, a mask, a target, indices): host data (a NumPy array, a list, a number) is moved
     there; a Tensor or a GPU array on another device is refused, naming both devices."""
     on_a_device = isinstance(x, Tensor) or (backend.is_array(x) and type(x) is not np.ndarray)
-    x = x.data if isinstance(x, Tensor) else x
+    x = x._data if isinstance(x, Tensor) else x
     device = backend.device_of(like)
     if not on_a_device:
         return backend.to_device(np.asarray(x), device)

@@ -35,6 +35,8 @@ class Sub(Function):
 class Mul(Function):
     """x0 * x1; d/dx0 = x1, d/dx1 = x0."""
 
+    saves = ((1,), (0,))
+
     def forward(self, x0, x1):
         if x0.shape != x1.shape:
             broadcast_shape("mul", x0.shape, x1.shape)
@@ -51,6 +53,8 @@ class Mul(Function):
 
 class Div(Function):
     """x0 / x1; d/dx0 = 1/x1, d/dx1 = -x0/x1²."""
+
+    saves = ((1,), (0, 1))
 
     def forward(self, x0, x1):
         if x0.shape != x1.shape:
@@ -79,6 +83,8 @@ class Neg(Function):
 class PowScalar(Function):
     """x ** c for a Python number c: d/dx = c x^(c-1), and 0 for c = 0 (also at x = 0, as torch)."""
 
+    saves = ((0,),)
+
     def __init__(self, c):
         self.c = c
 
@@ -98,6 +104,8 @@ class PowScalar(Function):
 
 class RPowScalar(Function):
     """c ** x for a Python number c: d/dx = c^x log c, and 0 where c = 0 and x >= 0 (as torch)."""
+
+    saves, saves_output = ((0,),), (True,)
 
     def __init__(self, c):
         self.c = c
@@ -123,6 +131,8 @@ class Pow(Function):
     x1 = 0, and d/dx1 = 0 where x0 = 0 and x1 >= 0 (elsewhere log of x0 <= 0 gives -inf or NaN).
     """
 
+    saves, saves_output = ((0, 1), (0, 1)), (True, True)  # only d/dx1 reads y; torch saves it
+
     def forward(self, x0, x1):
         if x0.shape != x1.shape:
             broadcast_shape("pow", x0.shape, x1.shape)
@@ -147,6 +157,8 @@ class Pow(Function):
 
 class MatMul(Function):
     """x @ W with NumPy's rules: 1-D operands are promoted, batch dimensions broadcast."""
+
+    saves = ((1,), (0,))
 
     def forward(self, x, W):
         if x.ndim > 2 or W.ndim > 2:  # the batch dimensions broadcast

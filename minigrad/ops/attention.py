@@ -22,6 +22,8 @@ class ScaledDotProductAttention(Function):
     A query row whose every key is masked gets zero weights (not NaN), as torch does.
     """
 
+    saves = ((1, 2), (0, 2), (), (2,))  # dP = dY Vᵀ feeds the gradients of q, k and the mask
+
     def __init__(self, scale, bias=None, dropout_p=0.0):
         self.scale, self.bias, self.dropout_p = scale, bias, dropout_p
 

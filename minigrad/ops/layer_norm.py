@@ -14,6 +14,8 @@ class LayerNorm(Function):
 
     def __init__(self, n, eps, has_weight, has_bias):
         self.n, self.eps, self.has_weight, self.has_bias = n, eps, has_weight, has_bias
+        # torch's one backward formula takes x, γ and β for every gradient: all saved
+        self.saves = (tuple(range(1 + has_weight + has_bias)),) * (1 + has_weight + has_bias)
 
     def forward(self, x, *affine):
         xp = get_array_module(x)

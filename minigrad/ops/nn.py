@@ -14,6 +14,8 @@ from ..sparse import RowSparseGrad
 class Linear(Function):
     """y = x Wᵀ + b, with W of shape (out_features, in_features) as in torch.nn.Linear."""
 
+    saves = ((1,), (0,), ())
+
     def forward(self, x, W, b=None):
         self.x, self.W = x, W
         y = x @ W.T
@@ -69,6 +71,8 @@ class BatchNorm(Function):
 
     def forward(self, x, gamma=None, beta=None):
         xp = get_array_module(x)
+        # one backward formula reads x and γ for all three gradients (as torch; β is not read)
+        self.saves = ((0,),) if gamma is None else ((0, 1),) * 3
         self.axes = (0,) if x.ndim == 2 else (0, 2)
         self.pshape = (1, x.shape[1]) if x.ndim == 2 else (1, x.shape[1], 1)
         if self.training:
@@ -164,6 +168,8 @@ class CrossEntropy(Function):
 
 class BinaryCrossEntropyWithLogits(Function):
     """Elementwise max(z, 0) - z y + log(1 + e^-|z|); backward σ(z) - y, exact at z = 0 too."""
+
+    saves = ((0,),)
 
     def __init__(self, target):
         self.target = target

@@ -55,6 +55,8 @@ class Mean(Function):
 class Max(Function):
     """Maximum over axes. Ties share the gradient equally (like torch.amax and torch.max())."""
 
+    saves, saves_output = ((0,),), (True,)
+
     name = "max"
 
     def reduce(self, x, axes):
@@ -91,6 +93,8 @@ class Min(Max):
 
 class Var(Function):
     """Variance over axes, dividing by N - correction (correction=1: unbiased, as torch.var)."""
+
+    saves = ((0,),)
 
     name = "var"
 

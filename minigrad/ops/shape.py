@@ -2,11 +2,11 @@
 import numpy as np
 
 from ..backend import device_of, get_array_module, is_array, scatter_add, to_device
-from ..function import Function, sum_to
+from ..function import Function, ViewFunction, sum_to
 from .checks import broadcast_shape, check_index, normalize_axis
 
 
-class Reshape(Function):
+class Reshape(ViewFunction):
     """x.reshape(shape); the gradient is reshaped back."""
 
     def __init__(self, shape):
@@ -20,7 +20,7 @@ class Reshape(Function):
         return (gy.reshape(self.in_shape),)
 
 
-class Transpose(Function):
+class Transpose(ViewFunction):
     """x.transpose(axes); the gradient takes the inverse permutation."""
 
     def __init__(self, axes=None):
@@ -46,7 +46,7 @@ def _has_array_index(index):
     return any(is_array(p) and p.dtype != bool for p in parts)
 
 
-class GetItem(Function):
+class GetItem(ViewFunction):
     """x[index] with basic or integer-array indexing; repeated indices accumulate in backward."""
 
     def __init__(self, index):

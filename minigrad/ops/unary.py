@@ -13,6 +13,8 @@ from .checks import normalize_axis
 class Exp(Function):
     """exp(x); d/dx = exp(x)."""
 
+    saves_output = (True,)
+
     def forward(self, x):
         self.y = get_array_module(x).exp(x)
         return self.y
@@ -23,6 +25,8 @@ class Exp(Function):
 
 class Log(Function):
     """log(x); d/dx = 1/x."""
+
+    saves = ((0,),)
 
     def forward(self, x):
         self.x = x
@@ -35,6 +39,8 @@ class Log(Function):
 class Sqrt(Function):
     """sqrt(x); d/dx = 1 / (2 sqrt(x))."""
 
+    saves_output = (True,)
+
     def forward(self, x):
         self.y = get_array_module(x).sqrt(x)
         return self.y
@@ -45,6 +51,8 @@ class Sqrt(Function):
 
 class Tanh(Function):
     """tanh(x); d/dx = 1 - tanh²(x)."""
+
+    saves_output = (True,)
 
     def forward(self, x):
         self.y = get_array_module(x).tanh(x)
@@ -57,6 +65,8 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     """σ(x) = 1 / (1 + e^-x); d/dx = σ(1 - σ)."""
+
+    saves_output = (True,)
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -71,6 +81,8 @@ class Sigmoid(Function):
 class ReLU(Function):
     """max(x, 0); d/dx = 1 where x > 0, else 0."""
 
+    saves_output = (True,)  # as torch, whose backward reads its output (the mask is its sign)
+
     def forward(self, x):
         self.mask = x > 0
         return x * self.mask
@@ -81,6 +93,8 @@ class ReLU(Function):
 
 class Abs(Function):
     """|x|; d/dx = sign(x), 0 at 0."""
+
+    saves = ((0,),)
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -93,6 +107,8 @@ class Abs(Function):
 
 class Clip(Function):
     """clip(x, min, max); d/dx = 1 where min <= x <= max."""
+
+    saves = ((0,),)
 
     def __init__(self, min=None, max=None):
         if min is None and max is None:
@@ -114,6 +130,8 @@ class Clip(Function):
 
 class GELU(Function):
     """x Φ(x), exactly with erf ('none') or with the tanh approximation ('tanh'), as torch."""
+
+    saves = ((0,),)
 
     def __init__(self, approximate="none"):
         if approximate not in ("none", "tanh"):
@@ -145,6 +163,8 @@ class GELU(Function):
 class Softmax(Function):
     """exp(x) / Σ exp(x) along an axis (the max subtracted first)."""
 
+    saves_output = (True,)
+
     def __init__(self, axis=-1):
         self.axis = axis
 
@@ -164,6 +184,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """x - log Σ exp(x) along an axis (the max subtracted first)."""
+
+    saves_output = (True,)
 
     def __init__(self, axis=-1):
         self.axis = axis
