@@ -22,7 +22,7 @@ import numpy as np
 from minigrad import backend
 from minigrad.function import enable_grad
 from minigrad.sparse import RowSparseGrad
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, increment_version
 
 from . import executor
 
@@ -230,10 +230,12 @@ class Optimizer:
 
     def _checked_work(self):
         """The (parameter, group) pairs that have a gradient, every gradient checked first, so
-        that a bad one fails the step before anything is written."""
+        that a bad one fails the step before anything is written; each is then counted as
+        written (its version), so that a backward through its old values refuses, as torch."""
         work = [(p, group) for group in self.param_groups for p in group["params"] if p.grad is not None]
         for p, _ in work:
             self._check_grad(p)
+        increment_version([p for p, _ in work])
         return work
 
     def _check_grad(self, p):

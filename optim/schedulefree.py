@@ -37,6 +37,7 @@ train_mode is checked by step().
 import numpy as np
 
 from minigrad.function import enable_grad
+from minigrad.tensor import increment_version
 
 from .optimizer import Optimizer, check, check_real
 from .trace import Scalars
@@ -96,6 +97,7 @@ class ScheduleFreeAdamW(Optimizer):
                     if p in self.state:
                         z = self.state[p]["z"]
                         p.data += (1 - 1 / beta1) * (z - p.data)
+                        increment_version(p)
                 group["train_mode"] = False
 
     def train(self):
@@ -107,6 +109,7 @@ class ScheduleFreeAdamW(Optimizer):
                     if p in self.state:
                         z = self.state[p]["z"]
                         p.data += (1 - beta1) * (z - p.data)
+                        increment_version(p)
                 group["train_mode"] = True
 
     # ======================================================================== stepping

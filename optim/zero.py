@@ -40,7 +40,7 @@ from minigrad.distributed import comm
 from minigrad.function import enable_grad
 from minigrad.nn import Parameter
 from minigrad.sparse import RowSparseGrad
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, increment_version
 
 from .adamw import AdamW
 from .optimizer import Optimizer
@@ -272,6 +272,7 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     def _gather_parameters(self):
         """One all-gather per dtype and device: each rank sends its pieces, flat, in order."""
+        increment_version(self._params)  # every parameter is written in place below
         if self.world_size == 1:
             return
         params = self._params

@@ -12,6 +12,7 @@ import pytest
 from conftest import torch_or_skip
 
 import minigrad as mg
+import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad import ops
 from minigrad.function import Function, ViewFunction
@@ -412,3 +413,57 @@ def test_a_users_op_that_declares_what_it_reads_is_checked():
     increment_version(x)
     with pytest.raises(RuntimeError, match="input 0 of Square"):
         y.sum().backward()
+
+
+# ======================================================================== writes made by the library
+
+def _step_with(opt_name):
+    import optim
+    mg.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = getattr(optim, opt_name)(model.parameters(), lr=0.1)
+    return model, opt
+
+
+def _write_by_step(model, opt):
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)
+    opt.step()
+
+
+def _write_by_load(model, opt):
+    model.load_state_dict({k: v + 1 for k, v in model.state_dict().items()})
+
+
+def _write_by_eval(model, opt):  # schedule-free's eval() moves θ from y to x in place
+    opt.eval()
+
+
+@pytest.mark.parametrize("opt_name, write", [
+    ("SGD", _write_by_step), ("Adam", _write_by_step), ("Prodigy", _write_by_step),
+    ("ScheduleFreeAdamW", _write_by_step), ("ScheduleFreeAdamW", _write_by_eval),
+    ("SGD", _write_by_load),
+])
+def test_a_library_write_between_forward_and_backward_raises_naming_the_op(opt_name, write):
+    model, opt = _step_with(opt_name)
+    if opt_name == "ScheduleFreeAdamW":
+        opt.train()
+        _write_by_step(model, opt)  # a state for eval() to move θ with
+        opt.zero_grad()
+    x = mg.tensor(np.ones((4, 3)), requires_grad=True)
+    loss = (model(x) ** 2).sum()  # x's gradient reads the weight
+    write(model, opt)
+    grads = [None if p.grad is None else p.grad.copy() for p in model.parameters()]
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    for p, g in zip(model.parameters(), grads):  # a refused backward writes no gradient
+        assert (p.grad is None and g is None) or np.array_equal(p.grad, g)
+
+
+def test_embedding_max_norm_counts_its_renorm_as_a_write():
+    emb = nn.Embedding(5, 3, max_norm=0.5)
+    emb.weight.data[...] = 3.0
+    y = (emb(np.array([1])) * emb.weight[0:1]).sum()  # the Mul saves a view of the weight
+    emb(np.array([0]))  # renormalises row 0 in place
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import backend, ops
-from ..tensor import Tensor, as_constant
+from ..tensor import Tensor, as_constant, increment_version
 
 
 def _index_array(x, name, like):
@@ -102,6 +102,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, spa
         padding_idx += V
     if max_norm is not None:
         _renorm_rows(weight.data, idx, max_norm, norm_type)
+        increment_version(weight)  # written in place, as torch counts it
     return ops.Embedding(idx, padding_idx, sparse).apply(weight)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, increment_version
 
 
 class Parameter(Tensor):
@@ -184,9 +184,10 @@ class Module:
                     mod._check_state(attr, value)
                 except ValueError as e:
                     raise ValueError(f"load_state_dict: {name} {e}") from None
-                plan.append((current, value))
-        for current, value in plan:  # everything checked: now write
+                plan.append((current, value, getattr(mod, attr)))
+        for current, value, owner in plan:  # everything checked: now write
             current[...] = value
+            increment_version(owner)  # a Parameter: a backward through its old values refuses
         return missing, unexpected
 
     def _state_targets(self):
