@@ -115,24 +115,29 @@ class Combined(optim.Optimizer):
         return out
 
     def load_state_dict(self, state_dict):
-        groups, state = list(state_dict["param_groups"]), state_dict["state"]
-        if len(groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has {len(groups)} parameter groups, the "
-                             f"optimizer has {len(self.param_groups)}")
-        total = sum(len(g["params"]) for g in self.param_groups)
-        if any(not 0 <= i < total for i in state):
-            raise ValueError(f"loaded state for parameter indices {sorted(state)}, expected 0..{total - 1}")
-        before = [part.state_dict() for part in self.parts]
-        offset = 0
+        """Split a state dict (from state_dict()) between the parts; its layout is checked as
+        an optimizer checks it, and a part that refuses its share puts every part back as it
+        was (the old objects, not a reload of them, which a part could refuse)."""
+        groups = list(optim.Optimizer._saved_groups(self, state_dict))
+        state = state_dict["state"]
+        shares, start, first = [], 0, 0  # each part's groups name its own indices, as state_dict()
+        for part in self.parts:
+            mine = groups[first:first + len(part.param_groups)]
+            n = sum(len(g["params"]) for g in part.param_groups)
+            outside = [i for g in mine for i in g["params"] if not start <= i < start + n]
+            if outside:
+                raise ValueError(f"loaded param groups {first}..{first + len(mine) - 1} name "
+                                 f"parameter indices {sorted(outside)}, expected {start}..{start + n - 1}")
+            shares.append((part, mine, start, n))
+            first, start = first + len(mine), start + n
+        before = [(part.state, list(part.param_groups)) for part in self.parts]
         try:
-            for part in self.parts:
-                mine, groups = groups[:len(part.param_groups)], groups[len(part.param_groups):]
-                n = sum(len(g["params"]) for g in mine)
+            for part, mine, offset, n in shares:
                 part.load_state_dict({
                     "state": {i - offset: s for i, s in state.items() if offset <= i < offset + n},
                     "param_groups": [{**g, "params": [i - offset for i in g["params"]]} for g in mine]})
-                offset += n
-        except (ValueError, KeyError):
-            for part, sd in zip(self.parts, before):  # a failed load changes nothing
-                part.load_state_dict(sd)
+        except Exception:
+            for part, (old_state, old_groups) in zip(self.parts, before):  # a failed load changes nothing
+                part.state = old_state
+                part.param_groups[:] = old_groups
             raise

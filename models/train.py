@@ -259,7 +259,10 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
     seconds = time.perf_counter() - t0
     if hasattr(opt, "eval"):
         opt.eval()  # schedule-free: evaluate (and keep) x, the average (checkpoints hold y)
-    return {"metrics": task.evaluate(model), "history": history, "seconds": seconds, "step": step,
+    metrics = task.evaluate(model)
+    if monitor is not None:  # a run whose validation loss is not finite is never healthy
+        findings(monitor.check_metrics(metrics))
+    return {"metrics": metrics, "history": history, "seconds": seconds, "step": step,
             "model": model}
 
 

@@ -158,3 +158,65 @@ def test_checkpoint_every(tmp_path, monkeypatch, every, saves):
     with pytest.raises(ValueError, match="checkpoint_every must be >= 0"):
         train(task, dict(optimizer="adam", lr=1e-2, schedule="none", clip=None, steps=10, batch_size=1, seed=0),
               out=str(tmp_path), progress=False, checkpoint_every=-1, overwrite=True)
+
+
+def _muon_adamw():
+    from models.optimizers import muon_with_adamw
+    model = MLP([4, 8, 3])
+    opt = muon_with_adamw(model.parameters(), lr=1e-2)
+    x, y = mg.tensor(np.random.default_rng(0).standard_normal((6, 4))), np.arange(6) % 3
+    F.cross_entropy(model(x), y).backward()
+    opt.step()
+    return opt
+
+
+def _shifted(sd):
+    """sd with the first part's parameter 0 renumbered to an index of the second part."""
+    groups = [dict(g, params=list(g["params"])) for g in sd["param_groups"]]
+    groups[0]["params"][0], groups[-1]["params"][0] = groups[-1]["params"][0], groups[0]["params"][0]
+    return {"state": sd["state"], "param_groups": groups}
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda sd: {}, "no 'state' or 'param_groups'"),
+    (lambda sd: {"state": {}, "param_groups": "x"}, "expected a list of dicts"),
+    (lambda sd: {**sd, "param_groups": sd["param_groups"][:1]}, "parameter groups"),
+    (lambda sd: {**sd, "param_groups": [dict(g, params=["a"] * len(g["params"]))
+                                         for g in sd["param_groups"]]}, "integer index"),
+    (_shifted, "expected"),
+    # the second part (AdamW) refuses its share after the first (Muon) loaded its own
+    (lambda sd: {**sd, "state": {**sd["state"], max(sd["state"]): {
+        **sd["state"][max(sd["state"])], "exp_avg": np.ones(1, dtype=bool)}}}, "exp_avg"),
+])
+def test_combined_load_state_dict_refuses_bad_dicts_and_changes_nothing(make_bad, message):
+    opt = _muon_adamw()
+    before = opt.state_dict()
+    objects = [(part.state, list(part.param_groups)) for part in opt.parts]
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(make_bad(opt.state_dict()))
+    assert [(part.state, list(part.param_groups)) for part in opt.parts] == objects
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for i, s in before["state"].items():
+        for k, v in s.items():
+            np.testing.assert_array_equal(after["state"][i][k], v)
+
+
+def test_combined_load_state_dict_round_trips():
+    opt, other = _muon_adamw(), _muon_adamw()
+    other.load_state_dict(opt.state_dict())
+    for i, s in opt.state_dict()["state"].items():
+        for k, v in s.items():
+            np.testing.assert_array_equal(other.state_dict()["state"][i][k], v)
+
+
+def test_a_non_finite_final_validation_loss_is_never_healthy(monkeypatch):
+    """Training losses all finite, evaluation NaN (weights or statistics that are not finite):
+    train() hands the final metrics to the monitor, whose health line says so."""
+    task = make_task("digits")
+    monkeypatch.setattr(task, "evaluate", lambda model: {"val_loss": float("nan"), "val_acc": 0.1})
+    monitor = optim.TrainingMonitor()
+    config = dict(optimizer="adam", lr=task.lr_for("adam"), schedule="none", clip=1.0, steps=5,
+                  batch_size=32, seed=0)
+    train(task, config, progress=False, monitor=monitor)
+    assert "healthy" != monitor.health() and "val_loss" in monitor.health()
