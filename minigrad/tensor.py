@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from . import backend, function, ops
+from . import backend, function, ops, threads
 from .ops.checks import normalize_axis
 
 _FLOAT_KINDS = ("f",)
@@ -169,6 +169,7 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the computation had requires_grad=True)")
+        threads.refresh()  # the BLAS thread policy looks at the machine's load (at most every 0.5 s)
         xp = backend.get_array_module(self._data)
         if grad is None:
             if self._data.size != 1:

@@ -30,8 +30,8 @@ right then. BLAS state is global to the process, so a library changing it at imp
 step; it is taken because the alternative (leave it, as NumPy does) makes every minigrad run on
 a shared machine 3-8x slower, and because it can only lower the thread count, never raise it
 past the BLAS's own choice. `refresh()` looks again, at most every REFRESH_S seconds (a clock
-read otherwise), so that a run adapts when other work starts or stops: call it once per
-training step. It only ever acts in the thread that calls it: changing a BLAS's thread count
+read otherwise), so that a run adapts when other work starts or stops: Tensor.backward calls
+it, so every training loop does, once a step. It only ever acts in the thread that calls it: changing a BLAS's thread count
 while another thread is inside a product is not safe, so there is no background thread.
 
 Numerics: a product large enough to be split among threads can round differently with another
