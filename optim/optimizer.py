@@ -58,6 +58,17 @@ def _is_finite(value):
         return False
 
 
+def check_flag(name, value, optional=False):
+    """Return `value` as a Python bool once it is True or False (a NumPy bool counts), or None
+    where `optional`; TypeError otherwise: a string such as "no" or "False" is truthy."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Invalid {name}: {short_repr(value)} (expected True or False"
+                        + (" or None" if optional else "") + f", got {type(value).__name__})")
+    return bool(value)
+
+
 def check_pair(name, value, names=None):
     """Return `value` as a tuple of two finite real numbers; `names` names the two elements."""
     check(isinstance(value, (tuple, list)) and len(value) == 2, name, value, "a pair")
@@ -154,6 +165,10 @@ class Optimizer:
             "base_momentum", "max_momentum")
     PAIRS = ("etas", "step_sizes")
     MAY_BE_INFINITE = ()  # hyperparameters for which inf means "no limit" (Prodigy's growth_rate)
+    FLAGS = ("maximize", "nesterov", "amsgrad", "centered", "decoupled_weight_decay", "differentiable",
+             "capturable", "use_bias_correction", "decouple", "safeguard_warmup", "fsdp_in_use",
+             "train_mode")  # True or False
+    OPTIONAL_FLAGS = ("foreach", "fused")  # True, False or None (torch's "choose for me")
 
     def _check_group(self, group):
         """Raise for an invalid hyperparameter (TypeError for a non-number, ValueError for a bad
@@ -175,6 +190,11 @@ class Optimizer:
                 check(_is_finite(value), name, value, "a finite number")
         if "betas" in group:
             group["betas"] = check_betas(group["betas"])
+        # the switches are True or False (foreach and fused also None): maximize="no" would
+        # be truthy, and maximize
+        for name in self.FLAGS + self.OPTIONAL_FLAGS:
+            if name in group:
+                group[name] = check_flag(name, group[name], optional=name in self.OPTIONAL_FLAGS)
         # torch's implementation switches, accepted so torch code runs unchanged: foreach
         # changes nothing here (the fast path is the multi-tensor one); these two cannot be had
         if group.get("differentiable"):
