@@ -21,16 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^(\s*)```python\s*$")
 
-# Blocks that are fragments today, in pages edited elsewhere: (page, the block's first line) ->
-# what it lacks. They run as expected failures; an XPASS means the entry can go.
-FRAGMENTS = {
-    ("docs/debugging.md", "monitor = optim.TrainingMonitor(opt, steps=5000)"):
-        "uses opt, model, loss_fn, batch and optim without defining or importing them",
-    ("docs/debugging.md", "with mg.detect_anomaly():"):
-        "uses mg, model and x without defining or importing them",
-    ("docs/distributed.md", "import minigrad.distributed as dist, optim"):
-        "uses net, global_batch and F without defining or importing them",
-}
+# Blocks that may not run as pasted: (page, the block's first line) -> what it lacks. They run
+# as expected failures; an XPASS means the entry can go. None today: keep it that way.
+FRAGMENTS = {}
 
 
 def blocks(page):
