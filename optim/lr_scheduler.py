@@ -140,9 +140,15 @@ class LRScheduler:
                 raise KeyError(f"param_groups[{i}] has no 'initial_lr': resuming a schedule with "
                                f"last_epoch={last_epoch} needs the optimizer's state loaded first")
         self.optimizer, self.last_epoch, self.chained = optimizer, last_epoch, False
+        added = [group for group in groups if "initial_lr" not in group]
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
         self._last_lr = list(self.base_lrs)  # what the lr was before this scheduler
-        self.step()
+        try:
+            self.step()
+        except BaseException:  # a refused first lr (lr_lambda gave nan): the groups as they were
+            for group in added:
+                del group["initial_lr"]
+            raise
 
     # ======================================================================== checked values
     def _set(self, optimizer, last_epoch=-1, **values):
@@ -200,10 +206,33 @@ class LRScheduler:
         groups = self.optimizer.param_groups
         t = self.last_epoch + 1 if epoch is None else _integer(0)("epoch", epoch)
         moved = any(g["lr"] != lr for g, lr in zip(groups, self._last_lr))  # by another hand
-        self.chained = epoch is None and (self.chained or moved)  # for good, unless jumping
-        for group, lr in zip(groups, self.chained_lr(t) if self.chained else self.lr_at(t)):
+        chained = epoch is None and (self.chained or moved)  # for good, unless jumping
+        lrs = self._checked_lrs(t, self.chained_lr if chained else self.lr_at)
+        for group, lr in zip(groups, lrs):
             group["lr"] = lr
-        self.last_epoch, self._last_lr = t, [group["lr"] for group in groups]
+        self.chained, self.last_epoch, self._last_lr = chained, t, [group["lr"] for group in groups]
+
+    def _checked_lrs(self, t, form):
+        """form(t), each group's lr at step t, once each is a finite number (a lr_lambda giving
+        nan or a string, or gamma**t past the largest float, would reach the step; the sign
+        is not checked: schedules side by side go below 0 where torch's do). ValueError
+        naming the schedule, step and group, before any group is written."""
+        name = type(self).__name__
+        try:
+            lrs = form(t)
+        except (OverflowError, ZeroDivisionError, TypeError) as e:
+            raise ValueError(f"{name}.step: the lr at step {t} cannot be computed "
+                             f"({type(e).__name__}: {e})") from None
+        for i, lr in enumerate(lrs):
+            try:
+                ok = not isinstance(lr, bool) and isinstance(lr, numbers.Real) and math.isfinite(lr)
+            except OverflowError:  # an int beyond the largest float
+                ok = False
+            if not ok:
+                raise ValueError(f"{name}.step: the lr of param group {i} at step {t} would be "
+                                 f"{short_repr(lr)}; a learning rate is a finite number")
+        return [float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, numbers.Integral)
+                else lr for lr in lrs]
 
     def get_last_lr(self):
         """The learning rates the last step set, one per group."""

@@ -43,3 +43,48 @@ def test_switch_accepts_numpy_bool_and_none_where_torch_does():
     assert g["maximize"] is True and g["foreach"] is None and g["fused"] is False
     with pytest.raises(TypeError, match="Invalid maximize: None"):
         optim.Adam([p], maximize=None)
+
+
+# ---------------------------------------------------------------- schedules: a lr that is no number
+from optim import lr_scheduler  # noqa: E402
+
+
+def _sgd():
+    return optim.SGD([mg.nn.Parameter(np.ones(3))], lr=0.1, momentum=0.9)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: lr_scheduler.LambdaLR(o, lambda t: float("nan")),
+    lambda o: lr_scheduler.LambdaLR(o, lambda t: float("inf")),
+    lambda o: lr_scheduler.LambdaLR(o, lambda t: "1e-3"),
+    lambda o: lr_scheduler.LambdaLR(o, lambda t: 10 ** 400),
+], ids=["nan", "inf", "str", "huge-int"])
+def test_lambda_lr_that_is_no_number_refused_at_construction(make):
+    """The lr went into the group as nan (weights nan) or failed later with a raw TypeError;
+    the refused constructor left initial_lr behind."""
+    opt = _sgd()
+    before = dict(opt.param_groups[0])
+    with pytest.raises(ValueError, match=r"LambdaLR\.step: .*step 0"):
+        make(opt)
+    assert opt.param_groups[0] == before
+
+
+def test_schedule_whose_lr_turns_non_finite_refuses_the_step_changing_nothing():
+    opt = _sgd()
+    sched = lr_scheduler.MultiplicativeLR(opt, lambda t: float("nan") if t == 3 else 0.5)
+    sched.step(), sched.step()
+    lr, state = opt.param_groups[0]["lr"], sched.state_dict()
+    with pytest.raises(ValueError, match=r"MultiplicativeLR\.step: the lr of param group 0 at step 3 would be nan"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == lr and sched.state_dict() == state
+
+
+def test_exponential_lr_past_the_largest_float_is_a_clear_error():
+    """ExponentialLR(gamma=1e308) raised a bare OverflowError from gamma ** t at step 2."""
+    opt = _sgd()
+    sched = lr_scheduler.ExponentialLR(opt, 1e308)
+    sched.step()
+    lr = opt.param_groups[0]["lr"]
+    with pytest.raises(ValueError, match=r"ExponentialLR\.step: the lr at step 2"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == lr and sched.last_epoch == 1
