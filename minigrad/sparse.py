@@ -104,10 +104,12 @@ class RowSparseGrad:
 # ============================================================================ checking and summing
 
 def _checked_shape(shape):
-    try:
-        shape = tuple(int(n) for n in shape)
-    except TypeError:
-        raise TypeError(f"RowSparseGrad: shape must be a tuple of ints, got {shape!r}") from None
+    """shape as a tuple of ints: a tuple or list of integers (NumPy's count), not 4.7 (which
+    int() would cut to 4), True, or the string "42" (which iterates as 4, 2)."""
+    if not isinstance(shape, (tuple, list)) or any(
+            isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) for n in shape):
+        raise TypeError(f"RowSparseGrad: shape must be a tuple of ints, got {shape!r}")
+    shape = tuple(int(n) for n in shape)
     if len(shape) == 0 or min(shape) < 0:
         raise ValueError(f"RowSparseGrad: shape must have at least one axis (the rows) and no "
                          f"negative size, got {shape}")

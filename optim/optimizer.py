@@ -21,7 +21,7 @@ import numpy as np
 
 from minigrad import backend
 from minigrad.function import enable_grad
-from minigrad.sparse import RowSparseGrad
+from minigrad.sparse import RowSparseGrad, _is_coalesced
 from minigrad.tensor import Tensor, increment_version
 
 from . import executor
@@ -500,3 +500,7 @@ def _check_rows(name, g, shape):
     if i.size and (int(i.min()) < 0 or int(i.max()) >= shape[0]):
         raise IndexError(f"{name}: a sparse gradient names rows {int(i.min())}..{int(i.max())} of a "
                          f"parameter with {shape[0]} rows")
+    if not _is_coalesced(i):  # its arrays are kept as given: written into after it was made
+        raise ValueError(f"{name}: a sparse gradient's indices repeat a row or are out of order "
+                         "(its indices array was changed after the RowSparseGrad was made); "
+                         "make a new RowSparseGrad, which sums repeated rows")
