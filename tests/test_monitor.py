@@ -200,6 +200,9 @@ class NoisyRegression:
     def optimizer_params(self, model):
         return model.parameters()
 
+    def check_batch_size(self, batch_size):
+        """Every batch is drawn fresh: any size is a sample of the distribution, none repeats."""
+
     def evaluate(self, model):
         return {}
 

@@ -361,5 +361,5 @@ def test_muon_entry_splits_parameters_and_resumes_bit_exact():
     for p, q in zip(ps, qs):
         np.testing.assert_array_equal(p.data, q.data)
     bad = {"state": {**saved["state"], 7: saved["state"][0]}, "param_groups": saved["param_groups"]}
-    with pytest.raises(ValueError, match="indices"):
+    with pytest.raises(ValueError, match="parameter index 7, which no group names"):
         resumed.load_state_dict(bad)
