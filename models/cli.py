@@ -164,8 +164,33 @@ def main(argv=None):
     except SystemExit:  # argparse: --help, or a usage error it printed (on rank 0)
         raise
     except BaseException as e:  # noqa: BLE001 (every ending is reported; under mpirun, ends the job)
+        if isinstance(e, KeyboardInterrupt):  # the command is ending: a second signal must not
+            _ignore_stop_signals()            # cut its report short, nor relabel it
+            e = _first_interrupt(e)
         code, line = _outcome(e)
         return _fail(code, line, e)
+
+
+def _ignore_stop_signals():
+    """From here to the exit, SIGINT and SIGTERM change nothing (the checkpoint is saved or
+    left as it was already): a Ctrl-C after a SIGTERM would otherwise end the process by
+    SIGINT after it reported SIGTERM (a KeyboardInterrupt while Python shuts down)."""
+    with contextlib.suppress(ValueError, OSError):  # not the main thread: nothing to do
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+
+
+def _first_interrupt(e):
+    """The interrupt that ended training (train.Interrupted, with .signum and the checkpoint
+    saved), when a later Ctrl-C arrived while it unwound (a KeyboardInterrupt raised with the
+    Interrupted as its context): the first signal is the one reported, as the loop's own is."""
+    seen, c = set(), e
+    while c is not None and id(c) not in seen:
+        if isinstance(c, KeyboardInterrupt) and getattr(c, "signum", None) is not None:
+            return c
+        seen.add(id(c))
+        c = c.__context__
+    return e
 
 
 def _outcome(e):
