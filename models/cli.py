@@ -236,6 +236,25 @@ def _fail(code, line, e):
     dist.abort(code)
 
 
+def _check_same_arguments(args):
+    """Under mpirun, every rank must run the same command: ranks given different arguments
+    (mpirun -n 1 ... --steps 200 : -n 1 ... --steps 300) would train different runs and wait in
+    each other's collectives for ever. Compared once, at the start: every rank gets the same
+    answer, so every rank refuses (rank 0 says it, and ends the job)."""
+    from minigrad import distributed as dist
+    if not dist.launched_by_mpi() or dist.get_world_size() == 1:
+        return
+    mine = {k: repr(v) for k, v in sorted(vars(args).items())}
+    every = dist.all_gather_object(mine)
+    for rank, theirs in enumerate(every):
+        if theirs != every[0]:
+            differ = sorted(k for k in set(theirs) | set(every[0]) if theirs.get(k) != every[0].get(k))
+            raise ValueError(
+                f"the ranks were started with different arguments (rank {rank}: "
+                + ", ".join(f"{k} {theirs.get(k)} where rank 0 has {every[0].get(k)}" for k in differ)
+                + "): under mpirun every rank runs the same command")
+
+
 def run(args):
     """Resolve the task and its defaults, then train or compare (or run an experiment)."""
     from minigrad import backend
@@ -246,6 +265,7 @@ def run(args):
     from .compare import compare, lr_sweep, output_names
     from .optimizers import DEFAULT_COMPARE, check_names
     from .tasks import make_task
+    _check_same_arguments(args)
     if getattr(args, "out", None) == "":
         raise ValueError("--out is empty: name a directory (the current one is '.')")
     if args.command == "experiment":
