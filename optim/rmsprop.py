@@ -17,7 +17,7 @@ stale v instead of decaying by α; weight decay reaches touched rows only.
 import numpy as np
 
 from .common import weight_decay, weight_decay_scalars
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check
 from .trace import Scalars
 
 
@@ -51,6 +51,13 @@ class RMSprop(Optimizer):
                         momentum=momentum, centered=centered, maximize=maximize, fused=fused,
                         foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        super()._check_group(group)  # alpha >= 0 with the shared rules
+        # torch checks only alpha >= 0; past 1, v ← α v + (1-α) g² goes negative and sqrt(v)
+        # is NaN from the second step on (torch's too)
+        check(group["alpha"] <= 1.0, "alpha", group["alpha"],
+              "0 <= alpha <= 1 (the smoothing constant of the average of g²)")
 
     def _init_state(self, theta, group):
         return self._add_buffers(theta, {"step": 0, "square_avg": np.zeros_like(theta)}, group)

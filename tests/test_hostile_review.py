@@ -208,3 +208,20 @@ def test_ranks_started_with_different_arguments_are_refused_at_once(tmp_path):
     assert err.count("minigrad: error: the ranks were started with different arguments") == 1, err
     assert "rank 1: steps 60 where rank 0 has 40" in err
     assert not out.exists()  # refused before --out was made
+
+
+# ---------------------------------------------------------------- RMSprop's smoothing constant
+@pytest.mark.parametrize("alpha", [1.5, 2, 1.0000001])
+def test_rmsprop_alpha_above_one_is_refused(alpha):
+    """RMSprop(alpha=1.5) was accepted (as torch accepts it): v <- 1.5 v - 0.5 g² went negative
+    and the weights were NaN from the third step, silently; a loaded group the same."""
+    p = mg.nn.Parameter(np.ones(3))
+    with pytest.raises(ValueError, match=r"Invalid alpha: .*0 <= alpha <= 1"):
+        optim.RMSprop([p], alpha=alpha)
+    opt = optim.RMSprop([p])
+    saved = opt.state_dict()
+    saved["param_groups"][0]["alpha"] = alpha
+    with pytest.raises(ValueError, match="Invalid alpha"):
+        opt.load_state_dict(saved)
+    assert opt.param_groups[0]["alpha"] == 0.99
+    optim.RMSprop([p], alpha=1.0)  # the edge: v stays as it starts
