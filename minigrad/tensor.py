@@ -63,6 +63,14 @@ class Tensor:
         return t
 
     def _set_data(self, data):
+        if not backend.is_array(data):  # a NumPy scalar (x.data.sum()) or array subclass is one
+            if not isinstance(data, (np.ndarray, np.generic)):
+                raise TypeError(f"assigned data must be a NumPy or CuPy array, got "
+                                f"{type(data).__name__} (wrap it: np.asarray(...))")
+            data = np.asarray(data)
+        if self.requires_grad and data.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(f"assigned data of dtype {data.dtype} to a tensor that requires grad: "
+                            "only floating-point tensors can require grad")
         self._data = data
         self._version_counter[0] += 1  # a new value: what backward saved of the old one is stale
         function.writes += 1
