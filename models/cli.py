@@ -89,6 +89,8 @@ def _lr_pairs(text):
         name, eq, value = part.partition("=")
         if not eq or not name.strip():
             raise argparse.ArgumentTypeError(f"--lr expects name=value pairs, got {part!r}")
+        if name.strip() in out:  # adam=1,adam=2 took the last, silently
+            raise argparse.ArgumentTypeError(f"--lr gives {name.strip()} twice: one rate each")
         out[name.strip()] = _positive_float(f"--lr {name.strip()}")(value)
     return out
 

@@ -247,3 +247,12 @@ def test_assigning_a_numpy_scalar_or_other_float_array_is_a_write():
     y = mg.Tensor(np.ones(3, int))  # no grad: any dtype
     y.data = np.arange(4)
     assert y._version == 1
+
+
+def test_compare_lr_naming_an_optimizer_twice_is_refused(capsys):
+    """--lr adam=1,adam=2 ran adam at 2, silently."""
+    from models.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["compare", "--task", "quadratic", "--steps", "5", "--lr", "adam=1,adam=2", "--out", "unused"])
+    assert e.value.code == 2
+    assert "--lr gives adam twice" in capsys.readouterr().err
