@@ -5,6 +5,8 @@ that also set momentum.
 """
 import math
 
+import numpy as np
+
 from .lr_scheduler import (
     LRS,
     NON_NEGATIVE,
@@ -172,7 +174,8 @@ class OneCycleLR(_CyclesMomentum):
             n = _integer(1)("epochs", epochs) * _integer(1)("steps_per_epoch", steps_per_epoch)
         else:
             n = _integer(1)("total_steps", total_steps)
-        if not isinstance(pct_start, float):  # as torch: 0.3, not 0 or 1
+        if not isinstance(pct_start, (float, np.floating)):  # as torch: 0.3, not 0 or 1 (a
+            # NumPy float counts, as for every other number a schedule takes)
             raise TypeError(f"Invalid pct_start: {pct_start!r} (expected a float in [0, 1])")
         p = _real(lambda v: 0 <= v <= 1, "a float in [0, 1]")("pct_start", pct_start)
         div_factor = POSITIVE("div_factor", div_factor)

@@ -256,3 +256,12 @@ def test_compare_lr_naming_an_optimizer_twice_is_refused(capsys):
         main(["compare", "--task", "quadratic", "--steps", "5", "--lr", "adam=1,adam=2", "--out", "unused"])
     assert e.value.code == 2
     assert "--lr gives adam twice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pct", [np.float32(0.3), np.float16(0.25), np.float64(0.5)])
+def test_one_cycle_takes_a_numpy_float_pct_start(pct):
+    """OneCycleLR(pct_start=np.float32(0.3)) raised TypeError "expected a float in [0, 1]",
+    though every other number a schedule takes may be a NumPy scalar."""
+    from optim.lr_cyclic import OneCycleLR
+    s = OneCycleLR(_sgd(), 0.1, total_steps=10, pct_start=pct)
+    assert s.state_dict()  # made, and its state plain data
