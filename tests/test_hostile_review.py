@@ -265,3 +265,25 @@ def test_one_cycle_takes_a_numpy_float_pct_start(pct):
     from optim.lr_cyclic import OneCycleLR
     s = OneCycleLR(_sgd(), 0.1, total_steps=10, pct_start=pct)
     assert s.state_dict()  # made, and its state plain data
+
+
+# ---------------------------------------------------------------- layer sizes
+from minigrad import nn  # noqa: E402
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda: nn.Linear(10 ** 20, 3), "Linear: in_features is 100000000000000000000, larger than"),
+    (lambda: nn.LayerNorm(10 ** 30), "LayerNorm: normalized_shape is"),
+    (lambda: nn.Embedding(5, 2 ** 70), "Embedding: embedding_dim is"),
+])
+def test_a_size_beyond_any_array_is_named(make, words):
+    """NumPy's "Maximum allowed dimension exceeded" named neither the layer nor the argument."""
+    with pytest.raises(ValueError, match=words):
+        make()
+
+
+def test_layer_norm_takes_a_0d_array_as_a_size():
+    """LayerNorm(np.array(3)) raised NumPy's "iteration over a 0-d array"."""
+    assert nn.LayerNorm(np.array(3)).normalized_shape == (3,)
+    with pytest.raises(TypeError, match="LayerNorm: normalized_shape"):
+        nn.LayerNorm(np.array(3.5))

@@ -20,6 +20,9 @@ def _size(layer, arg, value, minimum=0):
     if value < minimum:
         raise ValueError(f"{layer}: {arg} must be {'a non-negative' if minimum == 0 else 'a positive'} "
                          f"integer, got {value}")
+    if value > np.iinfo(np.intp).max:  # NumPy's own "Maximum allowed dimension exceeded" named neither
+        raise ValueError(f"{layer}: {arg} is {value}, larger than an array dimension can be "
+                         f"({np.iinfo(np.intp).max})")
     return int(value)
 
 
@@ -272,6 +275,8 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  dtype=None, device="cpu"):
+        if isinstance(normalized_shape, np.ndarray) and normalized_shape.ndim == 0:
+            normalized_shape = normalized_shape[()]  # np.array(3): a size, as 3 is
         if isinstance(normalized_shape, (int, np.integer, bool, np.bool_)):
             shape = (_size("LayerNorm", "normalized_shape", normalized_shape),)
         elif isinstance(normalized_shape, (tuple, list, np.ndarray)):
