@@ -48,26 +48,19 @@ def _positive_int(name):
     return parse
 
 
-def _non_negative_int(name):
+def _non_negative_int(name, meaning=""):
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
         if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 0 (0: never), got {value}")
+            raise argparse.ArgumentTypeError(f"{name} must be >= 0{meaning}, got {value}")
         return value
     return parse
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed must be >= 0, got {value}")
-    return value
+_seed = _non_negative_int("--seed")
 
 
 def _positive_float(name):
@@ -129,7 +122,7 @@ def build_parser():
                     help="start over even if --out already holds a checkpoint")
     tr.add_argument("--stop-after", type=_positive_int("--stop-after"),
                     help="stop at this step and checkpoint, as if interrupted")
-    tr.add_argument("--checkpoint-every", type=_non_negative_int("--checkpoint-every"), default=1000,
+    tr.add_argument("--checkpoint-every", type=_non_negative_int("--checkpoint-every", " (0: never)"), default=1000,
                     help="also checkpoint every N steps (default 1000; 0: only at the end and on "
                     "Ctrl-C/SIGTERM)")
     tr.add_argument("--zero", action="store_true", help="under mpirun, shard the optimizer state "
