@@ -8,11 +8,18 @@ variant from Reddi, Kale & Kumar (2018), "On the Convergence of Adam and Beyond"
     g ← g + λθ                           weight_decay λ otherwise: an L2 penalty
     m ← β1 m + (1 - β1) g                first moment
     v ← β2 v + (1 - β2) g²               second moment
-    v_max ← max(v_max, v); v ← v_max     amsgrad: the running max of the raw v
+    v_max ← max(v_max, v)                amsgrad: the running max of the raw v (v stays raw)
     m̂ = m / (1 - β1^t)
-    v̂ = v / (1 - β2^t)
+    v̂ = v / (1 - β2^t)                   amsgrad: v̂ = v_max / (1 - β2^t)
     θ ← θ - lr m̂ / (sqrt(v̂) + ε)         eps ε added AFTER bias-correcting v (Algorithm 1),
                                          not the "ε-hat" form of the paper's section 2
+
+AMSGrad has three versions in print. Reddi et al.'s Algorithm 2 keeps no bias correction:
+v̂ ← max(v̂, v), θ ← θ - lr m / sqrt(v̂). The version many articles give takes the max of the
+corrected v̂ = v / (1 - β2^t). This one (torch's) takes the max of the raw v and corrects the max
+afterwards; since 1 - β2^t grows with t, its v̂ can fall while the raw maximum holds, which the
+max of the corrected v̂ never does. v itself is never replaced by v_max: the moment keeps its
+plain running average, and only the denominator uses the maximum.
 
 Sparse gradients: lazy (as TensorFlow's LazyAdam): only touched rows of m, v (v_max) and θ
 change. The bias corrections use the parameter's step count t, which advances every step, so a
