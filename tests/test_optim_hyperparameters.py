@@ -13,35 +13,41 @@ from conftest import torch_or_skip
 
 ALL = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad", "Adamax", "NAdam",
        "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam"]
-PAIRS = ("betas", "etas", "step_sizes", "eps")  # eps is a pair in Adafactor
 
 
-def params():
+def params(name=None):
+    """Two parameters, a matrix and a vector; Muon takes matrices only."""
+    if name == "Muon":
+        return [mg.nn.Parameter(np.ones((3, 2)))]
     return [mg.nn.Parameter(np.ones((3, 2))), mg.nn.Parameter(np.ones(2))]
 
 
-def numeric_arguments():
-    """(optimizer, argument, index in a pair or None) for every number each optimizer takes."""
+def numeric_arguments(names):
+    """(optimizer, argument, index in a pair or None) for every number each optimizer takes
+    (an element of a tuple, such as betas, counts alone)."""
     rows = []
-    for name in ALL:
-        for arg, value in getattr(optim, name)(params()).defaults.items():
-            if arg in PAIRS and isinstance(value, tuple):
+    for name in names:
+        takes = inspect.signature(getattr(optim, name)).parameters
+        for arg, value in getattr(optim, name)(params(name)).defaults.items():
+            if arg not in takes:
+                continue
+            if isinstance(value, tuple):
                 rows += [(name, arg, i) for i, v in enumerate(value) if v is not None]
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 rows.append((name, arg, None))
     return rows
 
 
-NUMERIC = numeric_arguments()
+NUMERIC = numeric_arguments(ALL)
 
 
 def with_value(name, arg, i, value):
-    """The keyword arguments that set `arg` (or element i of the pair `arg`) to `value`."""
+    """The keyword arguments that set `arg` (or element i of the tuple `arg`) to `value`."""
     if i is None:
         return {arg: value}
-    pair = list(getattr(optim, name)(params()).defaults[arg])
-    pair[i] = value
-    return {arg: tuple(pair)}
+    values = list(getattr(optim, name)(params(name)).defaults[arg])
+    values[i] = value
+    return {arg: tuple(values)}
 
 
 def test_the_table_covers_every_kind_of_number():
@@ -128,36 +134,9 @@ def test_the_error_type_is_torchs_where_torch_refuses(name, kw):
 EXTRA = ["ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy"]
 
 
-def extra_params(name):
-    return [mg.nn.Parameter(np.ones((3, 2)))] if name == "Muon" else params()
-
-
-def extra_numeric_arguments():
-    """(optimizer, argument, index in a tuple or None) for every number the optimizers beyond
-    torch.optim's catalog take (their group-level state, Prodigy's d, schedule-free's k, is
-    checked when loaded: test_optim_state_checks.py)."""
-    rows = []
-    for name in EXTRA:
-        takes = inspect.signature(getattr(optim, name)).parameters
-        for arg, value in getattr(optim, name)(extra_params(name)).defaults.items():
-            if arg not in takes:
-                continue
-            if isinstance(value, tuple):
-                rows += [(name, arg, i) for i, v in enumerate(value) if v is not None]
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                rows.append((name, arg, None))
-    return rows
-
-
-EXTRA_NUMERIC = extra_numeric_arguments()
-
-
-def with_extra_value(name, arg, i, value):
-    if i is None:
-        return {arg: value}
-    values = list(getattr(optim, name)(extra_params(name)).defaults[arg])
-    values[i] = value
-    return {arg: tuple(values)}
+# their group-level state (Prodigy's d, schedule-free's k) is checked when loaded:
+# test_optim_state_checks.py
+EXTRA_NUMERIC = numeric_arguments(EXTRA)
 
 
 def test_the_extra_table_covers_their_numbers():
@@ -171,10 +150,8 @@ def test_the_extra_table_covers_their_numbers():
 @pytest.mark.parametrize("name, arg, i", NUMERIC + EXTRA_NUMERIC)
 def test_an_int_too_large_for_a_float_is_refused_at_construction(name, arg, i):
     """lr=10**400 used to pass as an int and raise OverflowError at step()."""
-    make = with_value if (name, arg, i) in NUMERIC else with_extra_value
-    ps = params() if (name, arg, i) in NUMERIC else extra_params(name)
     with pytest.raises(ValueError, match=rf"Invalid [^:]*{arg}[^:]*: 1000.*\(expected"):
-        getattr(optim, name)(ps, **make(name, arg, i, 10 ** 400))
+        getattr(optim, name)(params(name), **with_value(name, arg, i, 10 ** 400))
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "0.1", None],
@@ -184,7 +161,7 @@ def test_the_extra_optimizers_refuse_non_numbers_and_non_finite_numbers(name, ar
     if (name, arg) == ("Prodigy", "growth_rate") and bad == float("inf"):
         pytest.skip("inf is growth_rate's default: no limit")
     with pytest.raises((ValueError, TypeError), match=rf"Invalid [^:]*{arg}"):
-        getattr(optim, name)(extra_params(name), **with_extra_value(name, arg, i, bad))
+        getattr(optim, name)(params(name), **with_value(name, arg, i, bad))
 
 
 def test_large_finite_numbers_are_still_numbers():
