@@ -28,6 +28,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (the usage itself is under --help)."""
 
     def error(self, message):
+        from minigrad.distributed import launcher_rank
+        if launcher_rank() != 0:
+            # rank 0 prints this error; were this rank to exit first, mpirun would end the job
+            # before rank 0's line reached it (as _fail waits for rank 0's abort)
+            time.sleep(ABORT_GRACE_S)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
     def _print_message(self, message, file=None):
