@@ -28,29 +28,14 @@ row touched again after a gap is corrected as if its stale moments were current.
 """
 import numpy as np
 
-from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros
+from .checks import betas, flag, non_negative
+from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
 from .optimizer import Optimizer
 from .trace import Scalars
 
 
-def update(theta, g, m, v, v_max, h):
-    """One Adam step on elements (or arrays): the equations above, in order."""
-    theta, g = weight_decay(theta, g, h)            # maximize; decoupled or L2 decay
-    m = h.beta1 * m + (1 - h.beta1) * g             # m ← β1 m + (1-β1) g
-    v = h.beta2 * v + (1 - h.beta2) * g * g         # v ← β2 v + (1-β2) g²
-    if h.amsgrad:
-        v_max = np.maximum(v_max, v)                # v_max ← max(v_max, v), used for v below
-    m_hat = m / h.bias_correction1                  # m̂ = m / (1-β1^t)
-    v_hat = (v_max if h.amsgrad else v) / h.bias_correction2  # v̂ = v / (1-β2^t)
-    theta = theta - h.lr * m_hat / (np.sqrt(v_hat) + h.eps)  # θ ← θ - lr m̂ / (sqrt(v̂) + ε)
-    return theta, m, v, v_max
-
-
 class Adam(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    lazy_sparse = True
-    rule = staticmethod(update)
-    state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, *, maximize=False, decoupled_weight_decay=False, fused=None,
@@ -61,23 +46,59 @@ class Adam(Optimizer):
                         foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _init_state(self, theta, group):
-        return zeros(theta, *self.state_arrays[:3 if group["amsgrad"] else 2])
+    hyperparameters = {"lr": non_negative, "betas": betas, "eps": non_negative,
+                       "weight_decay": non_negative, "amsgrad": flag, "maximize": flag,
+                       "decoupled_weight_decay": flag}
+    symbols = {"m": "exp_avg", "v": "exp_avg_sq", "v_max": "max_exp_avg_sq"}
+    lazy_sparse = True
 
-    def scalars(self, theta, state, group):
-        state["step"] += 1
+    @staticmethod
+    def init(theta, group):
+        """m = v = 0 (and v_max = 0 with amsgrad)."""
+        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+        return zeros_like(theta, *keys)
+
+    @staticmethod
+    def scalars(t, group, state):
         beta1, beta2 = group["betas"]
-        return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], amsgrad=bool(group["amsgrad"]),
-                       **bias_corrections(state["step"], beta1, beta2), **weight_decay_scalars(group))
+        return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], amsgrad=group["amsgrad"],
+                       **bias_corrections(t, beta1, beta2), **weight_decay_scalars(group))
+
+    @staticmethod
+    def rule(theta, g, m, v, v_max, h):
+        """One Adam step on elements (or arrays): the equations above, in order."""
+        theta, g = weight_decay(theta, g, h)            # maximize; decoupled or L2 decay
+        m = h.beta1 * m + (1 - h.beta1) * g             # m ← β1 m + (1-β1) g
+        v = h.beta2 * v + (1 - h.beta2) * g * g         # v ← β2 v + (1-β2) g²
+        if h.amsgrad:
+            v_max = np.maximum(v_max, v)                # v_max ← max(v_max, v), used for v below
+        m_hat = m / h.bias_correction1                  # m̂ = m / (1-β1^t)
+        v_hat = (v_max if h.amsgrad else v) / h.bias_correction2  # v̂ = v / (1-β2^t)
+        theta = theta - h.lr * m_hat / (np.sqrt(v_hat) + h.eps)  # θ ← θ - lr m̂ / (sqrt(v̂) + ε)
+        return dict(theta=theta, m=m, v=v, v_max=v_max)
+
+    step_size_rule = "lr/(√v̂+ε)"
+
+    @staticmethod
+    def explain(theta, g, m, v, v_max, h):
+        """The per-element step size lr / (sqrt(v̂) + ε), the update it made, and with amsgrad
+        the share of elements whose v̂ comes from the running maximum."""
+        v_hat = (v_max if h.amsgrad else v) / h.bias_correction2
+        step_size = h.lr / (np.sqrt(v_hat) + h.eps)
+        out = dict(step_size=step_size, update=-step_size * (m / h.bias_correction1))
+        if h.amsgrad:
+            out["vmax_share"] = v_max > v
+        return out
 
 
 class AMSGrad(Adam):
     """Adam with amsgrad=True: Reddi, Kale & Kumar (2018). The running maximum is taken over
     the raw second moment v, and bias-corrected afterwards (as torch.optim.Adam(amsgrad=True))."""
+    fixed = {"amsgrad": True}
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
                  maximize=False, decoupled_weight_decay=False, fused=None, foreach=None,
                  capturable=False, differentiable=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, maximize=maximize,
+        super().__init__(params, lr, betas, eps, weight_decay, maximize=maximize,
                          decoupled_weight_decay=decoupled_weight_decay, fused=fused,
                          foreach=foreach, capturable=capturable, differentiable=differentiable)

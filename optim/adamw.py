@@ -16,9 +16,11 @@ from .adam import Adam
 
 class AdamW(Adam):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
+    fixed = {"decoupled_weight_decay": True}
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
                  amsgrad=False, *, maximize=False, fused=None, foreach=None, capturable=False,
                  differentiable=False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True, fused=fused, foreach=foreach,
-                         capturable=capturable, differentiable=differentiable)
+                         fused=fused, foreach=foreach, capturable=capturable,
+                         differentiable=differentiable)

@@ -38,6 +38,12 @@ def _bias_corrections(t, beta1, beta2):
     return 1 - beta1 ** t, 1 - beta2 ** t
 
 
+def zeros_like(theta, *keys):
+    """State arrays of zeros shaped like θ, by state_dict key."""
+    xp = get_array_module(theta)
+    return {key: xp.zeros_like(theta) for key in keys}
+
+
 def zeros(theta, *names):
     """State arrays of zeros shaped like θ, by name, and the step count t = 0."""
     xp = get_array_module(theta)

@@ -39,7 +39,7 @@ import numpy as np
 from minigrad import backend
 
 from . import numpy_kernel
-from .trace import Scalars, Traced
+from .trace import Scalars, Traced, written
 
 CHUNK = 1 << 17           # elements per NumPy chunk: work arrays of 512 KB (float32), kept per thread
                           # (not smaller: each ufunc call takes the GIL to start; see docs/benchmarks.md)
@@ -148,11 +148,10 @@ def _plan(rule, arrays, h):
 
 def apply_rule(rule, arrays, h):
     """The rule on NumPy (or CuPy) arrays; each result is copied into its array."""
-    results = rule(*arrays, h)
-    results = results if isinstance(results, tuple) else (results,)
-    for a, new in zip([arrays[0], *arrays[2:]], results):
-        if a is not None and new is not a:
-            a[...] = new
+    ks, results = written(rule, rule(*arrays, h), len(arrays))
+    for k, new in zip(ks, results):
+        if arrays[k] is not None and new is not arrays[k]:
+            arrays[k][...] = new
 
 
 # ============================================================== the compiled loop (Numba)

@@ -1,20 +1,34 @@
-"""The Optimizer base class: parameter groups, per-parameter state, the step loop, state_dict.
+"""The one generic owner of every optimizer: parameter groups, the step count, the step loop,
+sparse rows, the executors, state_dict. An algorithm is one declaration, in its own file; this
+class runs every one of them the same way.
 
-An optimizer sees only `p.data` and `p.grad` (raw arrays) of its parameters. A subclass gives
-`defaults`, checks its hyperparameters in `_check_group`, creates a parameter's state in
-`_init_state`, and then either
+An algorithm declares, in the order a reader meets them (optim/adam.py is the model):
 
-- (elementwise optimizers) `rule`, its update written once, elementwise, one line per equation
-  (see optim/trace.py), `state_arrays`, the names of the state arrays the rule takes after θ and
-  g, and `scalars(state, group)`, which advances the step count and computes the step's numbers
-  (bias corrections, decay factors) once. optim/executor.py runs the rule: on NumPy chunks,
-  compiled by Numba, or as one CUDA kernel; `fused=False` runs it once on the whole arrays.
-- (the others: Adafactor, LAMB, Muon, ...) `_update(theta, g, state, group)`, written with `xp`.
+- its hyperparameters: `__init__` with torch's signature and defaults, `hyperparameters`, a table
+  name -> check (optim/checks.py), `fixed`, the values a variant pins (AdamW's decoupled decay),
+  and `check(group)` for a relation between hyperparameters;
+- its state: `symbols`, the rule's name for each state array (the paper's symbol) -> its key in
+  state_dict (torch's name); `init(theta, group)`, the arrays and numbers a parameter starts
+  with; `counts_steps` (the owner keeps state["step"] = t); `carry`, the numbers of the state
+  that the scalars advance (state key -> the scalars' name for its new value); `add_state`, the
+  arrays a group's flags switch on mid-run (momentum under OneCycleLR);
+- `scalars(t, group, state)`: the step's numbers, computed once per parameter, not per element
+  (bias corrections, decay factors), and its flags. Pure: it reads the state and writes nothing;
+  t is the step being taken (1 on the first);
+- `rule(theta, g, <symbols...>, h)`: the update, elementwise, one line per equation; the state
+  arrives by name (the rule's argument names are the symbols) and leaves by name (it returns a
+  dict {name: new value}, θ as "theta"). optim/executor.py runs it: on NumPy chunks, compiled by
+  Numba, or as one CUDA kernel; `fused=False` calls it once on the whole arrays;
+- `explain(theta, g, <symbols...>, h)` (optional): what optim.explain shows, elementwise like the
+  rule: {"step_size": ..., "update": ..., other columns}; `step_size_rule` says the formula.
+
+An algorithm that is not elementwise (Adafactor's factored moments, LAMB's trust ratio, Muon's
+orthogonalization) has `rule = None` and an `update(theta, g, state, group)` hook instead.
 
 torch's `foreach` is accepted and changes nothing; `capturable` and `differentiable` are accepted
 as False.
 """
-import math
+import inspect
 import numbers
 
 import numpy as np
@@ -25,64 +39,9 @@ from minigrad.sparse import RowSparseGrad, _is_coalesced
 from minigrad.tensor import Tensor, increment_version
 
 from . import executor
-
-
-def check(ok, name, value, expected):
-    """Raise ValueError naming the hyperparameter, its value and what was expected."""
-    if not ok:
-        raise ValueError(f"Invalid {name}: {short_repr(value)} (expected {expected})")
-
-
-def short_repr(value, limit=60):
-    """repr(value), its middle cut out past `limit` characters (10**400 has 401 digits)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 4:]}"
-
-
-def check_real(name, value):
-    """Return `value` as a Python number once it is a finite real number: NumPy scalars count,
-    strings and bools do not (TypeError); inf, nan and an int too large for a float (10**400)
-    do not (ValueError): every update computes in floats."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid {name}: {short_repr(value)} (expected a real number, got "
-                        f"{type(value).__name__})")
-    check(_is_finite(value), name, value, "a finite number")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
-
-
-def _is_finite(value):
-    """True for a real number that is a finite float (an int too large to be one is not)."""
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int beyond the largest float
-        return False
-
-
-def check_flag(name, value, optional=False):
-    """Return `value` as a Python bool once it is True or False (a NumPy bool counts), or None
-    where `optional`; TypeError otherwise: a string such as "no" or "False" is truthy."""
-    if value is None and optional:
-        return None
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Invalid {name}: {short_repr(value)} (expected True or False"
-                        + (" or None" if optional else "") + f", got {type(value).__name__})")
-    return bool(value)
-
-
-def check_pair(name, value, names=None):
-    """Return `value` as a tuple of two finite real numbers; `names` names the two elements."""
-    check(isinstance(value, (tuple, list)) and len(value) == 2, name, value, "a pair")
-    names = names or (f"{name}[0]", f"{name}[1]")
-    return check_real(names[0], value[0]), check_real(names[1], value[1])
-
-
-def check_betas(betas):
-    """Return betas as a tuple, once it is a pair of numbers with 0 <= beta < 1."""
-    check(isinstance(betas, (tuple, list)) and len(betas) == 2, "betas", betas, "a pair (beta1, beta2)")
-    beta1, beta2 = check_pair("betas", betas, ("beta1 (betas[0])", "beta2 (betas[1])"))
-    check(0.0 <= beta1 < 1.0, "beta1 (betas[0])", betas[0], "0 <= beta1 < 1")
-    check(0.0 <= beta2 < 1.0, "beta2 (betas[1])", betas[1], "0 <= beta2 < 1")
-    return beta1, beta2
+from .checks import (check, check_betas, check_flag, check_pair, check_real, flag,  # noqa: F401
+                     is_finite, non_negative, optional_flag, real, short_repr)
+from .trace import Scalars
 
 
 class Optimizer:
@@ -96,14 +55,72 @@ class Optimizer:
     raise for a sparse gradient, before anything is written.
     """
 
-    lazy_sparse = False
+    # ============================================================ the declaration (see above)
+    hyperparameters = {}  # name -> check (optim/checks.py): the algorithm's own arguments
+    fixed = {}            # hyperparameters a variant pins: AdamW's decoupled_weight_decay=True
+    symbols = {}          # the rule's symbol for each state array -> its state_dict key
+    counts_steps = True   # keep state["step"], the t of scalars() (torch's SGD keeps none)
+    carry = {}            # state numbers the scalars advance: state key -> the scalars' name
+    rule = None           # the elementwise update, or None (then: update)
+    step_size_rule = None  # the formula of explain()'s "step_size", for explain's table
+    explain = None        # (theta, g, <symbols...>, h) -> {"step_size", "update", ...}
+    lazy_sparse = False   # a sparse gradient updates its rows only (elementwise rules)
     dense_only_reason = "its update is not elementwise"
-    rule = None          # the elementwise update rule, for optimizers that have one
-    state_arrays = ()    # the names of the state arrays that rule takes, in its order
     couples_parameters = None  # why a step reads across parameters (Prodigy's d), if it does
 
+    @staticmethod
+    def validate(group):
+        """Raise for hyperparameters that are valid alone but not together (ValueError)."""
+
+    @staticmethod
+    def init(theta, group):
+        """The state a parameter starts with, by state_dict key (the step count is added)."""
+        return {}
+
+    @staticmethod
+    def add_state(theta, state, group):
+        """Add, before a step, the arrays its group's flags need that the state lacks."""
+
+    @staticmethod
+    def scalars(t, group, state):
+        """The step's numbers and flags (a Scalars), for step t; reads, never writes, state."""
+        return Scalars()
+
+    # torch's implementation switches, the owner's business, not an algorithm's: accepted so
+    # that torch code runs unchanged (foreach changes nothing; the other two cannot be had)
+    SWITCHES = {"foreach": optional_flag, "fused": optional_flag, "capturable": flag,
+                "differentiable": flag}
+    # the keys schedulers keep in a group (optim/lr_scheduler.py), as torch's do
+    SCHEDULED = {"initial_lr": non_negative, "max_lr": non_negative, "min_lr": non_negative,
+                 "base_momentum": real, "max_momentum": real}
+
+    def __init_subclass__(cls, **kwargs):
+        """A declaration is checked once, when its class is made: the rule's arguments after θ
+        and g must be exactly its symbols (by name), and explain's a subset of them."""
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("symbols") is not None and cls.rule is not None and cls.symbols:
+            cls._rule_symbols()
+
+    @classmethod
+    def _rule_symbols(cls):
+        """The rule's state arguments, in its order (checked against `symbols` by name)."""
+        names = list(inspect.signature(cls.rule).parameters)
+        if names[:2] != ["theta", "g"] or names[-1] != "h" or set(names[2:-1]) != set(cls.symbols):
+            raise TypeError(f"{cls.__name__}.rule{tuple(names)} must take (theta, g, "
+                            f"{', '.join(cls.symbols)}, h): its symbols by name")
+        return names[2:-1]
+
+    @classmethod
+    def defaults_of(cls):
+        """The hyperparameters' defaults: __init__'s, with the variant's fixed values."""
+        signature = inspect.signature(cls.__init__)
+        defaults = {name: p.default for name, p in signature.parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        return {**defaults, **cls.fixed}
+
     def __init__(self, params, defaults):
-        self.defaults = dict(defaults)
+        self.defaults = {**defaults, **type(self).fixed}  # a variant's pinned values win
+        self.last_scalars = {}  # parameter -> the scalars of its last step, for optim.explain
         self.state = {}
         self.param_groups = []
         if isinstance(params, Tensor):
@@ -176,6 +193,9 @@ class Optimizer:
         into `group` as Python numbers and tuples. Whatever else a group holds that this
         optimizer declares (a key of its defaults) and is a number must be finite too: no inf,
         nan or 10**400 reaches a step."""
+        if self._declared():
+            type(self)._check_declared(group, self.defaults)
+            return
         for name in self.NON_NEGATIVE + self.REAL:
             if name in group:
                 group[name] = check_real(name, group[name])
@@ -184,10 +204,7 @@ class Optimizer:
         for name in self.PAIRS:
             if name in group:
                 group[name] = check_pair(name, group[name])
-        for name, value in group.items():
-            if name in self.defaults and name not in self.MAY_BE_INFINITE \
-                    and isinstance(value, numbers.Real) and not isinstance(value, bool):
-                check(_is_finite(value), name, value, "a finite number")
+        self._check_finite(group)
         if "betas" in group:
             group["betas"] = check_betas(group["betas"])
         # the switches are True or False (foreach and fused also None): maximize="no" would
@@ -195,6 +212,37 @@ class Optimizer:
         for name in self.FLAGS + self.OPTIONAL_FLAGS:
             if name in group:
                 group[name] = check_flag(name, group[name], optional=name in self.OPTIONAL_FLAGS)
+        self._refuse_switches(group)
+
+    @classmethod
+    def _declared(cls):
+        """True for an algorithm written as one declaration (its hyperparameters a table)."""
+        return bool(cls.hyperparameters)
+
+    @classmethod
+    def _check_declared(cls, group, defaults):
+        """The declaration's checks, table by table, then its relations (see _check_group)."""
+        for table in (cls.hyperparameters, cls.SWITCHES, cls.SCHEDULED):
+            for name, checked in table.items():
+                if name in group:
+                    group[name] = checked(name, group[name])
+        for name, value in group.items():
+            if name in defaults and name not in cls.MAY_BE_INFINITE \
+                    and isinstance(value, numbers.Real) and not isinstance(value, bool):
+                check(is_finite(value), name, value, "a finite number")
+        cls._refuse_switches(group)
+        cls.validate(group)
+
+    def _check_finite(self, group):
+        """Whatever else a group holds that this optimizer declares (a key of its defaults) and
+        is a number must be finite: no inf, nan or 10**400 reaches a step."""
+        for name, value in group.items():
+            if name in self.defaults and name not in self.MAY_BE_INFINITE \
+                    and isinstance(value, numbers.Real) and not isinstance(value, bool):
+                check(is_finite(value), name, value, "a finite number")
+
+    @staticmethod
+    def _refuse_switches(group):
         # torch's implementation switches, accepted so torch code runs unchanged: foreach
         # changes nothing here (the fast path is the multi-tensor one); these two cannot be had
         if group.get("differentiable"):
@@ -235,11 +283,24 @@ class Optimizer:
         """The executor's tasks for the (parameter, group) pairs of a step, one at a time; the
         updates that are not tasks (sparse, not elementwise) run on the way, and fused=False
         tasks are put aside in `reference`."""
+        declared = self._declared()
         for p, group in work:
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = self._init_state(p.data, group)
-            if isinstance(p.grad, RowSparseGrad):
+            if declared:
+                if isinstance(p.grad, RowSparseGrad):
+                    self._update_sparse(p.data, p.grad, state, group)
+                elif self.rule is None:
+                    self.update(p.data, p.grad, state, group)
+                else:
+                    task = self.task(p.data, p.grad, state, group)
+                    self.last_scalars[p] = task.h
+                    if group.get("fused") is False:
+                        reference.append(task)
+                    else:
+                        yield task
+            elif isinstance(p.grad, RowSparseGrad):
                 self._update_sparse(p.data, p.grad, state, group)
             elif self.rule is None:
                 self._update(p.data, p.grad, state, group)
@@ -247,6 +308,44 @@ class Optimizer:
                 reference.append(self._task(p.data, p.grad, state, group))
             else:
                 yield self._task(p.data, p.grad, state, group)
+
+    # ============================================================ one parameter's step
+    # classmethods: optim.functional runs a declaration through them without an instance
+
+    @classmethod
+    def start_state(cls, theta, group):
+        """A parameter's first state: the step count t = 0 (if counted), then init()'s."""
+        return {"step": 0, **cls.init(theta, group)} if cls.counts_steps else cls.init(theta, group)
+
+    @classmethod
+    def next_scalars(cls, theta, state, group):
+        """Count the step and compute its scalars: t advances, the carried numbers take their
+        new values, add_state adds what the group's flags need. Everything that can fail (the
+        scalars) runs before the state is written."""
+        t = state["step"] + 1 if cls.counts_steps else None
+        h = cls.scalars(t, group, state)
+        if cls.counts_steps:
+            state["step"] = t
+        for key, name in cls.carry.items():
+            state[key] = getattr(h, name)
+        cls.add_state(theta, state, group)
+        return h
+
+    @classmethod
+    def task(cls, theta, g, state, group):
+        """The rule's task for one parameter: its arrays in the rule's order of arguments, each
+        found by its symbol's state key; computing its scalars counts the step."""
+        h = cls.next_scalars(theta, state, group)
+        return executor.Task(cls.rule, [theta, g, *[state.get(cls.symbols[s]) for s in
+                                                     cls._rule_order()]], h)
+
+    @classmethod
+    def _rule_order(cls):
+        order = cls.__dict__.get("_order")
+        if order is None:
+            order = cls._rule_symbols()
+            cls._order = order
+        return order
 
     def _checked_work(self):
         """The (parameter, group) pairs that have a gradient, every gradient checked first, so
@@ -285,16 +384,21 @@ class Optimizer:
                             f"parameter of dtype {p.dtype}")
 
     def _init_state(self, theta, group):
-        return {}
+        return self.start_state(theta, group) if self._declared() else {}
 
     def _task(self, theta, g, state, group):
         """The rule's task for one parameter; computing its scalars advances the step count."""
+        if self._declared():
+            return self.task(theta, g, state, group)
         h = self.scalars(theta, state, group)
         return executor.Task(self.rule, [theta, g, *[state.get(k) for k in self.state_arrays]], h)
 
     def _update_sparse(self, theta, grad, state, group):
         """The lazy update: the rule on the touched rows of θ and of the state arrays, gathered
         into small arrays, then written back."""
+        if self._declared():
+            self.update_rows(theta, grad, state, group)
+            return
         i = grad.indices
         xp = backend.get_array_module(theta)
         h = self.scalars(theta, state, group)  # first: it may create state (SGD's momentum buffer)
@@ -304,6 +408,22 @@ class Optimizer:
         executor.run([executor.Task(self.rule, rows, h)], reference=group.get("fused") is False)
         theta[i] = rows[0]
         for k, r in zip(self.state_arrays, rows[2:]):
+            if r is not None:
+                state[k][i] = r
+
+    @classmethod
+    def update_rows(cls, theta, grad, state, group):
+        """The lazy update of a declaration: its rule on the touched rows of θ and of the state
+        arrays, gathered into small arrays, then written back."""
+        i = grad.indices
+        xp = backend.get_array_module(theta)
+        h = cls.next_scalars(theta, state, group)  # first: add_state may add arrays
+        keys = [cls.symbols[s] for s in cls._rule_order()]
+        rows = [xp.take(theta, i, axis=0), grad.values]
+        rows += [None if state.get(k) is None else xp.take(state[k], i, axis=0) for k in keys]
+        executor.run([executor.Task(cls.rule, rows, h)], reference=group.get("fused") is False)
+        theta[i] = rows[0]
+        for k, r in zip(keys, rows[2:]):
             if r is not None:
                 state[k][i] = r
 
@@ -473,7 +593,7 @@ class Optimizer:
             value = value.item()  # torch keeps scalar state as 0-d tensors
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ValueError(f"{where} is {short_repr(value)}, expected a number ({kind.__name__})")
-        if not _is_finite(value):
+        if not is_finite(value):
             raise ValueError(f"{where} is {short_repr(value)}, expected a finite number")
         if kind is int:
             if not float(value).is_integer():

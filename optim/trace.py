@@ -8,6 +8,9 @@ then printed as the body of a loop for Numba (`python_body`) or of a CUDA kernel
 the same operations in the same order, numbers in the arrays' precision (as NumPy treats Python
 scalars), so every executor computes what the rule computes on NumPy arrays, bit for bit.
 """
+import functools
+import inspect
+
 import numpy as np
 
 # NumPy function -> (arity, Python (Numba) spelling, C (CUDA) spelling); {0} {1} {2} the operands
@@ -112,11 +115,7 @@ class Traced:
         symbolic_h = Scalars(**{name: value if isinstance(value, bool) else Sym(trace, f"s_{name}")
                                 for name, value in h.items()})
         result = rule(*args, symbolic_h)
-        outs = (result,) if not isinstance(result, tuple) else result
-        updated = [0] + list(range(2, n_arrays))  # the rule returns (theta, *state), not g
-        if len(outs) != len(updated):
-            raise TypeError(f"{rule.__name__} returned {len(outs)} values; it must return theta "
-                            f"and its {len(updated) - 1} state arrays")
+        updated, outs = written(rule, result, n_arrays)
         self.outputs = [None] * n_arrays
         for k, out in zip(updated, outs):
             if out is args[k]:
@@ -158,6 +157,32 @@ def _c_float(v):
     if v != v or v in (float("inf"), float("-inf")):
         raise TypeError(f"a rule's constant {v!r} has no C literal; pass it in h")
     return repr(v)
+
+
+@functools.lru_cache(maxsize=None)
+def argument_names(rule):
+    """The names of a rule's array arguments: theta, g, then its state symbols (not h)."""
+    return tuple(inspect.signature(rule).parameters)[:-1]
+
+
+def written(rule, result, n_arrays):
+    """(indices of the arguments a rule's result writes, their new values). A declaration's rule
+    returns {name: new value} for θ ("theta") and its state, by name; an older one returned
+    (theta, *state) in the order of its arguments."""
+    if isinstance(result, dict):
+        names = argument_names(rule)
+        unknown = [k for k in result if k not in names[:1] + names[2:]]
+        if unknown:
+            raise TypeError(f"{rule.__name__} returned {', '.join(map(repr, unknown))}, which is "
+                            f"not theta or one of its state arguments {names[2:]}")
+        ks = [k for k, name in enumerate(names) if name in result]
+        return ks, [result[names[k]] for k in ks]
+    outs = (result,) if not isinstance(result, tuple) else result
+    updated = [0] + list(range(2, n_arrays))  # the rule returns (theta, *state), not g
+    if len(outs) != len(updated):
+        raise TypeError(f"{rule.__name__} returned {len(outs)} values; it must return theta "
+                        f"and its {len(updated) - 1} state arrays")
+    return updated, list(outs)
 
 
 class Scalars:

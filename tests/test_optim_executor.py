@@ -349,9 +349,9 @@ def _making_threads(monkeypatch, cls):
     """Record which thread computes each parameter's scalars (makes its task)."""
     seen, scalars = [], cls.scalars
 
-    def recording(self, theta, state, group):
+    def recording(*args):  # a declaration's scalars(t, group, state), or an older (self, ...)
         seen.append(threading.get_ident())
-        return scalars(self, theta, state, group)
+        return scalars(*args)
     monkeypatch.setattr(cls, "scalars", recording)
     return seen
 
