@@ -194,6 +194,8 @@ def _last_scalars(opt, theta, state, group):
     copy of its state rewound by one step (the copy is shallow: scalars() only rebinds keys)."""
     if opt.rule is None or state.get("step", 1) < 1:
         return None
+    if opt._declared():  # (transition) a declaration's scalars are pure
+        return type(opt).scalars(state.get("step"), group, state)
     rewound = dict(state)
     if "step" in rewound:
         rewound["step"] -= 1
