@@ -43,6 +43,29 @@ from .checks import (check, check_betas, check_flag, check_pair, check_real, fla
                      is_finite, non_negative, optional_flag, real, short_repr)
 from .trace import Scalars
 
+# ============================================================ the registry
+# every declared algorithm by name ("adam" -> Adam), filled in as each class is made:
+# optim.functional serves them from here and imports no optimizer module
+ALGORITHMS: dict[str, type] = {}
+
+
+def _is_algorithm(cls: type) -> bool:
+    """A declared algorithm: not an abstract base, nor a wrapper that runs another optimizer
+    (ZeroRedundancyOptimizer), which declare no hyperparameters."""
+    if cls.hyperparameters:
+        return True
+    # TEMPORARY while the optimizers become declarations (issue 21): one still on the old hooks
+    return cls.rule is not None or cls._update is not Optimizer._update \
+        or cls._update_sparse is not Optimizer._update_sparse
+
+
+def _register(name: str, cls: type) -> None:
+    taken = ALGORITHMS.get(name)
+    if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise TypeError(f"{cls.__module__}.{cls.__qualname__} is named {name!r}, which "
+                        f"{taken.__module__}.{taken.__qualname__} already is: give it name=...")
+    ALGORITHMS[name] = cls  # (the same class made again, by a reload, replaces itself)
+
 
 class Optimizer:
     """Base class of all optimizers, with torch.optim.Optimizer's protocol.
@@ -94,12 +117,19 @@ class Optimizer:
     SCHEDULED = {"initial_lr": non_negative, "max_lr": non_negative, "min_lr": non_negative,
                  "base_momentum": real, "max_momentum": real}
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, name: str | None = None, **kwargs):
         """A declaration is checked once, when its class is made: the rule's arguments after θ
-        and g must be exactly its symbols (by name), and explain's a subset of them."""
+        and g must be exactly its symbols (by name), and explain's a subset of them. Then it is
+        registered (ALGORITHMS) under `name`: `class AMSGrad(Adam, name="amsgrad")`; by default
+        the class name in lowercase, for the classes of the optim package (a class made
+        elsewhere, a test's subclass, is registered only when it names itself)."""
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("symbols") is not None and cls.rule is not None and cls.symbols:
             cls._rule_symbols()
+        if name is None and cls.__module__.partition(".")[0] == "optim":
+            name = cls.__name__.lower()
+        if name is not None and _is_algorithm(cls):
+            _register(name, cls)
 
     @classmethod
     def _rule_symbols(cls):

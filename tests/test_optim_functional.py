@@ -6,6 +6,7 @@ import minigrad as mg
 import optim
 from conftest import to_np
 from optim import functional as F
+from optim.optimizer import ALGORITHMS as REGISTRY
 
 
 def rosenbrock_grad(theta):
@@ -22,28 +23,53 @@ def test_the_readme_rosenbrock_example(name, end):
     np.testing.assert_allclose(theta, end, atol=5e-6)
 
 
-CASES = [("sgd", dict(lr=0.1, momentum=0.9, nesterov=True)), ("adagrad", dict(lr_decay=0.01)),
-         ("adadelta", {}), ("rmsprop", dict(centered=True, momentum=0.5)), ("adam", dict(amsgrad=True)),
-         ("adamw", dict(weight_decay=0.1)), ("amsgrad", {}), ("adamax", {}), ("nadam", {}),
-         ("radam", {}), ("rprop", {}), ("adafactor", {}), ("adabelief", {}), ("lion", {}),
-         ("lamb", dict(weight_decay=0.01)), ("yogi", {})]
+# the hyperparameters each algorithm is tested with (its defaults where it has no row): every
+# algorithm that optim.functional runs gets a case, a new one with no edit here
+SETTINGS = {"sgd": dict(lr=0.1, momentum=0.9, nesterov=True), "adagrad": dict(lr_decay=0.01),
+            "rmsprop": dict(centered=True, momentum=0.5), "adam": dict(amsgrad=True),
+            "adamw": dict(weight_decay=0.1), "lamb": dict(weight_decay=0.01)}
+CASES = [(name, SETTINGS.get(name, {})) for name in sorted(F.ALGORITHMS)]
+# the names optim.functional has served since it was written: they stay
+NAMES = {"sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "amsgrad", "adamax", "nadam",
+         "radam", "rprop", "adafactor", "adabelief", "lion", "lamb", "yogi"}
 
 
+def test_the_names_of_today_stay_and_each_is_a_function():
+    assert NAMES <= set(F.ALGORITHMS) and set(SETTINGS) <= set(F.ALGORITHMS)
+    for name in F.ALGORITHMS:
+        assert callable(getattr(F, name)) and name in dir(F) and getattr(F, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'adamm'"):
+        F.adamm
+
+
+@pytest.mark.parametrize("fused", [None, False])
 @pytest.mark.parametrize("name,kw", CASES)
-def test_functional_equals_the_class_bit_for_bit(name, kw, device):
+def test_functional_equals_the_class_bit_for_bit(name, kw, fused, device):
+    """The same declaration run by the class and by optim.functional: θ and every state entry
+    equal bit for bit, with dense gradients and (for the lazy optimizers) sparse rows in turn;
+    fused=False (the rule called once on the whole arrays) alike."""
+    kw = dict(kw, fused=fused) if fused is False else kw
     rng = np.random.default_rng(0)
     theta0 = rng.standard_normal((6, 5))
     p = mg.nn.Parameter(mg.backend.to_device(theta0.copy(), device))
     opt = F.ALGORITHMS[name]([p], **kw)
     theta = mg.backend.to_device(theta0.copy(), device)
     state = F.init(name, theta, **kw)
-    for _ in range(10):
-        g = mg.backend.to_device(rng.standard_normal((6, 5)), device)
+    sparse = F.ALGORITHMS[name].lazy_sparse
+    for step in range(10):
+        g, rows = rng.standard_normal((6, 5)), np.sort(rng.choice(6, 3, replace=False))
+        g = mg.RowSparseGrad(mg.backend.to_device(rows, device), mg.backend.to_device(g[rows], device),
+                             (6, 5)) if sparse and step % 2 else mg.backend.to_device(g, device)
         p.grad = g
         opt.step()
         getattr(F, name)(theta, g, state, **kw)
     np.testing.assert_array_equal(to_np(theta), to_np(p.data))
     assert set(state) == set(opt.state[p])
+    for k, v in opt.state[p].items():
+        if mg.backend.is_array(v):
+            np.testing.assert_array_equal(to_np(state[k]), to_np(v), err_msg=k)
+        else:
+            assert state[k] == v, k
 
 
 @pytest.mark.parametrize("call,error,message", [
@@ -102,3 +128,90 @@ def test_device_arrays_follow_the_cpu_dense_and_sparse(name, kw, device):
             np.testing.assert_allclose(to_np(state[k]), v, rtol=rtol, atol=atol, err_msg=k)
         else:
             assert type(state[k]) is type(v) and state[k] == v, (k, state[k], v)
+
+
+# ================================================================ the registry and the declarations
+
+def test_the_registry_names_each_declared_algorithm_once():
+    assert REGISTRY["adam"] is optim.Adam and REGISTRY["amsgrad"] is optim.AMSGrad
+    assert all(name == cls.__name__.lower() for name, cls in REGISTRY.items())  # none names itself yet
+    assert optim.ZeroRedundancyOptimizer not in REGISTRY.values()  # a wrapper
+    assert set(F.ALGORITHMS) <= set(REGISTRY)
+    assert {"prodigy", "schedulefreeadamw"} <= set(REGISTRY) - set(F.ALGORITHMS)  # own step()
+
+
+def test_a_class_made_outside_optim_registers_only_when_it_names_itself():
+
+    class Mine(optim.Adam):
+        pass
+
+    assert "mine" not in REGISTRY and REGISTRY["adam"] is optim.Adam
+
+    class Named(optim.Adam, name="test-functional-named"):
+        pass
+
+    try:
+        assert REGISTRY["test-functional-named"] is Named
+        theta, theta_class = np.ones(3), mg.nn.Parameter(np.ones(3))
+        F.step("test-functional-named", theta, np.full(3, 0.5), {}, lr=0.1)
+        theta_class.grad = np.full(3, 0.5)
+        optim.Adam([theta_class], lr=0.1).step()
+        np.testing.assert_array_equal(theta, theta_class.data)
+        with pytest.raises(TypeError, match="'adam', which optim.adam.Adam already is"):
+            class Adam(optim.Adam, name="adam"):
+                pass
+        assert REGISTRY["adam"] is optim.Adam
+    finally:
+        del REGISTRY["test-functional-named"]
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_no_optimizer_keeps_a_bare_signature(name):
+    """What the class's __init__ makes of its arguments is what its signature declares: the
+    defaults optim.functional (and the docs) read from `defaults_of()`, with the variant's fixed.
+    Only an algorithm with a step() of its own may keep more in its groups: the group state it
+    advances there (Prodigy's d, schedule-free's k and weight_sum, as their references do)."""
+    cls = REGISTRY[name]
+    defaults = cls([mg.nn.Parameter(np.zeros((3, 2)))]).defaults  # a matrix: Muon takes only those
+    declared = cls.defaults_of()
+    if cls.step is not optim.Optimizer.step:
+        defaults = {k: v for k, v in defaults.items() if k in declared}
+    assert defaults == declared
+
+
+@pytest.mark.parametrize("name,kw,error", [
+    ("adam", dict(lr=-0.1), ValueError), ("adam", dict(betas=(0.9, 1.0)), ValueError),
+    ("adam", dict(eps=float("nan")), ValueError), ("adam", dict(maximize="no"), TypeError),
+    ("adam", dict(capturable=True), ValueError), ("adamw", dict(weight_decay=-1.0), ValueError),
+    ("amsgrad", dict(lr="x"), TypeError), ("sgd", dict(nesterov=True), ValueError),
+    ("rmsprop", dict(alpha=1.5), ValueError)])
+def test_hyperparameters_are_checked_as_the_class_checks_them(name, kw, error):
+    with pytest.raises(error) as by_class:
+        F.ALGORITHMS[name]([mg.nn.Parameter(np.zeros(2))], **kw)
+    with pytest.raises(error) as by_functional:
+        F.init(name, np.zeros(2), **kw)
+    assert str(by_functional.value) == str(by_class.value)
+
+
+def test_an_argument_the_class_does_not_take_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="optim.functional.amsgrad: AMSGrad.* 'amsgrad'"):
+        F.amsgrad(np.ones(2), np.ones(2), {}, amsgrad=False)  # AMSGrad pins it: not an argument
+    with pytest.raises(TypeError, match="'params'"):
+        F.init("adam", np.ones(2), params=[])
+
+
+def test_functional_imports_no_optimizer_module():
+    """optim.functional serves every algorithm from the registry: no import of an optimizer's
+    module at its top or inside a function."""
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(F))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = "optim." * (node.level > 0) + (node.module or "")
+            imported |= {base.rstrip(".")} | {f"{base}.{a.name}".replace("..", ".") for a in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    modules = {cls.__module__ for cls in REGISTRY.values()}
+    assert modules and not imported & modules, imported & modules
