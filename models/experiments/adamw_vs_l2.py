@@ -44,12 +44,14 @@ def train(task, name, lam, steps):
     fit(task, model, opt, steps, BATCH)
     out = {"metrics": task.evaluate(model)}
     if lam == SHOW:
-        # the fraction of each weight the decay removes per step: lr λ / (sqrt(v_hat) + eps) for L2
-        decay = []
+        # the fraction of each weight the decay removes per step: lr λ / (sqrt(v_hat) + eps) for L2,
+        # with the optimizer's own eps and bias correction of its last step (its declaration's)
+        decay, group = [], opt.param_groups[0]
         for p in model.parameters():
             s = opt.state[p]
-            v_hat = s["exp_avg_sq"] / (1 - 0.999 ** s["step"])
-            decay.append((LR * lam / (np.sqrt(v_hat) + 1e-8)).ravel() if name == "Adam + L2"
+            h = type(opt).scalars(s["step"], group, s)
+            v_hat = s["exp_avg_sq"] / h.bias_correction2
+            decay.append((LR * lam / (np.sqrt(v_hat) + h.eps)).ravel() if name == "Adam + L2"
                          else np.full(p.data.size, LR * lam))
         out["decay"] = np.concatenate(decay)
     return out
