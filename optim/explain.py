@@ -9,78 +9,78 @@
 Every row has: the step count t, lr, the gradient norm (of the stored rows, for a sparse
 gradient, with their count), ||θ||, the update-to-weight ratio ||Δθ|| / ||θ|| of the last step
 (healthy training is often near 1e-3), the weight decay and the factor it shrinks θ by per step,
-and, where the optimizer's rule makes it meaningful, the effective per-element step size as
-min / median / max over the elements (for a sparse gradient, over its rows), the bias corrections and the optimizer's own quantities:
-
-    Adam, AdamW, AMSGrad  lr / (sqrt(v̂) + ε); AMSGrad: the share of elements where v_max > v
-    NAdam                 lr / (sqrt(v̂) + ε); μ_t and the product Π_t
-    RAdam                 lr r_t sqrt(1 - β2^t) / (sqrt(v) + ε), or lr in its SGD phase; ρ_t, r_t
-    AdaBelief, Yogi       lr / (sqrt(ŝ) + ε), lr / (sqrt(v) + ε)
-    Adamax                lr / ((1 - β1^t) u)
-    Adagrad               η_t / (sqrt(G) + ε); G, and how far the step fell since step 1
-    RMSprop               lr / (sqrt(v) + ε) (centered: sqrt(v - ḡ²))
-    Adadelta              lr sqrt(E[Δθ²] + ε) / sqrt(E[g²] + ε)
-    SGD, Lion             lr (Lion: every coordinate moves by lr); Lion: sign agreement
-    Rprop                 its per-element step sizes η
+and, where the optimizer's declaration says how, the effective per-element step size as
+min / median / max over the elements (for a sparse gradient, over its rows), the bias
+corrections and the optimizer's own quantities (RAdam's ρ_t and r_t, Lion's sign agreement, ...).
 
 A row's keys: name, index (state_dict's), group, shape, step (t; None before the first step, and
 for SGD, which counts none), lr, grad_norm, grad_rows (a sparse gradient's row count), param_norm,
 update_ratio, update_from, step_size ((min, median, max) or None), step_size_rule, weight_decay,
 decay ('decoupled', 'L2' or None), shrink (1 - lr λ, or None where L2 decay is rescaled per
-element), scalars (every number of the last step's scalars()) and other (the specific columns).
+element), scalars (every number of the last step's scalars) and other (the specific columns).
 
-The step's numbers are the optimizer's own: `scalars()` (which advances the step count) is called
-on a copy of the parameter's state rewound by one step, so the bias corrections, r_t, μ_t, η_t are
-those of the last step, computed by the code the step ran.
+Nothing here knows an algorithm: every number that is specific to one comes from its
+declaration (optim/optimizer.py; optim/adam.py is the model), type(optimizer) below:
+
+- the last step's scalars h: those the step computed (`optimizer.last_scalars`), so the bias
+  corrections, r_t, μ_t, η_t and the lr are the step's own. Where the step made none (after
+  load_state_dict, or a step that was not one task of the rule: a sparse gradient's rows, an
+  update that is not elementwise), the declaration's pure `scalars(t, group, state)` with the
+  state's t, which are the last step's exactly unless the declaration carries numbers from
+  step to step (`carry`, as NAdam's Π_t: then the state holds the advanced ones, and there are
+  no scalars to show).
+- `explain(theta, g, <symbols...>, h)`: called by the names of its arguments: θ, the gradient g
+  (dense: a sparse gradient is given as its dense array; None if the parameter has none now),
+  each state array by its symbol (`symbols` maps it to its state_dict key; None where the state
+  lacks it), and h. It returns a dict:
+    "step_size"  the effective per-element step size, an array or a number (required);
+    "step_size_rule"  the formula of this step's step size, where it is not the declaration's
+                 `step_size_rule` (optional: a rule with phases may name the one it took);
+    "update"     the last step's Δθ as the state determines it, before any decoupled decay
+                 (θ ← θ (1 - lr λ), undone here from h.decoupled, h.lr and h.weight_decay);
+                 omitted where the state does not determine it (then pass previous=);
+    any other    a column of `other`: a boolean array becomes the share of its True elements,
+                 any other array its median, a number (or a 0-d array) a Python number, and
+                 None stays None.
+  The declaration's `step_size_rule` is the step size's formula, shown under the table.
+- weight decay: λ is group["weight_decay"]; its kind, by default, the group's
+  decoupled_weight_decay ('decoupled', shrinking θ by 1 - lr λ per step, or 'L2', rescaled per
+  element by the rule: no one factor), as optim/common.py's weight_decay_scalars says. A
+  declaration whose decay is always decoupled says `decay = "decoupled"` (Lion, Adafactor,
+  LAMB); one whose factor is not the default's says it with
+  `@staticmethod shrink(group) -> float | None` (LAMB's decay is scaled by the trust ratio with
+  the update: None; SGD's L2 without momentum is exactly θ (1 - lr λ) - lr g: 1 - lr λ).
 
 The last update Δθ: with `previous` (from `snapshot`, taken before the step), exactly θ - θ_prev,
-for any optimizer. Without it, derived from the state where the state alone determines it:
-Adam/AdamW/AMSGrad, AdaBelief, RAdam, Adamax, Yogi (Δθ = -lr m̂ / (sqrt(v̂) + ε) and their
-forms, the decoupled decay undone from the current θ), SGD and RMSprop with momentum (-lr b),
-Rprop (-sign(g_prev) η). That assumes the group's lr has not changed since the step (a scheduler
-stepped after it changes lr: pass `previous`) and that the parameter took part in it (for a
-sparse gradient, only its rows moved). Elsewhere the ratio is None: pass `previous`. The row's
+for any optimizer. Without it, derived from the state where the declaration's explain gives an
+"update": that assumes the parameter took part in the last step (for a sparse gradient, only its
+rows moved) and, where h is not the step's own, that the group's lr has not changed since (a
+scheduler stepped after it changes lr: pass `previous`). Elsewhere the ratio is None. The row's
 `update_from` says which ('previous', 'state' or None).
-
-Adagrad's fall since step 1 is an estimate: the median over elements of step_1 / step_t, where
-step_1 = η_1 / (sqrt(G_0 + (G - G_0) / t) + ε) supposes the first gradient was as large as the
-average so far (G_0 the initial accumulator value).
-
-Lion's sign agreement: the share of elements, among those where both are nonzero, where the
-momentum m and the current gradient have the same sign.
 
 Nothing is written: no state array, step count or parameter changes (the tests compare both
 bit for bit, and a following step with the same result). Works on NumPy and CuPy arrays through
 `xp` (the tests' cuda cases run where a GPU is) and on dense and RowSparseGrad gradients.
 """
+from __future__ import annotations
+
+import inspect
 import math
 
 from minigrad import backend
 from minigrad.sparse import RowSparseGrad
 
-from .adabelief import AdaBelief
-from .adadelta import Adadelta
-from .adafactor import Adafactor
-from .adagrad import Adagrad
-from .adam import Adam
-from .adamax import Adamax
-from .lamb import LAMB
-from .lion import Lion
-from .nadam import NAdam
-from .radam import RAdam
-from .rmsprop import RMSprop
-from .rprop import Rprop
-from .sgd import SGD
-from .yogi import Yogi
+from .common import weight_decay_scalars
+from .optimizer import Optimizer
 
 
-def snapshot(optimizer):
+def snapshot(optimizer: Optimizer) -> list:
     """Copies of every parameter's θ, in the optimizer's order (state_dict's indices): pass it
     to explain(previous=) after the step to get the exact update of that step."""
     return [p.data.copy() for group in optimizer.param_groups for p in group["params"]]
 
 
-def explain(optimizer, model=None, previous=None):
+def explain(optimizer: Optimizer, model=None, previous: list | None = None) -> Explanation:
     """An Explanation of `optimizer`: one row per parameter, named from `model` (any object
     with named_parameters()) when given. See the module docstring for every column."""
     params = [(gi, p) for gi, group in enumerate(optimizer.param_groups) for p in group["params"]]
@@ -107,21 +107,21 @@ def explain(optimizer, model=None, previous=None):
 class Explanation:
     """explain()'s result: `rows` (one dict per parameter), `str()` a table, `[name]` one row."""
 
-    def __init__(self, optimizer, rows):
+    def __init__(self, optimizer: str, rows: list[dict]):
         self.optimizer, self.rows = optimizer, rows
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> dict:
         for row in self.rows:
             if row["name"] == name:
                 return row
         raise KeyError(f"no parameter named {name!r}; the names are "
                        f"{', '.join(r['name'] for r in self.rows)}")
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, dict]:
         """{name: row}."""
         return {row["name"]: row for row in self.rows}
 
-    def __str__(self):
+    def __str__(self) -> str:
         head = ["parameter", "shape", "t", "lr", "|g|", "|Δθ|/|θ|", "step size min/med/max",
                 "decay", "other"]
         body = [[r["name"], "x".join(map(str, r["shape"])) or "()", _fmt(r["step"]), _fmt(r["lr"]),
@@ -157,31 +157,34 @@ def _row(opt, p, state, group, previous):
            "grad_rows": int(g.indices.shape[0]) if sparse else None,
            "param_norm": _norm(theta), "update_ratio": None, "update_from": None,
            "step_size": None, "step_size_rule": None,
-           **_decay_columns(opt, group), "scalars": {}, "other": {}}
+           **_decay_columns(type(opt), group), "scalars": {}, "other": {}}
     if previous is not None:
         row["update_ratio"] = _ratio(_norm(theta - xp.asarray(previous)), row["param_norm"])
         row["update_from"] = "previous"
     if not state:
         return row  # no step taken yet
     row["step"] = state.get("step")
-    h = _last_scalars(opt, theta, state, group)
-    if h is not None:
-        row["scalars"] = {k: v for k, v in h.items() if not isinstance(v, bool)}
-        for k in ("bias_correction1", "bias_correction2"):
-            if k in row["scalars"]:
-                row["other"][k] = row["scalars"][k]
-    specific = _specific(opt, theta, g, state, group, h, xp)
-    if specific is None:
+    h = _last_scalars(opt, p, state, group)
+    if h is None:
         return row
-    size, rule, update, other = specific
+    row["scalars"] = {k: v for k, v in h.items() if not isinstance(v, bool)}
+    for k in ("bias_correction1", "bias_correction2"):
+        if k in row["scalars"]:
+            row["other"][k] = row["scalars"][k]
+    said = _explained(type(opt), theta, g, state, group, h)
+    if said is None:
+        return row
+    rule = said.pop("step_size_rule", type(opt).step_size_rule)
+    size, update = said.pop("step_size", None), said.pop("update", None)
     if size is not None:
         size = xp.broadcast_to(xp.asarray(size, dtype=theta.dtype), theta.shape)
         if sparse:  # the rows the step moved; rows never touched have no step size to speak of
             size = size[g.indices]
         row["step_size"] = (float(size.min()), float(xp.median(size)), float(size.max()))
         row["step_size_rule"] = rule
-    row["other"].update(other)
+    row["other"].update({k: _column(v) for k, v in said.items()})
     if update is not None and previous is None:
+        update = _undo_decay(theta, update, h)
         if sparse:  # a lazy step moved the gradient's rows only
             update = update[g.indices]
         row["update_ratio"] = _ratio(_norm(update), row["param_norm"])
@@ -189,95 +192,63 @@ def _row(opt, p, state, group, previous):
     return row
 
 
-def _last_scalars(opt, theta, state, group):
-    """The scalars of the parameter's last step, by the optimizer's own scalars(), run on a
-    copy of its state rewound by one step (the copy is shallow: scalars() only rebinds keys)."""
-    if opt.rule is None or state.get("step", 1) < 1:
+def _last_scalars(opt, p, state, group):
+    """The scalars of the parameter's last step: those the step made, else the declaration's
+    pure scalars() for the state's t, where they are the last step's (no carried numbers)."""
+    h = opt.last_scalars.get(p)
+    if h is not None:
+        return h
+    cls = type(opt)
+    if state.get("step", 1) < 1:
         return None
-    if opt._declared():  # (transition) a declaration's scalars are pure
-        return type(opt).scalars(state.get("step"), group, state)
-    rewound = dict(state)
-    if "step" in rewound:
-        rewound["step"] -= 1
-    if "mu_product" in rewound:  # NAdam's Π_t = Π_{t-1} μ_t: divide the last μ back out
-        rewound["mu_product"] = state["mu_product"] / opt.scalars(theta, dict(rewound), group).mu
-    return opt.scalars(theta, rewound, group)
+    if not cls._declared():
+        return _legacy_scalars(opt, p.data, state, group)  # (transition)
+    if cls.carry:
+        return None  # the state holds the numbers the last step advanced, not those it used
+    return cls.scalars(state.get("step"), group, state)
 
 
-def _specific(opt, theta, g, state, group, h, xp):
-    """(step size array or number, its formula, the last update derived from the state or None,
-    {column: value}) for the optimizers whose rule gives them a meaning; None otherwise."""
-    lr, eps = group.get("lr"), group.get("eps")
-    if h is None:
+def _explained(cls, theta, g, state, group, h):
+    """The declaration's explain(), its arguments given by name; None where it has none."""
+    if not cls._declared():
+        return _legacy_explain(cls.__name__, theta, g, state, group, h)  # (transition)
+    if cls.explain is None:
         return None
-    if isinstance(opt, Adam) or isinstance(opt, AdaBelief):
-        ams = isinstance(opt, Adam) and group["amsgrad"]
-        v = state["max_exp_avg_sq"] if ams else state.get("exp_avg_sq", state.get("exp_avg_var"))
-        size = lr / (xp.sqrt(v / h.bias_correction2) + eps)
-        update = _undo_decay(theta, -size * (state["exp_avg"] / h.bias_correction1), h)
-        other = {"vmax_share": _share(state["max_exp_avg_sq"] > state["exp_avg_sq"])} if ams else {}
-        return size, "lr/(√v̂+ε)" if isinstance(opt, Adam) else "lr/(√ŝ+ε)", update, other
-    if isinstance(opt, NAdam):
-        size = lr / (xp.sqrt(state["exp_avg_sq"] / h.bias_correction2) + eps)
-        return size, "lr/(√v̂+ε)", None, {"mu": h.mu, "mu_product": h.mu_product}
-    if isinstance(opt, RAdam):
-        other = {"rho_t": h.rho_t, "r_t": h.r, "sgd_phase": not h.rectified}
-        m_hat = state["exp_avg"] / h.bias_correction1
-        if h.rectified:
-            size = lr * h.r * math.sqrt(h.bias_correction2) / (xp.sqrt(state["exp_avg_sq"]) + eps)
-            return size, "lr·r·√(1-β2^t)/(√v+ε)", _undo_decay(theta, -size * m_hat, h), other
-        return lr, "lr (SGD phase)", _undo_decay(theta, -lr * m_hat, h), other
-    if isinstance(opt, Yogi):
-        size = lr / (xp.sqrt(state["exp_avg_sq"]) + eps)
-        return size, "lr/(√v+ε)", -size * state["exp_avg"], {}
-    if isinstance(opt, Adamax):
-        # u >= ε on any element a step touched (u ← max(β2 u, |g| + ε)); 0 only on untouched rows
-        size = lr / h.bias_correction1 / xp.maximum(state["exp_inf"], eps)
-        return size, "lr/((1-β1^t)u)", -size * state["exp_avg"], {}
-    if isinstance(opt, Adagrad):
-        G, G0, t = state["sum"], group["initial_accumulator_value"], state["step"]
-        size = h.eta / (xp.sqrt(G) + eps)
-        first = group["lr"] / (xp.sqrt(G0 + (G - G0) / t) + eps)       # η_1 = lr
-        return size, "η_t/(√G+ε)", None, {"G_min": float(G.min()), "G_median": float(xp.median(G)),
-                                          "G_max": float(G.max()),
-                                          "fall_since_step1": float(xp.median(first / size))}
-    if isinstance(opt, RMSprop):
-        v = state["square_avg"]
-        if group["centered"]:
-            v = v - state["grad_avg"] * state["grad_avg"]
-        size = lr / (xp.sqrt(v) + eps)
-        update = -lr * state["momentum_buffer"] if group["momentum"] > 0 else None
-        return size, "lr/(√v+ε)", update, {}
-    if isinstance(opt, Adadelta):
-        size = lr * xp.sqrt(state["acc_delta"] + eps) / xp.sqrt(state["square_avg"] + eps)
-        return size, "lr·√(E[Δθ²]+ε)/√(E[g²]+ε)", None, {}
-    if isinstance(opt, SGD):
-        b = state.get("momentum_buffer")
-        update = -lr * b if b is not None and not group["nesterov"] else None
-        return lr, "lr", update, {}
-    if isinstance(opt, Lion):
-        return lr, "lr", None, {"sign_agreement": _sign_agreement(state["exp_avg"], g, xp)}
-    if isinstance(opt, Rprop):
-        eta = state["step_size"]
-        return eta, "η (Rprop)", -xp.sign(state["prev"]) * eta, {}
-    return None
+    if isinstance(g, RowSparseGrad):
+        g = g.to_dense()
+    given = {"theta": theta, "g": g, "h": h}
+    args = {name: given[name] if name in given else state.get(cls.symbols[name])
+            for name in inspect.signature(cls.explain).parameters}
+    return dict(cls.explain(**args))
 
 
-# ============================================================================ helpers
+def _column(v):
+    """An explain() column as the row shows it: a share, a median, or a Python number."""
+    if backend.is_array(v) and v.ndim > 0:
+        if v.dtype.kind == "b":
+            return float(v.mean()) if v.size else None
+        return float(backend.get_array_module(v).median(v))
+    if backend.is_array(v) or hasattr(v, "item"):  # a 0-d array or a NumPy scalar
+        v = v.item()
+    return v
 
-def _decay_columns(opt, group):
-    """weight_decay λ, its kind, and the factor θ shrinks by per step where that is one number."""
+
+# ============================================================================ weight decay
+
+def _decay_columns(cls, group):
+    """weight_decay λ, its kind, and the factor θ shrinks by per step where that is one number
+    (see the module docstring: the group's flag, or what the declaration says)."""
     wd, lr = group.get("weight_decay", 0.0), group.get("lr")
     if not wd:
         return {"weight_decay": wd, "decay": None, "shrink": 1.0}
-    if isinstance(opt, LAMB):  # decoupled, but scaled by the trust ratio with the update
-        return {"weight_decay": wd, "decay": "decoupled", "shrink": None}
-    if isinstance(opt, (Lion, Adafactor)) or group.get("decoupled_weight_decay"):
-        return {"weight_decay": wd, "decay": "decoupled", "shrink": 1 - lr * wd}  # θ (1 - lr λ)
-    if isinstance(opt, SGD) and not group.get("momentum"):
-        return {"weight_decay": wd, "decay": "L2", "shrink": 1 - lr * wd}  # θ - lr (g + λθ)
-    # L2 through an adaptive or momentum rule: rescaled per element, no one factor
-    return {"weight_decay": wd, "decay": "L2", "shrink": None}
+    kind = getattr(cls, "decay", None) or _LEGACY_DECAY.get(cls.__name__)  # (transition)
+    if kind is None:
+        kind = "decoupled" if weight_decay_scalars(group)["decoupled"] else "L2"
+    shrink = getattr(cls, "shrink", None) or _LEGACY_SHRINK.get(cls.__name__)  # (transition)
+    if shrink is not None:
+        return {"weight_decay": wd, "decay": kind, "shrink": shrink(group)}
+    # decoupled: θ (1 - lr λ); L2 through an adaptive or momentum rule: rescaled per element
+    return {"weight_decay": wd, "decay": kind, "shrink": 1 - lr * wd if kind == "decoupled" else None}
 
 
 def _undo_decay(theta, adaptive, h):
@@ -288,22 +259,10 @@ def _undo_decay(theta, adaptive, h):
     return theta - (theta - adaptive) / (1 - h.lr * h.weight_decay)
 
 
-def _sign_agreement(m, g, xp):
-    if g is None:
-        return None
-    if isinstance(g, RowSparseGrad):
-        m, g = m[g.indices], g.values
-    both = (m != 0) & (g != 0)
-    n = int(both.sum())
-    return None if n == 0 else float(((xp.sign(m) == xp.sign(g)) & both).sum()) / n
-
+# ============================================================================ helpers
 
 def _norm(a):
     return float(backend.get_array_module(a).linalg.norm(a.ravel()))
-
-
-def _share(mask):
-    return float(mask.mean()) if mask.size else None
 
 
 def _ratio(num, den):
@@ -325,3 +284,83 @@ def _fmt(v):
     if isinstance(v, int):
         return str(v)
     return f"{v:.3g}"
+
+
+# ============================================================================ (transition)
+# The optimizers not yet declared (no hyperparameters table) keep their columns through these,
+# by class name; each entry goes when its optimizer is declared, and then the whole block.
+
+_LEGACY_DECAY = {"LAMB": "decoupled", "Lion": "decoupled", "Adafactor": "decoupled"}
+_LEGACY_SHRINK = {"LAMB": lambda group: None,
+                  "SGD": lambda group: None if group["momentum"] else 1 - group["lr"] * group["weight_decay"]}
+
+
+def _legacy_scalars(opt, theta, state, group):
+    """An old optimizer's scalars() advances the step: run it on a copy rewound by one step."""
+    if opt.rule is None:
+        return None
+    rewound = dict(state)
+    if "step" in rewound:
+        rewound["step"] -= 1
+    if "mu_product" in rewound:  # NAdam's Π_t = Π_{t-1} μ_t: divide the last μ back out
+        rewound["mu_product"] = state["mu_product"] / opt.scalars(theta, dict(rewound), group).mu
+    return opt.scalars(theta, rewound, group)
+
+
+def _legacy_explain(name, theta, g, state, group, h):
+    xp = backend.get_array_module(theta)
+    lr, eps = group.get("lr"), group.get("eps")
+    if name == "AdaBelief":
+        size = lr / (xp.sqrt(state["exp_avg_var"] / h.bias_correction2) + eps)
+        return dict(step_size_rule="lr/(√ŝ+ε)", step_size=size, update=-size * (state["exp_avg"] / h.bias_correction1))
+    if name == "NAdam":
+        size = lr / (xp.sqrt(state["exp_avg_sq"] / h.bias_correction2) + eps)
+        return dict(step_size_rule="lr/(√v̂+ε)", step_size=size, mu=h.mu, mu_product=h.mu_product)
+    if name == "RAdam":
+        other = {"rho_t": h.rho_t, "r_t": h.r, "sgd_phase": not h.rectified}
+        m_hat = state["exp_avg"] / h.bias_correction1
+        if h.rectified:
+            size = lr * h.r * math.sqrt(h.bias_correction2) / (xp.sqrt(state["exp_avg_sq"]) + eps)
+            return dict(step_size_rule="lr·r·√(1-β2^t)/(√v+ε)", step_size=size, update=-size * m_hat, **other)
+        return dict(step_size_rule="lr (SGD phase)", step_size=lr, update=-lr * m_hat, **other)
+    if name == "Yogi":
+        size = lr / (xp.sqrt(state["exp_avg_sq"]) + eps)
+        return dict(step_size_rule="lr/(√v+ε)", step_size=size, update=-size * state["exp_avg"])
+    if name == "Adamax":
+        size = lr / h.bias_correction1 / xp.maximum(state["exp_inf"], eps)
+        return dict(step_size_rule="lr/((1-β1^t)u)", step_size=size, update=-size * state["exp_avg"])
+    if name == "Adagrad":
+        G, G0, t = state["sum"], group["initial_accumulator_value"], state["step"]
+        size = h.eta / (xp.sqrt(G) + eps)
+        first = group["lr"] / (xp.sqrt(G0 + (G - G0) / t) + eps)
+        return dict(step_size_rule="η_t/(√G+ε)", step_size=size, G_min=float(G.min()),
+                    G_median=float(xp.median(G)), G_max=float(G.max()), fall_since_step1=first / size)
+    if name == "RMSprop":
+        v = state["square_avg"]
+        if group["centered"]:
+            v = v - state["grad_avg"] * state["grad_avg"]
+        out = dict(step_size_rule="lr/(√v+ε)", step_size=lr / (xp.sqrt(v) + eps))
+        if group["momentum"] > 0:
+            out["update"] = -lr * state["momentum_buffer"]
+        return out
+    if name == "Adadelta":
+        size = lr * xp.sqrt(state["acc_delta"] + eps) / xp.sqrt(state["square_avg"] + eps)
+        return dict(step_size_rule="lr·√(E[Δθ²]+ε)/√(E[g²]+ε)", step_size=size)
+    if name == "SGD":
+        b = state.get("momentum_buffer")
+        out = dict(step_size_rule="lr", step_size=lr)
+        if b is not None and not group["nesterov"]:
+            out["update"] = -lr * b
+        return out
+    if name == "Lion":
+        if g is None:
+            return dict(step_size_rule="lr", step_size=lr, sign_agreement=None)
+        m, g = (state["exp_avg"][g.indices], g.values) if isinstance(g, RowSparseGrad) else (state["exp_avg"], g)
+        both = (m != 0) & (g != 0)
+        n = int(both.sum())
+        return dict(step_size_rule="lr", step_size=lr,
+                    sign_agreement=None if n == 0 else float(((xp.sign(m) == xp.sign(g)) & both).sum()) / n)
+    if name == "Rprop":
+        eta = state["step_size"]
+        return dict(step_size_rule="η (Rprop)", step_size=eta, update=-xp.sign(state["prev"]) * eta)
+    return None
