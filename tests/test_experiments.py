@@ -206,7 +206,7 @@ def test_warmup_effective_step_is_what_the_optimizer_multiplies_m_hat_by(method,
         before = p.data.copy()
         opt.step()
         m_hat = opt.state[p]["exp_avg"] / (1 - 0.9 ** t)
-        np.testing.assert_allclose(np.abs(p.data - before), effective_steps(opt, method) * np.abs(m_hat),
+        np.testing.assert_allclose(np.abs(p.data - before), effective_steps(opt) * np.abs(m_hat),
                                    rtol=1e-6)
 
 
