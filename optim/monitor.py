@@ -332,7 +332,7 @@ class TrainingMonitor:
                 if not state or "sum" not in state or not hasattr(opt, "scalars"):
                     continue
                 G = state["sum"]
-                eta = opt.scalars(p.data, dict(state), group).eta  # a copy: scalars() advances t
+                eta = type(opt).scalars(state["step"] + 1, group, state).eta  # the next step's η
                 xp = backend.get_array_module(G)
                 seen = G[G > 0]
                 steps.append(backend.to_numpy(eta / (xp.sqrt(seen) + group["eps"])))
