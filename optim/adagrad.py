@@ -63,6 +63,8 @@ class Adagrad(Optimizer):
         return dict(theta=theta, G=G)
 
     step_size_rule = "η_t/(√G+ε)"
+    # why the steps only shrink: optim.TrainingMonitor warns when they have fallen 100x
+    shrinking_steps = "accumulated squared gradients G only grow"
 
     @staticmethod
     def explain(theta: np.ndarray, g: np.ndarray, G: np.ndarray, h: Scalars) -> dict:

@@ -99,3 +99,9 @@ class SGD(Optimizer):
         if b is not None and not h.nesterov:
             out["update"] = -h.lr * b
         return out
+
+    @staticmethod
+    def shrink(group: dict) -> float | None:
+        """optim.explain's decay factor: without momentum the L2 step θ - lr (g + λθ) is
+        θ (1 - lr λ) - lr g; with momentum λθ goes into b, and no one factor says it."""
+        return None if group["momentum"] else 1 - group["lr"] * group["weight_decay"]
