@@ -97,4 +97,5 @@ class RAdam(Optimizer):
         else:
             step_size = h.lr
         return dict(step_size=step_size, update=-step_size * (m / h.bias_correction1),
-                    rho_t=h.rho_t, r_t=h.r, sgd_phase=not h.rectified)
+                    rho_t=h.rho_t, r_t=h.r, sgd_phase=not h.rectified,  # and the phase's formula:
+                    step_size_rule="lr·r·√(1-β2^t)/(√v+ε)" if h.rectified else "lr (SGD phase)")
