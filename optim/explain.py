@@ -65,22 +65,27 @@ bit for bit, and a following step with the same result). Works on NumPy and CuPy
 from __future__ import annotations
 
 import inspect
-import math
+
+import numpy as np
 
 from minigrad import backend
 from minigrad.sparse import RowSparseGrad
+from minigrad.tensor import Tensor
 
 from .common import weight_decay_scalars
 from .optimizer import Optimizer
 
+Array = np.ndarray  # a NumPy or a CuPy array
 
-def snapshot(optimizer: Optimizer) -> list:
+
+def snapshot(optimizer: Optimizer) -> list[Array]:
     """Copies of every parameter's θ, in the optimizer's order (state_dict's indices): pass it
     to explain(previous=) after the step to get the exact update of that step."""
     return [p.data.copy() for group in optimizer.param_groups for p in group["params"]]
 
 
-def explain(optimizer: Optimizer, model=None, previous: list | None = None) -> Explanation:
+def explain(optimizer: Optimizer, model: object | None = None,
+            previous: list[Array] | None = None) -> Explanation:
     """An Explanation of `optimizer`: one row per parameter, named from `model` (any object
     with named_parameters()) when given. See the module docstring for every column."""
     params = [(gi, p) for gi, group in enumerate(optimizer.param_groups) for p in group["params"]]
@@ -102,6 +107,22 @@ def explain(optimizer: Optimizer, model=None, previous: list | None = None) -> E
                    None if previous is None else previous[i])
         rows.append({"name": names.get(id(p), f"param{i}"), "index": i, "group": gi, **row})
     return Explanation(type(optimizer).__name__, rows)
+
+
+def step_size(optimizer: Optimizer, p: Tensor) -> Array | None:
+    """Parameter p's per-element effective step size in its last step, shaped like θ, as its
+    declaration's explain() computes it (the numbers explain's step_size column summarises);
+    None before its first step, or where the declaration gives none. Changes nothing."""
+    state = optimizer.state.get(p)
+    if not state:
+        return None
+    group = next(g for g in optimizer.param_groups if any(q is p for q in g["params"]))
+    h = _last_scalars(optimizer, p, state, group)
+    said = None if h is None else _explained(type(optimizer), p.data, p.grad, state, group, h)
+    if said is None or said.get("step_size") is None:
+        return None
+    xp = backend.get_array_module(p.data)
+    return xp.broadcast_to(xp.asarray(said["step_size"], dtype=p.dtype), p.shape)
 
 
 class Explanation:
@@ -210,8 +231,6 @@ def _last_scalars(opt, p, state, group):
 
 def _explained(cls, theta, g, state, group, h):
     """The declaration's explain(), its arguments given by name; None where it has none."""
-    if not cls._declared():
-        return _legacy_explain(cls.__name__, theta, g, state, group, h)  # (transition)
     if cls.explain is None:
         return None
     if isinstance(g, RowSparseGrad):
@@ -287,12 +306,12 @@ def _fmt(v):
 
 
 # ============================================================================ (transition)
-# The optimizers not yet declared (no hyperparameters table) keep their columns through these,
-# by class name; each entry goes when its optimizer is declared, and then the whole block.
+# The optimizers not yet declared (no hyperparameters table): their scalars and their decay, by
+# class name (none of them has specific columns); each entry goes when its optimizer is
+# declared, and then the whole block.
 
-_LEGACY_DECAY = {"LAMB": "decoupled", "Lion": "decoupled", "Adafactor": "decoupled"}
-_LEGACY_SHRINK = {"LAMB": lambda group: None,
-                  "SGD": lambda group: None if group["momentum"] else 1 - group["lr"] * group["weight_decay"]}
+_LEGACY_DECAY = {"LAMB": "decoupled", "Adafactor": "decoupled"}
+_LEGACY_SHRINK = {"LAMB": lambda group: None}
 
 
 def _legacy_scalars(opt, theta, state, group):
@@ -302,65 +321,4 @@ def _legacy_scalars(opt, theta, state, group):
     rewound = dict(state)
     if "step" in rewound:
         rewound["step"] -= 1
-    if "mu_product" in rewound:  # NAdam's Π_t = Π_{t-1} μ_t: divide the last μ back out
-        rewound["mu_product"] = state["mu_product"] / opt.scalars(theta, dict(rewound), group).mu
     return opt.scalars(theta, rewound, group)
-
-
-def _legacy_explain(name, theta, g, state, group, h):
-    xp = backend.get_array_module(theta)
-    lr, eps = group.get("lr"), group.get("eps")
-    if name == "AdaBelief":
-        size = lr / (xp.sqrt(state["exp_avg_var"] / h.bias_correction2) + eps)
-        return dict(step_size_rule="lr/(√ŝ+ε)", step_size=size, update=-size * (state["exp_avg"] / h.bias_correction1))
-    if name == "NAdam":
-        size = lr / (xp.sqrt(state["exp_avg_sq"] / h.bias_correction2) + eps)
-        return dict(step_size_rule="lr/(√v̂+ε)", step_size=size, mu=h.mu, mu_product=h.mu_product)
-    if name == "RAdam":
-        other = {"rho_t": h.rho_t, "r_t": h.r, "sgd_phase": not h.rectified}
-        m_hat = state["exp_avg"] / h.bias_correction1
-        if h.rectified:
-            size = lr * h.r * math.sqrt(h.bias_correction2) / (xp.sqrt(state["exp_avg_sq"]) + eps)
-            return dict(step_size_rule="lr·r·√(1-β2^t)/(√v+ε)", step_size=size, update=-size * m_hat, **other)
-        return dict(step_size_rule="lr (SGD phase)", step_size=lr, update=-lr * m_hat, **other)
-    if name == "Yogi":
-        size = lr / (xp.sqrt(state["exp_avg_sq"]) + eps)
-        return dict(step_size_rule="lr/(√v+ε)", step_size=size, update=-size * state["exp_avg"])
-    if name == "Adamax":
-        size = lr / h.bias_correction1 / xp.maximum(state["exp_inf"], eps)
-        return dict(step_size_rule="lr/((1-β1^t)u)", step_size=size, update=-size * state["exp_avg"])
-    if name == "Adagrad":
-        G, G0, t = state["sum"], group["initial_accumulator_value"], state["step"]
-        size = h.eta / (xp.sqrt(G) + eps)
-        first = group["lr"] / (xp.sqrt(G0 + (G - G0) / t) + eps)
-        return dict(step_size_rule="η_t/(√G+ε)", step_size=size, G_min=float(G.min()),
-                    G_median=float(xp.median(G)), G_max=float(G.max()), fall_since_step1=first / size)
-    if name == "RMSprop":
-        v = state["square_avg"]
-        if group["centered"]:
-            v = v - state["grad_avg"] * state["grad_avg"]
-        out = dict(step_size_rule="lr/(√v+ε)", step_size=lr / (xp.sqrt(v) + eps))
-        if group["momentum"] > 0:
-            out["update"] = -lr * state["momentum_buffer"]
-        return out
-    if name == "Adadelta":
-        size = lr * xp.sqrt(state["acc_delta"] + eps) / xp.sqrt(state["square_avg"] + eps)
-        return dict(step_size_rule="lr·√(E[Δθ²]+ε)/√(E[g²]+ε)", step_size=size)
-    if name == "SGD":
-        b = state.get("momentum_buffer")
-        out = dict(step_size_rule="lr", step_size=lr)
-        if b is not None and not group["nesterov"]:
-            out["update"] = -lr * b
-        return out
-    if name == "Lion":
-        if g is None:
-            return dict(step_size_rule="lr", step_size=lr, sign_agreement=None)
-        m, g = (state["exp_avg"][g.indices], g.values) if isinstance(g, RowSparseGrad) else (state["exp_avg"], g)
-        both = (m != 0) & (g != 0)
-        n = int(both.sum())
-        return dict(step_size_rule="lr", step_size=lr,
-                    sign_agreement=None if n == 0 else float(((xp.sign(m) == xp.sign(g)) & both).sum()) / n)
-    if name == "Rprop":
-        eta = state["step_size"]
-        return dict(step_size_rule="η (Rprop)", step_size=eta, update=-xp.sign(state["prev"]) * eta)
-    return None

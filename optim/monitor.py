@@ -2,7 +2,8 @@
 
 Feed it every step's loss (and, when you have them, the gradient norm and the learning rate);
 it keeps a handful of running statistics, O(1) work per step and no stored history (plus, for
-AdaGrad, one O(parameters) look at its accumulator every CHECK_EVERY steps), and turns them
+an optimizer whose steps only shrink, as AdaGrad's, one O(parameters) look at its step sizes
+every CHECK_EVERY steps), and turns them
 into findings. Each finding names the symptom, the evidence (numbers), the likely cause
 and the remedy as the `minigrad train` flag to try:
 
@@ -19,8 +20,9 @@ and the remedy as the `minigrad train` flag to try:
                          more than OSCILLATION (half) of the descent so far (when
                          there is one) and more than SWING_MIN (10%) of the smoothed
                          loss                                                           warning
-    dying learning rate  AdaGrad's median effective step lr/(sqrt(G)+eps) has fallen
-                         DYING (100x) below its value after the first step              warning
+    dying learning rate  the median effective step of an optimizer whose steps only
+                         shrink (AdaGrad's η_t/(√G+ε)) has fallen DYING (100x) below
+                         its value after the first step                                 warning
     non-finite metric    a metric given to check_metrics after training (val_loss,
                          train_loss, ...) is inf or NaN                                 critical
     plateau then drop    the lr fell >= 2x in one step after being constant (a
@@ -39,6 +41,11 @@ level is an average of log-norms over about WINDOW steps. Each symptom is report
 first step it fires. The thresholds assume each loss averages a batch of a few samples or more:
 with one sample per step on a loss that is all noise, ten losses make a poor start.
 
+The effective step is the optimizer's own: its declaration's per-element step size (what
+optim.explain shows), over the elements its steps have reached (where the state is no longer
+what the declaration starts it at), for a declaration that says why its steps only shrink
+(`shrinking_steps`: AdaGrad's accumulated squared gradients only grow).
+
     monitor = optim.TrainingMonitor(optimizer, steps=5000)
     for step in range(5000):
         loss = loss_fn(model, batch)
@@ -54,6 +61,8 @@ The training losses alone cannot vouch for a run: a model whose evaluation path 
 BatchNorm that normalises with its running statistics in eval mode) can train on finite
 losses and evaluate to NaN. Give the monitor the final metrics before asking for its health.
 """
+from __future__ import annotations
+
 import math
 import numbers
 from collections.abc import Mapping
@@ -62,6 +71,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from minigrad import backend
+
+from .explain import step_size
+from .optimizer import Optimizer
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ class Finding:
     cause: str
     remedy: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return (f"[{self.severity}] {self.symptom} at step {self.step}: {self.evidence}\n"
                 f"  likely cause: {self.cause}\n  try: {self.remedy}")
 
@@ -111,14 +123,16 @@ class TrainingMonitor:
     NO_PROGRESS = 0.02    # fraction of the start the loss must fall by the end of the warm-up
     OSCILLATION = 0.5     # mean |loss_t - loss_{t-1}| / (start - smoothed loss)
     SWING_MIN = 0.1       # mean |loss_t - loss_{t-1}| / smoothed loss
-    DYING = 100.0         # AdaGrad: median effective step after step 1 / now
+    DYING = 100.0         # steps that only shrink: median effective step after step 1 / now
     DROP_WINDOW = 100     # steps compared before and after a step-schedule milestone
-    CHECK_EVERY = 100     # steps between the O(parameters) AdaGrad checks
+    CHECK_EVERY = 100     # steps between the O(parameters) looks at the step sizes
 
-    def __init__(self, optimizer=None, steps=None, lr=None, batch_size=None):
+    def __init__(self, optimizer: Optimizer | None = None, steps: int | None = None,
+                 lr: float | None = None, batch_size: int | None = None) -> None:
         """optimizer: read for the learning rate (param_groups[0]) and, every CHECK_EVERY
-        steps, AdaGrad's accumulator (it may also be set later, as monitor.optimizer); steps: the planned number (for slow progress); lr,
-        batch_size: the run's settings, for the remedies (lr defaults to the optimizer's)."""
+        steps, for its step sizes where they only shrink (it may also be set later, as
+        monitor.optimizer); steps: the planned number (for slow progress); lr, batch_size: the
+        run's settings, for the remedies (lr defaults to the optimizer's)."""
         if steps is not None and (not isinstance(steps, int) or steps <= 0):
             raise ValueError(f"TrainingMonitor: steps must be a positive integer or None, got {steps!r}")
         self.optimizer, self.steps, self.batch_size = optimizer, steps, batch_size
@@ -140,11 +154,12 @@ class TrainingMonitor:
         self._lrs = (None, None)                    # the lr of the two previous steps
         self._marks = (None, None)                  # (step, smoothed loss) at the last two multiples of DROP_WINDOW
         self._milestone = None                      # (step, lr before, lr after, loss then, loss before)
-        self._step0 = None                          # AdaGrad's median effective step after step 1
+        self._step0 = None                          # the median effective step after step 1
 
     # ======================================================================== feeding
 
-    def update(self, loss, grad_norm=None, lr=None):
+    def update(self, loss: float, grad_norm: float | None = None,
+               lr: float | None = None) -> list[Finding]:
         """Take one step's loss (a float), and optionally its gradient norm and the lr it was
         taken with (default: the optimizer's now); returns the findings new at this step."""
         self.t += 1
@@ -180,10 +195,10 @@ class TrainingMonitor:
             self._check_milestone(s, lr)
         if self.optimizer is not None and (self.t <= 2 or self.t % self.CHECK_EVERY == 0):
             # steps 1 and 2: the first step's state is there by then, fed before or after step()
-            self._check_adagrad()
+            self._check_dying_step()
         return self.findings[before:]
 
-    def check_metrics(self, metrics):
+    def check_metrics(self, metrics: Mapping[str, object]) -> list[Finding]:
         """Take the run's final metrics ({name: number}, as a task's evaluate() returns them):
         each that is inf or NaN (val_loss nan) is a critical finding, so that health() never
         calls such a run healthy. Entries that are not numbers are ignored. Returns the
@@ -209,7 +224,7 @@ class TrainingMonitor:
                            f"start over (--overwrite) rather than --resume, or {self._lower_lr()}")
         return self.findings[before:]
 
-    def health(self):
+    def health(self) -> str:
         """One line: 'healthy' when no fault fired, else the faults by name and step. It
         knows only what it was fed: call check_metrics with the final metrics first."""
         faults = [f for f in self.findings if f.severity != "expected"]
@@ -323,27 +338,40 @@ class TrainingMonitor:
                            "step decay: each milestone lowers the noise floor of the loss; normal",
                            "nothing needed; for a smooth descent instead, --schedule warmup-cosine")
 
-    def _check_adagrad(self):
-        """AdaGrad's median effective step lr_t/(sqrt(G)+eps) over the elements it has seen."""
-        opt, steps = self.optimizer, []
+    def _check_dying_step(self):
+        """The median effective step, the declaration's, over the elements the steps have
+        reached, for a declaration that says its steps only shrink (`shrinking_steps`)."""
+        opt = self.optimizer
+        cls = type(opt)
+        why = getattr(cls, "shrinking_steps", None)
+        if why is None:
+            return
+        steps = []
         for group in opt.param_groups:
             for p in group["params"]:
-                state = opt.state.get(p)
-                if not state or "sum" not in state or not hasattr(opt, "scalars"):
-                    continue
-                G = state["sum"]
-                eta = type(opt).scalars(state["step"] + 1, group, state).eta  # the next step's η
-                xp = backend.get_array_module(G)
-                seen = G[G > 0]
-                steps.append(backend.to_numpy(eta / (xp.sqrt(seen) + group["eps"])))
-        if not steps:
+                size = step_size(opt, p)  # the state stays as it was
+                if size is not None:
+                    steps.append(backend.to_numpy(size[_reached(cls, p.data, opt.state[p], group)]))
+        if not sum(a.size for a in steps):
             return
         now = float(np.median(np.concatenate(steps)))
         if self._step0 is None:
             self._step0 = now
         elif now * self.DYING < self._step0:
             self._fire("dying learning rate", "warning",
-                       f"AdaGrad's median effective step lr/(sqrt(G)+eps) fell {self._step0:.3g} -> "
-                       f"{now:.3g} ({self._step0 / now:.0f}x) since step 1",
-                       "AdaGrad's accumulated squared gradients G only grow, so its steps shrink "
-                       "until the run stalls", "--optimizer rmsprop (or adam)")
+                       f"{cls.__name__}'s median effective step {cls.step_size_rule} fell "
+                       f"{self._step0:.3g} -> {now:.3g} ({self._step0 / now:.0f}x) since step 1",
+                       f"{cls.__name__}'s {why}, so its steps shrink until the run stalls",
+                       "--optimizer rmsprop (or adam)")
+
+
+def _reached(cls, theta, state, group):
+    """The elements a step has reached: where some state array is no longer the one the
+    declaration starts with (AdaGrad's G above G_0)."""
+    xp = backend.get_array_module(theta)
+    reached = xp.zeros(theta.shape, dtype=bool)
+    for key, start in cls.init(theta, group).items():
+        now = state.get(key)
+        if backend.is_array(start) and backend.is_array(now) and now.shape == theta.shape:
+            reached |= now != start
+    return reached
