@@ -99,6 +99,14 @@ def state_bytes(optimizer):
     return sum(v.nbytes for s in optimizer.state.values() for v in s.values() if backend.is_array(v))
 
 
+def state_keys(optimizer: Optimizer) -> tuple[str, ...]:
+    """The state_dict keys of an optimizer's state arrays: the values of its declaration's
+    `symbols` (symbol -> key). TEMPORARY (issue 21): an optimizer not yet declared names them
+    in `state_arrays`; both are read until every optimizer is a declaration."""
+    symbols = type(optimizer).symbols
+    return tuple(symbols.values()) if symbols else tuple(getattr(optimizer, "state_arrays", ()))
+
+
 def _row_slice(a, r0, r1):
     """Rows r0:r1 of an array (a view; a 0-d array is its own single row)."""
     return a if a.ndim == 0 else a[r0:r1]
@@ -151,11 +159,11 @@ class ZeroRedundancyOptimizer(Optimizer):
         except Exception as e:  # each rank builds from its own share: one may fail alone
             error = e
         self._agree(error, "building the optimizer")
-        # the wrapped optimizer filled in its defaults: show them in the global groups too
+        # the wrapped optimizer checked the groups and filled in its defaults: the global groups
+        # hold what it made of them
         self.defaults = dict(self.optim.defaults)
         for g, local in zip(self.param_groups, self.optim.param_groups):
-            for k, v in self._hyper(local).items():
-                g.setdefault(k, v)
+            g.update(self._hyper(local))
         # sparse gradients: whatever the wrapped optimizer accepts
         self.lazy_sparse, self.dense_only_reason = self.optim.lazy_sparse, self.optim.dense_only_reason
         self.state = self.optim.state
@@ -202,8 +210,10 @@ class ZeroRedundancyOptimizer(Optimizer):
         return {k: v for k, v in group.items() if k != "params"}
 
     def _check_group(self, group):
-        # once the wrapped optimizer exists, its own rules (Adafactor's eps is a pair)
-        (self.optim if hasattr(self, "optim") else super())._check_group(group)
+        # the wrapped optimizer's own rules (Adafactor's eps is a pair): at construction it is
+        # built next, from these groups, and checks them then
+        if hasattr(self, "optim"):
+            self.optim._check_group(group)
 
     def add_param_group(self, param_group):
         if hasattr(self, "optim"):
@@ -308,7 +318,7 @@ class ZeroRedundancyOptimizer(Optimizer):
         for shard_ in comm.all_gather_object(mine):
             for i, by_row in shard_.items():
                 pieces.setdefault(i, {}).update(by_row)
-        arrays = set(self.optim.state_arrays)
+        arrays = set(state_keys(self.optim))
         state = {}
         for i, by_row in sorted(pieces.items()):
             parts = [by_row[r0] for r0 in sorted(by_row)]
@@ -344,7 +354,7 @@ class ZeroRedundancyOptimizer(Optimizer):
         # each rank loads its share, keyed by the saved indices (so that an error names them);
         # then the ranks compare notes: if any refused its share, the others put theirs back,
         # and every rank raises the same error
-        arrays, saved_index = set(self.optim.state_arrays), {i: idx for idx, i in by_saved.items()}
+        arrays, saved_index = set(state_keys(self.optim)), {i: idx for idx, i in by_saved.items()}
         # a load replaces the wrapped optimizer's state dict and group dicts, never writes into
         # them: putting the old objects back undoes it exactly (even a state a load would refuse)
         before, error = (self.optim.state, list(self.optim.param_groups)), None
