@@ -71,7 +71,9 @@ class RMSprop(Optimizer):
     @staticmethod
     def add_state(theta: np.ndarray, state: dict, group: dict) -> None:
         """b or ḡ switched on since the parameter's state was made starts at zero."""
-        state.update(zeros_like(theta, *[k for k in switched_on(group) if k not in state]))
+        if (group["momentum"] > 0 and "momentum_buffer" not in state) or \
+                (group["centered"] and "grad_avg" not in state):  # (checked first: every step)
+            state.update(zeros_like(theta, *[k for k in switched_on(group) if k not in state]))
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
