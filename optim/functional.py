@@ -9,8 +9,9 @@
 
 `optim.functional.<name>(theta, grad, state, **hyperparameters)` is `step(name, ...)`, for each
 name of `optim.functional.ALGORITHMS`: every declared algorithm (optim/optimizer.py's registry,
-"adam" for optim.Adam, "amsgrad" for optim.AMSGrad) that steps one array alone. Those that read
-across parameters or keep their own step() (Prodigy, the schedule-free optimizers) are not here.
+"adam" for optim.Adam, "amsgrad" for optim.AMSGrad) that steps one array alone. Those with a
+step() or checks of a parameter or gradient of their own (Prodigy, whose d reads across
+parameters; schedule-free AdamW; Muon, for matrices; SparseAdam, for sparse gradients) are not.
 
 Each call runs the declaration itself, the class's own parts with no instance made: its
 hyperparameters (the class's arguments and defaults, `defaults_of()`; an argument the class does
@@ -19,7 +20,8 @@ not take is a TypeError, a bad value a ValueError naming it, by the class's own 
 gradient, or its `update` where the algorithm is not elementwise. So `optim.Adam` and
 `optim.functional.adam` agree bit for bit; the class adds parameter groups, state bookkeeping
 and state_dict around the same parts. `state` is the dict that the class keeps per parameter
-(optimizer.state[p]), so it can be saved with mg.save.
+(optimizer.state[p]), so it can be saved with mg.save. (np.ndarray in the signatures stands for
+a CuPy array too.)
 """
 from __future__ import annotations
 
@@ -75,24 +77,12 @@ def _group(name: str, cls: type, hyperparameters: dict) -> dict:
         if unknown:
             raise TypeError(f"optim.functional.{name}: {cls.__name__}() got an unexpected keyword "
                             f"argument {unknown[0]!r}")
-        if not cls._declared():  # TEMPORARY (issue 21): an optimizer still on the old hooks
-            return _placeholder(name, cls, hyperparameters).param_groups[0]
         group = {**cls.defaults_of(), **hyperparameters, **cls.fixed}
         cls._check_declared(group, dict(group))
         if len(_groups) > 256:  # a schedule makes a new lr every step
             _groups.clear()
         _groups[key] = group
     return group
-
-
-def _placeholder(name: str, cls: type, hyperparameters: dict) -> Optimizer:
-    """TEMPORARY (issue 21), for an optimizer not yet declared: an instance on a placeholder
-    parameter, whose constructor builds and checks the group. Goes once every one is declared."""
-    from minigrad.nn import Parameter
-    key = ("placeholder", name, tuple(sorted((k, repr(v)) for k, v in hyperparameters.items())))
-    if key not in _groups:
-        _groups[key] = cls([Parameter(np.zeros(1))], **hyperparameters)
-    return _groups[key]
 
 
 def init(name: str, theta: np.ndarray, **hyperparameters: Any) -> dict:
@@ -103,8 +93,6 @@ def init(name: str, theta: np.ndarray, **hyperparameters: Any) -> dict:
     if not backend.is_array(theta) or theta.dtype.kind != "f":
         raise TypeError(f"optim.functional.init: theta must be a floating-point NumPy or CuPy "
                         f"array, got {type(theta).__name__} {getattr(theta, 'dtype', '')}")
-    if not cls._declared():  # TEMPORARY (issue 21)
-        return _placeholder(name, cls, hyperparameters)._init_state(theta, group)
     return cls.start_state(theta, group)
 
 
@@ -115,9 +103,6 @@ def step(name: str, theta: np.ndarray, grad: np.ndarray | RowSparseGrad, state: 
     cls = _declaration(name)
     group = _group(name, cls, hyperparameters)
     _check(name, cls, theta, grad, state)
-    if not cls._declared():  # TEMPORARY (issue 21)
-        _old_step(_placeholder(name, cls, hyperparameters), theta, grad, state, group)
-        return
     if not state:  # an empty dict: start it here
         state.update(cls.start_state(theta, group))
     if isinstance(grad, RowSparseGrad):
@@ -126,18 +111,6 @@ def step(name: str, theta: np.ndarray, grad: np.ndarray | RowSparseGrad, state: 
         cls.update(theta, grad, state, group)
     else:
         executor.run([cls.task(theta, grad, state, group)], reference=group.get("fused") is False)
-
-
-def _old_step(opt: Optimizer, theta: np.ndarray, grad: Any, state: dict, group: dict) -> None:
-    """TEMPORARY (issue 21): today's placeholder path, for an optimizer not yet declared."""
-    if not state:
-        state.update(opt._init_state(theta, group))
-    if isinstance(grad, RowSparseGrad):
-        opt._update_sparse(theta, grad, state, group)
-    elif opt.rule is None:
-        opt._update(theta, grad, state, group)
-    else:
-        executor.run([opt._task(theta, grad, state, group)], reference=group.get("fused") is False)
 
 
 def _check(name: str, cls: type, theta: Any, grad: Any, state: Any) -> None:

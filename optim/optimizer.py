@@ -52,11 +52,7 @@ ALGORITHMS: dict[str, type] = {}
 def _is_algorithm(cls: type) -> bool:
     """A declared algorithm: not an abstract base, nor a wrapper that runs another optimizer
     (ZeroRedundancyOptimizer), which declare no hyperparameters."""
-    if cls.hyperparameters:
-        return True
-    # TEMPORARY while the optimizers become declarations (issue 21): one still on the old hooks
-    return cls.rule is not None or cls._update is not Optimizer._update \
-        or cls._update_sparse is not Optimizer._update_sparse
+    return bool(cls.hyperparameters)
 
 
 def _register(name: str, cls: type) -> None:

@@ -8,7 +8,6 @@ import html
 import importlib
 import inspect
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -101,32 +100,29 @@ def test_optimizer_page_shows_the_declaration_beside_the_equations(module, class
     parts = docgen.declaration_parts(module, classes)
     code = [value for _, kind, value in parts if kind == "code"]
     cls = classes[0]
-    if not cls._declared():  # TEMPORARY (issue 21): an optimizer not yet declared
-        first = code[0]
-        assert first is cls.rule if cls.rule is not None else first.__name__ in ("_update", "_update_sparse")
-    else:
-        # the rule (or, not elementwise, the update; for Prodigy, which keeps its own step(),
-        # its _update), its lines beside their equations
-        first = next(f for f in (cls.rule, getattr(cls, "update", None), cls._update) if f is not None)
-        first = getattr(first, "__func__", first)
-        assert first in code
-        # the hyperparameters, each with its default (for every class of the page); the state
-        kinds = [kind for _, kind, _ in parts]
-        assert kinds.count("hyperparameters") == 1 and kinds.count("state") == (1 if cls.symbols else 0)
-        for name in cls.hyperparameters:
-            assert f"| <code>{docgen._cell(name)}</code> |" in page
-            for c in classes:
-                assert f"<code>{docgen._cell(repr(c.defaults_of()[name]))}</code>" in page
-        for symbol, key in cls.symbols.items():
-            assert html.escape(to_latex(symbol), quote=False) in page
-            assert f"<code>{docgen._cell(key)}</code>" in page
-        # the parts as the page shows them, each under its heading, in the order of the file
-        positions = [page.index(f"### {title}\n") for title, _, _ in parts]
-        assert positions == sorted(positions)
-        declared = [value for _, kind, value in parts if kind == "code" and value.__name__ in
-                    docgen.CODE_PARTS and inspect.getsourcefile(value) == inspect.getsourcefile(first)]
-        lines = [inspect.getsourcelines(fn)[1] for fn in declared]
-        assert lines == sorted(lines)
+    # the rule (or, not elementwise, the update; for Prodigy, which keeps its own step(),
+    # its _update), its lines beside their equations
+    first = next(f for f in (cls.rule, getattr(cls, "update", None), getattr(cls, "_update", None))
+                 if f is not None)
+    first = getattr(first, "__func__", first)
+    assert first in code
+    # the hyperparameters, each with its default (for every class of the page); the state
+    kinds = [kind for _, kind, _ in parts]
+    assert kinds.count("hyperparameters") == 1 and kinds.count("state") == (1 if cls.symbols else 0)
+    for name in cls.hyperparameters:
+        assert f"| <code>{docgen._cell(name)}</code> |" in page
+        for c in classes:
+            assert f"<code>{docgen._cell(repr(c.defaults_of()[name]))}</code>" in page
+    for symbol, key in cls.symbols.items():
+        assert html.escape(to_latex(symbol), quote=False) in page
+        assert f"<code>{docgen._cell(key)}</code>" in page
+    # the parts as the page shows them, each under its heading, in the order of the file
+    positions = [page.index(f"### {title}\n") for title, _, _ in parts]
+    assert positions == sorted(positions)
+    declared = [value for _, kind, value in parts if kind == "code" and value.__name__ in
+                docgen.CODE_PARTS and inspect.getsourcefile(value) == inspect.getsourcefile(first)]
+    lines = [inspect.getsourcelines(fn)[1] for fn in declared]
+    assert lines == sorted(lines)
     assert _assert_code_beside_equations(page, first) >= 1, "a rule whose comments give no equation"
     # and the docstring's equation block, every row
     _, rows, _ = docgen.split_docstring(module.__doc__)

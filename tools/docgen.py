@@ -183,10 +183,7 @@ def declaration_parts(module, classes):
     the declaring class), ("State", "state", the declaring class), and code, ("...", "code",
     function), for validate, init, add_state, scalars, the rule or update, and explain. Then the
     shared pieces they call from optim.common, and every other method of the classes whose
-    comments hold an equation (schedule-free's and Prodigy's step). An optimizer not yet
-    declared (TEMPORARY, issue 21) shows its old rule functions."""
-    if not all(c._declared() for c in classes):
-        return [(title, "code", fn) for title, fn in _old_rule_functions(module, classes)]
+    comments hold an equation (schedule-free's and Prodigy's step)."""
     import optim.common as common
     here = Path(module.__file__).resolve()
     found, seen = [], set()
@@ -276,44 +273,6 @@ def state_table(declaring):
 def _code(text):
     """Text as inline code in a Markdown table cell."""
     return f"<code>{_cell(text)}</code>"
-
-
-def _old_rule_functions(module, classes):
-    """TEMPORARY (issue 21), for an optimizer not yet declared: [(title, function)]: the update rule first (the elementwise `rule`, a module-level
-    `update`, which a subclass such as AdamW may inherit from another file; else the classes'
-    own `_update` / `_update_sparse`), then the shared pieces it calls from optim.common, then
-    every other method of the module's classes whose comments hold an equation (the per-step
-    scalars)."""
-    import optim.common as common
-    found = []
-
-    def add(title, fn):
-        if inspect.isfunction(fn) and not any(f is fn for _, f in found):
-            found.append((title, fn))
-
-    for cls in classes:
-        rule = getattr(cls, "rule", None)
-        if rule is not None:
-            where = _source_path(rule)
-            add("The update rule" + ("" if rule.__module__ == module.__name__ else f", from {where}"), rule)
-    for cls in classes:
-        for name in ("_update", "_update_sparse"):
-            fn = getattr(cls, name, None)
-            if fn is not None and fn.__module__ != "optim.optimizer" and getattr(cls, "rule", None) is None:
-                add(f"{fn.__qualname__}" + ("" if fn.__module__ == module.__name__
-                                            else f", from {_source_path(fn)}"), fn)
-    for _, fn in list(found):
-        called = {n.func.id for n in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(fn))))
-                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-        for name in sorted(called):
-            helper = getattr(common, name, None)
-            if inspect.isfunction(helper) and helper.__module__ == common.__name__:
-                add(f"{name}, from optim/common.py", helper)
-    for cls in classes:
-        for name, fn in cls.__dict__.items():
-            if inspect.isfunction(fn) and any(c and is_equation(c) for _, _, c in source_rows(fn)):
-                add(f"{cls.__name__}.{name}", fn)
-    return found
 
 
 def _code_cell(code):
