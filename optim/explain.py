@@ -47,7 +47,8 @@ declaration (optim/optimizer.py; optim/adam.py is the model), type(optimizer) be
   decoupled_weight_decay ('decoupled', shrinking θ by 1 - lr λ per step, or 'L2', rescaled per
   element by the rule: no one factor), as optim/common.py's weight_decay_scalars says. A
   declaration whose decay is always decoupled says `decay = "decoupled"` (Lion, Adafactor,
-  LAMB); one whose factor is not the default's says it with
+  LAMB), or, where a flag of its own chooses, `@staticmethod decay(group) -> str` (Prodigy's
+  decouple); one whose factor is not the default's says it with
   `@staticmethod shrink(group) -> float | None` (LAMB's decay is scaled by the trust ratio with
   the update: None; SGD's L2 without momentum is exactly θ (1 - lr λ) - lr g: 1 - lr λ).
 
@@ -118,7 +119,7 @@ def step_size(optimizer: Optimizer, p: Tensor) -> Array | None:
         return None
     group = next(g for g in optimizer.param_groups if any(q is p for q in g["params"]))
     h = _last_scalars(optimizer, p, state, group)
-    said = None if h is None else _explained(type(optimizer), p.data, p.grad, state, group, h)
+    said = None if h is None else _explained(type(optimizer), p.data, p.grad, state, h)
     if said is None or said.get("step_size") is None:
         return None
     xp = backend.get_array_module(p.data)
@@ -192,7 +193,7 @@ def _row(opt, p, state, group, previous):
     for k in ("bias_correction1", "bias_correction2"):
         if k in row["scalars"]:
             row["other"][k] = row["scalars"][k]
-    said = _explained(type(opt), theta, g, state, group, h)
+    said = _explained(type(opt), theta, g, state, h)
     if said is None:
         return row
     rule = said.pop("step_size_rule", type(opt).step_size_rule)
@@ -222,14 +223,12 @@ def _last_scalars(opt, p, state, group):
     cls = type(opt)
     if state.get("step", 1) < 1:
         return None
-    if not cls._declared():
-        return _legacy_scalars(opt, p.data, state, group)  # (transition)
     if cls.carry:
         return None  # the state holds the numbers the last step advanced, not those it used
     return cls.scalars(state.get("step"), group, state)
 
 
-def _explained(cls, theta, g, state, group, h):
+def _explained(cls, theta, g, state, h):
     """The declaration's explain(), its arguments given by name; None where it has none."""
     if cls.explain is None:
         return None
@@ -260,10 +259,12 @@ def _decay_columns(cls, group):
     wd, lr = group.get("weight_decay", 0.0), group.get("lr")
     if not wd:
         return {"weight_decay": wd, "decay": None, "shrink": 1.0}
-    kind = getattr(cls, "decay", None) or _LEGACY_DECAY.get(cls.__name__)  # (transition)
+    kind = getattr(cls, "decay", None)
+    if callable(kind):
+        kind = kind(group)
     if kind is None:
         kind = "decoupled" if weight_decay_scalars(group)["decoupled"] else "L2"
-    shrink = getattr(cls, "shrink", None) or _LEGACY_SHRINK.get(cls.__name__)  # (transition)
+    shrink = getattr(cls, "shrink", None)
     if shrink is not None:
         return {"weight_decay": wd, "decay": kind, "shrink": shrink(group)}
     # decoupled: θ (1 - lr λ); L2 through an adaptive or momentum rule: rescaled per element
@@ -304,21 +305,3 @@ def _fmt(v):
         return str(v)
     return f"{v:.3g}"
 
-
-# ============================================================================ (transition)
-# The optimizers not yet declared (no hyperparameters table): their scalars and their decay, by
-# class name (none of them has specific columns); each entry goes when its optimizer is
-# declared, and then the whole block.
-
-_LEGACY_DECAY = {"LAMB": "decoupled", "Adafactor": "decoupled"}
-_LEGACY_SHRINK = {"LAMB": lambda group: None}
-
-
-def _legacy_scalars(opt, theta, state, group):
-    """An old optimizer's scalars() advances the step: run it on a copy rewound by one step."""
-    if opt.rule is None:
-        return None
-    rewound = dict(state)
-    if "step" in rewound:
-        rewound["step"] -= 1
-    return opt.scalars(theta, rewound, group)

@@ -156,6 +156,18 @@ class Prodigy(Optimizer):
         """A parameter's move: the group's new d and this step's dlr (step() wrote them)."""
         return Scalars(d=group["d"], dlr=group["dlr"])
 
+    @staticmethod
+    def decay(group: dict) -> str:
+        """optim.explain's decay column: decoupled (AdamW's) unless decouple=False."""
+        return "decoupled" if group["decouple"] else "L2"
+
+    @staticmethod
+    def shrink(group: dict) -> float | None:
+        """optim.explain's decay factor: θ - λ dlr θ with the last step's dlr (L2: none)."""
+        if not group["decouple"] or "dlr" not in group:
+            return None
+        return 1 - group["weight_decay"] * group["dlr"]
+
     # ======================================================================== stepping
     def step(self, closure=None):
         """Each parameter's statistics first (with the d of the start of the step), then the

@@ -255,6 +255,10 @@ def test_lion_sign_agreement():
     (lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.1), "L2", None),
     (lambda ps: optim.LAMB(ps, lr=0.01, weight_decay=0.1), "decoupled", None),
     (lambda ps: optim.Adam(ps, lr=0.01), None, 1.0),
+    (lambda ps: optim.SGD(ps, lr=0.01, momentum=0.9, weight_decay=0.1), "L2", None),
+    # Prodigy's decay: decoupled with its dlr = d lr (d = d0 = 1e-6 on the first step), or L2
+    (lambda ps: optim.Prodigy(ps, weight_decay=0.1), "decoupled", 1 - 0.1 * 1e-6),
+    (lambda ps: optim.Prodigy(ps, weight_decay=0.1, decouple=False), "L2", None),
 ])
 def test_weight_decay_shrink_factor(make, decay, shrink):
     params, opt = stepped(make, steps=1)
