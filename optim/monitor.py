@@ -3,9 +3,8 @@
 Feed it every step's loss (and, when you have them, the gradient norm and the learning rate);
 it keeps a handful of running statistics, O(1) work per step and no stored history (plus, for
 an optimizer whose steps only shrink, as AdaGrad's, one O(parameters) look at its step sizes
-every CHECK_EVERY steps), and turns them
-into findings. Each finding names the symptom, the evidence (numbers), the likely cause
-and the remedy as the `minigrad train` flag to try:
+every CHECK_EVERY steps), and turns them into findings. Each finding names the symptom, the
+evidence (numbers), the likely cause and the remedy as the `minigrad train` flag to try:
 
     symptom              fires when (the thresholds are the class attributes in CAPITALS)
     non-finite loss      the loss is inf or NaN (at once)                               critical
