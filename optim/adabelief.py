@@ -38,6 +38,7 @@ class AdaBelief(Optimizer):
                        "weight_decay": non_negative, "decoupled_weight_decay": flag,
                        "maximize": flag}
     symbols = {"m": "exp_avg", "s": "exp_avg_var"}
+    never_negative = ("exp_avg_var",)  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

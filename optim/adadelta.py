@@ -46,6 +46,7 @@ class Adadelta(Optimizer):
     hyperparameters = {"lr": non_negative, "rho": decay, "eps": non_negative,
                        "weight_decay": non_negative, "maximize": flag}
     symbols = {"Eg2": "square_avg", "Edx2": "acc_delta"}
+    never_negative = ("square_avg", "acc_delta")  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

@@ -68,6 +68,7 @@ class Adafactor(Optimizer):
     hyperparameters = {"lr": non_negative, "beta2_decay": _beta2_decay, "eps": _eps_pair,
                        "d": _clipping_threshold, "weight_decay": non_negative, "maximize": flag}
     symbols = {"R": "row_var", "C": "col_var", "V": "variance"}  # R, C for a matrix; V for a vector
+    never_negative = ("row_var", "col_var", "variance")  # sums and averages of squares: checked when loaded
     rule = None  # not elementwise: see update
     dense_only_reason = "its factored second moment and RMS(θ) need whole rows and columns"
     decay = "decoupled"  # always: optim.explain's decay column (θ shrinks by 1 - lr λ)

@@ -40,6 +40,7 @@ class Adagrad(Optimizer):
                        "initial_accumulator_value": non_negative, "eps": non_negative,
                        "maximize": flag}
     symbols = {"G": "sum"}
+    never_negative = ("sum",)  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

@@ -50,6 +50,7 @@ class Adam(Optimizer):
                        "weight_decay": non_negative, "amsgrad": flag, "maximize": flag,
                        "decoupled_weight_decay": flag}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq", "v_max": "max_exp_avg_sq"}
+    never_negative = ("exp_avg_sq", "max_exp_avg_sq")  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

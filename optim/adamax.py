@@ -33,6 +33,7 @@ class Adamax(Optimizer):
     hyperparameters = {"lr": non_negative, "betas": betas, "eps": non_negative,
                        "weight_decay": non_negative, "maximize": flag}
     symbols = {"m": "exp_avg", "u": "exp_inf"}
+    never_negative = ("exp_inf",)  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

@@ -44,6 +44,8 @@ class ASGD(Optimizer):
     hyperparameters = {"lr": non_negative, "lambd": non_negative, "alpha": non_negative,
                        "t0": real, "weight_decay": non_negative, "maximize": flag}
     symbols = {"theta_bar": "ax"}  # θ̄
+    carried_ranges = {"eta": (lambda v: v >= 0.0, "eta >= 0 (a step size)"),
+                      "mu": (lambda v: 0.0 < v <= 1.0, "0 < mu <= 1 (an averaging weight)")}
     carry = {"eta": "next_eta", "mu": "next_mu"}  # computed at step t, used at step t + 1
     lazy_sparse = True
 

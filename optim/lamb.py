@@ -40,6 +40,7 @@ class LAMB(Optimizer):
     hyperparameters = {"lr": non_negative, "betas": betas, "eps": non_negative,
                        "weight_decay": non_negative, "maximize": flag}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
     rule = None  # not elementwise: see update
     dense_only_reason = "its trust ratio needs the norm of the whole tensor"
     decay = "decoupled"  # always: optim.explain's decay column (λθ joins the update, not g)

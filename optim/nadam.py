@@ -40,6 +40,8 @@ class NAdam(Optimizer):
                        "weight_decay": non_negative, "momentum_decay": non_negative,
                        "decoupled_weight_decay": flag, "maximize": flag}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
+    carried_ranges = {"mu_product": (lambda v: 0.0 <= v <= 1.0, "0 <= mu_product <= 1 (a product of momenta)")}
     carry = {"mu_product": "mu_product"}  # Π_t, kept in the state from step to step
     lazy_sparse = True
 

@@ -133,6 +133,7 @@ class Prodigy(Optimizer):
     group_state = {"d": _positive("d > 0 (the estimate of the distance)"),
                    "d_max": _positive("d_max > 0"), "d_numerator": real, "k": _steps_taken}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq", "s": "s", "theta0": "p0"}  # s, θ0: sliced
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
 
     @classmethod
     def validate(cls, group: dict) -> None:

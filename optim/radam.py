@@ -52,6 +52,7 @@ class RAdam(Optimizer):
                        "weight_decay": non_negative, "decoupled_weight_decay": flag,
                        "maximize": flag}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

@@ -61,6 +61,7 @@ class RMSprop(Optimizer):
                        "weight_decay": non_negative, "momentum": non_negative,
                        "centered": flag, "maximize": flag}
     symbols = {"v": "square_avg", "b": "momentum_buffer", "g_avg": "grad_avg"}
+    never_negative = ("square_avg",)  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

@@ -100,6 +100,7 @@ class ScheduleFreeAdamW(Optimizer):
         "ckp1": _in_range(lambda v: 0.0 <= v <= 1.0, "0 <= ckp1 <= 1 (a weight)"),  # its c
     }
     symbols = {"z": "z", "v": "exp_avg_sq"}  # and θ holds y
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
     counts_steps = False  # the step count is the group's k, as the reference keeps it
     decay = "decoupled"  # always: λy joins the normalized u, not g (optim.explain's decay column)
 

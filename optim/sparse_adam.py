@@ -40,6 +40,7 @@ class SparseAdam(Optimizer):
 
     hyperparameters = {"lr": non_negative, "betas": betas, "eps": _positive, "maximize": flag}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     def _check_grad(self, p):

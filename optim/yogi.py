@@ -37,6 +37,7 @@ class Yogi(Optimizer):
                        "weight_decay": non_negative, "initial_accumulator_value": non_negative,
                        "maximize": flag}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

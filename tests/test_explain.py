@@ -467,11 +467,8 @@ def test_a_loaded_optimizer_explains_its_last_step_as_the_one_that_took_it(name,
         assert_row_close(got, want, "rows")
 
 
-STALE = "optimizer.py keeps a parameter's last_scalars through a later step that is not a task " \
-        "(sparse rows) and through load_state_dict; explain then shows an older step's scalars"
 
 
-@pytest.mark.xfail(strict=True, reason=STALE)
 @pytest.mark.parametrize("then", ["sparse step", "load"])
 def test_the_scalars_shown_are_the_last_steps_after_a_sparse_step_or_a_load(then):
     params, opt = stepped(lambda ps: optim.Adam(ps), steps=2)

@@ -300,7 +300,7 @@ def _adam_tasks_failing_at(n, count, fail_at):
         for k, p in enumerate(ps):
             if k == fail_at:
                 raise KeyError("made up")
-            yield opt._task(p.data, p.grad, opt._init_state(p.data, opt.param_groups[0]),
+            yield type(opt).task(p.data, p.grad, opt._init_state(p.data, opt.param_groups[0]),
                             opt.param_groups[0])
     return ps, tasks()
 

@@ -106,7 +106,7 @@ def test_a_wrong_state_array_is_refused_naming_it_and_changes_nothing(name, idx,
         refused(opt, sd, rf"state '{key}' of parameter {idx} {message}")
 
 
-NON_NEGATIVE = [(n, i, k) for n, i, k in ARRAYS if k in optim.Optimizer.STATE_NON_NEGATIVE]
+NON_NEGATIVE = [(n, i, k) for n, i, k in ARRAYS if k in getattr(optim, n).never_negative]
 
 
 def test_the_non_negative_table_names_the_second_moments():

@@ -122,7 +122,7 @@ def test_the_cuda_kernel_body_computes_what_the_rule_computes(name, kw, dtype, t
         g = rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)
         g[:4] = [0.0, np.inf, -np.inf, np.nan]
         p.grad = g.astype(dtype)
-        task = opt._task(p.data, p.grad, opt.state[p] if p in opt.state else
+        task = type(opt).task(p.data, p.grad, opt.state[p] if p in opt.state else
                          opt.state.setdefault(p, opt._init_state(p.data, opt.param_groups[0])),
                          opt.param_groups[0])
         h = task.h.cast(np.dtype(dtype))
