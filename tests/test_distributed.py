@@ -460,6 +460,28 @@ def test_an_error_every_rank_meets_is_printed_once(tmp_path, args, message):
     assert not (tmp_path / "run" / "lr_find.png").exists()
 
 
+@needs_mpi
+def test_ranks_started_with_different_arguments_are_refused_at_once(tmp_path):
+    """mpirun -n 1 minigrad train --steps 40 : -n 1 minigrad train --steps 60 hung for ever:
+    rank 0 finished its 40 steps while rank 1 waited in its 41st all-reduce."""
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    common = [sys.executable, "-m", "models", "train", "--task", "digits", "--quiet", "--out", str(out)]
+    cmd = mpirun_command(1, *common, "--steps", "40") + [":", "-n", "1", *common, "--steps", "60"]
+    start = time.time()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the job hung: ranks with different --steps waited for each other")
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert time.time() - start < 60
+    err = proc.stderr
+    assert err.count("minigrad: error: the ranks were started with different arguments") == 1, err
+    assert "rank 1: steps 60 where rank 0 has 40" in err
+    assert not out.exists()  # refused before --out was made
+
+
 def _children(pid):
     """The PIDs of pid's child processes (from /proc)."""
     found = []
