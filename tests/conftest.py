@@ -3,6 +3,10 @@ import pytest
 import minigrad as mg
 from minigrad import backend
 
+# the helpers shared by test files hold plain asserts: rewrite them as in a test file, so that a
+# failure shows the values
+pytest.register_assert_rewrite("fuzzing")
+
 _GPU_REASON = backend.gpu_unavailable_reason()
 
 # Device-parametrized tests take the `device` fixture: the cuda case skips, saying why, when no
