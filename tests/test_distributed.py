@@ -29,9 +29,9 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 import optim
 from optim.zero import ZeroRedundancyOptimizer, partition, rows, shard, state_bytes
+from conftest import ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 
 
 def find_mpirun():
