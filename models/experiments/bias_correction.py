@@ -34,7 +34,8 @@ class AdamFromRule:
     """Adam on a model's parameters, as optim.adam.update with the step's Scalars.
 
     correct=False: the bias corrections are 1 (m and v used as they are), the only difference.
-    With correct=True this is optim.Adam, bit for bit (tests/test_experiments.py checks it)."""
+    With correct=True this is optim.Adam, bit for bit (tests/experiments/test_experiments.py
+    checks it)."""
 
     def __init__(self, params, lr, correct=True, betas=(BETA1, BETA2), eps=EPS):
         self.params = list(params)
