@@ -8,7 +8,7 @@
   command, the table the command printed and the figure it saved, both read from docs/experiments/
   where `python tools/run_experiments.py` leaves them.
 
-tools/mkdocs_hooks.py hands these pages to MkDocs; tests/test_docs.py checks them.
+tools/mkdocs_hooks.py hands these pages to MkDocs; tests/docs/test_docs.py checks them.
 """
 import ast
 import html
