@@ -1,7 +1,7 @@
 """The command line as a hostile user meets it: empty and contradictory arguments, output
 locations that cannot be written, two runs into one folder, a full disk, a checkpoint whose
 strings hold control characters, signals at awkward moments, output that is not a terminal.
-(Under mpirun: tests/test_distributed.py.)"""
+(Under mpirun: tests/distributed/test_distributed.py.)"""
 import errno
 import io
 import os
