@@ -1,7 +1,8 @@
 """Fuzzing the layers and nn.functional with hypothesis: random sizes (zero-size included),
 batch shapes, indices, targets and modes, against NumPy references, gradcheck in float64, and
 bad input failing with the library's own error while leaving every parameter and buffer as it
-was. Helpers and settings are shared with test_fuzz_ops.py (fuzzing.py)."""
+was. Helpers and settings are shared with tests/engine/test_fuzz_ops.py, through
+tests/fuzzing.py."""
 import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st

@@ -11,7 +11,7 @@ Then the rules of their own: a state_dict taken mid-run resumes bit for bit, bad
 hyperparameters are refused by name, Muon takes matrices only, ScheduleFreeAdamW steps in
 train mode only and eval() puts the average in θ, a group-level step checks every gradient
 before it writes, and Prodigy's groups share lr and the d hyperparameters. (The command
-line's entries for them: test_models.py.)
+line's entries for them: tests/models/test_models.py.)
 """
 import contextlib
 import inspect
