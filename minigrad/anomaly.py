@@ -27,8 +27,11 @@ import os
 import sys
 import traceback
 
-from . import backend, function
+from . import backend
 
+# the mode: read once per op by Function.apply and once per backward by Tensor.backward, both of
+# which import this module (it imports neither); set only by the switches below
+enabled = False
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -43,7 +46,7 @@ class AnomalyError(RuntimeError):
 
 def is_anomaly_enabled():
     """True while anomaly detection is on."""
-    return function._detect_anomaly
+    return enabled
 
 
 class set_detect_anomaly:
@@ -53,14 +56,15 @@ class set_detect_anomaly:
     def __init__(self, mode):
         if not isinstance(mode, bool):
             raise TypeError(f"set_detect_anomaly(mode): mode must be a bool, got {mode!r}")
-        self._prev = function._detect_anomaly
-        function._detect_anomaly = mode
+        global enabled
+        self._prev, enabled = enabled, mode
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        function._detect_anomaly = self._prev
+        global enabled
+        enabled = self._prev
         return False
 
 
@@ -72,12 +76,13 @@ class detect_anomaly(contextlib.ContextDecorator):
         return type(self)()  # a fresh one per decorated call, so nested calls restore correctly
 
     def __enter__(self):
-        self._prev = function._detect_anomaly
-        function._detect_anomaly = True
+        global enabled
+        self._prev, enabled = enabled, True
         return self
 
     def __exit__(self, *exc):
-        function._detect_anomaly = self._prev
+        global enabled
+        enabled = self._prev
         return False
 
 

@@ -22,10 +22,9 @@ import contextlib
 
 import numpy as np
 
-from . import backend
+from . import anomaly, backend
 
 _grad_enabled = True
-_detect_anomaly = False  # set by minigrad.anomaly; checked once per op below
 OUTPUT = "output"  # names the op's result where saved_tensor_moved names a tensor
 writes = 0  # in-place writes to any tensor so far: backward skips the check when none came since
 
@@ -90,8 +89,7 @@ class Function:
         y = self.forward(*xs)
         if type(y) is not np.ndarray and not backend.is_array(y):
             y = backend.get_array_module(*xs).asarray(y)  # NumPy turns 0-d results into scalars
-        if _detect_anomaly:
-            from . import anomaly
+        if anomaly.enabled:
             anomaly.check_forward(self, xs, y)
         if _grad_enabled:
             for t in inputs:

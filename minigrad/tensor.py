@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from . import backend, function, ops, threads
+from . import anomaly, backend, function, ops, threads
 from .ops.checks import normalize_axis
 
 _FLOAT_KINDS = ("f",)
@@ -214,7 +214,7 @@ class Tensor:
         # 2. apply the chain rule from the output back to the leaves; every gradient an op
         # returns is checked against its input here, once, for every op
         grads, leaves = {id(self): grad}, []
-        detect_anomaly = function._detect_anomaly  # see minigrad/anomaly.py
+        detect_anomaly = anomaly.enabled  # see minigrad/anomaly.py
         writes = function.writes  # in-place writes so far, for the check below
         for t in reversed(order):
             g = grads.pop(id(t), None)
@@ -235,7 +235,6 @@ class Tensor:
                                    f"expected a tuple of {len(fn.inputs)} gradients (None for "
                                    "an input that needs none)")
             if detect_anomaly:
-                from . import anomaly
                 anomaly.check_backward(fn, g, gxs)
             for x, gx in zip(fn.inputs, gxs):
                 if gx is None or not x.requires_grad:
