@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .lr_scheduler import (
+from .lr_base import (
     LRS,
     NON_NEGATIVE,
     POSITIVE,
@@ -224,6 +224,3 @@ class OneCycleLR(_CyclesMomentum):
 
     def momentum_at(self, t):
         return self._anneal(t, 3, 4)
-
-
-# ============================================================================ on a metric
