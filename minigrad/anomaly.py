@@ -7,8 +7,9 @@ As torch.autograd.detect_anomaly. Inside `with mg.detect_anomaly():` (or after
   AnomalyError at once, naming the op, its inputs' shapes, dtypes and value ranges, and the line
   of user code that called it (the first frame outside the minigrad package);
 - backward: an op whose backward turns a finite incoming gradient into a non-finite gradient for
-  one of its inputs (all finite in the forward pass) raises AnomalyError naming the op, the input, and the line of user code that
-  created the op in the forward pass (recorded at creation, only while the mode is on).
+  one of its inputs (all finite in the forward pass) raises AnomalyError naming the op, the
+  input, and the line of user code that created the op in the forward pass (recorded at
+  creation, only while the mode is on).
 
 Only the first non-finite value is reported: an op fed a NaN by an earlier op stays quiet, so the
 error points at the birth, not at the spread. Two gradients that are finite apart but overflow

@@ -19,7 +19,7 @@ def _import_cupy():
         try:
             import cupy
             _cupy = cupy
-        except Exception as e:  # ImportError, or a CUDA library that fails to load
+        except Exception as e:  # noqa: BLE001 (ImportError, or a CUDA library that fails to load, said why)
             _cupy = False
             _cupy_error = (f"CuPy is not installed or failed to import ({type(e).__name__}: {e}); "
                            "install the GPU extra: pip install 'minigrad[gpu]'")
@@ -33,7 +33,7 @@ def gpu_unavailable_reason():
         return _cupy_error
     try:
         n = cp.cuda.runtime.getDeviceCount()
-    except Exception as e:  # no driver, or a driver older than the CUDA runtime
+    except Exception as e:  # noqa: BLE001 (no driver, or one older than the CUDA runtime: said why)
         return f"CUDA is not usable: {type(e).__name__}: {e} (is the NVIDIA driver installed and new enough?)"
     if n == 0:
         return "CuPy is installed but no CUDA device was found"

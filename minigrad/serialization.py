@@ -339,7 +339,7 @@ def _read_arrays(data, name):
     from safetensors.numpy import load as st_load
     try:
         arrays = st_load(bytes(data))
-    except Exception as e:  # the library's own checks, after ours
+    except Exception as e:  # noqa: BLE001 (the library's own checks, after ours: re-raised as ours)
         raise CheckpointError(f"{name}: safetensors refused the file ({type(e).__name__}: {e})") from None
     return {k: np.array(v) for k, v in arrays.items()}  # writable copies, not views of the file
 

@@ -31,8 +31,9 @@ step; it is taken because the alternative (leave it, as NumPy does) makes every 
 a shared machine 3-8x slower, and because it can only lower the thread count, never raise it
 past the BLAS's own choice. `refresh()` looks again, at most every REFRESH_S seconds (a clock
 read otherwise), so that a run adapts when other work starts or stops: Tensor.backward calls
-it, so every training loop does, once a step. It only ever acts in the thread that calls it: changing a BLAS's thread count
-while another thread is inside a product is not safe, so there is no background thread.
+it, so every training loop does, once a step. It only ever acts in the thread that calls it:
+changing a BLAS's thread count while another thread is inside a product is not safe, so there
+is no background thread.
 
 Numerics: a product large enough to be split among threads can round differently with another
 thread count (OpenBLAS 0.3.31: an MLP 784-512-512-10's products do; every bundled task's are bit

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-
 @dataclass
 class LRFinderResult:
     """What the range test recorded, and its two suggestions."""
