@@ -23,12 +23,16 @@ on a chain of 4x4 ops about 4x slower, forward and forward + backward (bench/ano
 on a 2-core CPU); on large tensors, the cost of a few extra passes over memory per op. A
 debugging tool: turn it on to find where a NaN comes from, then off.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import sys
 import traceback
+from typing import Any, Literal
 
 from . import backend
+from .backend import Array
 
 # the mode: read once per op by Function.apply and once per backward by Tensor.backward, both of
 # which import this module (it imports neither); set only by the switches below
@@ -40,12 +44,12 @@ class AnomalyError(RuntimeError):
     """A NaN or Inf appeared. `op` is the op's class name, `phase` 'forward' or 'backward',
     `where` the user code's frame ('file:line in function'), or None if unknown."""
 
-    def __init__(self, message, op, phase, where):
+    def __init__(self, message: str, op: str, phase: str, where: str | None) -> None:
         super().__init__(message)
         self.op, self.phase, self.where = op, phase, where
 
 
-def is_anomaly_enabled():
+def is_anomaly_enabled() -> bool:
     """True while anomaly detection is on."""
     return enabled
 
@@ -54,16 +58,16 @@ class set_detect_anomaly:
     """Turn anomaly detection on or off now; as a context manager, the previous mode comes
     back on exit (as torch.autograd.set_detect_anomaly)."""
 
-    def __init__(self, mode):
+    def __init__(self, mode: bool) -> None:
         if not isinstance(mode, bool):
             raise TypeError(f"set_detect_anomaly(mode): mode must be a bool, got {mode!r}")
         global enabled
         self._prev, enabled = enabled, mode
 
-    def __enter__(self):
+    def __enter__(self) -> set_detect_anomaly:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         global enabled
         enabled = self._prev
         return False
@@ -73,15 +77,15 @@ class detect_anomaly(contextlib.ContextDecorator):
     """Context manager and decorator: anomaly detection on inside (see the module docstring for
     what it checks and what it costs); the previous mode comes back on exit, also on an error."""
 
-    def _recreate_cm(self):
+    def _recreate_cm(self) -> detect_anomaly:
         return type(self)()  # a fresh one per decorated call, so nested calls restore correctly
 
-    def __enter__(self):
+    def __enter__(self) -> detect_anomaly:
         global enabled
         self._prev, enabled = enabled, True
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         global enabled
         enabled = self._prev
         return False
@@ -89,7 +93,7 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 # ============================================================================ the checks
 
-def check_forward(fn, xs, y):
+def check_forward(fn: Any, xs: list[Array], y: Array) -> None:
     """Called by Function.apply in anomaly mode: record where `fn` was created (for its
     backward), and raise if it made a non-finite `y` out of finite inputs `xs`."""
     frame = _user_frame()
@@ -108,7 +112,7 @@ def check_forward(fn, xs, y):
         name, "forward", where)
 
 
-def check_backward(fn, gy, gxs):
+def check_backward(fn: Any, gy: Any, gxs: tuple[Any, ...]) -> None:
     """Called by Tensor.backward in anomaly mode after fn.backward(gy) returned gxs: raise if a
     finite gy became a non-finite gradient for one of fn's inputs."""
     if not _all_finite(gy):

@@ -5,6 +5,11 @@ element, and numerically, by central differences (f(x + eps) - f(x - eps)) / 2 e
 element. Both in float64: in float32 the rounding error of the difference quotient (~1e-7 / eps)
 swamps any tolerance worth having, so float32 inputs are refused.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from . import backend
@@ -26,7 +31,8 @@ def _outputs(fn, inputs):
     return outs
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+def gradcheck(fn: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | Sequence[Any], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Check the gradients of `fn(*inputs)` with respect to every input that requires grad.
 
     Passes when |analytic - numeric| <= atol + rtol * |numeric| for every Jacobian element;
