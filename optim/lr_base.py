@@ -6,13 +6,17 @@ load_state_dict, and the checked arguments (CHECKS, `_set`, `_checked_state`). T
 in optim/lr_scheduler.py and optim/lr_cyclic.py; both import this module, and lr_scheduler
 re-exports lr_cyclic's, so neither imports the other back.
 """
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 from .optimizer import Optimizer, check_real, short_repr
 
 
-def _check(ok, name, value, expected):
+def _check(ok: object, name: str, value: object, expected: str) -> None:
     """Validate an argument: unless ok, say which, its value, and what was expected."""
     if not ok:
         raise ValueError(f"Invalid {name}: {short_repr(value)} (expected {expected})")
@@ -21,7 +25,7 @@ def _check(ok, name, value, expected):
 # ============================================================================ checks of values
 # each takes (name, value) and returns the value as a Python number (or as it is), or raises
 
-def _integer(lo):
+def _integer(lo: float) -> Callable[[str, Any], int]:
     """An integer >= lo (and <= 2**53, exact as a float: schedules compute with floats); NumPy
     integers count; bools, strings and 2.0 do not."""
     def check(name, value):
@@ -34,7 +38,8 @@ def _integer(lo):
     return check
 
 
-def _real(ok=None, expected="a finite number"):
+def _real(ok: Callable[[float], bool] | None = None, expected: str = "a finite number"
+          ) -> Callable[[str, Any], float]:
     """A finite real number (inf, nan, 10**400, bools and strings are refused) for which ok holds."""
     def check(name, value):
         value = check_real(name, value)
@@ -51,7 +56,7 @@ def _one_of(*choices):
     return check
 
 
-def _flag(name, value):
+def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"Invalid {name}: {value!r} (expected True or False)")
     return value
@@ -89,21 +94,21 @@ TORCH_ONLY = frozenset({"_step_count", "_get_lr_called_within_step", "_is_initia
                         "_schedule_phases", "mode_worse"})
 
 
-def _groups(optimizer):
+def _groups(optimizer: Optimizer) -> list[dict[str, Any]]:
     """optimizer.param_groups, once optimizer is one."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
     return optimizer.param_groups
 
 
-def _per_group(name, optimizer, value):
+def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     """One value per param group: a list as given, or a scalar repeated."""
     n, many = len(_groups(optimizer)), isinstance(value, (list, tuple))
     _check(not many or len(value) == n, name, value, f"one value per param group: {n}")
     return list(value) if many else [value] * n
 
 
-def _half_cos(p):
+def _half_cos(p: float) -> float:
     """g(p) = (1 + cos(π p)) / 2, from 1 at p = 0 down to 0 at p = 1."""
     return (1 + math.cos(math.pi * p)) / 2
 
@@ -116,7 +121,7 @@ class LRScheduler:
     COMMON_CHECKS = {"last_epoch": _integer(0), "chained": _flag, "base_lrs": LRS, "_last_lr": LRS}
     CHECKS = {}
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         groups = _groups(optimizer)
         for i, group in enumerate(groups):
             if last_epoch != -1 and "initial_lr" not in group:
@@ -148,7 +153,7 @@ class LRScheduler:
         check = {**self.COMMON_CHECKS, **self.CHECKS}[name]
         return check(name, value, n_groups) if isinstance(check, _Each) else check(name, value)
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         """Checks that tie several values together (values: the attributes, by name)."""
 
     def _checked_state(self, state_dict):
@@ -175,16 +180,16 @@ class LRScheduler:
         return new
 
     # ======================================================================== the schedule
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         """The closed form: each group's lr at step t."""
         raise NotImplementedError
 
-    def chained_lr(self, t):
+    def chained_lr(self, t: int) -> list[float]:
         """The recursive form, from each group's current lr; schedules that torch does not chain
         (LambdaLR, SGDR, WarmupCosine, the cyclic ones) keep lr_at(t)."""
         return self.lr_at(t)
 
-    def step(self, epoch=None):
+    def step(self, epoch: int | None = None) -> None:
         """Move to step last_epoch + 1 (or jump to `epoch`, by the closed form)."""
         groups = self.optimizer.param_groups
         t = self.last_epoch + 1 if epoch is None else _integer(0)("epoch", epoch)
@@ -217,16 +222,16 @@ class LRScheduler:
         return [float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, numbers.Integral)
                 else lr for lr in lrs]
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         """The learning rates the last step set, one per group."""
         return self._last_lr
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Every attribute but the optimizer, functions and child schedulers: plain data."""
         return {k: v for k, v in self.__dict__.items()
                 if k not in ("optimizer", "lr_lambdas", "scale_fn", "_schedulers")}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state from state_dict(), every entry checked first (as the constructor
         checks its arguments): a refused one (ValueError naming it, whatever was wrong with it)
         changes nothing. Entries it leaves out keep their values."""

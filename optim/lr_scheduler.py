@@ -24,9 +24,13 @@ constructor (ValueError or TypeError naming the argument and its value, before t
 touched) and by load_state_dict (naming the entry; a refused state changes nothing). Checks that
 tie several together (WarmupCosine's total_steps > warmup_steps) are `_check_together`.
 """
+from __future__ import annotations
+
 import math
 import numbers
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .lr_base import (
     LRS,
@@ -43,7 +47,7 @@ from .lr_base import (
     _real,
 )
 from .lr_cyclic import CyclicLR, OneCycleLR
-from .optimizer import check_real, short_repr
+from .optimizer import Optimizer, check_real, short_repr
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
            "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR",
@@ -54,14 +58,15 @@ __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnneali
 class LambdaLR(LRScheduler):
     """lr_at(t) = base_lr · lr_lambda(t); a list gives one lr_lambda per group."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
         self.lr_lambdas = _per_group("lr_lambda", optimizer, lr_lambda)
         for i, f in enumerate(self.lr_lambdas):
             if not callable(f):
                 raise TypeError(f"lr_lambda[{i}] should be a function, got {type(f).__name__}")
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         return [base * f(t) for f, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
@@ -70,7 +75,7 @@ class MultiplicativeLR(LambdaLR):
     defined by its recursion. As a later phase of SequentialLR it goes on from the previous
     phase's lr (torch also multiplies by lr_lambda(0))."""
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         return [g["lr"] * f(t) if t > 0 else g["lr"]
                 for f, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
@@ -82,10 +87,10 @@ class _Factor(LRScheduler):
 
     eta_min = 0.0
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         return [self.eta_min + (base - self.eta_min) * self.f(t) for base in self.base_lrs]
 
-    def chained_lr(self, t):
+    def chained_lr(self, t: int) -> list[float]:
         lo, now, before = self.eta_min, self.f(t), (self.f(t - 1) if t > 0 else 1.0)
         lrs = [g["lr"] for g in self.optimizer.param_groups]
         if now == before:  # also when both are 0
@@ -100,11 +105,11 @@ class StepLR(_Factor):
 
     CHECKS = {"step_size": _integer(1), "gamma": POSITIVE}
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.gamma ** (t // self.step_size)
 
 
@@ -114,13 +119,14 @@ class MultiStepLR(_Factor):
 
     CHECKS = {"milestones": _milestones, "gamma": POSITIVE}
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         if hasattr(milestones, "__iter__") and not isinstance(milestones, str):  # any order
             milestones = sorted(milestones, key=lambda m: m if isinstance(m, numbers.Real) else 0)
         self._set(optimizer, last_epoch, milestones=milestones, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.gamma ** bisect_right(self.milestones, t)
 
 
@@ -130,11 +136,12 @@ class ConstantLR(_Factor):
     CHECKS = {"factor": _real(lambda v: 0 <= v <= 1, "0 <= factor <= 1"),
               "total_iters": _integer(0)}
 
-    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, factor=factor, total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.factor + (t >= self.total_iters) * (1 - self.factor)
 
 
@@ -146,13 +153,13 @@ class LinearLR(_Factor):
               "end_factor": _real(lambda v: 0 <= v <= 1, "0 <= end_factor <= 1"),
               "total_iters": _integer(1)}
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, start_factor=start_factor, end_factor=end_factor,
                   total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         delta = self.end_factor - self.start_factor
         return self.start_factor + delta * min(self.total_iters, t) / self.total_iters
 
@@ -162,11 +169,11 @@ class ExponentialLR(_Factor):
 
     CHECKS = {"gamma": POSITIVE}
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.gamma ** t
 
 
@@ -175,11 +182,12 @@ class PolynomialLR(_Factor):
 
     CHECKS = {"total_iters": _integer(1), "power": NON_NEGATIVE}
 
-    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, total_iters=total_iters, power=power)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return (1.0 - min(self.total_iters, t) / self.total_iters) ** self.power
 
 
@@ -190,11 +198,11 @@ class CosineAnnealingLR(_Factor):
 
     CHECKS = {"T_max": POSITIVE, "eta_min": NON_NEGATIVE}
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return _half_cos(t / self.T_max)
 
 
@@ -205,11 +213,12 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     CHECKS = {"T_0": _integer(1), "T_mult": _integer(1), "eta_min": NON_NEGATIVE}
 
-    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         T_cur, T_i = (t % self.T_0 if self.T_mult == 1 else t), self.T_0
         while T_cur >= T_i:  # whole cycles off, so that restarts land exactly
             T_cur, T_i = T_cur - T_i, T_i * self.T_mult
@@ -227,18 +236,19 @@ class WarmupCosine(LRScheduler):
 
     CHECKS = {"warmup_steps": _integer(0), "total_steps": _integer(1), "min_lr": NON_NEGATIVE}
 
-    def __init__(self, optimizer, warmup_steps, total_steps, min_lr=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr: float = 0.0,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, warmup_steps=warmup_steps, total_steps=total_steps,
                   min_lr=min_lr)
         super().__init__(optimizer, last_epoch)
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         W, T, lo = values["warmup_steps"], values["total_steps"], values["min_lr"]
         _check(T > W, "total_steps", T, f"an integer > warmup_steps = {W}")
         for i, base in enumerate(values["base_lrs"]):  # decay to min_lr, not up to it
             _check(lo <= base, "min_lr", lo, f"<= the lr of every param group (group {i}: {base})")
 
-    def lr_at(self, s):
+    def lr_at(self, s: int) -> list[float]:
         W, T, lo = self.warmup_steps, self.total_steps, self.min_lr
         if s < W:
             return [base * (s + 1) / W for base in self.base_lrs]
@@ -265,8 +275,9 @@ class ReduceLROnPlateau(LRScheduler):
               "cooldown_counter": _integer(0), "num_bad_epochs": _integer(0),
               "best": _best}
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float | Sequence[float] = 0, eps: float = 1e-8) -> None:
         self._set(optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold,
                   threshold_mode=threshold_mode, cooldown=cooldown, eps=eps,
                   min_lrs=_per_group("min_lr", optimizer, min_lr))
@@ -281,7 +292,7 @@ class ReduceLROnPlateau(LRScheduler):
             return a < best * (1.0 - eps) if rel else a < best - eps
         return a > best * (eps + 1.0) if rel else a > best + eps
 
-    def step(self, metrics):
+    def step(self, metrics: float) -> None:  # type: ignore[override]  # takes the metric
         try:  # nan counts as no improvement, as in torch
             current, groups = float(metrics), self.optimizer.param_groups
         except (TypeError, ValueError):
@@ -314,7 +325,7 @@ class _Combination(LRScheduler):
 
     CHECKS = {"_milestones": _milestones}
 
-    def __init__(self, optimizer, schedulers):
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler]) -> None:
         _check(isinstance(schedulers, (list, tuple)) and schedulers, "schedulers", schedulers,
                "a list of at least one scheduler")
         for i, s in enumerate(schedulers):
@@ -327,10 +338,10 @@ class _Combination(LRScheduler):
         self.optimizer, self._schedulers = optimizer, list(schedulers)
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Every scheduler's state and its own, each checked before any is loaded."""
         name = type(self).__name__
         children = state_dict.get("_schedulers") if isinstance(state_dict, dict) else None
@@ -347,7 +358,8 @@ class _Combination(LRScheduler):
 class SequentialLR(_Combination):
     """schedulers[i] runs from milestones[i-1] (or 0) on, starting at its own step 0."""
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
+                 last_epoch: int = -1) -> None:
         super().__init__(optimizer, schedulers)
         _integer(-1)("last_epoch", last_epoch)
         milestones = _milestones("milestones", milestones)
@@ -359,12 +371,12 @@ class SequentialLR(_Combination):
         self._schedulers[bisect_right(self._milestones, 0)].step(0)
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         n = len(self._schedulers)
         _check(len(values["_milestones"]) == n - 1, "_milestones", values["_milestones"],
                f"one fewer than the {n} schedulers")
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # steps its schedulers
         self.last_epoch += 1
         i = bisect_right(self._milestones, self.last_epoch)
         starts = i > 0 and self._milestones[i - 1] == self.last_epoch
@@ -375,12 +387,12 @@ class SequentialLR(_Combination):
 class ChainedScheduler(_Combination):
     """Steps every scheduler at every step; the chainable ones compound (see `chained_lr`)."""
 
-    def __init__(self, schedulers, optimizer=None):
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
         if optimizer is None and isinstance(schedulers, (list, tuple)) and schedulers:
             optimizer = getattr(schedulers[0], "optimizer", None)
         super().__init__(optimizer, schedulers)
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # steps its schedulers
         for s in self._schedulers:
             s.step()
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
