@@ -125,8 +125,8 @@ def run(quick=False, out="runs/experiments"):
     window = max(1, steps // 20)
     marks = [t for t in (1, 5, 20, 50, 100, 300, steps) if t <= steps]
     rows = [[name, f"{np.median(f[big]) / LR:.3f}"]
-            + [f"{plots.smooth(l, window)[t - 1]:.4f}" for t in marks] + [f"{v:.4f}"]
-            for name, (l, s, f, v) in runs.items()]
+            + [f"{plots.smooth(loss, window)[t - 1]:.4f}" for t in marks] + [f"{v:.4f}"]
+            for name, (loss, s, f, v) in runs.items()]
     print(f"\nnames task, Adam lr {LR:g}, {steps} steps from one initialisation "
           f"(training loss: mean of {window} steps)")
     table(["Adam", "first |update|/lr"] + [f"loss@{t}" for t in marks] + ["val loss"], rows)
