@@ -5,7 +5,7 @@ from .adabelief import AdaBelief
 from .adadelta import Adadelta
 from .adafactor import Adafactor
 from .adagrad import Adagrad
-from .adam import AMSGrad, Adam
+from .adam import Adam, AMSGrad
 from .adamax import Adamax
 from .adamw import AdamW
 from .asgd import ASGD

@@ -1,6 +1,10 @@
 """Gradient clipping: by total norm, and by value (torch.nn.utils.clip_grad_norm_ and
 clip_grad_value_)."""
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable
+from typing import Any, Union
 
 import numpy as np
 
@@ -10,8 +14,11 @@ from minigrad.tensor import Tensor
 
 from .optimizer import check, check_real
 
+# in the hints: one tensor, or an iterable of them (anything with .grad: optim duck-types them)
+Parameters = Union[Tensor, Iterable[Any]]
 
-def _grad_arrays(parameters):
+
+def _grad_arrays(parameters: Parameters) -> list[Any]:
     """The gradient arrays to measure and scale in place: a sparse gradient's rows."""
     if isinstance(parameters, Tensor):
         parameters = [parameters]
@@ -19,7 +26,7 @@ def _grad_arrays(parameters):
             for p in parameters if p.grad is not None]
 
 
-def _check_limit(name, value):
+def _check_limit(name: str, value: Any) -> float:
     """A clipping limit as a Python float: a finite real number > 0, else ValueError (TypeError
     for a non-number) naming it."""
     value = check_real(name, value)
@@ -27,13 +34,13 @@ def _check_limit(name, value):
     return float(value)
 
 
-def grad_norm(parameters, norm_type=2.0):
+def grad_norm(parameters: Parameters, norm_type: float = 2.0) -> float:
     """The norm_type-norm of the vector of every gradient element of parameters (inf: the
     largest |g|), accumulated in float64, as a Python float; the gradients are left alone."""
     return _norm(_grad_arrays(parameters), norm_type)
 
 
-def _norm(grads, norm_type):
+def _norm(grads: list[Any], norm_type: float) -> float:
     if not (isinstance(norm_type, (int, float, np.floating)) and norm_type == math.inf):
         norm_type = check_real("norm_type", norm_type)
     check(norm_type > 0, "norm_type", norm_type, "> 0 or inf")
@@ -51,7 +58,8 @@ def _norm(grads, norm_type):
     return acc ** (1.0 / norm_type)
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> float:
     """Scale all gradients together so that their joint norm is at most max_norm.
 
     The total norm is the norm_type-norm of the vector of every gradient element (inf: the
@@ -77,7 +85,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return total
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: Parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value], in place; clip_value must be
     finite and > 0 (a nan would make every gradient nan, 0 would zero them)."""
     clip_value = _check_limit("clip_value", clip_value)

@@ -1,9 +1,14 @@
 """param_groups: the usual weight-decay split, as one call."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 NO_DECAY = ("bias", "norm", "bn", "ln")
 
 
-def param_groups(module, weight_decay, no_decay=NO_DECAY, no_decay_1d=True):
+def param_groups(module: Any, weight_decay: float, no_decay: Sequence[str] = NO_DECAY, no_decay_1d: bool = True
+                 ) -> list[dict[str, Any]]:
     """Two param groups for an optimizer: one with weight_decay, one without.
 
     A parameter goes to the no-decay group when a part of its dotted name starts with one of

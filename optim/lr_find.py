@@ -27,11 +27,18 @@ model's state_dict (parameters and buffers) and the parameters' .grad, the optim
 state_dict (state and param_groups, so its lr too), and minigrad's generator state. The next
 training step is bit for bit the one it would have been without the test.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from minigrad.backend import get_rng_state, set_rng_state
+
+from .optimizer import Optimizer
 
 
 @dataclass
@@ -46,13 +53,14 @@ class LRFinderResult:
     stopped: str = ""                              # why it ended
 
     @property
-    def lr_min10(self):
+    def lr_min10(self) -> float:
         """The minimum's lr divided by 10."""
         return self.lr_min / 10
 
 
-def lr_find(model, optimizer, loss_fn, batches, start_lr=1e-7, end_lr=10.0, num_steps=200,
-            beta=0.98, diverge=4.0):
+def lr_find(model: Any, optimizer: Optimizer, loss_fn: Callable[[Any, Any], Any], batches: Iterable[Any],
+            start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 200, beta: float = 0.98,
+            diverge: float = 4.0) -> LRFinderResult:
     """Run the range test (see the module docstring); returns an LRFinderResult.
 
     model: has state_dict(), load_state_dict() and parameters() (a minigrad Module);
@@ -69,8 +77,6 @@ def lr_find(model, optimizer, loss_fn, batches, start_lr=1e-7, end_lr=10.0, num_
         raise ValueError(f"lr_find: beta must be in [0, 1), got {beta!r}")
     if not diverge > 1:
         raise ValueError(f"lr_find: diverge must be > 1, got {diverge!r}")
-    from minigrad import get_rng_state, set_rng_state  # optim imports no minigrad.nn
-
     saved_model = {k: v.copy() for k, v in model.state_dict().items()}
     saved_grads = [(p, p.grad) for p in model.parameters()]
     saved_opt = optimizer.state_dict()
@@ -120,7 +126,7 @@ def _run(model, optimizer, loss_fn, batches, start_lr, end_lr, num_steps, beta, 
         optimizer.step()
 
 
-def _suggest(result, k):
+def _suggest(result: LRFinderResult, k: int) -> None:
     """The centered running mean (k either side; fewer at the ends), then its steepest descent
     and its minimum without the first tenth and the last 5 points."""
     losses = np.asarray(result.losses, dtype=np.float64)

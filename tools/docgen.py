@@ -10,7 +10,7 @@
   command, the table the command printed and the figure it saved, both read from docs/experiments/
   where `python tools/run_experiments.py` leaves them.
 
-tools/mkdocs_hooks.py hands these pages to MkDocs; tests/test_docs.py checks them.
+tools/mkdocs_hooks.py hands these pages to MkDocs; tests/docs/test_docs.py checks them.
 """
 import ast
 import html
@@ -72,7 +72,7 @@ def split_docstring(doc):
     The equations are the first block indented by four spaces; each row is (depth, equation,
     note), the note being whatever follows three or more spaces, continued on deeper lines."""
     lines = doc.expandtabs().strip("\n").splitlines()  # a module docstring is not indented
-    start = next((i for i, l in enumerate(lines) if l.startswith("    ") and l.strip()), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith("    ") and line.strip()), None)
     if start is None:
         return doc.strip(), [], ""
     end = start

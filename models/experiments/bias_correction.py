@@ -35,7 +35,8 @@ class AdamFromRule:
     """Adam on a model's parameters: optim.Adam.rule, with the scalars of Adam.scalars.
 
     correct=False: the bias corrections are 1 (m and v used as they are), the only difference.
-    With correct=True this is optim.Adam, bit for bit (tests/test_experiments.py checks it)."""
+    With correct=True this is optim.Adam, bit for bit (tests/experiments/test_experiments.py
+    checks it)."""
 
     def __init__(self, params, lr, correct=True, betas=(BETA1, BETA2), eps=EPS):
         self.params = list(params)
@@ -125,8 +126,8 @@ def run(quick=False, out="runs/experiments"):
     window = max(1, steps // 20)
     marks = [t for t in (1, 5, 20, 50, 100, 300, steps) if t <= steps]
     rows = [[name, f"{np.median(f[big]) / LR:.3f}"]
-            + [f"{plots.smooth(l, window)[t - 1]:.4f}" for t in marks] + [f"{v:.4f}"]
-            for name, (l, s, f, v) in runs.items()]
+            + [f"{plots.smooth(loss, window)[t - 1]:.4f}" for t in marks] + [f"{v:.4f}"]
+            for name, (loss, s, f, v) in runs.items()]
     print(f"\nnames task, Adam lr {LR:g}, {steps} steps from one initialisation "
           f"(training loss: mean of {window} steps)")
     table(["Adam", "first |update|/lr"] + [f"loss@{t}" for t in marks] + ["val loss"], rows)

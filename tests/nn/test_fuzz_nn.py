@@ -1,7 +1,8 @@
 """Fuzzing the layers and nn.functional with hypothesis: random sizes (zero-size included),
 batch shapes, indices, targets and modes, against NumPy references, gradcheck in float64, and
 bad input failing with the library's own error while leaving every parameter and buffer as it
-was. Helpers and settings are shared with test_fuzz_ops.py."""
+was. Helpers and settings are shared with tests/engine/test_fuzz_ops.py, through
+tests/fuzzing.py."""
 import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -10,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
-from test_fuzz_ops import DTYPES, SEEDS, TOL, check_op, fuzz, raises_own, values
+from fuzzing import DTYPES, SEEDS, TOL, check_op, fuzz, raises_own, values
 
 BATCH = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3)
 

@@ -7,7 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 import optim
-from conftest import requires_gpu, torch_or_skip
+from conftest import ROOT, requires_gpu, torch_or_skip
 
 
 def test_diamond_graph_gets_both_contributions():
@@ -276,10 +276,9 @@ def test_a_cupy_array_made_before_minigrad_looks_for_cuda_is_one():
             "assert p.device == 'cuda:0', p.device\n"
             "optim.Adam([p], lr=0.5).step()\n"
             "print(cp.asnumpy(p.data).tolist())")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env=env, cwd=root)
+                         env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     p = mg.nn.Parameter(np.ones(3, np.float32))
     p.grad = np.ones(3, np.float32)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 from minigrad import backend
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(conftest.ROOT)
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^(\s*)```python\s*$")
 

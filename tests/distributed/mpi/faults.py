@@ -1,6 +1,6 @@
-"""`mpirun -n N python tests/mpi/faults.py FAULT minigrad-arguments...`: the command line with
-one failure injected on one rank, for tests/test_distributed.py to check that every rank ends
-promptly with that rank's message and a non-zero exit.
+"""`mpirun -n N python tests/distributed/mpi/faults.py FAULT minigrad-arguments...`: the command
+line with one failure injected on one rank, for tests/distributed/test_distributed.py to check
+that every rank ends promptly with that rank's message and a non-zero exit.
 
     save-full   rank 0's checkpoint write fails as on a full disk (fsync: ENOSPC)
     batch-1     rank 1 raises while drawing its 3rd batch
@@ -10,7 +10,7 @@ import errno
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 import minigrad.distributed as dist
 from models import cli, tasks
 

@@ -1,6 +1,7 @@
 """Hyperparameters are checked as numbers: finite reals (NumPy scalars included, stored as Python
 numbers), never strings or bools, pairs that are pairs; at construction, in add_param_group and in
 load_state_dict, and nothing changes when one is refused."""
+import copy
 import inspect
 import pickle
 
@@ -168,3 +169,61 @@ def test_large_finite_numbers_are_still_numbers():
     opt = optim.SGD(params(), lr=10 ** 300, weight_decay=np.int64(0))
     assert opt.param_groups[0]["lr"] == 10 ** 300
     optim.Prodigy(params(), growth_rate=float("inf"))
+
+
+# ============================================================================ switches are bools
+
+# every optimizer that has the switch, with the options it needs to be made
+SWITCHES = [("SGD", dict(lr=0.1, momentum=0.9), "maximize"), ("SGD", dict(lr=0.1, momentum=0.9), "nesterov"),
+            ("Adam", {}, "amsgrad"), ("AdamW", {}, "maximize"), ("RMSprop", {}, "centered"),
+            ("NAdam", {}, "decoupled_weight_decay"), ("Prodigy", {}, "safeguard_warmup"),
+            ("Adam", {}, "foreach"), ("Adam", {}, "fused")]
+
+
+@pytest.mark.parametrize("name,kw,flag", SWITCHES)
+@pytest.mark.parametrize("value", ["no", "False", 2, [True]])
+def test_switch_must_be_a_bool(name, kw, flag, value):
+    """maximize="no" is truthy: it maximized the loss, silently; a loaded group the same."""
+    p = mg.nn.Parameter(np.ones((3, 3)))
+    with pytest.raises(TypeError, match=f"Invalid {flag}: "):
+        getattr(optim, name)([p], **kw, **{flag: value})
+    opt = getattr(optim, name)([p], **kw)
+    if hasattr(opt, "train"):
+        opt.train()
+    p.grad = np.ones((3, 3))
+    opt.step()
+    saved = opt.state_dict()
+    before = copy.deepcopy(saved)
+    bad = copy.deepcopy(saved)
+    bad["param_groups"][0][flag] = value
+    with pytest.raises(ValueError, match=f"Invalid {flag}: "):
+        opt.load_state_dict(bad)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+
+
+def test_switch_accepts_numpy_bool_and_none_where_torch_does():
+    p = mg.nn.Parameter(np.ones(3))
+    opt = optim.Adam([p], maximize=np.bool_(True), foreach=None, fused=np.bool_(False))
+    g = opt.param_groups[0]
+    assert g["maximize"] is True and g["foreach"] is None and g["fused"] is False
+    with pytest.raises(TypeError, match="Invalid maximize: None"):
+        optim.Adam([p], maximize=None)
+
+
+# ============================================================================ RMSprop's smoothing constant
+
+@pytest.mark.parametrize("alpha", [1.5, 2, 1.0000001])
+def test_rmsprop_alpha_above_one_is_refused(alpha):
+    """RMSprop(alpha=1.5) was accepted (as torch accepts it): v <- 1.5 v - 0.5 g² went negative
+    and the weights were NaN from the third step, silently; a loaded group the same."""
+    p = mg.nn.Parameter(np.ones(3))
+    with pytest.raises(ValueError, match=r"Invalid alpha: .*0 <= alpha <= 1"):
+        optim.RMSprop([p], alpha=alpha)
+    opt = optim.RMSprop([p])
+    saved = opt.state_dict()
+    saved["param_groups"][0]["alpha"] = alpha
+    with pytest.raises(ValueError, match="Invalid alpha"):
+        opt.load_state_dict(saved)
+    assert opt.param_groups[0]["alpha"] == 0.99
+    optim.RMSprop([p], alpha=1.0)  # the edge: v stays as it starts

@@ -79,6 +79,27 @@ def test_every_task_trains_a_few_steps(name):
     assert np.isfinite(list(v for v in result["metrics"].values() if isinstance(v, float))).all()
 
 
+@pytest.mark.parametrize("name", ["asgd", "muon", "schedulefree", "prodigy"])
+def test_cli_entries_train_and_schedule_free_ones_get_no_schedule(name, monkeypatch):
+    calls = []
+    monkeypatch.setattr(optim.ScheduleFreeAdamW, "train",
+                        lambda self, f=optim.ScheduleFreeAdamW.train: calls.append("train") or f(self))
+    monkeypatch.setattr(optim.ScheduleFreeAdamW, "eval",
+                        lambda self, f=optim.ScheduleFreeAdamW.eval: calls.append("eval") or f(self))
+    task = make_task("sparse")  # logistic regression: a (1, 500) matrix and a bias, fast
+    lr = task.lr_for(name)
+    config = dict(optimizer=name, lr=lr, schedule="warmup-cosine", clip=None, steps=60,
+                  batch_size=64, seed=0)
+    result = train(task, config, progress=False)
+    losses, lrs = result["history"]["loss"], result["history"]["lr"]
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]), f"{name}: {losses[:10]} -> {losses[-10:]}"
+    if name in ("schedulefree", "prodigy"):
+        assert lrs == [lr] * 60  # no warmup-cosine: the optimizer sets its own step size
+    else:
+        assert lrs[0] < lrs[2] and max(lrs) == pytest.approx(lr) and lrs[-1] < 0.5 * lr  # warmup, cosine
+    assert calls == (["train", "eval"] if name == "schedulefree" else [])
+
+
 def test_sparse_problem_has_rare_features():
     task = make_task("sparse")
     X, _ = task.train
@@ -208,6 +229,41 @@ def test_combined_load_state_dict_round_trips():
     for i, s in opt.state_dict()["state"].items():
         for k, v in s.items():
             np.testing.assert_array_equal(other.state_dict()["state"][i][k], v)
+
+
+def test_muon_entry_splits_parameters_and_resumes_bit_exact():
+    from models.optimizers import make_optimizer
+    ps = [mg.nn.Parameter(np.random.default_rng(0).standard_normal(s)) for s in [(4, 3), (3,), (5, 4)]]
+    opt = make_optimizer("muon", ps, 1e-2)
+    muon, adamw = opt.parts
+    assert isinstance(muon, optim.Muon) and [p.shape for p in muon.param_groups[0]["params"]] == [(4, 3), (5, 4)]
+    assert isinstance(adamw, optim.AdamW) and [p.shape for p in adamw.param_groups[0]["params"]] == [(3,)]
+    sched = optim.lr_scheduler.StepLR(opt, step_size=5, gamma=0.5)
+
+    def run(opt, sched, ps, seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(10):
+            for p in ps:
+                p.grad = rng.standard_normal(p.shape)
+            opt.step()
+            sched.step()
+
+    run(opt, sched, ps, 1)
+    assert [g["lr"] for g in opt.param_groups] == [2.5e-3, 2.5e-3]  # the schedule reaches both parts
+    saved, sched_saved, weights = opt.state_dict(), sched.state_dict(), [p.data.copy() for p in ps]
+    assert sorted(saved["state"]) == [0, 1, 2] and [g["params"] for g in saved["param_groups"]] == [[0, 1], [2]]
+    run(opt, sched, ps, 2)
+    qs = [mg.nn.Parameter(w.copy()) for w in weights]
+    resumed = make_optimizer("muon", qs, 1e-2)
+    resumed_sched = optim.lr_scheduler.StepLR(resumed, step_size=5, gamma=0.5)
+    resumed.load_state_dict(saved)
+    resumed_sched.load_state_dict(sched_saved)
+    run(resumed, resumed_sched, qs, 2)
+    for p, q in zip(ps, qs):
+        np.testing.assert_array_equal(p.data, q.data)
+    bad = {"state": {**saved["state"], 7: saved["state"][0]}, "param_groups": saved["param_groups"]}
+    with pytest.raises(ValueError, match="parameter index 7, which no group names"):
+        resumed.load_state_dict(bad)
 
 
 def test_a_non_finite_final_validation_loss_is_never_healthy(monkeypatch):

@@ -15,8 +15,8 @@ import optim
 from models import checkpoint
 from models.tasks import make_task
 from models.train import Diverged, train
+from conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def feed(losses, grad_norms=None, lrs=None, **kw):

@@ -351,3 +351,55 @@ def test_reduce_lr_on_plateau_refuses_a_metric_that_is_not_a_number(bad):
     assert s.last_epoch == 0
     s.step(float("nan"))  # as torch: no improvement
     assert s.num_bad_epochs == 1
+
+
+# ============================================================================ a lr that is no number
+
+def sgd_one_group():
+    return optim.SGD([mg.nn.Parameter(np.ones(3))], lr=0.1, momentum=0.9)
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: L.LambdaLR(o, lambda t: float("nan")),
+    lambda o: L.LambdaLR(o, lambda t: float("inf")),
+    lambda o: L.LambdaLR(o, lambda t: "1e-3"),
+    lambda o: L.LambdaLR(o, lambda t: 10 ** 400),
+], ids=["nan", "inf", "str", "huge-int"])
+def test_lambda_lr_that_is_no_number_refused_at_construction(make):
+    """The lr went into the group as nan (weights nan) or failed later with a raw TypeError;
+    the refused constructor left initial_lr behind."""
+    opt = sgd_one_group()
+    before = dict(opt.param_groups[0])
+    with pytest.raises(ValueError, match=r"LambdaLR\.step: .*step 0"):
+        make(opt)
+    assert opt.param_groups[0] == before
+
+
+def test_schedule_whose_lr_turns_non_finite_refuses_the_step_changing_nothing():
+    opt = sgd_one_group()
+    sched = L.MultiplicativeLR(opt, lambda t: float("nan") if t == 3 else 0.5)
+    sched.step(), sched.step()
+    lr, state = opt.param_groups[0]["lr"], sched.state_dict()
+    with pytest.raises(ValueError, match=r"MultiplicativeLR\.step: the lr of param group 0 at step 3 would be nan"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == lr and sched.state_dict() == state
+
+
+def test_exponential_lr_past_the_largest_float_is_a_clear_error():
+    """ExponentialLR(gamma=1e308) raised a bare OverflowError from gamma ** t at step 2."""
+    opt = sgd_one_group()
+    sched = L.ExponentialLR(opt, 1e308)
+    sched.step()
+    lr = opt.param_groups[0]["lr"]
+    with pytest.raises(ValueError, match=r"ExponentialLR\.step: the lr at step 2"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == lr and sched.last_epoch == 1
+
+
+@pytest.mark.parametrize("pct", [np.float32(0.3), np.float16(0.25), np.float64(0.5)])
+def test_one_cycle_takes_a_numpy_float_pct_start(pct):
+    """OneCycleLR(pct_start=np.float32(0.3)) raised TypeError "expected a float in [0, 1]",
+    though every other number a schedule takes may be a NumPy scalar."""
+    from optim.lr_cyclic import OneCycleLR
+    s = OneCycleLR(sgd_one_group(), 0.1, total_steps=10, pct_start=pct)
+    assert s.state_dict()  # made, and its state plain data

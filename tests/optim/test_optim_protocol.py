@@ -1,5 +1,5 @@
 """The optimizer protocol: groups, closures, skipped parameters, bad input that changes nothing,
-state_dict round trips, devices (the fast paths: test_optim_kernels.py)."""
+state_dict round trips, devices (the fast paths: test_optim_executor.py)."""
 import inspect
 import pickle
 

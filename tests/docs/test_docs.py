@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+import conftest
+
+ROOT = Path(conftest.ROOT)
 sys.path.insert(0, str(ROOT / "tools"))
 
 import check_site  # noqa: E402

@@ -443,3 +443,21 @@ GOOD_ARGUMENTS = [  # what torch accepts stays accepted: zero sizes, NumPy integ
                          ids=[f"{c[0].__name__}{c[1]}{c[2] or ''}" for c in GOOD_ARGUMENTS])
 def test_edge_constructor_arguments_that_torch_accepts_are_accepted(layer, args, kwargs):
     layer(*args, **kwargs)
+
+
+@pytest.mark.parametrize("make,words", [
+    (lambda: nn.Linear(10 ** 20, 3), "Linear: in_features is 100000000000000000000, larger than"),
+    (lambda: nn.LayerNorm(10 ** 30), "LayerNorm: normalized_shape is"),
+    (lambda: nn.Embedding(5, 2 ** 70), "Embedding: embedding_dim is"),
+])
+def test_a_size_beyond_any_array_is_named(make, words):
+    """NumPy's "Maximum allowed dimension exceeded" named neither the layer nor the argument."""
+    with pytest.raises(ValueError, match=words):
+        make()
+
+
+def test_layer_norm_takes_a_0d_array_as_a_size():
+    """LayerNorm(np.array(3)) raised NumPy's "iteration over a 0-d array"."""
+    assert nn.LayerNorm(np.array(3)).normalized_shape == (3,)
+    with pytest.raises(TypeError, match="LayerNorm: normalized_shape"):
+        nn.LayerNorm(np.array(3.5))

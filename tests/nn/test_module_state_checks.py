@@ -156,7 +156,7 @@ def test_a_modules_own_check_sees_each_entry_by_its_local_name():
 
 
 def test_a_module_on_the_device_checks_and_loads_a_host_state_dict(device):
-    from tests.conftest import to_np
+    from conftest import to_np
     net = _net().to(device)
     good = {k: to_np(v).copy() for k, v in net.state_dict().items()}
     with pytest.raises(ValueError, match="1.running_var holds a negative variance"):

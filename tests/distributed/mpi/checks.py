@@ -1,6 +1,6 @@
-"""Checks that need several processes, run by tests/test_distributed.py as
-`mpirun -n 2 python tests/mpi/checks.py OUT`: one launch runs them all (each launch costs
-seconds), and rank 0 writes the measured values to OUT/results.json for the tests to judge.
+"""Checks that need several processes, run by tests/distributed/test_distributed.py as
+`mpirun -n 2 python tests/distributed/mpi/checks.py OUT`: one launch runs them all (each launch
+costs seconds), and rank 0 writes the measured values to OUT/results.json for the tests to judge.
 OUT also receives a checkpoint written at 2 ranks, which the tests resume in one process.
 
 Everything is float64. The training runs use a small model without BatchNorm: Embedding ->
@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 import minigrad as mg  # noqa: E402
 import minigrad.distributed as dist  # noqa: E402
 import minigrad.nn as nn  # noqa: E402

@@ -15,7 +15,7 @@ import minigrad as mg
 import minigrad.nn as nn
 import optim
 from minigrad.serialization import CheckpointError, from_bytes, to_bytes
-from tests.conftest import to_np, torch_or_skip
+from conftest import to_np, torch_or_skip
 
 
 def same(a, b):

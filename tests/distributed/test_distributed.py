@@ -1,12 +1,12 @@
 """minigrad.distributed and optim.ZeroRedundancyOptimizer.
 
 In one process (world size 1): the primitives, the sampler, the partition, DDP and ZeRO as
-no-ops that change nothing. Under `mpirun -n 2` (one launch of tests/mpi/checks.py, skipped
-with the reason when mpi4py or mpirun is missing): the collectives, and training in float64,
-where 2 ranks with a global batch of 16 (8 each) match 1 process with batch 16 over 20 steps
-to rtol 1e-12 (not bit for bit: a sum over 16 rows is rounded differently from two sums over
-8 rows), ZeRO matches plain DDP bit for bit, and a checkpoint written at 2 ranks resumes at 2
-ranks bit for bit and at 1 process to rtol 1e-12.
+no-ops that change nothing. Under `mpirun -n 2` (one launch of tests/distributed/mpi/checks.py,
+skipped with the reason when mpi4py or mpirun is missing): the collectives, and training in
+float64, where 2 ranks with a global batch of 16 (8 each) match 1 process with batch 16 over 20
+steps to rtol 1e-12 (not bit for bit: a sum over 16 rows is rounded differently from two sums
+over 8 rows), ZeRO matches plain DDP bit for bit, and a checkpoint written at 2 ranks resumes at
+2 ranks bit for bit and at 1 process to rtol 1e-12.
 """
 import importlib.util
 import json
@@ -29,9 +29,9 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 import optim
 from optim.zero import ZeroRedundancyOptimizer, partition, rows, shard, state_bytes
+from conftest import ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
 
 
 def find_mpirun():
@@ -219,7 +219,7 @@ RUNS = ["sgd", "adam", "adamw", "adagrad", "sgd-sparse", "adam-sparse"]
 
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
-    """Run tests/mpi/checks.py once under mpirun -n 2; its results and its output directory."""
+    """Run tests/distributed/mpi/checks.py once under mpirun -n 2; its results and its output directory."""
     return _launch_checks(tmp_path_factory, 2)
 
 
@@ -392,7 +392,7 @@ def test_four_ranks_are_exact_too_and_zero_quarters_the_state(four_ranks, run):
 # ============================================================================ a rank that fails
 
 def _mpirun_cli(tmp_path, *args, n=2, fault=None, timeout=120):
-    """`mpirun -n N minigrad ARGS` (through tests/mpi/faults.py when a fault is injected):
+    """`mpirun -n N minigrad ARGS` (through tests/distributed/mpi/faults.py when a fault is injected):
     (the finished process, seconds it took)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
@@ -458,6 +458,28 @@ def test_an_error_every_rank_meets_is_printed_once(tmp_path, args, message):
     errors = _our_lines(proc.stderr)
     assert len(errors) == 1 and message in errors[0], proc.stderr
     assert not (tmp_path / "run" / "lr_find.png").exists()
+
+
+@needs_mpi
+def test_ranks_started_with_different_arguments_are_refused_at_once(tmp_path):
+    """mpirun -n 1 minigrad train --steps 40 : -n 1 minigrad train --steps 60 hung for ever:
+    rank 0 finished its 40 steps while rank 1 waited in its 41st all-reduce."""
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    common = [sys.executable, "-m", "models", "train", "--task", "digits", "--quiet", "--out", str(out)]
+    cmd = mpirun_command(1, *common, "--steps", "40") + [":", "-n", "1", *common, "--steps", "60"]
+    start = time.time()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the job hung: ranks with different --steps waited for each other")
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert time.time() - start < 60
+    err = proc.stderr
+    assert err.count("minigrad: error: the ranks were started with different arguments") == 1, err
+    assert "rank 1: steps 60 where rank 0 has 40" in err
+    assert not out.exists()  # refused before --out was made
 
 
 def _children(pid):

@@ -262,6 +262,27 @@ def test_a_parameter_counts_like_a_tensor():
         loss.backward()
 
 
+@pytest.mark.parametrize("value", ["abc", [1.0, 2.0, 3.0], None, 5.0, np.ones(3, int), np.ones(3, complex)],
+                         ids=["str", "list", "None", "float", "int-array", "complex-array"])
+def test_assigning_data_that_is_no_float_array_is_refused(value):
+    """x.data = "abc" (or a list, None, int data on a tensor that requires grad) was accepted and
+    failed later inside backward with AttributeError or a dtype message about Sum.backward."""
+    x = mg.Tensor(np.ones(3), requires_grad=True)
+    version = x._version
+    with pytest.raises(TypeError, match="assigned data"):
+        x.data = value
+    assert x._version == version and x.data.dtype == np.float64 and (x.data == 1).all()
+
+
+def test_assigning_a_numpy_scalar_or_other_float_array_is_a_write():
+    x = mg.Tensor(np.ones(3), requires_grad=True)
+    x.data = x.data.sum()  # np.float64: a 0-d array
+    assert type(x.data) is np.ndarray and x.data.shape == () and x._version == 1
+    y = mg.Tensor(np.ones(3, int))  # no grad: any dtype
+    y.data = np.arange(4)
+    assert y._version == 1
+
+
 # ============================================================================ increment_version
 
 @pytest.mark.parametrize("target", ["tensor", "parameter", "list", "tuple", "generator"])

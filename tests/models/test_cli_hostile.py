@@ -1,7 +1,7 @@
 """The command line as a hostile user meets it: empty and contradictory arguments, output
 locations that cannot be written, two runs into one folder, a full disk, a checkpoint whose
 strings hold control characters, signals at awkward moments, output that is not a terminal.
-(Under mpirun: tests/test_distributed.py.)"""
+(Under mpirun: tests/distributed/test_distributed.py.)"""
 import errno
 import io
 import os
@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT
+
 CKPT = "checkpoint.safetensors"
 ENV = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
@@ -91,6 +92,15 @@ def test_lr_find_runs_schedule_free(tmp_path, capsys):
                          "--steps", "30", "--out", str(tmp_path))
     assert code == 0, err
     assert (tmp_path / "lr_find.png").exists() or "pip install" in capsys.readouterr().out
+
+
+def test_compare_lr_naming_an_optimizer_twice_is_refused(capsys):
+    """--lr adam=1,adam=2 ran adam at 2, silently."""
+    from models.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["compare", "--task", "quadratic", "--steps", "5", "--lr", "adam=1,adam=2", "--out", "unused"])
+    assert e.value.code == 2
+    assert "--lr gives adam twice" in capsys.readouterr().err
 
 
 # ============================================================================ the output folder
@@ -287,3 +297,55 @@ def test_ctrl_c_during_start_up_is_one_line_not_a_traceback(tmp_path, delay):
         return  # before Python set its handler: killed by the signal, silently, as any program
     assert "Traceback" not in err, err
     assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("minigrad: interrupted"), err
+
+
+def test_a_ctrl_c_while_a_sigterm_unwinds_reports_the_sigterm(capsys):
+    """A Ctrl-C landing after the loop stopped for SIGTERM raised a KeyboardInterrupt during
+    the unwinding: the run reported "minigrad: interrupted" (130), not the SIGTERM and its
+    saved checkpoint; and once reported, signals are ignored until the exit."""
+    import models.cli as cli
+    from models.train import Interrupted
+
+    def run(args):
+        try:
+            raise Interrupted(signal.SIGTERM, 7, "out/checkpoint.safetensors")
+        except Interrupted:
+            raise KeyboardInterrupt  # noqa: B904 (the later Ctrl-C, with the first as context)
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    real_run = cli.run
+    cli.run = run
+    try:
+        capsys.readouterr()
+        code = cli.main(["train", "--task", "quadratic"])
+        ignored = [signal.getsignal(s) for s in saved]
+    finally:
+        cli.run = real_run
+        for s, h in saved.items():
+            signal.signal(s, h)
+    err = capsys.readouterr().err
+    assert code == 143, err
+    assert "interrupted by SIGTERM at step 7" in err and "out/checkpoint.safetensors" in err
+    assert ignored == [signal.SIG_IGN, signal.SIG_IGN]
+
+
+@pytest.mark.parametrize("gap", [0.02, 0.1, 0.3])
+def test_sigterm_then_sigint_ends_as_sigterm(tmp_path, gap):
+    """After SIGTERM, a Ctrl-C `gap` s later ended the process by SIGINT (status -2, a shell's
+    130) after it had printed "interrupted by SIGTERM", or replaced that line by "interrupted"."""
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "models", "train", "--task", "rosenbrock", "--steps", "1000000",
+         "--quiet", "--checkpoint-every", "500", "--out", str(out)], env=ENV, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+    deadline = time.time() + 120
+    while not (out / "checkpoint.safetensors").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(gap)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "interrupted by SIGTERM" in err and "continue with --resume" in err, err

@@ -9,9 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import requires_gpu
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, requires_gpu
 
 
 def cli(*args, check=True):

@@ -13,8 +13,8 @@ import minigrad.nn.functional as F
 import optim
 from models import lr_find as cli_lr_find
 from models.tasks import make_task
+from conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def small_model():

@@ -397,3 +397,32 @@ def test_sparse_training_on_the_device_follows_the_cpu(name, kw, device):
                 np.testing.assert_allclose(to_np(state[k]), v, err_msg=k, **tol)
             else:
                 assert type(state[k]) is type(v) and state[k] == v, (k, state[k], v)
+
+
+# ============================================================================ RowSparseGrad's shape, and its indices written after it
+
+@pytest.mark.parametrize("shape", [(4.7, 2), "42", (True, 2), (4, 2.0), 4])
+def test_row_sparse_shape_must_be_integers(shape):
+    """(4.7, 2) was cut to (4, 2), the string "42" read as (4, 2), True as 1."""
+    with pytest.raises(TypeError, match="RowSparseGrad: shape must be a tuple of ints"):
+        RowSparseGrad(np.array([0, 1]), np.ones((2, 2)), shape)
+
+
+def test_row_sparse_shape_takes_numpy_integers():
+    g = RowSparseGrad(np.array([0, 1]), np.ones((2, 2)), (np.int64(4), np.int32(2)))
+    assert g.shape == (4, 2) and all(type(n) is int for n in g.shape)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad", "RMSprop", "SparseAdam", "Lion"])
+def test_indices_repeated_after_the_gradient_was_made_are_refused(name):
+    """The indices array is kept as given; written afterwards to repeat a row, SGD applied the
+    row once and the accumulating rules summed it (issue 19, item 6, by another door)."""
+    first, p = mg.nn.Parameter(np.zeros((4, 2))), mg.nn.Parameter(np.zeros((4, 2)))
+    opt = getattr(optim, name)([first, p], lr=0.1)
+    idx = np.array([0, 1, 2])
+    first.grad = RowSparseGrad(np.array([0]), np.ones((1, 2)), (4, 2))
+    p.grad = RowSparseGrad(idx, np.ones((3, 2)), (4, 2))
+    idx[:] = [2, 2, 2]
+    with pytest.raises(ValueError, match=f"{name}: a sparse gradient's indices repeat a row"):
+        opt.step()
+    assert not first.data.any() and not p.data.any() and not opt.state
