@@ -33,7 +33,7 @@ def worker(args):
     import minigrad.nn as nn
     import minigrad.nn.functional as F
     import optim
-    from optim.zero import state_bytes
+    from optim.tools.zero import state_bytes
     rank, n = dist.init()
     rng = np.random.default_rng(0)
     if args.workload == "names":
@@ -108,7 +108,7 @@ def cost_model(step_ms):
     """Predicted step time at N ranks, each with the per-rank batch that measured step_ms[w]
     alone: T = T_compute + T_allreduce, a ring all-reduce of the gradients taking
     2(N-1)/N * bytes / bandwidth + 2(N-1) * latency (compute and communication not overlapped)."""
-    from optim.zero import rows, shard
+    from optim.tools.zero import rows, shard
     print("| workload | link | N | all-reduce ms | efficiency | Adam state per rank, plain -> ZeRO (largest share) |")
     print("|---|---|---|---|---|---|")
     for w, ms in step_ms.items():

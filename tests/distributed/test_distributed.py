@@ -28,7 +28,7 @@ import minigrad.distributed as dist
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 import optim
-from optim.zero import ZeroRedundancyOptimizer, partition, rows, shard, state_bytes
+from optim.tools.zero import ZeroRedundancyOptimizer, partition, rows, shard, state_bytes
 from conftest import ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -365,12 +365,12 @@ def test_explain_imports_no_optimizer_module():
     import importlib.util
     import inspect
 
-    module = importlib.import_module("optim.explain")  # (optim.explain is the function)
+    module = importlib.import_module("optim.tools.explain")  # (optim.explain is the function)
     tree = ast.parse(inspect.getsource(module))
     modules = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            base = importlib.util.resolve_name("." * node.level + (node.module or ""), "optim")
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), "optim.tools")
             # `from . import x` imports the module x; `from .m import x` the module m
             modules += [f"{base}.{a.name}" for a in node.names] if node.module is None else [base]
     for module in modules:

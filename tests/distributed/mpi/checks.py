@@ -252,7 +252,7 @@ def main(out_dir):
                     np.array_equal(zero_ckpt["optimizer"]["state"][i][k], v) for k, v in s.items())
                 for i, s in plain["state"].items()) and set(plain["state"]) == set(zero_ckpt["optimizer"]["state"])
             row["state_bytes_per_rank"] = [int(b[0]) for b in dist.all_gather(
-                np.array([optim.zero.state_bytes(zopt)], np.int64))]
+                np.array([optim.tools.zero.state_bytes(zopt)], np.int64))]
             results["runs"][key] = row
             if rank == 0:
                 mg.save({**zero_ckpt, "final": zero, "final_single": ref},
@@ -268,7 +268,7 @@ def main(out_dir):
             p.grad = np.ones_like(p.data)
         opt.step()
         results["memory"][f"mlp784_adam_{mode}"] = [int(b[0]) for b in dist.all_gather(
-            np.array([optim.zero.state_bytes(opt)], np.int64))]
+            np.array([optim.tools.zero.state_bytes(opt)], np.int64))]
     if rank == 0:
         with open(os.path.join(out_dir, "results.json"), "w") as f:
             json.dump(results, f, indent=1)

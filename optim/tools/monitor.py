@@ -72,7 +72,7 @@ import numpy as np
 from minigrad import backend
 
 from .explain import step_size
-from .optimizer import Optimizer
+from ..optimizer import Optimizer
 
 
 @dataclass(frozen=True)

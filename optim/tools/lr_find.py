@@ -38,7 +38,7 @@ import numpy as np
 
 from minigrad.backend import get_rng_state, set_rng_state
 
-from .optimizer import Optimizer
+from ..optimizer import Optimizer
 
 
 @dataclass

@@ -42,8 +42,8 @@ from minigrad.nn import Parameter
 from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor, increment_version
 
-from .adamw import AdamW
-from .optimizer import Optimizer
+from ..adamw import AdamW
+from ..optimizer import Optimizer
 
 
 def partition(sizes, world_size):

@@ -12,7 +12,7 @@ from minigrad import backend
 from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
 
-from .optimizer import check, check_real
+from ..checks import check, check_real
 
 # in the hints: one tensor, or an iterable of them (anything with .grad: optim duck-types them)
 Parameters = Union[Tensor, Iterable[Any]]

@@ -73,8 +73,8 @@ from minigrad import backend
 from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
 
-from .common import weight_decay_scalars
-from .optimizer import Optimizer
+from ..common import weight_decay_scalars
+from ..optimizer import Optimizer
 
 Array = np.ndarray  # a NumPy or a CuPy array
 
