@@ -22,13 +22,8 @@ from .adam import Adam, AMSGrad
 from .adamax import Adamax
 from .adamw import AdamW
 from .asgd import ASGD
-from .tools.clip import clip_grad_norm_, clip_grad_value_, grad_norm
-from .tools.explain import Explanation, explain, snapshot
-from .tools.groups import param_groups
 from .lamb import LAMB
 from .lion import Lion
-from .tools.lr_find import LRFinderResult, lr_find  # the function shadows its module's name, as in torch
-from .tools.monitor import Finding, TrainingMonitor
 from .muon import Muon
 from .nadam import NAdam
 from .optimizer import Optimizer
@@ -39,8 +34,13 @@ from .rprop import Rprop
 from .schedulefree import ScheduleFreeAdamW
 from .sgd import SGD
 from .sparse_adam import SparseAdam
-from .yogi import Yogi
+from .tools.clip import clip_grad_norm_, clip_grad_value_, grad_norm
+from .tools.explain import Explanation, explain, snapshot
+from .tools.groups import param_groups
+from .tools.lr_find import LRFinderResult, lr_find  # the function shadows its module's name, as in torch
+from .tools.monitor import Finding, TrainingMonitor
 from .tools.zero import ZeroRedundancyOptimizer
+from .yogi import Yogi
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",

@@ -14,9 +14,9 @@ centered variant from Graves (2013), "Generating Sequences With Recurrent Neural
 Which argument is which symbol. torch's `alpha` is the DECAY α of the average of g² (default
 0.99), not a learning rate: many texts, the course's article among them, call the learning rate
 α and write this decay β (others γ or ρ; Keras names it `rho`). Here the learning rate is `lr`
-(written lr), the decay is `alpha` (α), `eps` is ε, `momentum` is μ, `weight_decay` is λ. State: v is "square_avg", b "momentum_buffer" (kept while momentum > 0), ḡ
-"grad_avg" (kept while centered); one switched on mid-run (OneCycleLR cycles momentum) starts
-at zero.
+(written lr), the decay is `alpha` (α), `eps` is ε, `momentum` is μ, `weight_decay` is λ.
+State: v is "square_avg", b "momentum_buffer" (kept while momentum > 0), ḡ "grad_avg" (kept
+while centered); one switched on mid-run (OneCycleLR cycles momentum) starts at zero.
 
 Sparse gradients: lazy: only touched rows of v (and ḡ, b) and θ change; untouched rows keep a
 stale v instead of decaying by α; weight decay reaches touched rows only.

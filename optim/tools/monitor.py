@@ -71,8 +71,8 @@ import numpy as np
 
 from minigrad import backend
 
-from .explain import step_size
 from ..optimizer import Optimizer
+from .explain import step_size
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ class ZeroRedundancyOptimizer(Optimizer):
             if type(self.optim).rule is not None and self.world_size > 1:
                 self.pieces = shard(shapes, self.world_size)  # elementwise: 1/N to within a row
                 self._build(optimizer_class, defaults)
-        except Exception as e:  # each rank builds from its own share: one may fail alone
+        except Exception as e:  # noqa: BLE001 each rank builds from its own share: one may fail alone
             error = e
         self._agree(error, "building the optimizer")
         # the wrapped optimizer checked the groups and filled in its defaults: the global groups
@@ -255,10 +255,10 @@ class ZeroRedundancyOptimizer(Optimizer):
         error = None
         try:
             method()
-        except Exception as e:  # raised below, once every rank knows
+        except Exception as e:  # noqa: BLE001 any error: raised below, once every rank knows
             error = e
         finally:
-            for i, r0, r1, piece in self._local:
+            for i, _, _, piece in self._local:
                 if piece is not self._params[i]:
                     piece.grad = None
         if self.world_size > 1:
@@ -312,7 +312,7 @@ class ZeroRedundancyOptimizer(Optimizer):
         local = self.optim.state_dict()["state"]
         mine = {}
         for j, s in local.items():
-            i, r0, r1, _ = self._local[j]
+            i, r0, _, _ = self._local[j]
             mine.setdefault(i, {})[r0] = s
         pieces = {}
         for shard_ in comm.all_gather_object(mine):
@@ -382,7 +382,7 @@ class ZeroRedundancyOptimizer(Optimizer):
             for i, *_ in self._local:
                 local_groups[self._group_of[i]]["params"].append(saved_index[i])
             self.optim.load_state_dict({"state": local_state, "param_groups": local_groups})
-        except Exception as e:  # any error: the other ranks must hear of it, not wait
+        except Exception as e:  # noqa: BLE001 any error: the other ranks must hear of it, not wait
             error = e
         self._agree(error, "loading the state dict", undo=lambda: self._put_back(*before))
         self.param_groups[:] = new_groups
