@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import minigrad as mg
 import minigrad.distributed as dist
@@ -29,6 +30,7 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 import optim
 from optim.tools.zero import ZeroRedundancyOptimizer, partition, rows, shard, state_bytes
+
 from conftest import ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -134,7 +136,7 @@ def test_shard_cuts_the_parameters_end_to_end_between_rows(shapes, n, pieces):
 def test_shard_covers_every_row_once_and_each_rank_is_within_a_row_of_its_share(shapes, n):
     pieces = shard(shapes, n)
     covered = {i: [] for i in range(len(shapes))}
-    for r, share in enumerate(pieces):
+    for share in pieces:
         for i, r0, r1 in share:
             covered[i].append((r0, r1))
     loads = [sum((r1 - r0) * rows(shapes[i])[1] for i, r0, r1 in share) for share in pieces]
@@ -207,7 +209,7 @@ def test_ddp_alone_changes_no_gradient_and_buckets_by_size():
     assert all(np.array_equal(g, p.grad) for g, p in zip(grads, net.parameters()))
     assert [[p.shape for p in b] for b in ddp.buckets(net.parameters())] == \
         [[(8, 4), (8,)], [(3, 8), (3,)]]   # 32 + 8 <= 50 < 40 + 24
-    assert list(ddp.state_dict())[0] == "module.0.weight"
+    assert next(iter(ddp.state_dict())) == "module.0.weight"
 
 
 # ============================================================================ two processes

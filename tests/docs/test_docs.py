@@ -26,7 +26,6 @@ import docgen  # noqa: E402
 import mkdocs_hooks  # noqa: E402
 from mathtex import is_equation, to_latex  # noqa: E402
 
-
 # ================================================================================ plain text -> LaTeX
 
 @pytest.mark.parametrize("text, latex", [
@@ -41,7 +40,8 @@ from mathtex import is_equation, to_latex  # noqa: E402
     ("μ_t = β1 (1 - 0.5 · 0.96^(t ψ))", r"\mu_{t} = \beta_{1} (1 - 0.5 \cdot 0.96^{t \psi})"),
     ("Π_t = Π_{t-1} μ_t", r"\Pi_{t} = \Pi_{t-1} \mu_{t}"),
     ("ρ_∞ = 2 / (1 - β2) - 1", r"\rho_{\infty} = 2 / (1 - \beta_{2}) - 1"),
-    ("E[Δθ²] ← ρ E[Δθ²] + (1 - ρ) Δθ²", r"E[\Delta\theta^{2}] \leftarrow \rho E[\Delta\theta^{2}] + (1 - \rho) \Delta\theta^{2}"),
+    ("E[Δθ²] ← ρ E[Δθ²] + (1 - ρ) Δθ²",
+     r"E[\Delta\theta^{2}] \leftarrow \rho E[\Delta\theta^{2}] + (1 - \rho) \Delta\theta^{2}"),
     ("U = g / sqrt(max(V̂, ε1²))", r"U = g / \sqrt{\max(\hat{V}, \epsilon_{1}^{2})}"),
     ("θ ← θ - lr ||θ|| / ||u|| · u", r"\theta \leftarrow \theta - \mathrm{lr}\, \|\theta\| / \|u\| \cdot u"),
     ("η_t = lr / (1 + (t - 1) lr_decay)", r"\eta_{t} = \mathrm{lr}\, / (1 + (t - 1) \mathrm{lr\_decay}\,)"),
@@ -88,7 +88,7 @@ def _assert_code_beside_equations(page, fn):
     lines, start = inspect.getsourcelines(fn)
     equations = 0
     for number, line in enumerate(lines, start):
-        code, _, comment = line.partition("  # ")
+        _, _, comment = line.partition("  # ")
         if comment.strip() and is_equation(comment.strip()):
             equations += 1
             assert f'<td class="ln">{number}</td>' in page
@@ -349,7 +349,7 @@ def test_browser_check_catches_each_kind_of_broken_page(tmp_path):
     (tmp_path / "index.html").write_text(
         '<!doctype html><html><body><a href="nowhere.html">x</a><a href="console.html#nope">y</a>'
         '<script src="https://example.org/x.js"></script></body></html>')
-    pages, problems = check_site.check_files(tmp_path)
+    _, problems = check_site.check_files(tmp_path)
     assert any("nowhere.html" in p and "broken" in p for p in problems)
     assert any("console.html#nope" in p and "names no element" in p for p in problems)
     assert any("loads from outside the site" in p for p in problems)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-import conftest
 from minigrad import backend
+
+import conftest
 
 ROOT = Path(conftest.ROOT)
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

@@ -7,6 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 import optim
+
 from conftest import ROOT, requires_gpu, torch_or_skip
 
 
@@ -166,7 +167,7 @@ def test_unknown_device_is_rejected():
 def test_mixing_devices_names_both():
     a = mg.tensor([1.0])
     b = mg.tensor([1.0], device="cuda")
-    with pytest.raises(RuntimeError, match="cpu.*cuda:0"):
+    with pytest.raises(RuntimeError, match=r"cpu.*cuda:0"):
         a + b
 
 

@@ -82,8 +82,8 @@ def test_a_second_backward_raises_and_changes_nothing():
     y = (x * x).sum()
     y.backward()
     np.testing.assert_array_equal(x.grad, [2.0, 4.0])
-    with pytest.raises(RuntimeError, match="backward through the graph a second time.*"
-                                           "retain_graph=True"):
+    with pytest.raises(RuntimeError, match=r"backward through the graph a second time.*"
+                                           r"retain_graph=True"):
         y.backward()
     np.testing.assert_array_equal(x.grad, [2.0, 4.0])  # not doubled
 

@@ -9,7 +9,6 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import torch_or_skip
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -17,6 +16,8 @@ import minigrad.nn.functional as F
 from minigrad import ops
 from minigrad.function import Function, ViewFunction
 from minigrad.tensor import increment_version
+
+from conftest import torch_or_skip
 
 SHAPE = (3, 3)
 IDX = np.array([0, 2, 2])
@@ -217,7 +218,7 @@ def test_retain_graph_keeps_the_check_for_the_next_backward():
     y.backward(retain_graph=True)
     y.backward(retain_graph=True)
     increment_version(x)
-    with pytest.raises(RuntimeError, match="input 1 of Mul .* is at version 1; expected version 0"):
+    with pytest.raises(RuntimeError, match=r"input 1 of Mul .* is at version 1; expected version 0"):
         y.backward()
 
 

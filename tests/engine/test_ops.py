@@ -7,6 +7,7 @@ import pytest
 
 import minigrad as mg
 import minigrad.nn.functional as F
+
 from conftest import to_np, torch_or_skip
 
 rng = np.random.default_rng(0)
@@ -73,7 +74,8 @@ OPS = [
      [np.array([-1.3, -0.7, -0.2, 0.1, 0.4, 0.9])]),
     ("clip_min_only", lambda a: a.clip(min=0.3), lambda a: np.clip(a, 0.3, None), lambda a: a.clamp(min=0.3),
      [np.array([-1.3, 0.1, 0.45, 0.9])]),
-    ("gelu", lambda a: F.gelu(a), lambda a: a * 0.5 * (1 + np.vectorize(math.erf)(a / math.sqrt(2))), lambda a: __import__("torch").nn.functional.gelu(a), [randn(3, 4)]),
+    ("gelu", lambda a: F.gelu(a), lambda a: a * 0.5 * (1 + np.vectorize(math.erf)(a / math.sqrt(2))),
+     lambda a: __import__("torch").nn.functional.gelu(a), [randn(3, 4)]),
     ("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"),
      lambda a: 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))),
      lambda a: __import__("torch").nn.functional.gelu(a, approximate="tanh"), [randn(3, 4)]),

@@ -100,6 +100,7 @@ def test_the_bias_correction_ablation_is_optim_adam_when_it_corrects():
     """The ablation is Adam's own rule: with the corrections on, it is optim.Adam bit for bit;
     off, the first update is (1 - beta1) / sqrt(1 - beta2) times larger."""
     import numpy as np
+
     import minigrad as mg
     import optim
     from models.experiments.bias_correction import AdamFromRule
@@ -186,7 +187,7 @@ def test_the_transformer_row_runs_when_the_task_exists(monkeypatch):
         name, steps = "names-gpt", 3
 
     monkeypatch.setitem(tasks.TASKS, "names-gpt", StandIn)
-    runs, metric, summary, where = recipes.transformer_warmup(quick=True)
+    runs, _, summary, _ = recipes.transformer_warmup(quick=True)
     assert set(runs) == {f"AdamW lr 0.003, {s}" for s in ("warmup-cosine", "cosine", "none")}
     assert all(len(r["history"]["loss"]) == 3 for r in runs.values())
     assert summary[1] == "names-gpt" and isinstance(summary[3], bool) and "val loss" in summary[2]
@@ -196,9 +197,10 @@ def test_the_transformer_row_runs_when_the_task_exists(monkeypatch):
 def test_warmup_effective_step_is_what_the_optimizer_multiplies_m_hat_by(method, cls):
     # |update| = effective step * |m_hat|, element by element, through and after RAdam's rectification
     import numpy as np
+
     import optim
-    from models.experiments.warmup import effective_steps
     from minigrad.nn import Parameter
+    from models.experiments.warmup import effective_steps
     p = Parameter(np.random.default_rng(0).standard_normal(50))
     opt = getattr(optim, cls)([p], lr=0.01)
     for t in range(1, 9):
@@ -212,6 +214,7 @@ def test_warmup_effective_step_is_what_the_optimizer_multiplies_m_hat_by(method,
 
 def test_radam_rectifies_after_rho_5_and_adam_early_steps_spread_widest(tmp_path):
     import numpy as np
+
     from models.experiments import warmup
     r = quick("warmup", tmp_path)
     steps = len(r["r"])

@@ -313,7 +313,7 @@ def test_a_signal_saves_at_a_step_boundary_and_resume_is_exact(tmp_path, sig, co
     while not (parts / CKPT).exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     assert signal.Signals(sig).name in err and "continue with --resume" in err
     stopped = load(parts / CKPT)["step"]

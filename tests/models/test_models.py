@@ -17,7 +17,7 @@ from models.train import train
 def test_mlp_shapes_and_layers(kw):
     m = MLP([64, 32, 16, 10], **kw)
     assert m(mg.tensor(np.zeros((5, 64), np.float32))).shape == (5, 10)
-    kinds = [type(l).__name__ for l in m.net.layers]
+    kinds = [type(layer).__name__ for layer in m.net.layers]
     assert kinds.count("Linear") == 3 and ("BatchNorm1d" in kinds) == bool(kw.get("batchnorm"))
     with pytest.raises(ValueError, match="unknown activation"):
         MLP([2, 2], activation="swish")
@@ -39,7 +39,7 @@ def test_a_few_steps_reduce_the_loss():
 
 
 def test_digits_split_is_fixed_stratified_and_disjoint():
-    (a, ya), (b, yb), (c, yc) = load_digits()
+    (a, _), (b, yb), (c, yc) = load_digits()
     assert len(a) + len(b) + len(c) == 1797
     assert set(np.unique(yb)) == set(range(10)) and set(np.unique(yc)) == set(range(10))
     assert a.dtype == np.float32 and a.max() == 1.0
@@ -136,9 +136,10 @@ def test_an_interrupt_in_any_phase_of_a_step_resumes_bit_for_bit(tmp_path, monke
         monkeypatch.setattr(mg.Tensor, "backward", _signal_on_call(mg.Tensor.backward, k))
     else:
         maker = "make_optimizer" if phase == "optimizer.step" else "make_schedule"
+        original = getattr(tr, maker)  # before the patch below replaces it with make
 
-        def make(*a, _make=getattr(tr, maker)):
-            obj = _make(*a)  # patched on the class: an instance attribute would land in state_dict()
+        def make(*a):
+            obj = original(*a)  # patched on the class: an instance attribute would land in state_dict()
             monkeypatch.setattr(type(obj), "step", _signal_on_call(type(obj).step, k))
             return obj
         monkeypatch.setattr(tr, maker, make)

@@ -11,6 +11,7 @@ from hypothesis.extra import numpy as hnp
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+
 from fuzzing import DTYPES, SEEDS, TOL, check_op, fuzz, raises_own, values
 
 BATCH = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=3)

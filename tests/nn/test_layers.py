@@ -5,6 +5,7 @@ import pytest
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+
 from conftest import to_np, torch_or_skip
 
 rng = np.random.default_rng(0)
@@ -380,7 +381,8 @@ BAD_ARGUMENTS = [  # (layer, args, kwargs, error, message): each names the layer
     (nn.Linear, (2, 3), {"dtype": "nonsense"}, TypeError, "Linear: dtype 'nonsense' is not a dtype"),
     (nn.Embedding, (-3, 2), {}, ValueError, "Embedding: num_embeddings must be a non-negative integer, got -3"),
     (nn.Embedding, (3, -2), {}, ValueError, "Embedding: embedding_dim must be a non-negative integer, got -2"),
-    (nn.Embedding, (3, 2), {"padding_idx": 3}, ValueError, r"Embedding: padding_idx 3 must be within num_embeddings \(3\)"),
+    (nn.Embedding, (3, 2), {"padding_idx": 3}, ValueError,
+     r"Embedding: padding_idx 3 must be within num_embeddings \(3\)"),
     (nn.Embedding, (3, 2), {"padding_idx": -4}, ValueError, "Embedding: padding_idx -4 must be within"),
     (nn.Embedding, (3, 2), {"padding_idx": 1.0}, TypeError, "Embedding: padding_idx must be an integer, got 1.0"),
     (nn.Embedding, (3, 2), {"padding_idx": True}, TypeError, "Embedding: padding_idx must be an integer, got True"),
@@ -399,7 +401,8 @@ BAD_ARGUMENTS = [  # (layer, args, kwargs, error, message): each names the layer
     (nn.BatchNorm1d, (3,), {"momentum": "0.1"}, TypeError, "BatchNorm1d: momentum must be a number, got '0.1'"),
     (nn.BatchNorm1d, (3,), {"affine": None}, TypeError, "BatchNorm1d: affine must be True or False, got None"),
     (nn.BatchNorm1d, (3,), {"track_running_stats": "no"}, TypeError, "BatchNorm1d: track_running_stats must be"),
-    (nn.LayerNorm, ((2, -1),), {}, ValueError, r"LayerNorm: normalized_shape\[1\] must be a non-negative integer, got -1"),
+    (nn.LayerNorm, ((2, -1),), {}, ValueError,
+     r"LayerNorm: normalized_shape\[1\] must be a non-negative integer, got -1"),
     (nn.LayerNorm, (-4,), {}, ValueError, "LayerNorm: normalized_shape must be a non-negative integer, got -4"),
     (nn.LayerNorm, ("3",), {}, TypeError, "LayerNorm: normalized_shape must be an integer or a tuple"),
     (nn.LayerNorm, (3,), {"eps": 0.0}, ValueError, "LayerNorm: eps must be > 0, got 0"),
@@ -416,7 +419,8 @@ BAD_ARGUMENTS = [  # (layer, args, kwargs, error, message): each names the layer
     (nn.CausalSelfAttention, (8, 3), {}, ValueError, r"n_embd \(8\) must be a positive multiple of n_head \(3\)"),
     (nn.CausalSelfAttention, (-8, 2), {}, ValueError, "CausalSelfAttention: n_embd must be a non-negative integer"),
     (nn.CausalSelfAttention, (8, 2.0), {}, TypeError, "CausalSelfAttention: n_head must be an integer, got 2.0"),
-    (nn.CausalSelfAttention, (8, 2), {"dropout": 2}, ValueError, "CausalSelfAttention: dropout must be between 0 and 1"),
+    (nn.CausalSelfAttention, (8, 2), {"dropout": 2}, ValueError,
+     "CausalSelfAttention: dropout must be between 0 and 1"),
     (nn.CausalSelfAttention, (8, 2), {"bias": None}, TypeError, "CausalSelfAttention: bias must be True or False"),
 ]
 

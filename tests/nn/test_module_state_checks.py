@@ -159,7 +159,7 @@ def test_a_module_on_the_device_checks_and_loads_a_host_state_dict(device):
     from conftest import to_np
     net = _net().to(device)
     good = {k: to_np(v).copy() for k, v in net.state_dict().items()}
-    with pytest.raises(ValueError, match="1.running_var holds a negative variance"):
+    with pytest.raises(ValueError, match=r"1\.running_var holds a negative variance"):
         net.load_state_dict({**good, "1.running_var": np.full(3, -2.0, np.float32)})
     np.testing.assert_array_equal(to_np(net[1].running_var), good["1.running_var"])
     net.load_state_dict({**good, "0.bias": np.array([1.0, 2.0, 3.0])})  # float64, on the host

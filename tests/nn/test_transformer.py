@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
+
 from conftest import torch_or_skip
 
 rng = np.random.default_rng(0)
@@ -340,7 +341,7 @@ def _torch_gpt(torch, model, idx):
     x = P["wte.weight"][idx] + P["wpe.weight"][:T]
     C = x.shape[-1]
     for i in range(len(model.h)):
-        p = lambda name: P[f"h.{i}.{name}"]  # noqa: E731
+        p = lambda name, i=i: P[f"h.{i}.{name}"]  # noqa: E731
         h = TF.layer_norm(x, (C,), p("ln_1.weight"), p("ln_1.bias"))
         q, k, v = TF.linear(h, p("attn.c_attn.weight"), p("attn.c_attn.bias")).split(C, dim=2)
         q, k, v = (a.view(B, T, H, C // H).transpose(1, 2) for a in (q, k, v))

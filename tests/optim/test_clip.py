@@ -6,6 +6,7 @@ import pytest
 
 import minigrad as mg
 import optim
+
 from conftest import to_np
 
 
@@ -59,7 +60,7 @@ def test_a_non_finite_norm_without_the_error_clips_as_torch(norm_type, bad):
         g.flat[2] = bad
     total = optim.clip_grad_norm_(ps, 1.0, norm_type)
     ttotal = float(torch.nn.utils.clip_grad_norm_(ts, 1.0, norm_type=float(norm_type)))
-    assert total == ttotal or math.isnan(total) and math.isnan(ttotal)
+    assert total == ttotal or (math.isnan(total) and math.isnan(ttotal))
     for p, t in zip(ps, ts):
         np.testing.assert_array_equal(p.grad, t.grad.numpy())
 

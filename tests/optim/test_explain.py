@@ -106,7 +106,7 @@ def run_twins(make, device, sparse):
     if isinstance(opt_w, optim.SparseAdam):
         watched, plain = watched[:1], plain[:1]  # its vector would get a dense gradient
         opt_w, opt_p = make(watched), make(plain)
-    for step in range(4):
+    for _ in range(4):
         set_grads(watched, rng_w, sparse), set_grads(plain, rng_p, sparse)
         before = snapshot_all(opt_w, watched)
         str(optim.explain(opt_w))                                    # before the step
@@ -134,7 +134,7 @@ def test_update_ratio_from_state_is_the_exact_last_update(name, make, sparse):
     if sparse and not opt.lazy_sparse:
         pytest.skip(f"{name} takes dense gradients only")
     rng = np.random.default_rng(2)
-    for step in range(8):
+    for _ in range(8):
         set_grads(params, rng, sparse)
         previous = optim.snapshot(opt)
         opt.step()
@@ -153,7 +153,7 @@ def test_radam_goes_through_both_phases_in_that_test():
     params = make_params()
     opt = optim.RAdam(params, betas=(0.9, 0.9))
     rng, phases = np.random.default_rng(2), []
-    for step in range(8):
+    for _ in range(8):
         set_grads(params, rng)
         opt.step()
         phases.append(optim.explain(opt).rows[0]["other"]["sgd_phase"])
@@ -191,7 +191,7 @@ def test_radam_rho_and_r_are_the_papers():
     b2 = 0.9
     rho_inf = 2 / (1 - b2) - 1
     for t in (1, 4, 5, 6, 20):
-        params, opt = stepped(lambda ps: optim.RAdam(ps, betas=(0.9, b2)), steps=t)
+        _, opt = stepped(lambda ps: optim.RAdam(ps, betas=(0.9, b2)), steps=t)
         other = optim.explain(opt).rows[0]["other"]
         rho = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
         r = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) \
@@ -203,7 +203,7 @@ def test_radam_rho_and_r_are_the_papers():
 
 def test_nadam_shows_the_last_steps_mu_and_product():
     b1, psi, t = 0.9, 4e-3, 6
-    params, opt = stepped(lambda ps: optim.NAdam(ps), steps=t)
+    _, opt = stepped(lambda ps: optim.NAdam(ps), steps=t)
     other = optim.explain(opt).rows[0]["other"]
     mus = [b1 * (1 - 0.5 * 0.96 ** (k * psi)) for k in range(1, t + 1)]
     assert other["mu"] == pytest.approx(mus[-1], rel=1e-15)
@@ -230,10 +230,10 @@ def test_adagrad_accumulator_and_fall():
 
 def test_amsgrad_share_where_vmax_exceeds_v():
     # large gradients first, then small ones: v decays below its running max everywhere
-    params, opt = stepped(lambda ps: optim.AMSGrad(ps), steps=10,
-                          grad_scale=lambda k: 100.0 if k < 3 else 0.01)
+    _, opt = stepped(lambda ps: optim.AMSGrad(ps), steps=10,
+                     grad_scale=lambda k: 100.0 if k < 3 else 0.01)
     assert optim.explain(opt).rows[0]["other"]["vmax_share"] == 1.0
-    params, opt = stepped(lambda ps: optim.AMSGrad(ps), steps=1)
+    _, opt = stepped(lambda ps: optim.AMSGrad(ps), steps=1)
     assert optim.explain(opt).rows[0]["other"]["vmax_share"] == 0.0
 
 
@@ -261,7 +261,7 @@ def test_lion_sign_agreement():
     (lambda ps: optim.Prodigy(ps, weight_decay=0.1, decouple=False), "L2", None),
 ])
 def test_weight_decay_shrink_factor(make, decay, shrink):
-    params, opt = stepped(make, steps=1)
+    _, opt = stepped(make, steps=1)
     row = optim.explain(opt).rows[0]
     assert (row["decay"], row["shrink"]) == (decay, shrink)
 
@@ -423,7 +423,7 @@ def test_a_new_declaration_is_explained_without_a_change_to_explain(sparse):
     params = make_params()
     opt = NormalizedMomentum(params, lr=0.01, weight_decay=0.1)
     rng = np.random.default_rng(5)
-    for step in range(4):
+    for _ in range(4):
         set_grads(params, rng, sparse)
         previous = optim.snapshot(opt)
         opt.step()

@@ -13,8 +13,8 @@ import minigrad.nn.functional as F
 import optim
 from models import lr_find as cli_lr_find
 from models.tasks import make_task
-from conftest import ROOT
 
+from conftest import ROOT
 
 
 def small_model():
@@ -42,7 +42,8 @@ def train_steps(model, opt, batches, n):
         opt.step()
 
 
-@pytest.mark.parametrize("make_opt", [lambda ps: optim.Adam(ps, lr=1e-3), lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+@pytest.mark.parametrize("make_opt", [lambda ps: optim.Adam(ps, lr=1e-3),
+                                      lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
                                       lambda ps: optim.Adagrad(ps, lr=0.05)], ids=["adam", "momentum", "adagrad"])
 def test_model_optimizer_and_generator_are_left_bit_for_bit_as_they_were(make_opt):
     runs = []
@@ -72,7 +73,9 @@ def test_grads_are_put_back_and_an_error_midway_still_restores():
     grads = [p.grad.copy() for p in model.parameters()]
     before = {k: v.copy() for k, v in model.state_dict().items()}
 
-    def failing(model, batch, calls=[0]):
+    calls = [0]
+
+    def failing(model, batch):
         calls[0] += 1
         if calls[0] == 30:
             raise RuntimeError("boom")

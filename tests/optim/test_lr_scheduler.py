@@ -55,7 +55,8 @@ CASES = [
     ("ExponentialLR", ("SGD", {}), lambda L, o: L.ExponentialLR(o, gamma=0.93)),
     ("PolynomialLR", ("SGD", {}), lambda L, o: L.PolynomialLR(o, total_iters=33, power=2.0)),
     ("CosineAnnealingLR", ("SGD", {}), lambda L, o: L.CosineAnnealingLR(o, T_max=20, eta_min=0.001)),
-    ("CosineAnnealingWarmRestarts", ("SGD", {}), lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-3)),
+    ("CosineAnnealingWarmRestarts", ("SGD", {}), lambda L, o: L.CosineAnnealingWarmRestarts(
+        o, T_0=5, T_mult=2, eta_min=1e-3)),
     ("CosineAnnealingWarmRestarts-1", ("SGD", {}), lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=8)),
     ("CyclicLR-triangular", ("SGD", {"momentum": 0.9}),
      lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=7, step_size_down=4)),
@@ -78,7 +79,8 @@ CASES = [
     ("ConstantLR-defaults", ("SGD", {}), lambda L, o: L.ConstantLR(o)),
     ("PolynomialLR-to-0", ("SGD", {}), lambda L, o: L.PolynomialLR(o, total_iters=20, power=0.5)),
     ("CosineAnnealingLR-3-periods", ("SGD", {}), lambda L, o: L.CosineAnnealingLR(o, T_max=10)),
-    ("CosineAnnealingWarmRestarts-Tmult3", ("SGD", {}), lambda L, o: L.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=3, eta_min=0.002)),
+    ("CosineAnnealingWarmRestarts-Tmult3", ("SGD", {}), lambda L, o: L.CosineAnnealingWarmRestarts(
+        o, T_0=2, T_mult=3, eta_min=0.002)),
     ("CyclicLR-scale_fn-iterations", ("SGD", {"momentum": 0.9}), lambda L, o: L.CyclicLR(
         o, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=4, scale_fn=lambda x: 0.99 ** x, scale_mode="iterations",
         base_momentum=[0.8, 0.7], max_momentum=0.95)),
@@ -101,14 +103,16 @@ CASES = [
     ("SideBySide-Linear-Exponential", ("SGD", {}), lambda L, o: SideBySide(
         L.LinearLR(o, start_factor=0.25, total_iters=10), L.ExponentialLR(o, gamma=0.96))),
     ("SideBySide-Step-Polynomial-Cosine", ("SGD", {}), lambda L, o: SideBySide(
-        L.StepLR(o, 9, 0.7), L.PolynomialLR(o, total_iters=40, power=1.5), L.CosineAnnealingLR(o, T_max=16, eta_min=1e-3))),
+        L.StepLR(o, 9, 0.7), L.PolynomialLR(o, total_iters=40, power=1.5),
+        L.CosineAnnealingLR(o, T_max=16, eta_min=1e-3))),
 ]
 
 
 @pytest.mark.parametrize("name,opt_spec,make", CASES, ids=[c[0] for c in CASES])
 def test_matches_torch(name, opt_spec, make):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity tests skipped")
-    ours_opt, torch_opt = two_groups("ours", opt_spec[0], **opt_spec[1]), two_groups("torch", opt_spec[0], **opt_spec[1])
+    ours_opt = two_groups("ours", opt_spec[0], **opt_spec[1])
+    torch_opt = two_groups("torch", opt_spec[0], **opt_spec[1])
     ours, theirs = make(ours_lr, ours_opt), make(torch.optim.lr_scheduler, torch_opt)
     key = "betas" if opt_spec[0] == "Adam" else "momentum"
     for step in range(STEPS):
@@ -129,7 +133,8 @@ def test_reduce_lr_on_plateau_matches_torch(mode, threshold_mode):
     ours_opt, torch_opt = two_groups("ours"), two_groups("torch")
     kw = dict(mode=mode, factor=0.5, patience=3, threshold=0.01, threshold_mode=threshold_mode,
               cooldown=2, min_lr=[0.001, 0.01])
-    ours, theirs = ours_lr.ReduceLROnPlateau(ours_opt, **kw), torch.optim.lr_scheduler.ReduceLROnPlateau(torch_opt, **kw)
+    ours = ours_lr.ReduceLROnPlateau(ours_opt, **kw)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(torch_opt, **kw)
     rng = np.random.default_rng(0)
     metric = 1.0
     for step in range(80):  # improving, then plateaus long enough to cut several times
@@ -289,7 +294,8 @@ def test_reduce_lr_on_plateau_modes_and_eps_match_torch(mode, threshold_mode, ep
     kw = dict(mode=mode, factor=0.5, patience=1, threshold=0.05, threshold_mode=threshold_mode, cooldown=1,
               min_lr=0.004, eps=eps)
     ours_opt, torch_opt = two_groups("ours"), two_groups("torch")
-    ours, theirs = ours_lr.ReduceLROnPlateau(ours_opt, **kw), torch.optim.lr_scheduler.ReduceLROnPlateau(torch_opt, **kw)
+    ours = ours_lr.ReduceLROnPlateau(ours_opt, **kw)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(torch_opt, **kw)
     metrics = [5, 4, 3.9, 3.85, 3.84, 3.0, 3.0, 3.0, 2.99, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5, 2.5]
     for m in metrics:
         m = m if mode == "min" else 10 - m

@@ -51,7 +51,8 @@ BAD_ARGUMENTS = [
     ("ExponentialLR-0", lambda o: L.ExponentialLR(o, 0), ValueError, r"gamma: 0 \(expected a finite number > 0"),
     ("ExponentialLR-bool", lambda o: L.ExponentialLR(o, True), TypeError, r"gamma: True"),
     ("PolynomialLR-0", lambda o: L.PolynomialLR(o, total_iters=0), ValueError, r"total_iters: 0"),
-    ("PolynomialLR-power", lambda o: L.PolynomialLR(o, power=-1), ValueError, r"power: -1 \(expected a finite number >= 0"),
+    ("PolynomialLR-power", lambda o: L.PolynomialLR(o, power=-1), ValueError,
+     r"power: -1 \(expected a finite number >= 0"),
     ("CosineAnnealingLR-0", lambda o: L.CosineAnnealingLR(o, T_max=0), ValueError, r"T_max: 0"),
     ("CosineAnnealingLR-inf", lambda o: L.CosineAnnealingLR(o, T_max=math.inf), ValueError, r"T_max: inf"),
     ("CosineAnnealingLR-eta_min", lambda o: L.CosineAnnealingLR(o, 10, eta_min=-1), ValueError, r"eta_min: -1"),
@@ -66,15 +67,19 @@ BAD_ARGUMENTS = [
      r"min_lr: 0\.08 \(expected <= the lr of every param group \(group 1: 0\.05\)"),
     ("WarmupCosine-min_lr-nan", lambda o: L.WarmupCosine(o, 1, 10, min_lr=math.nan), ValueError, r"min_lr: nan"),
     ("ReduceLROnPlateau-factor", lambda o: L.ReduceLROnPlateau(o, factor=1.0), ValueError, r"factor: 1\.0"),
-    ("ReduceLROnPlateau-factor-negative", lambda o: L.ReduceLROnPlateau(o, factor=-0.5), ValueError, r"factor: -0\.5"),
+    ("ReduceLROnPlateau-factor-negative", lambda o: L.ReduceLROnPlateau(o, factor=-0.5), ValueError,
+     r"factor: -0\.5"),
     ("ReduceLROnPlateau-patience", lambda o: L.ReduceLROnPlateau(o, patience=-1), ValueError, r"patience: -1"),
-    ("ReduceLROnPlateau-threshold", lambda o: L.ReduceLROnPlateau(o, threshold=math.nan), ValueError, r"threshold: nan"),
+    ("ReduceLROnPlateau-threshold", lambda o: L.ReduceLROnPlateau(o, threshold=math.nan), ValueError,
+     r"threshold: nan"),
     ("ReduceLROnPlateau-cooldown", lambda o: L.ReduceLROnPlateau(o, cooldown=1.5), ValueError, r"cooldown: 1\.5"),
-    ("ReduceLROnPlateau-min_lr", lambda o: L.ReduceLROnPlateau(o, min_lr=[0.0, -1.0]), ValueError, r"min_lrs\[1\]: -1\.0"),
+    ("ReduceLROnPlateau-min_lr", lambda o: L.ReduceLROnPlateau(o, min_lr=[0.0, -1.0]), ValueError,
+     r"min_lrs\[1\]: -1\.0"),
     ("ReduceLROnPlateau-eps", lambda o: L.ReduceLROnPlateau(o, eps=math.inf), ValueError, r"eps: inf"),
     ("ReduceLROnPlateau-mode", lambda o: L.ReduceLROnPlateau(o, mode="lowest"), ValueError, r"mode: 'lowest'"),
     ("CyclicLR-up-0", lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_up=0), ValueError, r"step_size_up: 0"),
-    ("CyclicLR-down-negative", lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_down=-3), ValueError, r"step_size_down: -3"),
+    ("CyclicLR-down-negative", lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_down=-3), ValueError,
+     r"step_size_down: -3"),
     ("CyclicLR-base_lr", lambda o: L.CyclicLR(o, -0.01, 0.1), ValueError, r"base_lr\[0\]: -0\.01"),
     ("CyclicLR-max_lr", lambda o: L.CyclicLR(o, 0.01, [0.1, math.inf]), ValueError, r"max_lrs\[1\]: inf"),
     ("CyclicLR-gamma", lambda o: L.CyclicLR(o, 0.01, 0.1, mode="exp_range", gamma=0), ValueError, r"gamma: 0"),
@@ -88,16 +93,19 @@ BAD_ARGUMENTS = [
      r"cycle_momentum: 'yes'"),
     ("OneCycleLR-total-0", lambda o: L.OneCycleLR(o, 0.1, total_steps=0), ValueError, r"total_steps: 0"),
     ("OneCycleLR-epochs", lambda o: L.OneCycleLR(o, 0.1, epochs=-1, steps_per_epoch=3), ValueError, r"epochs: -1"),
-    ("OneCycleLR-pct_start", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, pct_start=1.5), ValueError, r"pct_start: 1\.5"),
+    ("OneCycleLR-pct_start", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, pct_start=1.5), ValueError,
+     r"pct_start: 1\.5"),
     ("OneCycleLR-pct_start-nan", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, pct_start=math.nan), ValueError,
      r"pct_start: nan"),
     ("OneCycleLR-max_lr", lambda o: L.OneCycleLR(o, 0.0, total_steps=10), ValueError, r"max_lr\[0\]: 0\.0"),
-    ("OneCycleLR-div_factor", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, div_factor=0), ValueError, r"div_factor: 0"),
+    ("OneCycleLR-div_factor", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, div_factor=0), ValueError,
+     r"div_factor: 0"),
     ("OneCycleLR-final_div_factor", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, final_div_factor=-1), ValueError,
      r"final_div_factor: -1"),
     ("OneCycleLR-momentum", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, max_momentum=math.nan), ValueError,
      r"max_momentums\[0\]: nan"),
-    ("OneCycleLR-three_phase", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, three_phase=1), TypeError, r"three_phase: 1"),
+    ("OneCycleLR-three_phase", lambda o: L.OneCycleLR(o, 0.1, total_steps=10, three_phase=1), TypeError,
+     r"three_phase: 1"),
     ("last_epoch-below-minus-1", lambda o: L.StepLR(o, 3, last_epoch=-2), ValueError, r"last_epoch: -2"),
     ("last_epoch-float", lambda o: L.ExponentialLR(o, 0.9, last_epoch=0.5), ValueError, r"last_epoch: 0\.5"),
     ("SequentialLR-unsorted", lambda o: L.SequentialLR(o, [L.StepLR(o, 3), L.StepLR(o, 3), L.StepLR(o, 3)], [6, 2]),
@@ -192,7 +200,7 @@ IDS = [r[0] for r in SCHEDULERS]
 def stepped(make, steps=4):
     opt = sgd()
     s = make(opt)
-    for t in range(steps):
+    for _ in range(steps):
         opt.step()
         s.step(1.0) if isinstance(s, L.ReduceLROnPlateau) else s.step()
     return opt, s
@@ -279,7 +287,8 @@ def test_a_hostile_entry_is_refused_naming_it_and_changes_nothing(name, make, ke
     ("OneCycleLR", {"total_steps": 30}, r"phases: .*ends at step total_steps - 1 = 29"),
     ("SequentialLR", {"_milestones": [3, 4]}, r"_milestones: \[3, 4\] \(expected one fewer than the 2"),
     ("SequentialLR", {"_schedulers": []}, r"'_schedulers' must be a list of the 2 schedulers' states"),
-    ("SequentialLR", {"_schedulers": [{"last_epoch": 1}, {"gamma": -1}]}, r"ExponentialLR.load_state_dict: .*gamma: -1"),
+    ("SequentialLR", {"_schedulers": [{"last_epoch": 1}, {"gamma": -1}]},
+     r"ExponentialLR.load_state_dict: .*gamma: -1"),
     ("ChainedScheduler", {"_schedulers": [{"step_size": 0}, {}]}, r"StepLR.load_state_dict: .*step_size: 0"),
 ])
 def test_the_issues_cases_and_more_are_refused_when_loaded(name, entries, message):
@@ -293,7 +302,7 @@ def test_the_issues_cases_and_more_are_refused_when_loaded(name, entries, messag
 
 @pytest.mark.parametrize("bad", [None, [], "state", 3])
 def test_a_state_dict_that_is_not_a_dict_is_refused(bad):
-    for name, make in SCHEDULERS:
+    for _, make in SCHEDULERS:
         _, s = stepped(make)
         with pytest.raises(ValueError, match=r"load_state_dict"):
             s.load_state_dict(bad)

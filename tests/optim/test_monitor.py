@@ -15,8 +15,8 @@ import optim
 from models import checkpoint
 from models.tasks import make_task
 from models.train import Diverged, train
-from conftest import ROOT
 
+from conftest import ROOT
 
 
 def feed(losses, grad_norms=None, lrs=None, **kw):
@@ -98,7 +98,7 @@ def test_dying_adagrad_is_read_from_its_state_without_changing_it():
     opt = optim.Adagrad([p], lr=0.1)
     m = optim.TrainingMonitor(opt)
     noise = np.random.default_rng(1)
-    for step in range(1, 6001):
+    for _ in range(1, 6001):
         p.grad = noise.standard_normal(100)  # gradients of constant size: G grows like t
         opt.step()
         before = opt.state[p]["step"]
@@ -333,7 +333,7 @@ def test_dying_adagrad_on_the_device_is_found_as_on_the_cpu(device):
         opt = optim.Adagrad([p], lr=0.1, lr_decay=0.5)  # η_t falls like 1/t: dying by step 100
         m = optim.TrainingMonitor(opt)
         noise = np.random.default_rng(1)
-        for step in range(1, 101):
+        for _ in range(1, 101):
             p.grad = mg.backend.to_device(noise.standard_normal(50), dev)
             opt.step()
             before = (opt.state[p]["step"], mg.backend.to_numpy(opt.state[p]["sum"]).copy())

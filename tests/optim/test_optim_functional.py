@@ -4,9 +4,10 @@ import pytest
 
 import minigrad as mg
 import optim
-from conftest import to_np
 from optim import functional as F
 from optim.optimizer import ALGORITHMS as REGISTRY
+
+from conftest import to_np
 
 
 def rosenbrock_grad(theta):
@@ -39,7 +40,7 @@ def test_the_names_of_today_stay_and_each_is_a_function():
     for name in F.ALGORITHMS:
         assert callable(getattr(F, name)) and name in dir(F) and getattr(F, name).__name__ == name
     with pytest.raises(AttributeError, match="no attribute 'adamm'"):
-        F.adamm
+        _ = F.adamm
 
 
 @pytest.mark.parametrize("fused", [None, False])
@@ -157,7 +158,7 @@ def test_a_class_made_outside_optim_registers_only_when_it_names_itself():
         theta_class.grad = np.full(3, 0.5)
         optim.Adam([theta_class], lr=0.1).step()
         np.testing.assert_array_equal(theta, theta_class.data)
-        with pytest.raises(TypeError, match="'adam', which optim.adam.Adam already is"):
+        with pytest.raises(TypeError, match=r"'adam', which optim\.adam\.Adam already is"):
             class Adam(optim.Adam, name="adam"):
                 pass
         assert REGISTRY["adam"] is optim.Adam
@@ -194,7 +195,7 @@ def test_hyperparameters_are_checked_as_the_class_checks_them(name, kw, error):
 
 
 def test_an_argument_the_class_does_not_take_is_a_type_error_naming_it():
-    with pytest.raises(TypeError, match="optim.functional.amsgrad: AMSGrad.* 'amsgrad'"):
+    with pytest.raises(TypeError, match=r"optim\.functional\.amsgrad: AMSGrad.* 'amsgrad'"):
         F.amsgrad(np.ones(2), np.ones(2), {}, amsgrad=False)  # AMSGrad pins it: not an argument
     with pytest.raises(TypeError, match="'params'"):
         F.init("adam", np.ones(2), params=[])

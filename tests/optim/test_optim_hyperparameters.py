@@ -10,6 +10,7 @@ import pytest
 
 import minigrad as mg
 import optim
+
 from conftest import torch_or_skip
 
 ALL = ["SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad", "Adamax", "NAdam",

@@ -9,6 +9,7 @@ import pytest
 
 import minigrad as mg
 import optim
+
 from conftest import torch_or_skip
 
 SHAPES = [(5, 4), (3,), (2, 3, 2), (4, 1)]
@@ -41,7 +42,8 @@ CASES = {
     "Adafactor": [dict(), dict(lr=0.05), dict(beta2_decay=-0.5), dict(eps=(1e-20, 1e-2)), dict(d=2.0),
                   dict(weight_decay=0.1), dict(maximize=True)],
 }
-FAST = {"SGD", "Adadelta", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor"}  # also run with fused=False (the reference path)
+# also run with fused=False (the reference path)
+FAST = {"SGD", "Adadelta", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor"}
 
 PARAMS = []
 for name, options in CASES.items():

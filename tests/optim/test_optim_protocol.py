@@ -36,16 +36,19 @@ def set_grads(ps, seed):
 
 BAD_HYPERPARAMETERS = [  # (optimizer, arguments, what the message must say: the name and the value)
     ("SGD", dict(lr=-0.1), r"lr: -0\.1"), ("SGD", dict(momentum=-1), r"momentum: -1"),
-    ("SGD", dict(nesterov=True), r"Nesterov.*momentum=0\.0"), ("SGD", dict(weight_decay=-1e-4), r"weight_decay: -0\.0001"),
+    ("SGD", dict(nesterov=True), r"Nesterov.*momentum=0\.0"),
+    ("SGD", dict(weight_decay=-1e-4), r"weight_decay: -0\.0001"),
     ("Adam", dict(betas=(1.0, 0.999)), r"beta1.*: 1\.0"), ("Adam", dict(betas=(0.9, -0.1)), r"beta2.*: -0\.1"),
     ("Adam", dict(eps=-1e-8), r"eps: -1e-08"), ("AdamW", dict(weight_decay=-0.1), r"weight_decay: -0\.1"),
     ("Adagrad", dict(lr_decay=-1), r"lr_decay: -1"),
     ("Adagrad", dict(initial_accumulator_value=-1), r"initial_accumulator_value: -1"),
     ("Adadelta", dict(rho=1.5), r"rho: 1\.5"), ("RMSprop", dict(alpha=-0.1), r"alpha: -0\.1"),
-    ("NAdam", dict(momentum_decay=-1), r"momentum_decay: -1"), ("Rprop", dict(etas=(1.2, 0.5)), r"etas: \(1\.2, 0\.5\)"),
+    ("NAdam", dict(momentum_decay=-1), r"momentum_decay: -1"),
+    ("Rprop", dict(etas=(1.2, 0.5)), r"etas: \(1\.2, 0\.5\)"),
     ("Rprop", dict(step_sizes=(1.0, 0.1)), r"step_sizes: \(1\.0, 0\.1\)"), ("Adafactor", dict(d=0.5), r"d: 0\.5"),
     ("Adafactor", dict(beta2_decay=0.5), r"beta2_decay: 0\.5"), ("Lion", dict(betas=(0.9, 1.0)), r"beta2.*: 1\.0"),
-    ("LAMB", dict(eps=-1.0), r"eps: -1\.0"), ("Yogi", dict(initial_accumulator_value=-1), r"initial_accumulator_value: -1"),
+    ("LAMB", dict(eps=-1.0), r"eps: -1\.0"),
+    ("Yogi", dict(initial_accumulator_value=-1), r"initial_accumulator_value: -1"),
 ]
 
 

@@ -33,7 +33,7 @@ def make(name, seed=0):
     opt = getattr(optim, name)(ps, **dict(OPTIMIZERS)[name])
     if hasattr(opt, "train"):
         opt.train()
-    for step in range(3):
+    for _ in range(3):
         for p in ps:
             g = rng.standard_normal(p.shape)
             p.grad = RowSparseGrad(np.array([0, 1]), g[[0, 1]], p.shape) if name == "SparseAdam" \
@@ -100,7 +100,7 @@ def bad_arrays(a):
 @pytest.mark.parametrize("name, idx, key", ARRAYS)
 def test_a_wrong_state_array_is_refused_naming_it_and_changes_nothing(name, idx, key):
     _, opt = make(name)
-    for what, bad, message in bad_arrays(opt.state_dict()["state"][idx][key]):
+    for _, bad, message in bad_arrays(opt.state_dict()["state"][idx][key]):
         sd = opt.state_dict()
         sd["state"][idx][key] = bad
         refused(opt, sd, rf"state '{key}' of parameter {idx} {message}")
@@ -251,7 +251,7 @@ def layouts(sd):
 @pytest.mark.parametrize("name", NAMES)
 def test_a_malformed_state_dict_is_refused_with_a_clear_error_and_changes_nothing(name):
     _, opt = make(name)
-    for what, sd, message in layouts(opt.state_dict()):
+    for _, sd, message in layouts(opt.state_dict()):
         refused(opt, sd, message)
 
 
