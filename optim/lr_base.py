@@ -13,7 +13,8 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
-from .optimizer import Optimizer, check_real, short_repr
+from .checks import check_real, short_repr
+from .optimizer import Optimizer
 
 
 def _check(ok: object, name: str, value: object, expected: str) -> None:

@@ -32,6 +32,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .checks import check_real, short_repr
 from .lr_base import (
     LRS,
     NON_NEGATIVE,
@@ -47,7 +48,7 @@ from .lr_base import (
     _real,
 )
 from .lr_cyclic import CyclicLR, OneCycleLR
-from .optimizer import Optimizer, check_real, short_repr
+from .optimizer import Optimizer
 
 __all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
            "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR",

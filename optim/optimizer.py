@@ -39,8 +39,7 @@ from minigrad.sparse import RowSparseGrad, _is_coalesced
 from minigrad.tensor import Tensor, increment_version
 
 from . import executor
-from .checks import (check, check_betas, check_flag, check_pair, check_real, flag,  # noqa: F401
-                     is_finite, non_negative, optional_flag, real, short_repr)
+from .checks import check, flag, is_finite, non_negative, optional_flag, real, short_repr
 from .trace import Scalars
 
 # ============================================================ the registry
