@@ -28,12 +28,17 @@ orthogonalization) has `rule = None` and an `update(theta, g, state, group)` hoo
 torch's `foreach` is accepted and changes nothing; `capturable` and `differentiable` are accepted
 as False.
 """
+from __future__ import annotations
+
 import inspect
 import numbers
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from minigrad import backend
+from minigrad.backend import Array
 from minigrad.function import enable_grad
 from minigrad.sparse import RowSparseGrad, _is_coalesced
 from minigrad.tensor import Tensor, increment_version
@@ -89,20 +94,20 @@ class Optimizer:
     couples_parameters = None  # why a step reads across parameters (Prodigy's d), if it does
 
     @staticmethod
-    def validate(group):
+    def validate(group: dict[str, Any]) -> None:
         """Raise for hyperparameters that are valid alone but not together (ValueError)."""
 
     @staticmethod
-    def init(theta, group):
+    def init(theta: Array, group: dict[str, Any]) -> dict[str, Any]:
         """The state a parameter starts with, by state_dict key (the step count is added)."""
         return {}
 
     @staticmethod
-    def add_state(theta, state, group):
+    def add_state(theta: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Add, before a step, the arrays its group's flags need that the state lacks."""
 
     @staticmethod
-    def scalars(t, group, state):
+    def scalars(t: int | None, group: dict[str, Any], state: dict[str, Any]) -> Scalars:
         """The step's numbers and flags (a Scalars), for step t; reads, never writes, state."""
         return Scalars()
 
@@ -114,7 +119,7 @@ class Optimizer:
     SCHEDULED = {"initial_lr": non_negative, "max_lr": non_negative, "min_lr": non_negative,
                  "base_momentum": real, "max_momentum": real}
 
-    def __init_subclass__(cls, name: str | None = None, **kwargs):
+    def __init_subclass__(cls, name: str | None = None, **kwargs: Any) -> None:
         """A declaration is checked once, when its class is made: the rule's arguments after θ
         and g must be exactly its symbols (by name), and explain's a subset of them. Then it is
         registered (ALGORITHMS) under `name`: `class AMSGrad(Adam, name="amsgrad")`; by default
@@ -138,14 +143,15 @@ class Optimizer:
         return names[2:-1]
 
     @classmethod
-    def defaults_of(cls):
+    def defaults_of(cls) -> dict[str, Any]:
         """The hyperparameters' defaults: __init__'s, with the variant's fixed values."""
         signature = inspect.signature(cls.__init__)
         defaults = {name: p.default for name, p in signature.parameters.items()
                     if p.default is not inspect.Parameter.empty}
         return {**defaults, **cls.fixed}
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]],
+                 defaults: dict[str, Any]) -> None:
         self.defaults = {**defaults, **type(self).fixed}  # a variant's pinned values win
         self.last_scalars = {}  # parameter -> the scalars of its last step, for optim.explain
         self.state = {}
@@ -160,7 +166,7 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, g in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
@@ -169,7 +175,7 @@ class Optimizer:
 
     # ======================================================================== groups
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
         if not isinstance(param_group, dict):
             raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
@@ -235,7 +241,7 @@ class Optimizer:
 
     # ======================================================================== stepping
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none or not backend.is_array(p.grad):
@@ -243,7 +249,7 @@ class Optimizer:
                 else:
                     p.grad[...] = 0
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns closure()'s loss.
 
         Every gradient is checked (shape, device, dtype) before any parameter or state is
@@ -287,12 +293,12 @@ class Optimizer:
     # classmethods: optim.functional runs a declaration through them without an instance
 
     @classmethod
-    def start_state(cls, theta, group):
+    def start_state(cls, theta: Array, group: dict[str, Any]) -> dict[str, Any]:
         """A parameter's first state: the step count t = 0 (if counted), then init()'s."""
         return {"step": 0, **cls.init(theta, group)} if cls.counts_steps else cls.init(theta, group)
 
     @classmethod
-    def next_scalars(cls, theta, state, group):
+    def next_scalars(cls, theta: Array, state: dict[str, Any], group: dict[str, Any]) -> Scalars:
         """Count the step and compute its scalars: t advances, the carried numbers take their
         new values, add_state adds what the group's flags need. Everything that can fail (the
         scalars) runs before the state is written."""
@@ -310,7 +316,8 @@ class Optimizer:
         return h
 
     @classmethod
-    def task(cls, theta, g, state, group):
+    def task(cls, theta: Array, g: Array, state: dict[str, Any],
+             group: dict[str, Any]) -> executor.Task:
         """The rule's task for one parameter: its arrays in the rule's order of arguments, each
         found by its symbol's state key; computing its scalars counts the step."""
         h = cls.next_scalars(theta, state, group)
@@ -363,7 +370,8 @@ class Optimizer:
         return type(self).start_state(theta, group)
 
     @classmethod
-    def update_rows(cls, theta, grad, state, group):
+    def update_rows(cls, theta: Array, grad: RowSparseGrad, state: dict[str, Any],
+                    group: dict[str, Any]) -> Scalars:
         """The lazy update of a declaration: its rule on the touched rows of θ and of the state
         arrays, gathered into small arrays, then written back; returns the step's scalars."""
         i = grad.indices
@@ -381,7 +389,7 @@ class Optimizer:
 
     # ======================================================================== saving and loading
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{'state': {index: {name: array or number}}, 'param_groups': [{..., 'params': [index]}]}
         in torch's layout; arrays are copies, so later steps do not change a saved dict."""
         index = {}
@@ -448,7 +456,7 @@ class Optimizer:
                                 "a dict {name: value}")
         return saved_groups
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore state and hyperparameters saved by state_dict() (or by torch.optim's same
         optimizer, its tensors as NumPy arrays).
 
