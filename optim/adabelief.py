@@ -16,19 +16,22 @@ decoupled weight decay.
 Sparse gradients: lazy: only touched rows of m, s and θ change; t counts every step of the
 parameter; weight decay (decoupled or L2) reaches touched rows only.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from .checks import betas, flag, non_negative
 from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class AdaBelief(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-16, weight_decay=0.0,
-                 decoupled_weight_decay=True, *, maximize=False, fused=None):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-16, weight_decay: float = 0.0, decoupled_weight_decay: bool = True,
+                 *, maximize: bool = False, fused: bool | None = None) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
                         fused=fused)

@@ -20,6 +20,8 @@ factored over the last two axes (row and column means); for a vector, in full.
 Not elementwise: V̂ and RMS(θ), RMS(U) need whole rows, columns and tensors, so the step is an
 `update` hook on the whole parameter, not a rule.
 """
+from __future__ import annotations
+
 import math
 
 import numpy as np
@@ -27,7 +29,7 @@ import numpy as np
 from minigrad.backend import get_array_module
 
 from .checks import check, check_real, flag, non_negative
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
@@ -58,8 +60,10 @@ def _clipping_threshold(name: str, value: object) -> float:
 class Adafactor(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-2, beta2_decay=-0.8, eps=(None, 1e-3), d=1.0,
-                 weight_decay=0.0, *, foreach=None, maximize=False, fused=None):
+    def __init__(self, params: Params, lr: float = 1e-2, beta2_decay: float = -0.8,
+                 eps: tuple[float | None, float] = (None, 1e-3), d: float = 1.0,
+                 weight_decay: float = 0.0, *, foreach: bool | None = None, maximize: bool = False,
+                 fused: bool | None = None) -> None:
         defaults = dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d,
                         weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                         fused=fused)

@@ -14,22 +14,25 @@ Sparse gradients: lazy, and exactly the dense update when weight_decay is 0 (unt
 zero gradient, so their sum and θ would not change anyway). η_t decays with the step count t of
 the parameter. Weight decay, if any, reaches touched rows only.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from minigrad.backend import get_array_module
 
 from .checks import flag, non_negative
 from .common import weight_decay, weight_decay_scalars
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class Adagrad(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10, foreach=None, *, maximize=False,
-                 differentiable=False, fused=None):
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
         defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, eps=eps,
                         maximize=maximize, fused=fused,

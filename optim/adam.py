@@ -26,20 +26,24 @@ change. The bias corrections use the parameter's step count t, which advances ev
 row touched again after a gap is corrected as if its stale moments were current. Decoupled decay
 (AdamW) shrinks touched rows only, like TensorFlow Addons' lazy AdamW; L2 decay likewise.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from .checks import betas, flag, non_negative
 from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class Adam(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False, fused=None,
-                 foreach=None, capturable=False, differentiable=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool = False,
+                 fused: bool | None = None, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize,
                         decoupled_weight_decay=decoupled_weight_decay, fused=fused,
@@ -54,19 +58,20 @@ class Adam(Optimizer):
     lazy_sparse = True
 
     @staticmethod
-    def init(theta, group):
+    def init(theta: np.ndarray, group: dict) -> dict:
         """m = v = 0 (and v_max = 0 with amsgrad)."""
         keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
         return zeros_like(theta, *keys)
 
     @staticmethod
-    def scalars(t, group, state):
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
         beta1, beta2 = group["betas"]
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], amsgrad=group["amsgrad"],
                        **bias_corrections(t, beta1, beta2), **weight_decay_scalars(group))
 
     @staticmethod
-    def rule(theta, g, m, v, v_max, h):
+    def rule(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+             v_max: np.ndarray | None, h: Scalars) -> dict:
         """One Adam step on elements (or arrays): the equations above, in order."""
         theta, g = weight_decay(theta, g, h)            # maximize; decoupled or L2 decay
         m = h.beta1 * m + (1 - h.beta1) * g             # m ← β1 m + (1-β1) g
@@ -81,7 +86,8 @@ class Adam(Optimizer):
     step_size_rule = "lr/(√v̂+ε)"
 
     @staticmethod
-    def explain(theta, g, m, v, v_max, h):
+    def explain(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+                v_max: np.ndarray | None, h: Scalars) -> dict:
         """The per-element step size lr / (sqrt(v̂) + ε), the update it made, and with amsgrad
         the share of elements whose v̂ comes from the running maximum."""
         v_hat = (v_max if h.amsgrad else v) / h.bias_correction2
@@ -97,9 +103,11 @@ class AMSGrad(Adam):
     the raw second moment v, and bias-corrected afterwards (as torch.optim.Adam(amsgrad=True))."""
     fixed = {"amsgrad": True}
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
-                 maximize=False, decoupled_weight_decay=False, fused=None, foreach=None,
-                 capturable=False, differentiable=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False, fused: bool | None = None,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, maximize=maximize,
                          decoupled_weight_decay=decoupled_weight_decay, fused=fused,
                          foreach=foreach, capturable=capturable, differentiable=differentiable)

@@ -11,20 +11,23 @@ Kingma & Ba (2015), section 7.1, Algorithm 2:
 Sparse gradients: lazy: only touched rows of m, u and θ change; t (for the bias correction) counts
 every step of the parameter; weight decay reaches touched rows only.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from .checks import betas, flag, non_negative
 from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class Adamax(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 foreach=None, *, maximize=False, differentiable=False, capturable=False,
-                 fused=None):
+    def __init__(self, params: Params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, capturable: bool = False,
+                 fused: bool | None = None) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         maximize=maximize, fused=fused,
                         foreach=foreach, capturable=capturable, differentiable=differentiable)

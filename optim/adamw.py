@@ -19,16 +19,20 @@ decay from Adam's rescaling, the paper's point: L2's g + λθ would be divided b
 Sparse gradients: lazy, as Adam (optim/adam.py); the decay shrinks touched rows only, like
 TensorFlow Addons' lazy AdamW.
 """
+from __future__ import annotations
+
 from .adam import Adam
+from .optimizer import Params
 
 
 class AdamW(Adam):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
     fixed = {"decoupled_weight_decay": True}
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, fused=None, foreach=None, capturable=False,
-                 differentiable=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False, fused: bool | None = None, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          fused=fused, foreach=foreach, capturable=capturable,
                          differentiable=differentiable)

@@ -22,20 +22,23 @@ is created: a schedule that changes lr reaches η one step late, through η's fo
 in its default dtype (float32 unless set to float64); here they are Python floats, carried in
 the state ("eta", "mu") from one step to the next.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from .checks import flag, non_negative, real
 from .common import weight_decay, weight_decay_scalars, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class ASGD(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
-                 foreach=None, maximize=False, differentiable=False, capturable=False, *,
-                 fused=None):
+    def __init__(self, params: Params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
+                 t0: float = 1e6, weight_decay: float = 0.0, foreach: bool | None = None,
+                 maximize: bool = False, differentiable: bool = False, capturable: bool = False, *,
+                 fused: bool | None = None) -> None:
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
                         capturable=capturable, fused=fused)

@@ -21,15 +21,16 @@ import numpy as np
 
 from .checks import betas, flag, non_negative
 from .common import zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class Lion(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False,
-                 fused=None):
+    def __init__(self, params: Params, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 fused: bool | None = None) -> None:
         defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize,
                         fused=fused)
         super().__init__(params, defaults)

@@ -33,7 +33,7 @@ from minigrad.backend import get_array_module
 
 from .checks import check, check_real, flag, non_negative
 from .common import zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 
 ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
 
@@ -62,9 +62,10 @@ def _adjust_lr_fn(name: str, value: object) -> str | None:
 class Muon(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
-                 ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5,
-                 adjust_lr_fn=None):
+    def __init__(self, params: Params, lr: float = 1e-3, weight_decay: float = 0.1,
+                 momentum: float = 0.95, nesterov: bool = True,
+                 ns_coefficients: tuple[float, float, float] = (3.4445, -4.775, 2.0315),
+                 eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: str | None = None) -> None:
         defaults = dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                         ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
                         adjust_lr_fn=adjust_lr_fn)
@@ -79,7 +80,7 @@ class Muon(Optimizer):
     dense_only_reason = "it orthogonalizes the whole matrix"
     decay = "decoupled"  # always: optim.explain's decay column (θ shrinks by 1 - lr λ)
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict) -> None:
         super().add_param_group(param_group)
         for p in self.param_groups[-1]["params"]:
             if p.ndim != 2:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import inspect
 import numbers
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from minigrad.tensor import Tensor, increment_version
 from . import executor
 from .checks import check, flag, is_finite, non_negative, optional_flag, real, short_repr
 from .trace import Scalars
+
+# what an optimizer is given, as in torch: parameters, or param groups (dicts with a "params" entry)
+Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 # ============================================================ the registry
 # every declared algorithm by name ("adam" -> Adam), filled in as each class is made:
@@ -150,8 +153,7 @@ class Optimizer:
                     if p.default is not inspect.Parameter.empty}
         return {**defaults, **cls.fixed}
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]],
-                 defaults: dict[str, Any]) -> None:
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         self.defaults = {**defaults, **type(self).fixed}  # a variant's pinned values win
         self.last_scalars = {}  # parameter -> the scalars of its last step, for optim.explain
         self.state = {}

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ from minigrad.backend import get_array_module
 from minigrad.function import enable_grad
 
 from .checks import betas, check, check_real, flag, non_negative, real
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 SHARED = ("betas", "beta3", "d0", "d_coef", "growth_rate", "decouple", "use_bias_correction")
@@ -107,10 +108,12 @@ class Prodigy(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
     couples_parameters = "its step size d is estimated from sums over every parameter of the groups"
 
-    def __init__(self, params, lr=1.0, betas=(0.9, 0.999), beta3=None, eps=1e-8,
-                 weight_decay=0.0, decouple=True, use_bias_correction=False,
-                 safeguard_warmup=False, d0=1e-6, d_coef=1.0, growth_rate=float("inf"),
-                 fsdp_in_use=False, slice_p=1):
+    def __init__(self, params: Params, lr: float = 1.0, betas: tuple[float, float] = (0.9, 0.999),
+                 beta3: float | None = None, eps: float = 1e-8, weight_decay: float = 0.0,
+                 decouple: bool = True, use_bias_correction: bool = False,
+                 safeguard_warmup: bool = False, d0: float = 1e-6, d_coef: float = 1.0,
+                 growth_rate: float = float("inf"), fsdp_in_use: bool = False,
+                 slice_p: int = 1) -> None:
         check(check_real("lr", lr) > 0.0, "lr", lr, "lr > 0 (the multiplier of d; leave it at 1.0)")
         defaults = dict(lr=lr, betas=betas, beta3=beta3, eps=eps,
                         weight_decay=weight_decay, d=d0, d0=d0, d_max=d0, d_numerator=0.0,
@@ -170,7 +173,7 @@ class Prodigy(Optimizer):
         return 1 - group["weight_decay"] * group["dlr"]
 
     # ======================================================================== stepping
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Each parameter's statistics first (with the d of the start of the step), then the
         group-level estimate of d, then each parameter's update with the new d."""
         loss = None

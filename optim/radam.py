@@ -27,22 +27,25 @@ takes ρ_t >= 5 ("more conservative since it's an approximated value"). On the s
 Sparse gradients: lazy: only touched rows of m, v and θ change; t (bias corrections, ρ_t)
 counts every step of the parameter; weight decay reaches touched rows only.
 """
+from __future__ import annotations
+
 import math
 
 import numpy as np
 
 from .checks import betas, flag, non_negative
 from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class RAdam(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, *, maximize=False, fused=None,
-                 foreach=None, capturable=False, differentiable=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False,
+                 *, maximize: bool = False, fused: bool | None = None, foreach: bool | None = None,
+                 capturable: bool = False, differentiable: bool = False) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,
                         fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)

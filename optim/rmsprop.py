@@ -29,7 +29,7 @@ import numpy as np
 
 from .checks import check, flag, non_negative
 from .common import weight_decay, weight_decay_scalars, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
@@ -49,9 +49,10 @@ def switched_on(group: dict) -> list:
 class RMSprop(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, capturable=False, foreach=None, maximize=False,
-                 differentiable=False, *, fused=None):
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False, *, fused: bool | None = None) -> None:
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                         momentum=momentum, centered=centered, maximize=maximize, fused=fused,
                         foreach=foreach, capturable=capturable, differentiable=differentiable)

@@ -12,6 +12,8 @@ RPROP Algorithm", in PyTorch's variant (Rprop without weight backtracking):
     g_prev ← g
 Each step size η starts at lr. State: g_prev is "prev", η "step_size".
 """
+from __future__ import annotations
+
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ from minigrad.backend import get_array_module
 
 from .checks import check, flag, non_negative, pair
 from .common import weight_decay, weight_decay_scalars, zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
@@ -41,9 +43,10 @@ def bounds(name: str, value: Any) -> tuple:
 class Rprop(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
-                 maximize=False, fused=None,
-                 foreach=None, capturable=False, differentiable=False):
+    def __init__(self, params: Params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
+                 step_sizes: tuple[float, float] = (1e-6, 50), *, maximize: bool = False,
+                 fused: bool | None = None, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False) -> None:
         defaults = dict(lr=lr, etas=etas, step_sizes=step_sizes, maximize=maximize,
                         fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)

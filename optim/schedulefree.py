@@ -38,7 +38,10 @@ The rule is elementwise, with θ holding y; the group-level scalars (γ, c, and 
 need) live in the groups, as the reference keeps them, so step() computes them once per step
 before the rule runs, and the state has no per-parameter step count.
 """
+from __future__ import annotations
+
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +50,7 @@ from minigrad.function import enable_grad
 from minigrad.tensor import increment_version
 
 from .checks import check, check_betas, check_real, flag, non_negative, real
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
@@ -78,8 +81,10 @@ def _in_range(ok: Callable[[float], bool], expected: str) -> Callable[[str, obje
 class ScheduleFreeAdamW(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 warmup_steps=0, r=0.0, weight_lr_power=2.0, foreach=None):
+    def __init__(self, params: Params, lr: float = 0.0025,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, warmup_steps: int = 0, r: float = 0.0,
+                 weight_lr_power: float = 2.0, foreach: bool | None = None) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, r=r, k=0, warmup_steps=warmup_steps,
                         train_mode=False, weight_sum=0.0, lr_max=-1.0, scheduled_lr=0.0, ckp1=0.0,
                         weight_lr_power=weight_lr_power, weight_decay=weight_decay,
@@ -125,7 +130,7 @@ class ScheduleFreeAdamW(Optimizer):
                        weight_decay=wd, decay=wd != 0)
 
     @staticmethod
-    def rule(theta, g, z, v, h):
+    def rule(theta: np.ndarray, g: np.ndarray, z: np.ndarray, v: np.ndarray, h: Scalars) -> dict:
         """One schedule-free AdamW step on elements (or arrays), θ holding y: the equations
         above, in order."""
         v = h.beta2 * v + (1 - h.beta2) * g * g                     # v ← β2 v + (1-β2) g²
@@ -145,7 +150,7 @@ class ScheduleFreeAdamW(Optimizer):
         return 1 - group["scheduled_lr"] * group["weight_decay"] * (1 - beta1 * (1 - c))
 
     # ======================================================================== y and x
-    def eval(self):
+    def eval(self) -> None:
         """θ ← x = y + (1 - 1/β1)(z - y): the averaged point, to evaluate or keep."""
         for group in self.param_groups:
             if group["train_mode"]:
@@ -157,7 +162,7 @@ class ScheduleFreeAdamW(Optimizer):
                         increment_version(p)
                 group["train_mode"] = False
 
-    def train(self):
+    def train(self) -> None:
         """θ ← y = x + (1 - β1)(z - x): the point where gradients are taken."""
         for group in self.param_groups:
             if not group["train_mode"]:
@@ -170,7 +175,7 @@ class ScheduleFreeAdamW(Optimizer):
                 group["train_mode"] = True
 
     # ======================================================================== stepping
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """The group-level scalars first (γ, c), then each parameter's update (the base class's
         step); group counters advance once per step, whether or not a parameter had a gradient."""
         if not self.param_groups[0]["train_mode"]:

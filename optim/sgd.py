@@ -26,16 +26,17 @@ from minigrad.backend import get_array_module
 
 from .checks import flag, non_negative, real
 from .common import weight_decay, weight_decay_scalars
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class SGD(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False, fused=None,
-                 foreach=None, differentiable=False):
+    def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False, fused: bool | None = None, foreach: bool | None = None,
+                 differentiable: bool = False) -> None:
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
                         fused=fused, foreach=foreach, differentiable=differentiable)

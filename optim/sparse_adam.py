@@ -13,6 +13,8 @@ t counts the parameter's steps. No weight decay. Dense gradients raise (use Adam
 The rule is elementwise; the owner (optim/optimizer.py) runs it on the touched rows of θ, m and
 v, gathered, and writes them back: rows never touched keep their moments.
 """
+from __future__ import annotations
+
 import math
 
 import numpy as np
@@ -21,7 +23,7 @@ from minigrad.sparse import RowSparseGrad
 
 from .checks import betas, check, flag, non_negative
 from .common import zeros_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
@@ -35,7 +37,8 @@ def _positive(name: str, value: object) -> float:
 class SparseAdam(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, maximize: bool = False) -> None:
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
 
     hyperparameters = {"lr": non_negative, "betas": betas, "eps": _positive, "maximize": flag}
@@ -65,7 +68,7 @@ class SparseAdam(Optimizer):
                        step_size=lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))
 
     @staticmethod
-    def rule(theta, g, m, v, h):
+    def rule(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, h: Scalars) -> dict:
         """One SparseAdam step on the touched rows' elements: the equations above, in order."""
         if h.maximize:
             g = -g                                          # g ← -g
@@ -77,7 +80,7 @@ class SparseAdam(Optimizer):
     step_size_rule = "lr√(1-β2^t)/((1-β1^t)(√v+ε))"
 
     @staticmethod
-    def explain(theta, g, m, v, h):
+    def explain(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, h: Scalars) -> dict:
         """The per-element step size lr sqrt(1-β2^t) / ((1-β1^t)(sqrt(v) + ε)) and the update it
         made (on the rows the step touched)."""
         step_size = h.step_size / (np.sqrt(v) + h.eps)

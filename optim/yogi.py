@@ -13,21 +13,25 @@ correction. Defaults are the paper's (lr 1e-2, ε 1e-3); v starts at initial_acc
 Sparse gradients: lazy: only touched rows of m, v and θ change (Yogi has no bias correction);
 weight decay reaches touched rows only.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from minigrad.backend import get_array_module
 
 from .checks import betas, flag, non_negative
 from .common import weight_decay, weight_decay_scalars
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 from .trace import Scalars
 
 
 class Yogi(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
 
-    def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0,
-                 initial_accumulator_value=0.0, *, maximize=False, fused=None):
+    def __init__(self, params: Params, lr: float = 1e-2, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-3, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, *, maximize: bool = False,
+                 fused: bool | None = None) -> None:
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize,
                         fused=fused)

@@ -129,7 +129,7 @@ def step_size(optimizer: Optimizer, p: Tensor) -> Array | None:
 class Explanation:
     """explain()'s result: `rows` (one dict per parameter), `str()` a table, `[name]` one row."""
 
-    def __init__(self, optimizer: str, rows: list[dict]):
+    def __init__(self, optimizer: str, rows: list[dict]) -> None:
         self.optimizer, self.rows = optimizer, rows
 
     def __getitem__(self, name: str) -> dict:

@@ -31,11 +31,16 @@ mg.save bytes, never pickles) and each returns the whole state in the wrapped op
 layout, the dict one process would have, so a checkpoint written at N ranks loads at M ranks or
 into the plain optimizer. load_state_dict(full) keeps this rank's share.
 """
+from __future__ import annotations
+
 import bisect
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from minigrad import backend
+from minigrad.backend import Shape
 from minigrad.distributed import comm
 from minigrad.function import enable_grad
 from minigrad.nn import Parameter
@@ -43,10 +48,10 @@ from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor, increment_version
 
 from ..adamw import AdamW
-from ..optimizer import Optimizer
+from ..optimizer import Optimizer, Params
 
 
-def partition(sizes, world_size):
+def partition(sizes: Sequence[int], world_size: int) -> list[int]:
     """The owning rank of each parameter, given their sizes (numbers of elements): largest
     first, each to the rank holding the fewest elements so far (ties: the lowest rank)."""
     load = [0] * world_size
@@ -58,14 +63,14 @@ def partition(sizes, world_size):
     return owner
 
 
-def rows(shape):
+def rows(shape: Shape) -> tuple[int, int]:
     """(rows, elements per row) of a parameter: its first axis; a 0-d one is one row."""
     if len(shape) == 0:
         return 1, 1
     return shape[0], int(np.prod(shape[1:], dtype=np.int64))
 
 
-def shard(shapes, world_size):
+def shard(shapes: Sequence[Shape], world_size: int) -> list[list[tuple[int, int, int]]]:
     """Each rank's pieces [(parameter index, first row, end row)], for elementwise sharding:
     the parameters laid end to end, cut into world_size runs of about equal elements, each cut
     at the row boundary nearest to k/world_size of the whole."""
@@ -94,7 +99,7 @@ def shard(shapes, world_size):
     return pieces
 
 
-def state_bytes(optimizer):
+def state_bytes(optimizer: Optimizer) -> int:
     """Bytes of the arrays an optimizer keeps as state (for ZeRO: this rank's share)."""
     return sum(v.nbytes for s in optimizer.state.values() for v in s.values() if backend.is_array(v))
 
@@ -134,7 +139,8 @@ class ZeroRedundancyOptimizer(Optimizer):
     gather).
     """
 
-    def __init__(self, params, optimizer_class=AdamW, **defaults):
+    def __init__(self, params: Params, optimizer_class: Callable[..., Optimizer] = AdamW,
+                 **defaults: Any) -> None:
         if not callable(optimizer_class):
             raise TypeError(f"optimizer_class must be an optimizer class (or a function returning "
                             f"an Optimizer), got {type(optimizer_class).__name__}")
@@ -215,7 +221,7 @@ class ZeroRedundancyOptimizer(Optimizer):
         if hasattr(self, "optim"):
             self.optim._check_group(group)
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         if hasattr(self, "optim"):
             raise NotImplementedError("ZeroRedundancyOptimizer partitions its parameters once, at "
                                       "construction: pass every param group to the constructor")
@@ -228,7 +234,7 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     # ======================================================================== stepping
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Step this rank's pieces with the wrapped optimizer, then all-gather every rank's
         updated pieces. Returns closure()'s loss."""
         loss = None
@@ -305,7 +311,7 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     # ======================================================================== saving and loading
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The whole optimizer's state dict, on every rank (collective: every rank must call
         it), in the wrapped optimizer's layout with global parameter indices: the pieces of a
         parameter's state arrays joined along its rows."""
@@ -335,7 +341,7 @@ class ZeroRedundancyOptimizer(Optimizer):
             index += len(g["params"])
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a whole state dict (from state_dict(), at any number of ranks, or from the
         plain optimizer); this rank keeps its share. The layout and the hyperparameters are
         checked here, every rank alike; each rank's share of the state by the wrapped
