@@ -1,4 +1,4 @@
-"""Tracing a rule (optim/trace.py): the rules a tracer refuses, and the CUDA kernel's C body,
+"""Tracing a rule (optim/executor/trace.py): the rules a tracer refuses, and the CUDA kernel's C body,
 compiled here with a C++ compiler and run on the CPU, equal to the rule on NumPy bit for bit."""
 import copy
 import ctypes
@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import optim
-from optim import cuda_kernel, executor
-from optim.trace import Scalars, Traced
+from optim import executor
+from optim.executor import cuda_kernel, numpy_program
+from optim.executor.trace import Traced
+from optim.scalars import Scalars
 
 H = Scalars(lr=0.1, beta=0.9, flag=True)
 
@@ -137,17 +139,15 @@ def test_the_cuda_kernel_body_computes_what_the_rule_computes(name, kw, dtype, t
                 np.testing.assert_array_equal(got, want, err_msg=f"array {k} after step {step}")
 
 
-def test_the_numpy_kernel_writes_in_place_and_refuses_a_swap():
-    from optim import numpy_kernel
-
+def test_the_numpy_program_writes_in_place_and_refuses_a_swap():
     def adamish(theta, g, m, h):
         m = h.beta * m + (1 - h.beta) * g
         return theta - h.lr * m, m
-    source, n_work, n_mask = numpy_kernel.kernel_source(trace(adamish), np.float64)
+    source, n_work, n_mask = numpy_program.program_source(trace(adamish), np.float64)
     assert "out=x2" in source and "out=x0" in source and "copyto" not in source
     assert n_work == 2 and n_mask == 0
 
     def swap(theta, g, m, v, h):
         return theta, v, m
     with pytest.raises(TypeError, match="cannot run in place"):
-        numpy_kernel.kernel_source(trace(swap, 4), np.float64)
+        numpy_program.program_source(trace(swap, 4), np.float64)

@@ -21,7 +21,7 @@ import numpy as np
 from models import plots
 from optim import adam
 from optim.common import bias_corrections
-from optim.trace import Scalars
+from optim.scalars import Scalars
 
 from .common import figure_path, table, verdict
 

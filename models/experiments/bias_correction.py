@@ -20,7 +20,7 @@ from models import plots
 from models.tasks import make_task
 from optim import adam
 from optim.common import bias_corrections
-from optim.trace import Scalars
+from optim.scalars import Scalars
 
 from .common import figure_path, fit, table, val_loss, verdict
 

@@ -1,4 +1,4 @@
-"""The GPU executor: a rule traced into one CuPy ElementwiseKernel (see optim/trace.py).
+"""The GPU form: a rule traced into one CuPy ElementwiseKernel (see trace.py).
 
 The kernel reads every array element once and writes each updated one once: θ and the state
 arrays are the kernel's outputs, bound to the arrays themselves, so the step is in place. It is

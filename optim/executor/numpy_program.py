@@ -1,15 +1,24 @@
-"""The CPU executor without Numba: a rule traced into NumPy ufunc calls that write in place.
+"""The NumPy program (the CPU form without Numba): a rule traced into NumPy ufunc calls that
+write in place.
 
-Called on its own, a rule allocates a new array for every operation. Traced (optim/trace.py),
+Called on its own, a rule allocates a new array for every operation. Traced (trace.py),
 the same operations become `np.multiply(a, b, out=w0)`-style calls into a few work arrays,
 reused as soon as a value is no longer needed, and a result goes straight into its state array
 once the old value has been read for the last time. Run on chunks of 128K elements, the work
 arrays stay in cache. Operations on scalars alone (1 - β1, the bias corrections) run once per
 call, not per element. Same ufuncs, same order, same precision: the rule's results, bit for bit.
 """
+import threading
+
 import numpy as np
 
-from .trace import FUNCTIONS, Sym
+from .trace import FUNCTIONS, Sym, traced
+
+CHUNK = 1 << 17           # elements per NumPy chunk: work arrays of 512 KB (float32), kept per thread
+                          # (not smaller: each ufunc call takes the GIL to start; see docs/benchmarks.md)
+
+_programs = {}            # (Traced, dtype) -> (program, work arrays, bool work arrays, scalar names)
+_local = threading.local()
 
 _UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divide",
            ">": "np.greater", "<": "np.less", ">=": "np.greater_equal", "<=": "np.less_equal",
@@ -18,8 +27,29 @@ _UFUNCS = {"+": "np.add", "-": "np.subtract", "*": "np.multiply", "/": "np.divid
            np.minimum: "np.minimum"}
 
 
-def kernel_source(traced, dtype):
-    """(source of `def kernel(x.., s_.., w.., m..)`, number of work arrays w, of bool ones m)."""
+def products_by_a_number(lines, array_valued, results, last):
+    """The products s * A that may be skipped: s a number of this call, A an array that is not
+    itself a result. When s is exactly 1 (SGD's dampening 1 - τ with τ = 0, an lr of 1), the
+    product is A itself, as x * 1 is x in every bit (signed zeros, infinities and NaN included),
+    and the program tests for it each call instead of multiplying. A must then be kept (not
+    written over) while the product is read: its last read moves to the product's.
+
+    Returns ({product's name: A's name}, the last reads so extended). Walked backwards, so that
+    chains of products extend too."""
+    scaled, last = {}, dict(last)
+    for i in reversed(range(len(lines))):
+        sym, (op, *args) = lines[i]
+        if op == "*" and sym.name in array_valued and sym.name not in results and all(
+                isinstance(a, Sym) for a in args):
+            arrays_in = [a for a in args if a.name in array_valued]
+            if len(arrays_in) == 1:
+                scaled[sym.name] = arrays_in[0].name
+                last[arrays_in[0].name] = max(last[arrays_in[0].name], last.get(sym.name, i))
+    return scaled, last
+
+
+def program_source(traced, dtype):
+    """(source of `def program(x.., s_.., w.., m..)`, number of work arrays w, of bool ones m)."""
     lines, end = traced.lines, len(traced.lines)
     inputs = {name: f"x{name[1:]}" for name in traced.arrays if name}
     array_valued = set(inputs)
@@ -36,18 +66,8 @@ def kernel_source(traced, dtype):
         if isinstance(out, Sym):
             last[out.name] = end
             first_target.setdefault(out.name, k)
-    # s * A with s a number of this call and A an array, not itself a result: when s is exactly
-    # 1 (SGD's 1 - τ with τ = 0), A itself, as x * 1 is x in every bit; A is then kept (not
-    # written over) while the product is read. Reversed, so that chains of them extend too.
-    scaled, read_until = {}, dict(last)  # the product's name -> its array operand
-    for i in reversed(range(end)):
-        sym, (op, *args) = lines[i]
-        if op == "*" and sym.name in array_valued and sym.name not in first_target and all(
-                isinstance(a, Sym) for a in args):
-            arrays_in = [a for a in args if a.name in array_valued]
-            if len(arrays_in) == 1:
-                scaled[sym.name] = arrays_in[0].name
-                last[arrays_in[0].name] = max(last[arrays_in[0].name], last.get(sym.name, i))
+    read_until = dict(last)
+    scaled, last = products_by_a_number(lines, array_valued, first_target, last)
     place = {**inputs, **{f"s_{n}": f"s_{n}" for n in traced.scalars}}  # name -> where it is
     free, count, body, written = {"w": [], "m": []}, {"w": 0, "m": 0}, [], set()
 
@@ -118,13 +138,41 @@ def kernel_source(traced, dtype):
     params = list(inputs.values()) + [f"s_{n}" for n in traced.scalars] + \
         [f"w{j}" for j in range(count["w"])] + [f"m{j}" for j in range(count["m"])]
     source = "\n".join(["import numpy as np", f"T = np.{np.dtype(dtype).name}", "",
-                        f"def kernel({', '.join(params)}):"] + [f"    {s}" for s in body or ["pass"]])
+                        f"def program({', '.join(params)}):"] + [f"    {s}" for s in body or ["pass"]])
     return source + "\n", count["w"], count["m"]
 
 
 def build(traced, dtype):
-    """(kernel function, number of work arrays, number of bool work arrays)."""
-    source, n_work, n_mask = kernel_source(traced, dtype)
+    """(program function, number of work arrays, number of bool work arrays)."""
+    source, n_work, n_mask = program_source(traced, dtype)
     namespace = {}
-    exec(compile(source, "<optim numpy kernel>", "exec"), namespace)
-    return namespace["kernel"], n_work, n_mask
+    exec(compile(source, "<optim numpy program>", "exec"), namespace)
+    return namespace["program"], n_work, n_mask
+
+
+def program(rule, arrays, h):
+    """(program, number of work arrays, of bool ones, its scalars' names) for these present
+    arrays, flags and dtype (cached)."""
+    t, dtype = traced(rule, arrays, h), arrays[0].dtype
+    if (t, dtype) not in _programs:
+        _programs[t, dtype] = (*build(t, dtype), t.scalars)
+    return _programs[t, dtype]
+
+
+def chunk_job(program, views, numbers):
+    """One chunk: the program on these views of the arrays, with this thread's work arrays."""
+    fn, n_work, n_mask, _ = program
+    n, dtype = views[0].size, views[0].dtype
+    fn(*views, *numbers, *[_work(dtype, n, j) for j in range(n_work)],
+       *[_work(np.dtype(bool), n, j) for j in range(n_mask)])
+
+
+def _work(dtype, n, slot):
+    """This thread's work array number `slot` of dtype, n elements (kept for the thread's life)."""
+    arrays = getattr(_local, "work", None)
+    if arrays is None:
+        arrays = _local.work = {}
+    a = arrays.get((dtype, slot))
+    if a is None or a.size < n:
+        a = arrays[(dtype, slot)] = np.empty(max(n, CHUNK), dtype=dtype)
+    return a[:n]
