@@ -35,7 +35,7 @@ def jit_unavailable_reason():
         try:
             import numba
             _jit["numba"], _jit["why_not"] = numba, None
-        except Exception as e:  # not installed, or built for another NumPy
+        except Exception as e:  # noqa: BLE001 (not installed, or built for another NumPy)
             _jit["numba"], _jit["why_not"] = None, (
                 f"Numba is not usable ({type(e).__name__}: {e}); install the fast extra: "
                 "pip install 'minigrad[fast]'")
@@ -73,12 +73,12 @@ def compiled_loop(rule, arrays, h):
                 loop(*args)
                 _compiled[key] = (loop, t.scalars)
                 break
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (whatever fails, the NumPy program runs it)
                 error = e
         else:
             warnings.warn(f"optim: compiling {rule.__module__}.{rule.__name__} for {dtype} failed "
                           f"({type(error).__name__}: {error}); running it as NumPy chunks",
-                          RuntimeWarning)
+                          RuntimeWarning, stacklevel=2)
     return _compiled[key]
 
 
@@ -88,17 +88,20 @@ def chunk_job(loop, views, numbers):
 
 
 def loop_source(t, dtype):
-    """A Python module with one function: the traced rule inside a loop over the elements."""
-    arrays = [f"x{name[1:]}" for name in t.arrays if name]
-    params = arrays + [f"s_{name}" for name in t.scalars]
-    lines = ["import numpy as np", f"T = np.{np.dtype(dtype).name}", "",
-             f"def loop({', '.join(params)}):", f"    for i in range({arrays[0]}.size):"]
-    lines += [f"        {name} = x{name[1:]}[i]" for name in t.arrays if name]
-    lines += [f"        {s}" for s in t.python_body()]
+    """A Python module with one function: the traced rule inside a loop over the elements,
+    its values named and its lines labelled as the rule's (`optim.show(..., form="numba")`)."""
+    arrays = {k: f"{name}_array" for k, name in enumerate(t.arrays) if name}
+    params = list(arrays.values()) + t.scalar_names
+    lines = [f"# {line}" for line in t.header("one loop over the elements, compiled by Numba")]
+    lines += ["import numpy as np", f"T = np.{np.dtype(dtype).name}", "",
+              f"def loop({', '.join(params)}):", f"    for i in range({arrays[0]}.size):"]
+    body = [("element i of each array", f"{t.arrays[k]} = {array}[i]") for k, array in arrays.items()]
+    body += t.python_body()
     for k, out in enumerate(t.outputs):
         if out is not None:
             value = out.name if hasattr(out, "name") else f"T({float(out)!r})"
-            lines.append(f"        x{k}[i] = {value}")
+            body.append(("the new values, into their arrays", f"{arrays[k]}[i] = {value}"))
+    lines += [f"        {s}" for s in t.labelled(body)]
     return "\n".join(lines) + "\n"
 
 

@@ -48,16 +48,41 @@ def products_by_a_number(lines, array_valued, results, last):
     return scaled, last
 
 
+class _Slots:
+    """The program's work arrays: w0, w1, ... (the arrays' dtype) and mask0, ... (bool), each
+    taken when a value is made into it and given back when that value is read for the last
+    time, so that a few of them hold every value."""
+
+    def __init__(self):
+        self.free, self.count, self.kind = {"w": [], "mask": []}, {"w": 0, "mask": 0}, {}
+
+    def take(self, kind):
+        if self.free[kind]:
+            return self.free[kind].pop()
+        name = f"{kind}{self.count[kind]}"
+        self.count[kind] += 1
+        self.kind[name] = kind
+        return name
+
+    def give_back(self, name):
+        kind = self.kind.get(name)  # None: an argument's array, not a work array
+        if kind is not None and name not in self.free[kind]:
+            self.free[kind].append(name)
+
+
 def program_source(traced, dtype):
-    """(source of `def program(x.., s_.., w.., m..)`, number of work arrays w, of bool ones m)."""
+    """(source of `def program(<arrays>, <numbers>, w0.., mask0..)`, number of work arrays w,
+    of bool ones mask). The arrays are named as the rule's arguments (theta, g, m, ...), every
+    value as the rule's variable that held it, and each run of lines is labelled with the rule
+    line it came from (`optim.show(..., form="numpy")` prints it)."""
     lines, end = traced.lines, len(traced.lines)
-    inputs = {name: f"x{name[1:]}" for name in traced.arrays if name}
+    inputs = {name: k for k, name in enumerate(traced.arrays) if name}  # an argument -> its index
     array_valued = set(inputs)
-    for sym, (op, *args) in lines:
+    for sym, (_op, *args) in lines:
         if any(isinstance(a, Sym) and a.name in array_valued for a in args):
             array_valued.add(sym.name)
     last = {}  # name -> index of the last line reading it (end: read when writing results)
-    for i, (sym, (op, *args)) in enumerate(lines):
+    for i, (_sym, (_op, *args)) in enumerate(lines):
         for a in args:
             if isinstance(a, Sym):
                 last[a.name] = i
@@ -68,78 +93,77 @@ def program_source(traced, dtype):
             first_target.setdefault(out.name, k)
     read_until = dict(last)
     scaled, last = products_by_a_number(lines, array_valued, first_target, last)
-    place = {**inputs, **{f"s_{n}": f"s_{n}" for n in traced.scalars}}  # name -> where it is
-    free, count, body, written = {"w": [], "m": []}, {"w": 0, "m": 0}, [], set()
-
-    def operand(a):
-        return place[a.name] if isinstance(a, Sym) else f"T({float(a)!r})"
-
-    reserved = {}  # a product of `scaled` -> the work array it is computed into when s != 1
+    place = dict(zip(inputs, inputs))  # an array value's name -> the array that holds it
+    slots, body, written, reserved = _Slots(), [], set(), {}
 
     def release(args, i):
         for a in args:
-            if not isinstance(a, Sym) or last.get(a.name) != i:
-                continue
-            where = reserved.get(a.name, place[a.name])
-            if where[0] in "wm" and where not in free[where[0]]:
-                free[where[0]].append(where)
+            if isinstance(a, Sym) and last.get(a.name) == i:
+                slots.give_back(reserved.get(a.name, place.get(a.name)))
 
     for i, (sym, (op, *args)) in enumerate(lines):
-        names = [operand(a) for a in args]
-        if sym.name not in array_valued:  # scalars only: once per call
+        names = [_operand(a) for a in args]
+        if sym.name not in array_valued:  # numbers only: once per call
             spelled = f"{names[0]} {op} {names[1]}" if isinstance(op, str) else \
                 FUNCTIONS[op][1].format(*names)
-            body.append(f"{sym.name} = {spelled}")
-            place[sym.name] = sym.name
+            body.append((sym, f"{sym.name} = {spelled}"))
             continue
-        k, pool = first_target.get(sym.name), "m" if sym.is_bool else "w"
+        k, kind = first_target.get(sym.name), "mask" if sym.is_bool else "w"
         if op is not np.where:
             release(args, i)  # an elementwise ufunc may write over its own operand
-        if sym.name in scaled and place[scaled[sym.name]][0] == "w" and read_until[scaled[sym.name]] == i:
-            # s * A, A a work value read here for the last time: scaled in place, unless s is 1
-            s_name = [operand(a) for a in args if a.name != scaled[sym.name]][0]
-            body.append(f"if {s_name} != 1: np.multiply({', '.join(names)}, out={place[scaled[sym.name]]})")
-            place[sym.name] = place[scaled[sym.name]]
+        if sym.name in scaled:
+            statement, place[sym.name] = product_by_a_number(
+                sym, args, scaled[sym.name], place, in_place=read_until[scaled[sym.name]] == i,
+                slots=slots, reserved=reserved)
+            body.append((sym, statement))
             continue
-        if sym.name in scaled:  # s * A: A itself when s is 1, else into a work array
-            if free[pool]:
-                dest = free[pool].pop()
-            else:
-                dest = f"{pool}{count[pool]}"
-                count[pool] += 1
-            s_name = [operand(a) for a in args if a.name != scaled[sym.name]][0]
-            body.append(f"{sym.name} = {place[scaled[sym.name]]} if {s_name} == 1 else "
-                        f"np.multiply({', '.join(names)}, out={dest})")
-            place[sym.name], reserved[sym.name] = sym.name, dest
-            continue
-        if k is not None and last.get(f"a{k}", -1) <= i and op is not np.where:
-            dest = f"x{k}"  # the old value was read for the last time: write the new one there
+        if k is not None and last.get(traced.arrays[k], -1) <= i and op is not np.where:
+            dest = traced.arrays[k]  # the old value was read for the last time: write the new one there
             written.add(k)
-        elif free[pool]:
-            dest = free[pool].pop()
         else:
-            dest = f"{pool}{count[pool]}"
-            count[pool] += 1
+            dest = slots.take(kind)
         if op is np.where:  # where(c, a, b): b, then a where c
-            body += [f"np.copyto({dest}, {names[2]})", f"np.copyto({dest}, {names[1]}, where={names[0]})"]
+            body += [(sym, f"{sym.name} = {dest}"), (sym, f"np.copyto({sym.name}, {names[2]})"),
+                     (sym, f"np.copyto({sym.name}, {names[1]}, where={names[0]})")]
             release(args, i)
         else:
-            body.append(f"{_UFUNCS[op]}({', '.join(names)}, out={dest})")
+            body.append((sym, f"{sym.name} = {_UFUNCS[op]}({', '.join(names)}, out={dest})"))
         place[sym.name] = dest
     copies = [(k, out) for k, out in enumerate(traced.outputs) if out is not None and k not in written]
     # results that are old input values are copied first, before any array is overwritten
     copies.sort(key=lambda c: not (isinstance(c[1], Sym) and c[1].name in inputs))
     moved = {k for k, out in copies if isinstance(out, Sym) and out.name in inputs}
     for k, out in copies:
-        if isinstance(out, Sym) and out.name in inputs and int(out.name[1:]) in moved:
+        if isinstance(out, Sym) and out.name in inputs and inputs[out.name] in moved:
             raise TypeError("a rule that moves one state array's old value into another, itself "
                             "given an old value, cannot run in place")
-        body.append(f"np.copyto(x{k}, {operand(out)})")
-    params = list(inputs.values()) + [f"s_{n}" for n in traced.scalars] + \
-        [f"w{j}" for j in range(count["w"])] + [f"m{j}" for j in range(count["m"])]
-    source = "\n".join(["import numpy as np", f"T = np.{np.dtype(dtype).name}", "",
-                        f"def program({', '.join(params)}):"] + [f"    {s}" for s in body or ["pass"]])
-    return source + "\n", count["w"], count["m"]
+        body.append(("the new values, into their arrays", f"np.copyto({traced.arrays[k]}, {_operand(out)})"))
+    params = list(inputs) + traced.scalar_names + [f"w{j}" for j in range(slots.count["w"])] + \
+        [f"mask{j}" for j in range(slots.count["mask"])]
+    header = [f"# {line}" for line in traced.header(
+        "a NumPy program, run on chunks of the arrays")]
+    source = "\n".join(header + ["import numpy as np", f"T = np.{np.dtype(dtype).name}", "",
+                                 f"def program({', '.join(params)}):"] +
+                        [f"    {s}" for s in traced.labelled(body) or ["pass"]])
+    return source + "\n", slots.count["w"], slots.count["mask"]
+
+
+def product_by_a_number(sym, args, array, place, in_place, slots, reserved):
+    """The statement for s * A, one of products_by_a_number's: A itself when s is 1, else the
+    product into A's own work array (in_place: A is read here for the last time) or into a
+    work array of its own, kept until the product's last read. Returns (statement, where the
+    product is)."""
+    s_name = next(_operand(a) for a in args if a.name != array)
+    names = ", ".join(_operand(a) for a in args)
+    if in_place and slots.kind.get(place[array]) == "w":
+        where = place[array]
+        return f"{sym.name} = {array} if {s_name} == 1 else np.multiply({names}, out={where})", where
+    reserved[sym.name] = dest = slots.take("w")
+    return f"{sym.name} = {array} if {s_name} == 1 else np.multiply({names}, out={dest})", None
+
+
+def _operand(a):
+    return a.name if isinstance(a, Sym) else f"T({float(a)!r})"
 
 
 def build(traced, dtype):

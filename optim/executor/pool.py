@@ -99,7 +99,7 @@ class _Batch:
                 self.running += started
             if started:
                 self.context.copy().run(*job)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (any error of a job is raised by join())
             self.errors.append(e)
         except BaseException as e:  # KeyboardInterrupt, SystemExit: start no more jobs
             self.cancelled = True
@@ -115,7 +115,7 @@ class _Batch:
             with self.lock:
                 self.running -= started
                 self.pending -= 1
-                if not self.pending or self.cancelled and not self.running:
+                if not self.pending or (self.cancelled and not self.running):
                     self.done.notify_all()
 
     def join(self):
