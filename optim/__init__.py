@@ -10,6 +10,7 @@ from .adamax import Adamax
 from .adamw import AdamW
 from .asgd import ASGD
 from .clip import clip_grad_norm_, clip_grad_value_, grad_norm
+from .executor.listing import show as show  # what each form of a rule runs (re-exported)
 from .explain import Explanation, explain, snapshot
 from .groups import param_groups
 from .lamb import LAMB
