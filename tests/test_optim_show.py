@@ -1,6 +1,6 @@
 """optim.show (optim/executor/listing.py): the code each form of a rule runs, its values named
 after the rule's variables and each line under the rule line it came from; what it prints is
-what runs."""
+what runs. And docs/one-step.md, whose code blocks it writes, is not stale."""
 import re
 import subprocess
 import sys
@@ -157,3 +157,15 @@ def test_show_needs_neither_numba_nor_cupy():
                          cwd=ROOT).stdout
     assert "def loop(" in out and "T theta_1 = theta - theta_tmp4;" in out
 
+
+# ============================================================== the page that shows them
+
+def test_the_one_step_page_is_not_stale():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import one_step
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    page = ROOT / "docs" / "one-step.md"
+    assert one_step.regenerate(page.read_text(encoding="utf-8")) == page.read_text(encoding="utf-8"), \
+        "docs/one-step.md is stale: run python tools/one_step.py"
