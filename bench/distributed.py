@@ -12,6 +12,7 @@ shared, loaded machine are noisy: quote them with the machine and the load. docs
 turns the measured step time into a cost model for 8, 64 and 512 ranks.
 """
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -32,7 +33,7 @@ def worker(args):
     import minigrad.nn as nn
     import minigrad.nn.functional as F
     import optim
-    from optim.zero import state_bytes
+    from optim.tools.zero import state_bytes
     rank, n = dist.init()
     rng = np.random.default_rng(0)
     if args.workload == "names":
@@ -40,14 +41,14 @@ def worker(args):
         task = make_task("names")
         model = task.build(0)
         X, y = task.train
-        make = lambda g: optim.AdamW(g, lr=3e-3, weight_decay=1e-2)  # noqa: E731
+        make = functools.partial(optim.AdamW, lr=3e-3, weight_decay=1e-2)  # make(params)
     else:
         mg.manual_seed(0)
         model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                               nn.Linear(512, 10))
         X = rng.standard_normal((4096, 784)).astype(np.float32)
         y = rng.integers(0, 10, 4096)
-        make = lambda g: optim.Adam(g, lr=1e-3)  # noqa: E731
+        make = functools.partial(optim.Adam, lr=1e-3)
     net = dist.DistributedDataParallel(model) if n > 1 else model
     opt = optim.ZeroRedundancyOptimizer(model.parameters(), make) if args.zero else make(model.parameters())
     sampler = dist.DistributedSampler()
@@ -107,7 +108,7 @@ def cost_model(step_ms):
     """Predicted step time at N ranks, each with the per-rank batch that measured step_ms[w]
     alone: T = T_compute + T_allreduce, a ring all-reduce of the gradients taking
     2(N-1)/N * bytes / bandwidth + 2(N-1) * latency (compute and communication not overlapped)."""
-    from optim.zero import rows, shard
+    from optim.tools.zero import rows, shard
     print("| workload | link | N | all-reduce ms | efficiency | Adam state per rank, plain -> ZeRO (largest share) |")
     print("|---|---|---|---|---|---|")
     for w, ms in step_ms.items():
@@ -159,7 +160,7 @@ def main():
     # each rank of 2 computes half the global batch: about half of one rank's step time
     half = {w: 1e3 / statistics.median(r["steps_per_s"] for r in runs) / 2
             for (w, b, n, z), runs in results.items() if n == 1}
-    print(f"\ncost model (per-rank compute from the 1-rank runs, halved): --cost-model "
+    print("\ncost model (per-rank compute from the 1-rank runs, halved): --cost-model "
           + ",".join(f"{w}={ms:.1f}" for w, ms in half.items()) + "\n")
     cost_model(half)
 

@@ -105,6 +105,7 @@ def main():
     args = ap.parse_args()
     baseline = load_baseline(args.baseline) if args.baseline else None
     import torch
+
     from optim import executor
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) * 0.02 for s in shapes()]

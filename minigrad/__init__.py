@@ -1,8 +1,7 @@
 """minigrad: a reverse-mode autograd engine over NumPy (CPU) and CuPy (GPU) arrays."""
 from . import backend, nn, threads
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
-from .backend import (cuda_is_available, get_default_dtype, get_rng_state, manual_seed,
-                      set_default_dtype, set_rng_state)
+from .backend import cuda_is_available, get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
 from .creation import cat, concatenate, ones, randn, stack, tensor, where, zeros
 from .function import Function, enable_grad, is_grad_enabled, no_grad, sum_to
 from .gradcheck import GradcheckError, gradcheck

@@ -7,8 +7,9 @@ As torch.autograd.detect_anomaly. Inside `with mg.detect_anomaly():` (or after
   AnomalyError at once, naming the op, its inputs' shapes, dtypes and value ranges, and the line
   of user code that called it (the first frame outside the minigrad package);
 - backward: an op whose backward turns a finite incoming gradient into a non-finite gradient for
-  one of its inputs (all finite in the forward pass) raises AnomalyError naming the op, the input, and the line of user code that
-  created the op in the forward pass (recorded at creation, only while the mode is on).
+  one of its inputs (all finite in the forward pass) raises AnomalyError naming the op, the
+  input, and the line of user code that created the op in the forward pass (recorded at
+  creation, only while the mode is on).
 
 Only the first non-finite value is reported: an op fed a NaN by an earlier op stays quiet, so the
 error points at the birth, not at the spread. Two gradients that are finite apart but overflow
@@ -22,13 +23,20 @@ on a chain of 4x4 ops about 4x slower, forward and forward + backward (bench/ano
 on a 2-core CPU); on large tensors, the cost of a few extra passes over memory per op. A
 debugging tool: turn it on to find where a NaN comes from, then off.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import sys
 import traceback
+from typing import Any, Literal
 
-from . import backend, function
+from . import backend
+from .backend import Array
 
+# the mode: read once per op by Function.apply and once per backward by Tensor.backward, both of
+# which import this module (it imports neither); set only by the switches below
+enabled = False
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -36,31 +44,32 @@ class AnomalyError(RuntimeError):
     """A NaN or Inf appeared. `op` is the op's class name, `phase` 'forward' or 'backward',
     `where` the user code's frame ('file:line in function'), or None if unknown."""
 
-    def __init__(self, message, op, phase, where):
+    def __init__(self, message: str, op: str, phase: str, where: str | None) -> None:
         super().__init__(message)
         self.op, self.phase, self.where = op, phase, where
 
 
-def is_anomaly_enabled():
+def is_anomaly_enabled() -> bool:
     """True while anomaly detection is on."""
-    return function._detect_anomaly
+    return enabled
 
 
 class set_detect_anomaly:
     """Turn anomaly detection on or off now; as a context manager, the previous mode comes
     back on exit (as torch.autograd.set_detect_anomaly)."""
 
-    def __init__(self, mode):
+    def __init__(self, mode: bool) -> None:
         if not isinstance(mode, bool):
             raise TypeError(f"set_detect_anomaly(mode): mode must be a bool, got {mode!r}")
-        self._prev = function._detect_anomaly
-        function._detect_anomaly = mode
+        global enabled
+        self._prev, enabled = enabled, mode
 
-    def __enter__(self):
+    def __enter__(self) -> set_detect_anomaly:
         return self
 
-    def __exit__(self, *exc):
-        function._detect_anomaly = self._prev
+    def __exit__(self, *exc: object) -> Literal[False]:
+        global enabled
+        enabled = self._prev
         return False
 
 
@@ -68,22 +77,23 @@ class detect_anomaly(contextlib.ContextDecorator):
     """Context manager and decorator: anomaly detection on inside (see the module docstring for
     what it checks and what it costs); the previous mode comes back on exit, also on an error."""
 
-    def _recreate_cm(self):
+    def _recreate_cm(self) -> detect_anomaly:
         return type(self)()  # a fresh one per decorated call, so nested calls restore correctly
 
-    def __enter__(self):
-        self._prev = function._detect_anomaly
-        function._detect_anomaly = True
+    def __enter__(self) -> detect_anomaly:
+        global enabled
+        self._prev, enabled = enabled, True
         return self
 
-    def __exit__(self, *exc):
-        function._detect_anomaly = self._prev
+    def __exit__(self, *exc: object) -> Literal[False]:
+        global enabled
+        enabled = self._prev
         return False
 
 
 # ============================================================================ the checks
 
-def check_forward(fn, xs, y):
+def check_forward(fn: Any, xs: list[Array], y: Array) -> None:
     """Called by Function.apply in anomaly mode: record where `fn` was created (for its
     backward), and raise if it made a non-finite `y` out of finite inputs `xs`."""
     frame = _user_frame()
@@ -102,7 +112,7 @@ def check_forward(fn, xs, y):
         name, "forward", where)
 
 
-def check_backward(fn, gy, gxs):
+def check_backward(fn: Any, gy: Any, gxs: tuple[Any, ...]) -> None:
     """Called by Tensor.backward in anomaly mode after fn.backward(gy) returned gxs: raise if a
     finite gy became a non-finite gradient for one of fn's inputs."""
     if not _all_finite(gy):

@@ -1,11 +1,18 @@
 """Making tensors, and the functions of several tensors: concatenate, stack, where."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import backend, ops
-from .tensor import Tensor, _as_tensor, as_constant
+from .backend import Device
+from .tensor import Operand, Tensor, _as_tensor, as_constant
 
 
-def tensor(data, requires_grad=False, dtype=None, device="cpu"):
+def tensor(data: ArrayLike | Tensor, requires_grad: bool = False, dtype: DTypeLike | None = None,
+           device: Device = "cpu") -> Tensor:
     """A new leaf tensor holding a copy of `data`.
 
     A NumPy/CuPy array keeps its dtype; Python numbers and (nested) lists of floats get the
@@ -28,21 +35,24 @@ def tensor(data, requires_grad=False, dtype=None, device="cpu"):
     return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, device="cpu", requires_grad=False):
+def zeros(*shape: int | tuple[int, ...] | list[int], dtype: DTypeLike | None = None, device: Device = "cpu",
+          requires_grad: bool = False) -> Tensor:
     """A tensor of zeros (default dtype unless given)."""
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     array = np.zeros(shape, dtype=dtype or backend.get_default_dtype())
     return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=None, device="cpu", requires_grad=False):
+def ones(*shape: int | tuple[int, ...] | list[int], dtype: DTypeLike | None = None, device: Device = "cpu",
+         requires_grad: bool = False) -> Tensor:
     """A tensor of ones (default dtype unless given)."""
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     array = np.ones(shape, dtype=dtype or backend.get_default_dtype())
     return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=None, device="cpu", requires_grad=False):
+def randn(*shape: int | tuple[int, ...] | list[int], dtype: DTypeLike | None = None, device: Device = "cpu",
+          requires_grad: bool = False) -> Tensor:
     """Standard normal samples from minigrad's seeded generator (mg.manual_seed).
 
     float32 samples are drawn in float32, using no more memory than the result; they differ
@@ -54,14 +64,14 @@ def randn(*shape, dtype=None, device="cpu", requires_grad=False):
     return Tensor(array, requires_grad=requires_grad)
 
 
-def _tensors(name, tensors):
+def _tensors(name: str, tensors: Iterable[Tensor | ArrayLike]) -> list[Tensor]:
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{name} needs at least one tensor")
     return [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
 
 
-def concatenate(tensors, axis=0):
+def concatenate(tensors: Iterable[Tensor | ArrayLike], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis (torch.cat)."""
     tensors = _tensors("concatenate", tensors)
     ref = tensors[0].shape
@@ -76,7 +86,7 @@ def concatenate(tensors, axis=0):
 cat = concatenate
 
 
-def stack(tensors, axis=0):
+def stack(tensors: Iterable[Tensor | ArrayLike], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis (torch.stack)."""
     tensors = _tensors("stack", tensors)
     for i, t in enumerate(tensors):
@@ -86,7 +96,7 @@ def stack(tensors, axis=0):
     return ops.Stack(axis).apply(*tensors)
 
 
-def where(condition, x, y):
+def where(condition: ArrayLike | Tensor, x: Operand, y: Operand) -> Tensor:
     """Elementwise `x` where `condition` is true, else `y`; gradients flow to x and y. The
     condition is a constant: host data (a NumPy array, a list) goes to x's device, a Tensor or
     GPU array on another device is refused."""

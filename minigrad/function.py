@@ -18,19 +18,25 @@ An op whose result may share its input's memory (reshape, transpose, basic index
 ViewFunction: the result then shares the input's version counter, so a write into either is a
 write into both.
 """
+from __future__ import annotations
+
 import contextlib
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from . import backend
+from . import anomaly, backend
+from .backend import Array, Shape
+
+if TYPE_CHECKING:  # for the hints only: tensor.py imports this module, never the reverse
+    from .tensor import Tensor
 
 _grad_enabled = True
-_detect_anomaly = False  # set by minigrad.anomaly; checked once per op below
 OUTPUT = "output"  # names the op's result where saved_tensor_moved names a tensor
 writes = 0  # in-place writes to any tensor so far: backward skips the check when none came since
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """False inside no_grad()."""
     return _grad_enabled
 
@@ -38,15 +44,15 @@ def is_grad_enabled():
 class _GradMode(contextlib.ContextDecorator):
     enabled = True
 
-    def _recreate_cm(self):
+    def _recreate_cm(self) -> _GradMode:
         return type(self)()  # a fresh one per decorated call, so nested calls restore correctly
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         global _grad_enabled
         self._prev = _grad_enabled
         _grad_enabled = self.enabled
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         global _grad_enabled
         _grad_enabled = self._prev
         return False
@@ -62,7 +68,7 @@ class enable_grad(_GradMode):
     enabled = True
 
 
-def sum_to(g, shape):
+def sum_to(g: Array, shape: Shape) -> Array:
     """Sum a broadcast gradient `g` back down to `shape` (the reverse of broadcasting)."""
     if g.shape == shape:
         return g
@@ -78,20 +84,19 @@ def sum_to(g, shape):
 class Function:
     """Base class of every op. See the module docstring for the protocol."""
 
-    inputs = ()  # the input tensors, recorded only when the graph is built
+    inputs: tuple[Tensor, ...] = ()  # the input tensors, recorded only when the graph is built
     released = False  # True once a backward pass has freed what forward saved
     saves = ()  # per input: the inputs its gradient reads, by index (see the module docstring)
     saves_output = ()  # per input: True when its gradient reads the op's result
 
-    def apply(self, *inputs):
+    def apply(self, *inputs: Tensor) -> Tensor:
         xs = [t._data for t in inputs]
         if len(xs) > 1:
             _check_same_device(type(self).__name__, xs)
         y = self.forward(*xs)
         if type(y) is not np.ndarray and not backend.is_array(y):
             y = backend.get_array_module(*xs).asarray(y)  # NumPy turns 0-d results into scalars
-        if _detect_anomaly:
-            from . import anomaly
+        if anomaly.enabled:
             anomaly.check_forward(self, xs, y)
         if _grad_enabled:
             for t in inputs:
@@ -105,24 +110,24 @@ class Function:
                     return inputs[0]._from_op(y, self)  # Tensor._from_op (see there)
         return inputs[0]._from_op(y, None)
 
-    def forward(self, *xs):
+    def forward(self, *xs: Array) -> Any:  # an array, or a NumPy scalar that apply() wraps
         raise NotImplementedError
 
-    def backward(self, gy):
+    def backward(self, gy: Any) -> tuple[Any, ...]:  # arrays (or RowSparseGrad), None where none
         raise NotImplementedError
 
-    def release(self):
+    def release(self) -> None:
         """Drop everything saved for backward (arrays, inputs) after a backward pass used it,
         so the graph's memory goes now rather than when the output does."""
         self.__dict__.clear()
         self.released = True
 
     @property
-    def needs_input_grad(self):
+    def needs_input_grad(self) -> tuple[bool, ...]:
         return tuple(t.requires_grad for t in self.inputs)
 
 
-def saved_tensor_moved(fn, out):
+def saved_tensor_moved(fn: Function, out: Tensor) -> tuple[int | str, int, int] | None:
     """(which, version now, version saved) for the first tensor that fn's backward will read and
     that was written in place since its forward (`which`: an input's index, or OUTPUT for `out`,
     fn's result), or None. Called by Tensor.backward only once some version has moved."""
@@ -142,7 +147,7 @@ class ViewFunction(Function):
     indexing). When it does, the result shares the input's version counter, as a torch view
     does: a write into either is a write into both, and a backward that saved either sees it."""
 
-    def apply(self, x):
+    def apply(self, x: Tensor) -> Tensor:  # type: ignore[override]  # one input
         out = Function.apply(self, x)
         # a view's .base is the array that owns the memory (NumPy and CuPy); a reshape that had
         # to copy has a private base of its own, and a fancy index none
@@ -152,7 +157,7 @@ class ViewFunction(Function):
         return out
 
 
-def _check_same_device(name, xs):
+def _check_same_device(name: str, xs: list[Array]) -> None:
     kind = type(xs[0])
     for x in xs[1:]:
         if type(x) is not kind:

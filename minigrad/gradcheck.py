@@ -5,6 +5,11 @@ element, and numerically, by central differences (f(x + eps) - f(x - eps)) / 2 e
 element. Both in float64: in float32 the rounding error of the difference quotient (~1e-7 / eps)
 swamps any tolerance worth having, so float32 inputs are refused.
 """
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from . import backend
@@ -26,13 +31,15 @@ def _outputs(fn, inputs):
     return outs
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+def gradcheck(fn: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | Sequence[Any], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Check the gradients of `fn(*inputs)` with respect to every input that requires grad.
 
     Passes when |analytic - numeric| <= atol + rtol * |numeric| for every Jacobian element;
     returns True. Otherwise raises GradcheckError naming the input, the worst element (output
     index and input index), both values and the error; or, when an op's backward returns a
-    gradient of the wrong shape or dtype, the engine's message naming the op, input and shapes. Inputs' data and .grad are left as found.
+    gradient of the wrong shape or dtype, the engine's message naming the op, input and shapes.
+    Inputs' data and .grad are left as found.
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     checked = []
@@ -59,7 +66,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         a, n = analytic[i], numeric[i]
         err = np.abs(a - n)
         excess = err - (atol + rtol * np.abs(n))
-        if excess.size and (excess > 0).any() or not np.isfinite(a).all():
+        if (excess.size and (excess > 0).any()) or not np.isfinite(a).all():
             bad = np.where(np.isfinite(excess), excess, np.inf)
             r, c = np.unravel_index(int(np.argmax(bad)), a.shape)
             out_k, out_idx = _locate_output(outs, r)

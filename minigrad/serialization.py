@@ -23,6 +23,8 @@ module state_dict is a plain safetensors file that PyTorch's `safetensors.torch.
 reads into `load_state_dict`. A safetensors file without minigrad's metadata (saved by PyTorch,
 say) loads as a flat {name: array} dict.
 """
+from __future__ import annotations
+
 import collections
 import hashlib
 import json
@@ -31,10 +33,14 @@ import os
 import stat
 import struct
 import tempfile
+from typing import Any, Union
 
 import numpy as np
 
 from . import backend
+from .backend import Device
+
+Path = Union[str, os.PathLike]  # in the hints: a file name
 
 FORMAT = "minigrad-1"
 MAX_DEPTH = 100  # nesting deeper than this is refused (a cycle, or a hostile file)
@@ -54,7 +60,7 @@ class CheckpointError(ValueError):
 
 # ============================================================================ saving
 
-def save(obj, path):
+def save(obj: Any, path: Path) -> None:
     """Save obj (a state_dict, or nested dicts/lists/tuples of arrays, numbers, strings, bools,
     None) to path, atomically: a temporary file beside it, fsynced, renamed into place.
 
@@ -64,7 +70,7 @@ def save(obj, path):
     write_atomic(path, to_bytes(obj))
 
 
-def to_bytes(obj):
+def to_bytes(obj: Any) -> bytes:
     """The bytes mg.save writes for obj."""
     arrays = {}
     tree = _encode(obj, [], arrays, 0)
@@ -130,7 +136,7 @@ def _name(path, arrays):
     return name
 
 
-def write_atomic(path, data, prefix=None):
+def write_atomic(path: Path, data: bytes, prefix: str | None = None) -> None:
     """Write data to a temporary file beside path, fsync it, rename it over path, fsync the
     directory: a crash leaves either the old file or the new one, never a mix. The temporary
     file's name carries our pid, so a later run can tell a dead writer's leftovers."""
@@ -158,7 +164,7 @@ def write_atomic(path, data, prefix=None):
 
 # ============================================================================ loading
 
-def load(path, map_location=None):
+def load(path: Path, map_location: Device = None) -> Any:
     """Load what mg.save saved. Arrays load onto the CPU, or onto map_location ('cuda', 'cuda:N').
 
     Raises CheckpointError (a ValueError) for a file that is not one: corrupt, truncated,
@@ -238,7 +244,7 @@ def _read_up_to(f, n):
     return b"".join(parts)
 
 
-def from_bytes(data, map_location=None, name="<bytes>"):
+def from_bytes(data: bytes, map_location: Device = None, name: str = "<bytes>") -> Any:
     """The object that to_bytes(obj) encoded; CheckpointError for anything else."""
     device = backend.parse_device(map_location)
     _, meta = _read_header(data, name)
@@ -339,7 +345,7 @@ def _read_arrays(data, name):
     from safetensors.numpy import load as st_load
     try:
         arrays = st_load(bytes(data))
-    except Exception as e:  # the library's own checks, after ours
+    except Exception as e:  # noqa: BLE001 (the library's own checks, after ours: re-raised as ours)
         raise CheckpointError(f"{name}: safetensors refused the file ({type(e).__name__}: {e})") from None
     return {k: np.array(v) for k, v in arrays.items()}  # writable copies, not views of the file
 

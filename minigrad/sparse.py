@@ -9,9 +9,15 @@ One made by hand may repeat a row: the constructor sums the repeats and sorts th
 torch's coalesce() does, so that every optimizer sees each row once (a repeated row would
 otherwise be applied once by an update that writes rows, and summed by one that accumulates).
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import backend
+from .backend import Array, Shape
 
 
 class RowSparseGrad:
@@ -20,7 +26,7 @@ class RowSparseGrad:
     __slots__ = ("indices", "values", "shape")
     __array_ufunc__ = None  # make `ndarray + RowSparseGrad` call our __radd__
 
-    def __init__(self, indices, values, shape):
+    def __init__(self, indices: Array, values: Array, shape: Sequence[int]) -> None:
         """values[j] is the gradient of row indices[j] of a table of `shape`.
 
         indices: a 1-D integer array of rows in [0, shape[0]), in any order, repeats allowed:
@@ -35,7 +41,7 @@ class RowSparseGrad:
         self.indices, self.values, self.shape = indices, values, shape
 
     @classmethod
-    def _coalesced(cls, indices, values, shape):
+    def _coalesced(cls, indices: Array, values: Array, shape: Sequence[int]) -> RowSparseGrad:
         """One from rows already unique and sorted (the library's own, checked where they are
         made): no check, no copy."""
         g = cls.__new__(cls)
@@ -43,7 +49,8 @@ class RowSparseGrad:
         return g
 
     @classmethod
-    def from_rows(cls, indices, rows, shape, exclude=None):
+    def from_rows(cls, indices: Array, rows: Array, shape: Sequence[int], exclude: int | None = None
+                  ) -> RowSparseGrad:
         """Sum `rows` that share an index (repeated lookups), dropping the row `exclude`.
 
         The fast path from Embedding and DistributedDataParallel: indices are the lookups'
@@ -56,35 +63,35 @@ class RowSparseGrad:
         return cls._coalesced(*_coalesce(indices, rows, shape), shape)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.values.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return len(self.shape)
 
     @property
-    def device(self):
+    def device(self) -> str:
         return backend.device_of(self.values)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"RowSparseGrad(shape={self.shape}, rows={self.indices.shape[0]}, "
                 f"dtype={self.dtype}, device='{self.device}')")
 
-    def to_dense(self):
+    def to_dense(self) -> Array:
         xp = backend.get_array_module(self.values)
         dense = xp.zeros(self.shape, dtype=self.values.dtype)
         dense[self.indices] = self.values
         return dense
 
-    def copy(self):
+    def copy(self) -> RowSparseGrad:
         return RowSparseGrad._coalesced(self.indices.copy(), self.values.copy(), self.shape)
 
-    def astype(self, dtype, copy=True):
+    def astype(self, dtype: DTypeLike, copy: bool = True) -> RowSparseGrad:
         return RowSparseGrad._coalesced(self.indices, self.values.astype(dtype, copy=copy),
                                         self.shape)
 
-    def __add__(self, other):
+    def __add__(self, other: RowSparseGrad | Array) -> RowSparseGrad | Array:
         if isinstance(other, RowSparseGrad):
             if other.shape != self.shape:
                 raise ValueError(f"cannot add sparse gradients of shapes {self.shape} and {other.shape}")
@@ -97,13 +104,13 @@ class RowSparseGrad:
 
     __radd__ = __add__
 
-    def __neg__(self):
+    def __neg__(self) -> RowSparseGrad:
         return RowSparseGrad._coalesced(self.indices, -self.values, self.shape)
 
 
 # ============================================================================ checking and summing
 
-def _checked_shape(shape):
+def _checked_shape(shape: Sequence[int]) -> Shape:
     """shape as a tuple of ints: a tuple or list of integers (NumPy's count), not 4.7 (which
     int() would cut to 4), True, or the string "42" (which iterates as 4, 2)."""
     if not isinstance(shape, (tuple, list)) or any(

@@ -11,15 +11,25 @@ versions of the tensors its backward reads; backward() refuses to use one that h
 as torch does. A view (reshape, transpose, basic indexing, detach) shares its base's counter.
 Writing into the raw array (`t.data[...] = v`) bypasses the count, as torch's `.data` does.
 """
+from __future__ import annotations
+
 import math
 import numbers
 import operator
 from collections.abc import Iterable
+from typing import Any, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from . import backend, function, ops, threads
+from . import anomaly, backend, function, ops, threads
+from .backend import Array, Axis, Device, Shape
 from .ops.checks import normalize_axis
+
+# in the hints: the other operand of an operator (a Tensor, a Python number, or an array), and
+# an index (anything NumPy indexes with, a Tensor of indices included)
+Operand = Union["Tensor", float, Array]
+Index = Any
 
 _FLOAT_KINDS = ("f",)
 
@@ -39,7 +49,7 @@ class Tensor:
     __slots__ = ("__weakref__", "_data", "_version_counter", "creator", "grad", "requires_grad")
     __array_priority__ = 100  # make `ndarray + Tensor` call Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False):
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
         if not backend.is_array(data):
             data = np.asarray(data)
         if requires_grad and data.dtype.kind not in _FLOAT_KINDS:
@@ -51,7 +61,7 @@ class Tensor:
         self._version_counter = [0]
 
     @staticmethod
-    def _from_op(data, creator):
+    def _from_op(data: Array, creator: function.Function | None) -> Tensor:
         """A Tensor (never a subclass) holding an op's result. Function.apply reaches it through
         an input, `inputs[0]._from_op`, as function.py does not import this module."""
         t = Tensor.__new__(Tensor)
@@ -62,7 +72,7 @@ class Tensor:
         t._version_counter = [0]
         return t
 
-    def _set_data(self, data):
+    def _set_data(self, data: Array) -> None:
         if not backend.is_array(data):  # a NumPy scalar (x.data.sum()) or array subclass is one
             if not isinstance(data, (np.ndarray, np.generic)):
                 raise TypeError(f"assigned data must be a NumPy or CuPy array, got "
@@ -80,46 +90,46 @@ class Tensor:
     data = property(operator.attrgetter("_data"), _set_data, doc="The raw array (see Tensor).")
 
     @property
-    def _version(self):
+    def _version(self) -> int:
         """How many in-place writes this tensor (or a view sharing its memory) has had."""
         return self._version_counter[0]
 
     # ======================================================================== properties
 
     @property
-    def shape(self):
+    def shape(self) -> Shape:
         return self._data.shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self._data.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self._data.ndim
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self._data.size
 
     @property
-    def device(self):
+    def device(self) -> str:
         return backend.device_of(self._data)
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         return self.creator is None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._data)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                                "use .any() on .data, or compare with `is` for identity")
         return bool(self._data.item())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(backend.to_numpy(self._data), separator=", ", prefix="tensor(")
         extra = "" if self.dtype == backend.get_default_dtype() else f", dtype={self.dtype}"
         if self.device != "cpu":
@@ -128,37 +138,37 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU when it lives there)."""
         return backend.to_numpy(self._data)
 
-    def item(self):
+    def item(self) -> Any:
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self._data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self._data.tolist()
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """A new leaf tensor sharing this tensor's data (and so its version), outside the graph."""
         t = Tensor(self._data)
         t._version_counter = self._version_counter
         return t
 
-    def to(self, device):
+    def to(self, device: Device) -> Tensor:
         """This tensor on `device` ('cpu', 'cuda', 'cuda:N'); differentiable like any op."""
         if backend.parse_device(device) == self.device:
             return self
         return ops.ToDevice(device).apply(self)
 
-    def cpu(self):
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self):
+    def cuda(self) -> Tensor:
         return self.to("cuda")
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.dtype.kind not in _FLOAT_KINDS:
             raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
         self.requires_grad = requires_grad
@@ -166,7 +176,7 @@ class Tensor:
 
     # ======================================================================== autograd
 
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad.
 
         A tensor with one element seeds 1; otherwise pass `grad`, the gradient of a scalar
@@ -214,7 +224,7 @@ class Tensor:
         # 2. apply the chain rule from the output back to the leaves; every gradient an op
         # returns is checked against its input here, once, for every op
         grads, leaves = {id(self): grad}, []
-        detect_anomaly = function._detect_anomaly  # see minigrad/anomaly.py
+        detect_anomaly = anomaly.enabled  # see minigrad/anomaly.py
         writes = function.writes  # in-place writes so far, for the check below
         for t in reversed(order):
             g = grads.pop(id(t), None)
@@ -235,7 +245,6 @@ class Tensor:
                                    f"expected a tuple of {len(fn.inputs)} gradients (None for "
                                    "an input that needs none)")
             if detect_anomaly:
-                from . import anomaly
                 anomaly.check_backward(fn, g, gxs)
             for x, gx in zip(fn.inputs, gxs):
                 if gx is None or not x.requires_grad:
@@ -257,146 +266,146 @@ class Tensor:
                 if t.creator is not None:
                     t.creator.release()
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad = None
 
     # ======================================================================== arithmetic
 
-    def __add__(self, other):
+    def __add__(self, other: Operand) -> Tensor:
         return ops.Add().apply(self, _as_tensor(other, self))
 
-    def __radd__(self, other):
+    def __radd__(self, other: Operand) -> Tensor:
         return ops.Add().apply(_as_tensor(other, self), self)
 
-    def __sub__(self, other):
+    def __sub__(self, other: Operand) -> Tensor:
         return ops.Sub().apply(self, _as_tensor(other, self))
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: Operand) -> Tensor:
         return ops.Sub().apply(_as_tensor(other, self), self)
 
-    def __mul__(self, other):
+    def __mul__(self, other: Operand) -> Tensor:
         return ops.Mul().apply(self, _as_tensor(other, self))
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: Operand) -> Tensor:
         return ops.Mul().apply(_as_tensor(other, self), self)
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Operand) -> Tensor:
         return ops.Div().apply(self, _as_tensor(other, self))
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: Operand) -> Tensor:
         return ops.Div().apply(_as_tensor(other, self), self)
 
-    def __pow__(self, other):
+    def __pow__(self, other: Operand) -> Tensor:
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
             return ops.PowScalar(other).apply(self)
         return ops.Pow().apply(self, _as_tensor(other, self))
 
-    def __rpow__(self, other):
+    def __rpow__(self, other: Operand) -> Tensor:
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
             return ops.RPowScalar(other).apply(self)
         return ops.Pow().apply(_as_tensor(other, self), self)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Operand) -> Tensor:
         other = _as_tensor(other, self)
         _check_matmul(self.shape, other.shape)
         return ops.MatMul().apply(self, other)
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: Operand) -> Tensor:
         other = _as_tensor(other, self)
         _check_matmul(other.shape, self.shape)
         return ops.MatMul().apply(other, self)
 
-    def __neg__(self):
+    def __neg__(self) -> Tensor:
         return ops.Neg().apply(self)
 
-    def __pos__(self):
+    def __pos__(self) -> Tensor:
         return self
 
     # comparisons give boolean tensors outside the graph
-    def __lt__(self, other):
+    def __lt__(self, other: Operand) -> Tensor:
         return Tensor(self._data < _raw(other))
 
-    def __le__(self, other):
+    def __le__(self, other: Operand) -> Tensor:
         return Tensor(self._data <= _raw(other))
 
-    def __gt__(self, other):
+    def __gt__(self, other: Operand) -> Tensor:
         return Tensor(self._data > _raw(other))
 
-    def __ge__(self, other):
+    def __ge__(self, other: Operand) -> Tensor:
         return Tensor(self._data >= _raw(other))
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, as torch
         return Tensor(self._data == _raw(other))
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, as torch
         return Tensor(self._data != _raw(other))
 
     __hash__ = object.__hash__
 
     # ======================================================================== reductions
 
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.Sum(axis, keepdims).apply(self)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.Mean(axis, keepdims).apply(self)
 
-    def max(self, axis=None, keepdims=False):
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Maximum over `axis`; tied elements share the gradient equally (as torch.amax)."""
         return ops.Max(axis, keepdims).apply(self)
 
-    def min(self, axis=None, keepdims=False):
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Minimum over `axis`; tied elements share the gradient equally (as torch.amin)."""
         return ops.Min(axis, keepdims).apply(self)
 
-    def var(self, axis=None, keepdims=False, correction=1):
+    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 1) -> Tensor:
         """Variance dividing by N - correction (default 1, unbiased, as torch.var)."""
         return ops.Var(axis, keepdims, correction).apply(self)
 
-    def argmax(self, axis=None):
+    def argmax(self, axis: int | None = None) -> Tensor:
         return Tensor(self._data.argmax(axis=axis))
 
-    def argmin(self, axis=None):
+    def argmin(self, axis: int | None = None) -> Tensor:
         return Tensor(self._data.argmin(axis=axis))
 
     # ======================================================================== elementwise
 
-    def exp(self):
+    def exp(self) -> Tensor:
         return ops.Exp().apply(self)
 
-    def log(self):
+    def log(self) -> Tensor:
         return ops.Log().apply(self)
 
-    def sqrt(self):
+    def sqrt(self) -> Tensor:
         return ops.Sqrt().apply(self)
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         return ops.Tanh().apply(self)
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         return ops.Sigmoid().apply(self)
 
-    def relu(self):
+    def relu(self) -> Tensor:
         """max(x, 0); the gradient at 0 is 0 (as torch)."""
         return ops.ReLU().apply(self)
 
-    def abs(self):
+    def abs(self) -> Tensor:
         """|x|; the gradient at 0 is 0 (as torch)."""
         return ops.Abs().apply(self)
 
-    def clip(self, min=None, max=None):
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Clamp to [min, max]; the gradient passes where min <= x <= max (as torch.clamp)."""
         return ops.Clip(min, max).apply(self)
 
-    def softmax(self, axis=-1):
+    def softmax(self, axis: int = -1) -> Tensor:
         return ops.Softmax(axis).apply(self)
 
-    def log_softmax(self, axis=-1):
+    def log_softmax(self, axis: int = -1) -> Tensor:
         return ops.LogSoftmax(axis).apply(self)
 
     # ======================================================================== shape
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: int | Shape | list[int]) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         try:
@@ -404,7 +413,7 @@ class Tensor:
         except (ValueError, TypeError) as e:
             raise ValueError(f"cannot reshape a tensor of shape {self.shape} to {shape}: {e}") from None
 
-    def flatten(self, start_axis=0, end_axis=-1):
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         shape = self.shape
         start, end = (normalize_axis("flatten", a, len(shape))
                       for a in (start_axis, end_axis))
@@ -416,16 +425,16 @@ class Tensor:
         # the explicit size, not -1, which is ambiguous when the tensor is empty
         return self.reshape(shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: int | Shape | list[int]) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         return ops.Transpose(axes or None).apply(self)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         return ops.Transpose(None).apply(self)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Index) -> Tensor:
         return ops.GetItem(_raw_index(index)).apply(self)
 
 
@@ -445,7 +454,7 @@ _MODIFIED = (
     "load_state_dict); run backward() first, or compute from a copy. {hint}")
 
 
-def _modified_in_place(fn, out, which, now, then):
+def _modified_in_place(fn: function.Function, out: Tensor, which: int | str, now: int, then: int) -> str:
     """The message for a tensor that `fn` saved and that moved before its backward: the op, which
     of its tensors, its shape and dtype, both versions, and where the op was created if known."""
     name = type(fn).__name__
@@ -462,7 +471,7 @@ def _modified_in_place(fn, out, which, now, then):
                             hint=hint)
 
 
-def increment_version(tensors):
+def increment_version(tensors: object) -> None:
     """Count an in-place write into the array of a tensor (or of each tensor in a list), made
     without a Tensor op: an optimizer's step, Module.load_state_dict, a custom kernel. A backward
     that needs the tensor's old value then raises instead of silently using the new one.
@@ -481,19 +490,19 @@ def increment_version(tensors):
                 function.writes += 1
 
 
-def _describe(g):
+def _describe(g: object) -> str:
     if hasattr(g, "shape") and hasattr(g, "dtype"):
         return f"shape {tuple(g.shape)}, dtype {g.dtype}"
     return f"a {type(g).__name__}"
 
 
-def _fits(gx, x):
+def _fits(gx: Any, x: Tensor) -> bool:
     """A gradient fits an input that requires grad (so is floating) when it has its shape and
     a floating dtype: a tuple compare and a character compare, once per op in backward()."""
     return getattr(gx, "shape", None) == x._data.shape and gx.dtype.kind == "f"
 
 
-def _bad_gradient(fn, gxs):
+def _bad_gradient(fn: function.Function, gxs: tuple[Any, ...]) -> str | None:
     """The message for the first gradient that does not fit its input: the op, the input's
     index, both shapes (or dtypes)."""
     name = type(fn).__name__
@@ -510,11 +519,11 @@ def _bad_gradient(fn, gxs):
                 f"dtype {x.dtype} (expected a floating-point gradient)")
 
 
-def _raw(x):
+def _raw(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-def _as_tensor(x, like):
+def _as_tensor(x: Operand, like: Tensor) -> Tensor:
     """Wrap a Python number or array as a constant; a Python number takes `like`'s dtype."""
     if isinstance(x, Tensor):
         return x
@@ -529,7 +538,7 @@ def _as_tensor(x, like):
                     "an array or a Python number")
 
 
-def _raw_index(index):
+def _raw_index(index: Index) -> Index:
     """Replace Tensors and lists inside an index with raw arrays."""
     if isinstance(index, tuple):
         return tuple(_raw_index(i) for i in index)
@@ -540,7 +549,7 @@ def _raw_index(index):
     return index
 
 
-def _check_matmul(a, b):
+def _check_matmul(a: Shape, b: Shape) -> None:
     if len(a) == 0 or len(b) == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
     k_a = a[-1]
@@ -550,7 +559,7 @@ def _check_matmul(a, b):
                          f"({k_a} columns against {k_b} rows)")
 
 
-def as_constant(x, like, name):
+def as_constant(x: Any, like: Array, name: str) -> Array:
     """x as a raw array on the device of the array `like`, for a value that takes no gradient (a
     condition, a mask, a target, indices): host data (a NumPy array, a list, a number) is moved
     there; a Tensor or a GPU array on another device is refused, naming both devices."""

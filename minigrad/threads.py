@@ -31,8 +31,9 @@ step; it is taken because the alternative (leave it, as NumPy does) makes every 
 a shared machine 3-8x slower, and because it can only lower the thread count, never raise it
 past the BLAS's own choice. `refresh()` looks again, at most every REFRESH_S seconds (a clock
 read otherwise), so that a run adapts when other work starts or stops: Tensor.backward calls
-it, so every training loop does, once a step. It only ever acts in the thread that calls it: changing a BLAS's thread count
-while another thread is inside a product is not safe, so there is no background thread.
+it, so every training loop does, once a step. It only ever acts in the thread that calls it:
+changing a BLAS's thread count while another thread is inside a product is not safe, so there
+is no background thread.
 
 Numerics: a product large enough to be split among threads can round differently with another
 thread count (OpenBLAS 0.3.31: an MLP 784-512-512-10's products do; every bundled task's are bit
@@ -204,7 +205,7 @@ class _LoadMeter:
     """Cores kept busy by other processes: the busy time of this process's cores (/proc/stat)
     less this process's own CPU time, over the time since the previous reading (Linux)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.pid, self.cpus = os.getpid(), _affinity()
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # not on Windows
         self.last = self._read()
@@ -221,7 +222,7 @@ class _LoadMeter:
                    for k in _BUSY_FIELDS)
         return time.monotonic(), busy / self.tick, own.user + own.system
 
-    def others_busy(self):
+    def others_busy(self) -> float | None:
         """Cores the others kept busy since the last reading, or None (too soon, or no /proc)."""
         new = self._read()
         if new is None or self.last is None:
@@ -233,7 +234,7 @@ class _LoadMeter:
         self.last = new
         return max(0.0, busy)
 
-    def runnable_others(self, looks=5, gap_s=0.001):
+    def runnable_others(self, looks: int = 5, gap_s: float = 0.001) -> float | None:
         """Other threads runnable now: /proc/loadavg's count less the one reading it, the least
         of a few looks a millisecond apart (a kernel thread that ran for an instant is not
         load), scaled to this process's share of the CPUs; None without /proc/loadavg."""

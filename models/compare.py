@@ -117,16 +117,16 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
             loss = final_loss(train(task, config, progress=progress, stop_on_nonfinite=False)["metrics"])
             points.append((base * k, loss if math.isfinite(loss) else float("inf")))
         results[name] = points
-        losses = np.array([l for _, l in points])
+        losses = np.array([loss for _, loss in points])
         best = int(np.argmin(losses))
         excess = float(np.mean(losses - losses[best]))
         print(f"{name:10s} {points[best][0]:9.2g} {losses[best]:10.4f} {losses.max():11.4f} {excess:12.4f}  "
-              + " ".join(f"{l:.4g}" for l in losses))
+              + " ".join(f"{loss:.4g}" for loss in losses))
     if out and dist.get_rank() == 0:
         os.makedirs(out, exist_ok=True)
         png = os.path.join(out, f"lr-sweep-{task.name}.png")
         with saving(png):
-            plotted = plots.lr_sweep({n: [(lr, min(l, 10.0)) for lr, l in p] for n, p in results.items()},
+            plotted = plots.lr_sweep({n: [(lr, min(loss, 10.0)) for lr, loss in p] for n, p in results.items()},
                                      png, f"{task.name}: final loss against learning rate")
         if plotted:
             print(f"sweep plot: {png}")

@@ -16,8 +16,9 @@ def load_digits(seed=0, fractions=(0.7, 0.15)):
     parts = [[], [], []]
     for c in range(10):
         idx = rng.permutation(np.flatnonzero(y == c))
-        n1 = int(round(fractions[0] * len(idx)))
-        n2 = n1 + int(round(fractions[1] * len(idx)))
+        # int(): on NumPy 1.x, round() of a NumPy float (fractions may be) is a NumPy float
+        n1 = int(round(fractions[0] * len(idx)))  # noqa: RUF046 (see above)
+        n2 = n1 + int(round(fractions[1] * len(idx)))  # noqa: RUF046 (see above)
         for part, chunk in zip(parts, (idx[:n1], idx[n1:n2], idx[n2:])):
             part.append(chunk)
     out = []

@@ -412,6 +412,6 @@ def _check_optimizer(saved, opt):
     for i, s in state.items():
         for k, v in s.items():
             if not (v is None or isinstance(v, np.ndarray)
-                    or isinstance(v, (int, float)) and not isinstance(v, bool)):
+                    or (isinstance(v, (int, float)) and not isinstance(v, bool))):
                 raise checkpoint.CheckpointError(f"checkpoint optimizer state[{i}][{k!r}]: expected an "
                                                  f"array or a number, got {type(v).__name__}")

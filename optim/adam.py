@@ -31,7 +31,7 @@ import numpy as np
 from .checks import betas, flag, non_negative
 from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
 from .optimizer import Optimizer
-from .trace import Scalars
+from .scalars import Scalars
 
 
 class Adam(Optimizer):
@@ -50,6 +50,7 @@ class Adam(Optimizer):
                        "weight_decay": non_negative, "amsgrad": flag, "maximize": flag,
                        "decoupled_weight_decay": flag}
     symbols = {"m": "exp_avg", "v": "exp_avg_sq", "v_max": "max_exp_avg_sq"}
+    never_negative = ("exp_avg_sq", "max_exp_avg_sq")  # sums and averages of squares: checked when loaded
     lazy_sparse = True
 
     @staticmethod

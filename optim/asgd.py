@@ -19,32 +19,19 @@ Two-meaning conventions, decided as torch: η and μ are updated after the step,
 uses the η computed at t - 1 (the first step uses η = lr, the lr of the group when the state
 is created: a schedule that changes lr reaches η one step late, through η's formula);
 λ shrinks θ with the current η, before the gradient step. torch keeps η and μ as 0-d tensors
-in its default dtype (float32 unless set to float64); here they are Python floats.
+in its default dtype (float32 unless set to float64); here they are Python floats, carried in
+the state ("eta", "mu") from one step to the next.
 """
 import numpy as np
 
-from .common import weight_decay, weight_decay_scalars
-from .optimizer import Optimizer, check
-from .trace import Scalars
-
-
-def update(theta, g, ax, h):
-    """One ASGD step on elements (or arrays): the equations above, in order."""
-    theta, g = weight_decay(theta, g, h)                # maximize; L2 decay
-    theta = theta * (1 - h.lambd * h.eta)               # θ ← θ (1 - λ η)
-    theta = theta - h.eta * g                           # θ ← θ - η g
-    if h.averaging:
-        ax = ax + h.mu * (theta - ax)                   # θ̄ ← θ̄ + μ (θ - θ̄)
-    else:
-        ax = theta                                      # θ̄ ← θ  (μ = 1)
-    return theta, ax
+from .checks import flag, non_negative, real
+from .common import weight_decay, weight_decay_scalars, zeros_like
+from .optimizer import Optimizer
+from .scalars import Scalars
 
 
 class ASGD(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    lazy_sparse = True
-    rule = staticmethod(update)
-    state_arrays = ("ax",)
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0.0,
                  foreach=None, maximize=False, differentiable=False, capturable=False, *,
@@ -54,19 +41,37 @@ class ASGD(Optimizer):
                         capturable=capturable, fused=fused)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)  # lr, weight_decay, alpha >= 0
-        check(group["lambd"] >= 0.0, "lambd", group["lambd"], "lambd >= 0")
+    hyperparameters = {"lr": non_negative, "lambd": non_negative, "alpha": non_negative,
+                       "t0": real, "weight_decay": non_negative, "maximize": flag}
+    symbols = {"theta_bar": "ax"}  # θ̄
+    carried_ranges = {"eta": (lambda v: v >= 0.0, "eta >= 0 (a step size)"),
+                      "mu": (lambda v: 0.0 < v <= 1.0, "0 < mu <= 1 (an averaging weight)")}
+    carry = {"eta": "next_eta", "mu": "next_mu"}  # computed at step t, used at step t + 1
+    lazy_sparse = True
 
-    def _init_state(self, theta, group):
-        return {"step": 0, "eta": float(group["lr"]), "mu": 1.0, "ax": np.zeros_like(theta)}
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """η = lr (the group's, now), μ = 1, θ̄ = 0."""
+        return {"eta": float(group["lr"]), "mu": 1.0, **zeros_like(theta, "ax")}
 
-    def scalars(self, theta, state, group):
+    @staticmethod
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
         """This step uses the η and μ computed at the last one; then the next ones."""
         lr, lambd, alpha = group["lr"], group["lambd"], group["alpha"]
-        state["step"] += 1
-        t, eta, mu = state["step"], state["eta"], state["mu"]
-        state["eta"] = lr / (1 + lambd * lr * t) ** alpha  # η ← lr / (1 + λ lr t)^α
-        state["mu"] = 1 / max(1, t - group["t0"])           # μ ← 1 / max(1, t - t0)
+        eta, mu = state["eta"], state["mu"]
         return Scalars(eta=eta, mu=mu, averaging=mu != 1, lambd=lambd,
+                       next_eta=lr / (1 + lambd * lr * t) ** alpha,  # η ← lr / (1 + λ lr t)^α
+                       next_mu=1 / max(1, t - group["t0"]),          # μ ← 1 / max(1, t - t0)
                        **weight_decay_scalars(group))
+
+    @staticmethod
+    def rule(theta: np.ndarray, g: np.ndarray, theta_bar: np.ndarray, h: Scalars) -> dict:
+        """One ASGD step on elements or arrays (NumPy or CuPy): the equations above, in order."""
+        theta, g = weight_decay(theta, g, h)                # maximize; L2 decay
+        theta = theta * (1 - h.lambd * h.eta)               # θ ← θ (1 - λ η)
+        theta = theta - h.eta * g                           # θ ← θ - η g
+        if h.averaging:
+            theta_bar = theta_bar + h.mu * (theta - theta_bar)  # θ̄ ← θ̄ + μ (θ - θ̄)
+        else:
+            theta_bar = theta                               # θ̄ ← θ  (μ = 1)
+        return dict(theta=theta, theta_bar=theta_bar)

@@ -7,82 +7,113 @@
     for _ in range(5000):
         optim.functional.adam(theta, grad(theta), state, lr=1e-3)   # updates theta and state in place
 
-Hyperparameters are the optimizer class's arguments, with its defaults and its checks (a bad one
-raises ValueError naming it). Each call runs the same definition as the class (its rule through
-optim/executor.py, or its `_update`), so `optim.Adam` and `optim.functional.adam` agree bit for
-bit; the class adds parameter groups, state bookkeeping and state_dict around it. `state` is the
-dict that the class keeps per parameter (optimizer.state[p]), so it can be saved with mg.save.
+`optim.functional.<name>(theta, grad, state, **hyperparameters)` is `step(name, ...)`, for each
+name of `optim.functional.ALGORITHMS`: every declared algorithm (optim/optimizer.py's registry,
+"adam" for optim.Adam, "amsgrad" for optim.AMSGrad) that steps one array alone. Those with a
+step() or checks of a parameter or gradient of their own (Prodigy, whose d reads across
+parameters; schedule-free AdamW; Muon, for matrices; SparseAdam, for sparse gradients) are not.
+
+Each call runs the declaration itself, the class's own parts with no instance made: its
+hyperparameters (the class's arguments and defaults, `defaults_of()`; an argument the class does
+not take is a TypeError, a bad value a ValueError naming it, by the class's own checks), its
+`start_state`, and its rule through optim/executor.py (`task`), its `update_rows` for a sparse
+gradient, or its `update` where the algorithm is not elementwise. So `optim.Adam` and
+`optim.functional.adam` agree bit for bit; the class adds parameter groups, state bookkeeping
+and state_dict around the same parts. `state` is the dict that the class keeps per parameter
+(optimizer.state[p]), so it can be saved with mg.save. (np.ndarray in the signatures stands for
+a CuPy array too.)
 """
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
 from minigrad import backend
 from minigrad.sparse import RowSparseGrad
 
 from . import executor
-from .adabelief import AdaBelief
-from .adadelta import Adadelta
-from .adafactor import Adafactor
-from .adagrad import Adagrad
-from .adam import AMSGrad, Adam
-from .adamax import Adamax
-from .adamw import AdamW
-from .lamb import LAMB
-from .lion import Lion
-from .nadam import NAdam
-from .radam import RAdam
-from .rmsprop import RMSprop
-from .rprop import Rprop
-from .sgd import SGD
-from .yogi import Yogi
+from .optimizer import ALGORITHMS as _REGISTRY
+from .optimizer import Optimizer, _check_rows
 
-ALGORITHMS = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": RMSprop,
-              "adam": Adam, "adamw": AdamW, "amsgrad": AMSGrad, "adamax": Adamax, "nadam": NAdam,
-              "radam": RAdam, "rprop": Rprop, "adafactor": Adafactor, "adabelief": AdaBelief,
-              "lion": Lion, "lamb": LAMB, "yogi": Yogi}
-_configured = {}  # (name, hyperparameters) -> an optimizer holding the one group they make
+_groups: dict = {}  # (name, hyperparameters) -> the checked group they make
+_steps: dict = {}   # name -> optim.functional.<name>
 
 
-def _optimizer(name, hyperparameters):
-    """The class's own constructor builds (and checks) the group, on a placeholder parameter."""
-    if name not in ALGORITHMS:
-        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(ALGORITHMS)}")
+def algorithms() -> dict[str, type]:
+    """{name: class} of the algorithms optim.functional runs, in the registry's order."""
+    return {name: cls for name, cls in _REGISTRY.items() if _runs_alone(cls)}
+
+
+def _runs_alone(cls: type) -> bool:
+    """The generic owner runs it, one parameter at a time: no step(), parameter checks or
+    gradient checks of its own (Prodigy's step couples parameters; Muon takes matrices only)."""
+    return all(getattr(cls, hook) is getattr(Optimizer, hook)
+               for hook in ("step", "add_param_group", "_check_grad"))
+
+
+def _declaration(name: str) -> type:
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
+    if cls is None or not _runs_alone(cls):
+        raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(algorithms())}")
+    return cls
+
+
+def _arguments(cls: type) -> set[str]:
+    """The hyperparameters a user may give: the class's keyword arguments."""
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, params
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _group(name: str, cls: type, hyperparameters: dict) -> dict:
+    """The one parameter group that `hyperparameters` make for the declaration `cls` (without
+    "params"): its declared defaults, then the values given, checked as the class checks them."""
     key = (name, tuple(sorted((k, repr(v)) for k, v in hyperparameters.items())))
-    if key not in _configured:
-        from minigrad.nn import Parameter
-        import numpy as np
-        try:
-            _configured[key] = ALGORITHMS[name]([Parameter(np.zeros(1))], **hyperparameters)
-        except TypeError as e:  # an argument the class does not take
-            raise TypeError(f"optim.functional.{name}: {e}") from None
-    return _configured[key]
+    group = _groups.get(key)
+    if group is None:
+        unknown = [k for k in hyperparameters if k not in _arguments(cls)]
+        if unknown:
+            raise TypeError(f"optim.functional.{name}: {cls.__name__}() got an unexpected keyword "
+                            f"argument {unknown[0]!r}")
+        group = {**cls.defaults_of(), **hyperparameters, **cls.fixed}
+        cls._check_declared(group, dict(group))
+        if len(_groups) > 256:  # a schedule makes a new lr every step
+            _groups.clear()
+        _groups[key] = group
+    return group
 
 
-def init(name, theta, **hyperparameters):
+def init(name: str, theta: np.ndarray, **hyperparameters: Any) -> dict:
     """A fresh state dict for θ under optimizer `name` (the hyperparameters that shape the
     state matter: amsgrad, momentum, centered, initial_accumulator_value, lr for Rprop)."""
-    opt = _optimizer(name, hyperparameters)
+    cls = _declaration(name)
+    group = _group(name, cls, hyperparameters)
     if not backend.is_array(theta) or theta.dtype.kind != "f":
         raise TypeError(f"optim.functional.init: theta must be a floating-point NumPy or CuPy "
                         f"array, got {type(theta).__name__} {getattr(theta, 'dtype', '')}")
-    return opt._init_state(theta, opt.param_groups[0])
+    return cls.start_state(theta, group)
 
 
-def step(name, theta, grad, state, **hyperparameters):
-    """One step of optimizer `name` on θ, in place; `state` comes from init() and is updated."""
-    opt = _optimizer(name, hyperparameters)
-    group = opt.param_groups[0]
-    _check(name, theta, grad, state, elementwise=opt.rule is not None)
+def step(name: str, theta: np.ndarray, grad: np.ndarray | RowSparseGrad, state: dict,
+         **hyperparameters: Any) -> None:
+    """One step of optimizer `name` on θ, in place; `state` comes from init() (or is an empty
+    dict, started here) and is updated. Everything is checked before anything is written."""
+    cls = _declaration(name)
+    group = _group(name, cls, hyperparameters)
+    _check(name, cls, theta, grad, state)
     if not state:  # an empty dict: start it here
-        state.update(opt._init_state(theta, group))
+        state.update(cls.start_state(theta, group))
     if isinstance(grad, RowSparseGrad):
-        if not opt.lazy_sparse:
-            raise TypeError(f"optim.functional.{name} does not take sparse gradients")
-        opt._update_sparse(theta, grad, state, group)
-    elif opt.rule is None:
-        opt._update(theta, grad, state, group)
+        cls.update_rows(theta, grad, state, group)
+    elif cls.rule is None:
+        cls.update(theta, grad, state, group)
     else:
-        executor.run([opt._task(theta, grad, state, group)], reference=group.get("fused") is False)
+        executor.run([cls.task(theta, grad, state, group)], reference=group.get("fused") is False)
 
 
-def _check(name, theta, grad, state, elementwise):
+def _check(name: str, cls: type, theta: Any, grad: Any, state: Any) -> None:
     """Refuse, before anything is written, a gradient that does not fit θ, or a foreign state."""
     where = f"optim.functional.{name}"
     if not backend.is_array(theta) or theta.dtype.kind != "f":
@@ -96,38 +127,44 @@ def _check(name, theta, grad, state, elementwise):
     g_device = grad.device if isinstance(grad, RowSparseGrad) else backend.device_of(grad)
     if g_device != backend.device_of(theta):
         raise ValueError(f"{where}: grad on {g_device}, theta on {backend.device_of(theta)}")
+    if isinstance(grad, RowSparseGrad):
+        if not cls.lazy_sparse:
+            raise TypeError(f"{where} does not take sparse gradients ({cls.dense_only_reason})")
+        _check_rows(where, grad, theta.shape)
     if not isinstance(state, dict):
         raise TypeError(f"{where}: state must be the dict from optim.functional.init, got "
                         f"{type(state).__name__}")
     for k, v in state.items():  # an elementwise rule's state arrays are all shaped like θ
-        if elementwise and backend.is_array(v) and v.shape != theta.shape:
+        if cls.rule is not None and backend.is_array(v) and v.shape != theta.shape:
             raise ValueError(f"{where}: state {k!r} has shape {v.shape}, theta {theta.shape}: "
                              "was it made by init() for this theta?")
 
 
-def _algorithm(name):
-    def update(theta, grad, state, **hyperparameters):
+def _step_function(name: str) -> Callable[..., None]:
+    cls = _declaration(name)
+
+    def update(theta: np.ndarray, grad: np.ndarray | RowSparseGrad, state: dict,
+               **hyperparameters: Any) -> None:
         step(name, theta, grad, state, **hyperparameters)
     update.__name__ = update.__qualname__ = name
-    update.__doc__ = (f"One {ALGORITHMS[name].__name__} step on raw arrays, in place: "
+    update.__module__ = __name__
+    update.__doc__ = (f"One {cls.__name__} step on raw arrays, in place: "
                       f"step({name!r}, theta, grad, state, **hyperparameters). The equations: "
-                      f"help(optim.{ALGORITHMS[name].__name__}).")
+                      f"help(optim.{cls.__name__}).")
     return update
 
 
-sgd = _algorithm("sgd")
-adagrad = _algorithm("adagrad")
-adadelta = _algorithm("adadelta")
-rmsprop = _algorithm("rmsprop")
-adam = _algorithm("adam")
-adamw = _algorithm("adamw")
-amsgrad = _algorithm("amsgrad")
-adamax = _algorithm("adamax")
-nadam = _algorithm("nadam")
-radam = _algorithm("radam")
-rprop = _algorithm("rprop")
-adafactor = _algorithm("adafactor")
-adabelief = _algorithm("adabelief")
-lion = _algorithm("lion")
-lamb = _algorithm("lamb")
-yogi = _algorithm("yogi")
+def __getattr__(name: str) -> Any:
+    """optim.functional.adam and the others: one step function per algorithm; ALGORITHMS."""
+    if name == "ALGORITHMS":
+        return algorithms()
+    if name in _steps:
+        return _steps[name]
+    if name in algorithms():
+        _steps[name] = _step_function(name)
+        return _steps[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"ALGORITHMS"} | set(algorithms()))

@@ -12,17 +12,24 @@ ratio ||θ|| / ||r + λθ||.
     r = m̂ / (sqrt(v̂) + ε)                  eps ε after the bias correction
     u = r + λθ                              weight_decay λ: decoupled, inside the trust ratio
     θ ← θ - lr ||θ|| / ||u|| · u            trust ratio 1 when either norm is 0
+
+Not elementwise: the trust ratio takes the norms of the whole tensor, so the step is an
+`update` hook on the whole parameter, not a rule.
 """
-import math
+from __future__ import annotations
+
+import numpy as np
 
 from minigrad.backend import get_array_module
 
+from .checks import betas, flag, non_negative
+from .common import bias_corrections, zeros_like
 from .optimizer import Optimizer
+from .scalars import Scalars
 
 
 class LAMB(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    dense_only_reason = "its trust ratio needs the norm of the whole tensor"
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, *,
                  maximize=False, fused=None):
@@ -30,21 +37,44 @@ class LAMB(Optimizer):
                         maximize=maximize, fused=fused)
         super().__init__(params, defaults)
 
+    hyperparameters = {"lr": non_negative, "betas": betas, "eps": non_negative,
+                       "weight_decay": non_negative, "maximize": flag}
+    symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
+    rule = None  # not elementwise: see update
+    dense_only_reason = "its trust ratio needs the norm of the whole tensor"
+    decay = "decoupled"  # always: optim.explain's decay column (λθ joins the update, not g)
 
-    def _init_state(self, theta, group):
-        xp = get_array_module(theta)
-        return {"step": 0, "exp_avg": xp.zeros_like(theta), "exp_avg_sq": xp.zeros_like(theta)}
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """m = v = 0."""
+        return zeros_like(theta, "exp_avg", "exp_avg_sq")
 
-    def _update(self, theta, g, state, group):
+    @staticmethod
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """The bias corrections 1 - β1^t and 1 - β2^t."""
+        beta1, beta2 = group["betas"]
+        return Scalars(**bias_corrections(t, beta1, beta2))
+
+    @staticmethod
+    def shrink(group: dict) -> float | None:
+        """optim.explain's decay factor: none, since the trust ratio scales λθ with the rest of
+        the update, so θ shrinks by no one factor per step."""
+        return None
+
+    @classmethod
+    def update(cls, theta: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        """One LAMB step on a whole parameter, in place (NumPy or CuPy arrays): the equations
+        above, in order."""
         xp = get_array_module(theta)
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         g = -g if group["maximize"] else g
-        state["step"] += 1
-        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        h = cls.next_scalars(theta, state, group)       # t advances
+        m, v = state["exp_avg"], state["exp_avg_sq"]
         m[...] = beta1 * m + (1 - beta1) * g            # m ← β1 m + (1-β1) g
         v[...] = beta2 * v + (1 - beta2) * g * g        # v ← β2 v + (1-β2) g²
-        m_hat = m / (1 - beta1 ** t)                    # m̂
-        v_hat = v / (1 - beta2 ** t)                    # v̂
+        m_hat = m / h.bias_correction1                  # m̂
+        v_hat = v / h.bias_correction2                  # v̂
         r = m_hat / (xp.sqrt(v_hat) + eps)              # r = m̂ / (sqrt(v̂) + ε)
         u = r + wd * theta                              # u = r + λθ
         theta_norm = float(xp.linalg.norm(theta.ravel()))

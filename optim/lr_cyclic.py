@@ -3,11 +3,15 @@ the learning rate and, against it, the momentum (or Adam's β1). Part of optim.l
 re-exports them), in a file of their own: they are one idea, the cycle, and the only schedules
 that also set momentum.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .lr_scheduler import (
+from .lr_base import (
     LRS,
     NON_NEGATIVE,
     POSITIVE,
@@ -22,6 +26,7 @@ from .lr_scheduler import (
     _per_group,
     _real,
 )
+from .optimizer import Optimizer
 
 MODES = ("triangular", "triangular2", "exp_range")
 PHASE_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
@@ -73,7 +78,7 @@ class _CyclesMomentum(LRScheduler):
             group.update(values)
         super().__init__(optimizer, last_epoch)
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         """The momenta it sets bypass the optimizer's checks: beta1 in [0, 1), momentum >= 0."""
         if hasattr(self, "optimizer"):  # loading: the optimizer decides which it is
             _check(values["use_beta1"] == ("betas" in self.optimizer.defaults), "use_beta1",
@@ -87,7 +92,7 @@ class _CyclesMomentum(LRScheduler):
             for i, m in enumerate(values[name]):
                 _check(ok(m), f"{name}[{i}]", m, expected)
 
-    def step(self, epoch=None):
+    def step(self, epoch: int | None = None) -> None:
         super().step(epoch)
         momentums = self.momentum_at(self.last_epoch) if self.cycle_momentum else []
         for group, m in zip(self.optimizer.param_groups, momentums):
@@ -104,9 +109,11 @@ class CyclicLR(_CyclesMomentum):
         momentum = max_momentum - (max_momentum - base_momentum) · h(t) · scale(...)
     scale: 1 ('triangular'), 1 / 2^(cycle-1) ('triangular2'), gamma^t ('exp_range'), or scale_fn."""
 
-    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
-                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
-                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, base_lr: float | Sequence[float], max_lr: float | Sequence[float],
+                 step_size_up: float = 2000, step_size_down: float | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum: float | Sequence[float] = 0.8,
+                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1) -> None:
         base_lrs = LRS("base_lr", _per_group("base_lr", optimizer, base_lr), len(_groups(optimizer)))
         up = float(POSITIVE("step_size_up", step_size_up))
         down = up if step_size_down is None else float(NON_NEGATIVE("step_size_down", step_size_down))
@@ -125,7 +132,7 @@ class CyclicLR(_CyclesMomentum):
               "mode": _name, "scale_mode": _one_of("cycle", "iterations"),
               "scale_fn": lambda name, f: f}
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         super()._check_together(values)
         scale_fn = values.get("scale_fn", getattr(self, "scale_fn", None))
         _check(values["mode"] in MODES or scale_fn is not None, "mode", values["mode"],
@@ -143,11 +150,11 @@ class CyclicLR(_CyclesMomentum):
             return h, 1.0
         return h, 1 / (2.0 ** (s - 1)) if self.mode == "triangular2" else self.gamma ** s
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         h, scale = self._height(t)
         return [base + (hi - base) * h * scale for base, hi in zip(self.base_lrs, self.max_lrs)]
 
-    def momentum_at(self, t):
+    def momentum_at(self, t: int) -> list[float]:
         h, scale = self._height(t)
         return [hi - (hi - lo) * h * scale
                 for lo, hi in zip(self.base_momentums, self.max_momentums)]
@@ -162,10 +169,12 @@ class OneCycleLR(_CyclesMomentum):
     initial_lr = max_lr / div_factor, min_lr = initial_lr / final_div_factor. three_phase goes
     back to initial_lr by step 2·pct_start·total_steps - 2 first, then down to min_lr."""
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
-                 pct_start=0.3, anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85,
-                 max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float], total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.85, max_momentum: float | Sequence[float] = 0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
         max_lrs = _Each(POSITIVE)("max_lr", _per_group("max_lr", optimizer, max_lr),
                                   len(_groups(optimizer)))
         if total_steps is None and (epochs is None or steps_per_epoch is None):
@@ -196,7 +205,7 @@ class OneCycleLR(_CyclesMomentum):
     CHECKS = {**_CyclesMomentum.CHECKS, "total_steps": _integer(1),
               "anneal_strategy": _one_of("cos", "linear"), "phases": _phases}
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         super()._check_together(values)
         n, last = values["total_steps"], values["phases"][-1][0]
         _check(last == n - 1, "phases", values["phases"],
@@ -219,11 +228,8 @@ class OneCycleLR(_CyclesMomentum):
             return [b + (a - b) * _half_cos(pct) for a, b in ends]
         return [a + (b - a) * pct for a, b in ends]
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         return self._anneal(t, 1, 2)
 
-    def momentum_at(self, t):
+    def momentum_at(self, t: int) -> list[float]:
         return self._anneal(t, 3, 4)
-
-
-# ============================================================================ on a metric

@@ -11,7 +11,9 @@ exactly 1, so both forms agree. Alone, these match torch's recursion to 1e-14 (f
 steps), except CosineAnnealingLR over many periods: torch's recursion drifts ~3e-16 a step
 (8.8e-13 after 3000 steps at T_max=20); the closed form is the exact one.
 
-CyclicLR and OneCycleLR, which also cycle momentum, are in optim/lr_cyclic.py (imported here).
+CyclicLR and OneCycleLR, which also cycle momentum, are in optim/lr_cyclic.py; LRScheduler, the
+base of them all, with the checks of every argument, in optim/lr_base.py. This module re-exports
+both (`__all__`), so every schedule is `optim.lr_scheduler.<Name>`.
 
 state_dict() is plain data (numbers, strings, bools, None, lists, dicts), for JSON checkpoints;
 like torch's, it leaves out the optimizer and functions (lr_lambda, scale_fn).
@@ -22,246 +24,49 @@ constructor (ValueError or TypeError naming the argument and its value, before t
 touched) and by load_state_dict (naming the entry; a refused state changes nothing). Checks that
 tie several together (WarmupCosine's total_steps > warmup_steps) are `_check_together`.
 """
+from __future__ import annotations
+
 import math
 import numbers
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from .lr_base import (
+    LRS,
+    NON_NEGATIVE,
+    POSITIVE,
+    LRScheduler,
+    _check,
+    _groups,
+    _half_cos,
+    _integer,
+    _milestones,
+    _one_of,
+    _per_group,
+    _real,
+)
+from .lr_cyclic import CyclicLR, OneCycleLR
 from .optimizer import Optimizer, check_real, short_repr
 
-
-def _check(ok, name, value, expected):
-    """Validate an argument: unless ok, say which, its value, and what was expected."""
-    if not ok:
-        raise ValueError(f"Invalid {name}: {short_repr(value)} (expected {expected})")
-
-
-# ============================================================================ checks of values
-# each takes (name, value) and returns the value as a Python number (or as it is), or raises
-
-def _integer(lo):
-    """An integer >= lo (and <= 2**53, exact as a float: schedules compute with floats); NumPy
-    integers count; bools, strings and 2.0 do not."""
-    def check(name, value):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"Invalid {name}: {short_repr(value)} (expected an integer, got "
-                            f"{type(value).__name__})")
-        _check(isinstance(value, numbers.Integral) and lo <= value <= 2 ** 53, name, value,
-               f"an integer >= {lo}" + (" (at most 2**53)" if value > 2 ** 53 else ""))
-        return int(value)
-    return check
-
-
-def _real(ok=None, expected="a finite number"):
-    """A finite real number (inf, nan, 10**400, bools and strings are refused) for which ok holds."""
-    def check(name, value):
-        value = check_real(name, value)
-        _check(ok is None or ok(value), name, value, expected)
-        return value
-    return check
-
-
-def _one_of(*choices):
-    def check(name, value):
-        _check(isinstance(value, str) and value in choices, name, value,
-               " or ".join(map(repr, choices)))
-        return value
-    return check
-
-
-def _flag(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"Invalid {name}: {value!r} (expected True or False)")
-    return value
-
-
-class _Each:
-    """A list with one value per param group, each checked by `check`."""
-
-    def __init__(self, check):
-        self.check = check
-
-    def __call__(self, name, value, n):
-        """n: how many values; a set of counts when more than one fits."""
-        counts = n if isinstance(n, set) else {n}
-        _check(isinstance(value, (list, tuple)) and len(value) in counts, name, value,
-               f"a list of {' or '.join(map(str, sorted(counts)))} values, one per param group")
-        return [self.check(f"{name}[{i}]", v) for i, v in enumerate(value)]
-
-
-def _milestones(name, value):
-    """Step numbers, integers >= 0, in increasing order (a repeated one counts twice)."""
-    _check(isinstance(value, (list, tuple)), name, value, "a list of step numbers")
-    value = [_integer(0)(f"{name}[{i}]", m) for i, m in enumerate(value)]
-    _check(value == sorted(value), name, value, "step numbers in increasing order")
-    return value
-
-
-NON_NEGATIVE = _real(lambda v: v >= 0, "a finite number >= 0")
-POSITIVE = _real(lambda v: v > 0, "a finite number > 0")
-LRS = _Each(NON_NEGATIVE)
-# keys of torch's scheduler state dicts that these schedules compute instead of keeping: a
-# state dict from torch loads without them
-TORCH_ONLY = frozenset({"_step_count", "_get_lr_called_within_step", "_is_initial", "verbose",
-                        "T_cur", "T_i", "_scale_fn_custom", "_scale_fn_ref", "_anneal_func_type",
-                        "_schedule_phases", "mode_worse"})
-
-
-def _groups(optimizer):
-    """optimizer.param_groups, once optimizer is one."""
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-    return optimizer.param_groups
-
-
-def _per_group(name, optimizer, value):
-    """One value per param group: a list as given, or a scalar repeated."""
-    n, many = len(_groups(optimizer)), isinstance(value, (list, tuple))
-    _check(not many or len(value) == n, name, value, f"one value per param group: {n}")
-    return list(value) if many else [value] * n
-
-
-def _half_cos(p):
-    """g(p) = (1 + cos(π p)) / 2, from 1 at p = 0 down to 0 at p = 1."""
-    return (1 + math.cos(math.pi * p)) / 2
-
-
-class LRScheduler:
-    """Base class: base_lrs (each group's initial_lr), last_epoch, and the lrs it set last."""
-
-    # what every number this schedule keeps must be (see the module docstring): the entries
-    # that all schedules keep here, each subclass's own in its CHECKS
-    COMMON_CHECKS = {"last_epoch": _integer(0), "chained": _flag, "base_lrs": LRS, "_last_lr": LRS}
-    CHECKS = {}
-
-    def __init__(self, optimizer, last_epoch=-1):
-        groups = _groups(optimizer)
-        for i, group in enumerate(groups):
-            if last_epoch != -1 and "initial_lr" not in group:
-                raise KeyError(f"param_groups[{i}] has no 'initial_lr': resuming a schedule with "
-                               f"last_epoch={last_epoch} needs the optimizer's state loaded first")
-        self.optimizer, self.last_epoch, self.chained = optimizer, last_epoch, False
-        added = [group for group in groups if "initial_lr" not in group]
-        self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in groups]
-        self._last_lr = list(self.base_lrs)  # what the lr was before this scheduler
-        try:
-            self.step()
-        except BaseException:  # a refused first lr (lr_lambda gave nan): the groups as they were
-            for group in added:
-                del group["initial_lr"]
-            raise
-
-    # ======================================================================== checked values
-    def _set(self, optimizer, last_epoch=-1, **values):
-        """Check a constructor's arguments (values: those it keeps, by attribute), then keep
-        them; first of all, so that a refused one leaves the optimizer as it was."""
-        groups = _groups(optimizer)
-        _integer(-1)("last_epoch", last_epoch)
-        values = {k: self._checked(k, v, len(groups)) for k, v in values.items()}
-        base_lrs = [g.get("initial_lr", g["lr"]) for g in groups]  # what __init__ will take
-        self._check_together({"base_lrs": base_lrs, **values})
-        self.__dict__.update(values)
-
-    def _checked(self, name, value, n_groups):
-        check = {**self.COMMON_CHECKS, **self.CHECKS}[name]
-        return check(name, value, n_groups) if isinstance(check, _Each) else check(name, value)
-
-    def _check_together(self, values):
-        """Checks that tie several values together (values: the attributes, by name)."""
-
-    def _checked_state(self, state_dict):
-        """The entries of a state dict to load, each checked as the constructor checks it;
-        raises naming the entry (and the scheduler) for anything this schedule would not keep."""
-        name = type(self).__name__
-        if not isinstance(state_dict, dict):
-            raise ValueError(f"{name}.load_state_dict expects a dict (from state_dict()), got a "
-                            f"{type(state_dict).__name__}")
-        current = self.state_dict()
-        unknown = sorted(str(k) for k in state_dict if k not in current and k not in TORCH_ONLY)
-        if unknown:
-            raise ValueError(f"{name}.load_state_dict: entries {unknown} are not a {name}'s; it "
-                             f"keeps {sorted(current)}")
-        # a list per group: as many values as this one's, or as the optimizer has groups now
-        # (a group added after the schedule was made, before or after its state was saved)
-        n = len(self.optimizer.param_groups)
-        try:
-            new = {k: self._checked(k, v, {n, len(current[k])} if isinstance(current[k], list) else n)
-                   for k, v in state_dict.items() if k in current}
-            self._check_together({**current, **new})
-        except (TypeError, ValueError) as e:  # one kind for every fault of a loaded state
-            raise ValueError(f"{name}.load_state_dict: {e}") from None
-        return new
-
-    # ======================================================================== the schedule
-    def lr_at(self, t):
-        """The closed form: each group's lr at step t."""
-        raise NotImplementedError
-
-    def chained_lr(self, t):
-        """The recursive form, from each group's current lr; schedules that torch does not chain
-        (LambdaLR, SGDR, WarmupCosine, the cyclic ones) keep lr_at(t)."""
-        return self.lr_at(t)
-
-    def step(self, epoch=None):
-        """Move to step last_epoch + 1 (or jump to `epoch`, by the closed form)."""
-        groups = self.optimizer.param_groups
-        t = self.last_epoch + 1 if epoch is None else _integer(0)("epoch", epoch)
-        moved = any(g["lr"] != lr for g, lr in zip(groups, self._last_lr))  # by another hand
-        chained = epoch is None and (self.chained or moved)  # for good, unless jumping
-        lrs = self._checked_lrs(t, self.chained_lr if chained else self.lr_at)
-        for group, lr in zip(groups, lrs):
-            group["lr"] = lr
-        self.chained, self.last_epoch, self._last_lr = chained, t, [group["lr"] for group in groups]
-
-    def _checked_lrs(self, t, form):
-        """form(t), each group's lr at step t, once each is a finite number (a lr_lambda giving
-        nan or a string, or gamma**t past the largest float, would reach the step; the sign
-        is not checked: schedules side by side go below 0 where torch's do). ValueError
-        naming the schedule, step and group, before any group is written."""
-        name = type(self).__name__
-        try:
-            lrs = form(t)
-        except (OverflowError, ZeroDivisionError, TypeError) as e:
-            raise ValueError(f"{name}.step: the lr at step {t} cannot be computed "
-                             f"({type(e).__name__}: {e})") from None
-        for i, lr in enumerate(lrs):
-            try:
-                ok = not isinstance(lr, bool) and isinstance(lr, numbers.Real) and math.isfinite(lr)
-            except OverflowError:  # an int beyond the largest float
-                ok = False
-            if not ok:
-                raise ValueError(f"{name}.step: the lr of param group {i} at step {t} would be "
-                                 f"{short_repr(lr)}; a learning rate is a finite number")
-        return [float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, numbers.Integral)
-                else lr for lr in lrs]
-
-    def get_last_lr(self):
-        """The learning rates the last step set, one per group."""
-        return self._last_lr
-
-    def state_dict(self):
-        """Every attribute but the optimizer, functions and child schedulers: plain data."""
-        return {k: v for k, v in self.__dict__.items()
-                if k not in ("optimizer", "lr_lambdas", "scale_fn", "_schedulers")}
-
-    def load_state_dict(self, state_dict):
-        """Restore a state from state_dict(), every entry checked first (as the constructor
-        checks its arguments): a refused one (ValueError naming it, whatever was wrong with it)
-        changes nothing. Entries it leaves out keep their values."""
-        self.__dict__.update(self._checked_state(state_dict))
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
+           "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "MultiplicativeLR",
+           "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR", "WarmupCosine"]
 
 
 # ============================================================================ multiplicative
 class LambdaLR(LRScheduler):
     """lr_at(t) = base_lr · lr_lambda(t); a list gives one lr_lambda per group."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
         self.lr_lambdas = _per_group("lr_lambda", optimizer, lr_lambda)
         for i, f in enumerate(self.lr_lambdas):
             if not callable(f):
                 raise TypeError(f"lr_lambda[{i}] should be a function, got {type(f).__name__}")
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         return [base * f(t) for f, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
@@ -270,7 +75,7 @@ class MultiplicativeLR(LambdaLR):
     defined by its recursion. As a later phase of SequentialLR it goes on from the previous
     phase's lr (torch also multiplies by lr_lambda(0))."""
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         return [g["lr"] * f(t) if t > 0 else g["lr"]
                 for f, g in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
@@ -282,10 +87,10 @@ class _Factor(LRScheduler):
 
     eta_min = 0.0
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         return [self.eta_min + (base - self.eta_min) * self.f(t) for base in self.base_lrs]
 
-    def chained_lr(self, t):
+    def chained_lr(self, t: int) -> list[float]:
         lo, now, before = self.eta_min, self.f(t), (self.f(t - 1) if t > 0 else 1.0)
         lrs = [g["lr"] for g in self.optimizer.param_groups]
         if now == before:  # also when both are 0
@@ -300,11 +105,11 @@ class StepLR(_Factor):
 
     CHECKS = {"step_size": _integer(1), "gamma": POSITIVE}
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, step_size=step_size, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.gamma ** (t // self.step_size)
 
 
@@ -314,13 +119,14 @@ class MultiStepLR(_Factor):
 
     CHECKS = {"milestones": _milestones, "gamma": POSITIVE}
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
         if hasattr(milestones, "__iter__") and not isinstance(milestones, str):  # any order
             milestones = sorted(milestones, key=lambda m: m if isinstance(m, numbers.Real) else 0)
         self._set(optimizer, last_epoch, milestones=milestones, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.gamma ** bisect_right(self.milestones, t)
 
 
@@ -330,11 +136,12 @@ class ConstantLR(_Factor):
     CHECKS = {"factor": _real(lambda v: 0 <= v <= 1, "0 <= factor <= 1"),
               "total_iters": _integer(0)}
 
-    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, factor=factor, total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.factor + (t >= self.total_iters) * (1 - self.factor)
 
 
@@ -346,13 +153,13 @@ class LinearLR(_Factor):
               "end_factor": _real(lambda v: 0 <= v <= 1, "0 <= end_factor <= 1"),
               "total_iters": _integer(1)}
 
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
-                 last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, start_factor=start_factor, end_factor=end_factor,
                   total_iters=total_iters)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         delta = self.end_factor - self.start_factor
         return self.start_factor + delta * min(self.total_iters, t) / self.total_iters
 
@@ -362,11 +169,11 @@ class ExponentialLR(_Factor):
 
     CHECKS = {"gamma": POSITIVE}
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, gamma=gamma)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return self.gamma ** t
 
 
@@ -375,11 +182,12 @@ class PolynomialLR(_Factor):
 
     CHECKS = {"total_iters": _integer(1), "power": NON_NEGATIVE}
 
-    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, total_iters=total_iters, power=power)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return (1.0 - min(self.total_iters, t) / self.total_iters) ** self.power
 
 
@@ -390,11 +198,11 @@ class CosineAnnealingLR(_Factor):
 
     CHECKS = {"T_max": POSITIVE, "eta_min": NON_NEGATIVE}
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, T_max=T_max, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
-    def f(self, t):
+    def f(self, t: int) -> float:
         return _half_cos(t / self.T_max)
 
 
@@ -405,11 +213,12 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     CHECKS = {"T_0": _integer(1), "T_mult": _integer(1), "eta_min": NON_NEGATIVE}
 
-    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, t):
+    def lr_at(self, t: int) -> list[float]:
         T_cur, T_i = (t % self.T_0 if self.T_mult == 1 else t), self.T_0
         while T_cur >= T_i:  # whole cycles off, so that restarts land exactly
             T_cur, T_i = T_cur - T_i, T_i * self.T_mult
@@ -427,18 +236,19 @@ class WarmupCosine(LRScheduler):
 
     CHECKS = {"warmup_steps": _integer(0), "total_steps": _integer(1), "min_lr": NON_NEGATIVE}
 
-    def __init__(self, optimizer, warmup_steps, total_steps, min_lr=0.0, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr: float = 0.0,
+                 last_epoch: int = -1) -> None:
         self._set(optimizer, last_epoch, warmup_steps=warmup_steps, total_steps=total_steps,
                   min_lr=min_lr)
         super().__init__(optimizer, last_epoch)
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         W, T, lo = values["warmup_steps"], values["total_steps"], values["min_lr"]
         _check(T > W, "total_steps", T, f"an integer > warmup_steps = {W}")
         for i, base in enumerate(values["base_lrs"]):  # decay to min_lr, not up to it
             _check(lo <= base, "min_lr", lo, f"<= the lr of every param group (group {i}: {base})")
 
-    def lr_at(self, s):
+    def lr_at(self, s: int) -> list[float]:
         W, T, lo = self.warmup_steps, self.total_steps, self.min_lr
         if s < W:
             return [base * (s + 1) / W for base in self.base_lrs]
@@ -465,8 +275,9 @@ class ReduceLROnPlateau(LRScheduler):
               "cooldown_counter": _integer(0), "num_bad_epochs": _integer(0),
               "best": _best}
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float | Sequence[float] = 0, eps: float = 1e-8) -> None:
         self._set(optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold,
                   threshold_mode=threshold_mode, cooldown=cooldown, eps=eps,
                   min_lrs=_per_group("min_lr", optimizer, min_lr))
@@ -481,7 +292,7 @@ class ReduceLROnPlateau(LRScheduler):
             return a < best * (1.0 - eps) if rel else a < best - eps
         return a > best * (eps + 1.0) if rel else a > best + eps
 
-    def step(self, metrics):
+    def step(self, metrics: float) -> None:  # type: ignore[override]  # takes the metric
         try:  # nan counts as no improvement, as in torch
             current, groups = float(metrics), self.optimizer.param_groups
         except (TypeError, ValueError):
@@ -514,7 +325,7 @@ class _Combination(LRScheduler):
 
     CHECKS = {"_milestones": _milestones}
 
-    def __init__(self, optimizer, schedulers):
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler]) -> None:
         _check(isinstance(schedulers, (list, tuple)) and schedulers, "schedulers", schedulers,
                "a list of at least one scheduler")
         for i, s in enumerate(schedulers):
@@ -527,10 +338,10 @@ class _Combination(LRScheduler):
         self.optimizer, self._schedulers = optimizer, list(schedulers)
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "_schedulers": [s.state_dict() for s in self._schedulers]}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Every scheduler's state and its own, each checked before any is loaded."""
         name = type(self).__name__
         children = state_dict.get("_schedulers") if isinstance(state_dict, dict) else None
@@ -547,7 +358,8 @@ class _Combination(LRScheduler):
 class SequentialLR(_Combination):
     """schedulers[i] runs from milestones[i-1] (or 0) on, starting at its own step 0."""
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
+                 last_epoch: int = -1) -> None:
         super().__init__(optimizer, schedulers)
         _integer(-1)("last_epoch", last_epoch)
         milestones = _milestones("milestones", milestones)
@@ -559,12 +371,12 @@ class SequentialLR(_Combination):
         self._schedulers[bisect_right(self._milestones, 0)].step(0)
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
-    def _check_together(self, values):
+    def _check_together(self, values: dict[str, Any]) -> None:
         n = len(self._schedulers)
         _check(len(values["_milestones"]) == n - 1, "_milestones", values["_milestones"],
                f"one fewer than the {n} schedulers")
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # steps its schedulers
         self.last_epoch += 1
         i = bisect_right(self._milestones, self.last_epoch)
         starts = i > 0 and self._milestones[i - 1] == self.last_epoch
@@ -575,15 +387,13 @@ class SequentialLR(_Combination):
 class ChainedScheduler(_Combination):
     """Steps every scheduler at every step; the chainable ones compound (see `chained_lr`)."""
 
-    def __init__(self, schedulers, optimizer=None):
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
         if optimizer is None and isinstance(schedulers, (list, tuple)) and schedulers:
             optimizer = getattr(schedulers[0], "optimizer", None)
         super().__init__(optimizer, schedulers)
 
-    def step(self):
+    def step(self) -> None:  # type: ignore[override]  # steps its schedulers
         for s in self._schedulers:
             s.step()
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-
-from .lr_cyclic import CyclicLR, OneCycleLR  # noqa: E402  (they build on LRScheduler above)

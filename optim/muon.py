@@ -19,19 +19,48 @@ B ← μ B + g). torch runs Newton-Schulz in bfloat16 (Keller Jordan's speed cho
 here it runs in the parameter's dtype, so float64 parameters get a float64 orthogonalization.
 The iteration does not converge to UVᵀ exactly: its coefficients trade accuracy for speed, and
 the singular values end near 1 (about 0.7 to 1.2), not at 1; very small ones may stay small.
+
+Not elementwise: O is a matrix function of the whole U, so the step is an `update` hook on the
+whole parameter, not a rule. Like torch's, it keeps no step count.
 """
+from __future__ import annotations
+
 import math
+
+import numpy as np
 
 from minigrad.backend import get_array_module
 
-from .optimizer import Optimizer, check, check_real
+from .checks import check, check_real, flag, non_negative
+from .common import zeros_like
+from .optimizer import Optimizer
 
 ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
 
 
+def _ns_coefficients(name: str, value: object) -> tuple:
+    """(a, b, c): three finite real numbers."""
+    check(isinstance(value, (tuple, list)) and len(value) == 3, name, value, "three numbers (a, b, c)")
+    return tuple(check_real(f"{name}[{i}]", c) for i, c in enumerate(value))
+
+
+def _ns_steps(name: str, value: object) -> int:
+    """k: an integer 0 <= k < 100."""
+    check(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 100,
+          name, value, "an integer 0 <= ns_steps < 100")
+    return value
+
+
+def _adjust_lr_fn(name: str, value: object) -> str | None:
+    """None, "original" or "match_rms_adamw" (torch's message)."""
+    if value not in ADJUST_LR_FNS:
+        raise ValueError(f"Adjust learning rate function {value} is not supported (adjust_lr_fn: "
+                         "expected None, 'original' or 'match_rms_adamw')")
+    return value
+
+
 class Muon(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    dense_only_reason = "it orthogonalizes the whole matrix"
 
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5,
@@ -41,6 +70,15 @@ class Muon(Optimizer):
                         adjust_lr_fn=adjust_lr_fn)
         super().__init__(params, defaults)
 
+    hyperparameters = {"lr": non_negative, "weight_decay": non_negative, "momentum": non_negative,
+                       "nesterov": flag, "ns_coefficients": _ns_coefficients, "eps": non_negative,
+                       "ns_steps": _ns_steps, "adjust_lr_fn": _adjust_lr_fn}
+    symbols = {"B": "momentum_buffer"}
+    counts_steps = False  # torch's Muon keeps no step count
+    rule = None  # not elementwise: see update
+    dense_only_reason = "it orthogonalizes the whole matrix"
+    decay = "decoupled"  # always: optim.explain's decay column (θ shrinks by 1 - lr λ)
+
     def add_param_group(self, param_group):
         super().add_param_group(param_group)
         for p in self.param_groups[-1]["params"]:
@@ -49,23 +87,15 @@ class Muon(Optimizer):
                 raise ValueError("Muon only supports 2D parameters whereas we found a parameter "
                                  f"with size: {tuple(p.shape)}; optimize it with AdamW")
 
-    def _check_group(self, group):
-        super()._check_group(group)  # lr, eps, weight_decay, momentum >= 0
-        fn, steps, coefficients = group["adjust_lr_fn"], group["ns_steps"], group["ns_coefficients"]
-        if fn not in ADJUST_LR_FNS:
-            raise ValueError(f"Adjust learning rate function {fn} is not supported (adjust_lr_fn: "
-                             "expected None, 'original' or 'match_rms_adamw')")
-        check(isinstance(steps, int) and not isinstance(steps, bool) and 0 <= steps < 100,
-              "ns_steps", steps, "an integer 0 <= ns_steps < 100")
-        check(isinstance(coefficients, (tuple, list)) and len(coefficients) == 3,
-              "ns_coefficients", coefficients, "three numbers (a, b, c)")
-        group["ns_coefficients"] = tuple(check_real(f"ns_coefficients[{i}]", c)
-                                         for i, c in enumerate(coefficients))
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """B = 0."""
+        return zeros_like(theta, "momentum_buffer")
 
-    def _init_state(self, theta, group):
-        return {"momentum_buffer": get_array_module(theta).zeros_like(theta)}
-
-    def _update(self, theta, g, state, group):
+    @staticmethod
+    def update(theta: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        """One Muon step on a whole matrix, in place (NumPy or CuPy arrays): the equations
+        above, in order."""
         lr, wd, mu = group["lr"], group["weight_decay"], group["momentum"]
         B = state["momentum_buffer"]
         B[...] = mu * B + (1 - mu) * g                    # B ← μ B + (1 - μ) g
@@ -75,7 +105,7 @@ class Muon(Optimizer):
         theta -= adjusted_lr(lr, group["adjust_lr_fn"], theta.shape) * O  # θ ← θ - lr' O
 
 
-def newton_schulz(U, ns_coefficients, ns_steps, eps):
+def newton_schulz(U: np.ndarray, ns_coefficients: tuple, ns_steps: int, eps: float) -> np.ndarray:
     """O = NS_k(U): k quintic Newton-Schulz steps towards the orthogonal factor of U."""
     xp = get_array_module(U)
     a, b, c = ns_coefficients
@@ -88,7 +118,7 @@ def newton_schulz(U, ns_coefficients, ns_steps, eps):
     return X.T if tall else X
 
 
-def adjusted_lr(lr, adjust_lr_fn, shape):
+def adjusted_lr(lr: float, adjust_lr_fn: str | None, shape: tuple) -> float:
     """lr': the same update RMS across matrix shapes ("original"), or AdamW's ("match_rms_adamw")."""
     rows, cols = shape
     if adjust_lr_fn == "match_rms_adamw":

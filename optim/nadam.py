@@ -7,7 +7,7 @@ Dozat (2016), "Incorporating Nesterov Momentum into Adam", with the momentum sch
     θ ← θ (1 - lr λ)                    weight_decay λ with decoupled_weight_decay
     g ← g + λθ                          weight_decay λ otherwise: L2
     μ_t = β1 (1 - 0.5 · 0.96^(t ψ));  μ_{t+1} likewise
-    Π_t = Π_{t-1} μ_t                    the product of the μ's (state "mu_product")
+    Π_t = Π_{t-1} μ_t                    the product of the μ's (state "mu_product", Π_0 = 1)
     m ← β1 m + (1 - β1) g
     v ← β2 v + (1 - β2) g²
     d = sqrt(v / (1 - β2^t)) + ε         eps ε after bias-correcting v
@@ -18,27 +18,14 @@ step of the parameter; weight decay reaches touched rows only.
 """
 import numpy as np
 
-from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros
+from .checks import betas, flag, non_negative
+from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
 from .optimizer import Optimizer
-from .trace import Scalars
-
-
-def update(theta, g, m, v, h):
-    """One NAdam step on elements (or arrays): the equations above, in order."""
-    theta, g = weight_decay(theta, g, h)                        # maximize; decoupled or L2 decay
-    m = h.beta1 * m + (1 - h.beta1) * g                         # m ← β1 m + (1-β1) g
-    v = h.beta2 * v + (1 - h.beta2) * g * g                     # v ← β2 v + (1-β2) g²
-    d = np.sqrt(v / h.bias_correction2) + h.eps                 # d = sqrt(v̂) + ε
-    theta = theta - h.lr * (1 - h.mu) / (1 - h.mu_product) * g / d               # the gradient's share
-    theta = theta - h.lr * h.mu_next / (1 - h.mu_product * h.mu_next) * m / d    # the momentum's share
-    return theta, m, v
+from .scalars import Scalars
 
 
 class NAdam(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    lazy_sparse = True
-    rule = staticmethod(update)
-    state_arrays = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, maximize=False, fused=None,
@@ -49,15 +36,47 @@ class NAdam(Optimizer):
                         fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _init_state(self, theta, group):
-        return {**zeros(theta, *self.state_arrays), "mu_product": 1.0}
+    hyperparameters = {"lr": non_negative, "betas": betas, "eps": non_negative,
+                       "weight_decay": non_negative, "momentum_decay": non_negative,
+                       "decoupled_weight_decay": flag, "maximize": flag}
+    symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
+    carried_ranges = {"mu_product": (lambda v: 0.0 <= v <= 1.0, "0 <= mu_product <= 1 (a product of momenta)")}
+    carry = {"mu_product": "mu_product"}  # Π_t, kept in the state from step to step
+    lazy_sparse = True
 
-    def scalars(self, theta, state, group):
-        state["step"] += 1
-        t, (beta1, beta2), psi = state["step"], group["betas"], group["momentum_decay"]
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """m = v = 0, and the empty product Π_0 = 1."""
+        return {**zeros_like(theta, "exp_avg", "exp_avg_sq"), "mu_product": 1.0}
+
+    @staticmethod
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
+        (beta1, beta2), psi = group["betas"], group["momentum_decay"]
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))                  # μ_t
-        state["mu_product"] *= mu                                   # Π_t = Π_{t-1} μ_t
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], mu=mu,
                        mu_next=beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi)),  # μ_{t+1}
-                       mu_product=state["mu_product"],
+                       mu_product=state["mu_product"] * mu,         # Π_t = Π_{t-1} μ_t
                        **bias_corrections(t, beta1, beta2), **weight_decay_scalars(group))
+
+    @staticmethod
+    def rule(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+             h: Scalars) -> dict:
+        """One NAdam step on elements or arrays (NumPy or CuPy): the equations above, in order."""
+        theta, g = weight_decay(theta, g, h)                        # maximize; decoupled or L2 decay
+        m = h.beta1 * m + (1 - h.beta1) * g                         # m ← β1 m + (1-β1) g
+        v = h.beta2 * v + (1 - h.beta2) * g * g                     # v ← β2 v + (1-β2) g²
+        d = np.sqrt(v / h.bias_correction2) + h.eps                 # d = sqrt(v̂) + ε
+        theta = theta - h.lr * (1 - h.mu) / (1 - h.mu_product) * g / d               # the gradient's share
+        theta = theta - h.lr * h.mu_next / (1 - h.mu_product * h.mu_next) * m / d    # the momentum's share
+        return dict(theta=theta, m=m, v=v)
+
+    step_size_rule = "lr/(√v̂+ε)"
+
+    @staticmethod
+    def explain(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+                h: Scalars) -> dict:
+        """The per-element step size lr / (sqrt(v̂) + ε) and the step's μ_t and Π_t. No update:
+        the step's gradient share needs the gradient it took, which the state does not keep."""
+        step_size = h.lr / (np.sqrt(v / h.bias_correction2) + h.eps)
+        return dict(step_size=step_size, mu=h.mu, mu_product=h.mu_product)

@@ -41,7 +41,26 @@ from minigrad.tensor import Tensor, increment_version
 from . import executor
 from .checks import (check, check_betas, check_flag, check_pair, check_real, flag,  # noqa: F401
                      is_finite, non_negative, optional_flag, real, short_repr)
-from .trace import Scalars
+from .scalars import Scalars
+
+# ============================================================ the registry
+# every declared algorithm by name ("adam" -> Adam), filled in as each class is made:
+# optim.functional serves them from here and imports no optimizer module
+ALGORITHMS: dict[str, type] = {}
+
+
+def _is_algorithm(cls: type) -> bool:
+    """A declared algorithm: not an abstract base, nor a wrapper that runs another optimizer
+    (ZeroRedundancyOptimizer), which declare no hyperparameters."""
+    return bool(cls.hyperparameters)
+
+
+def _register(name: str, cls: type) -> None:
+    taken = ALGORITHMS.get(name)
+    if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise TypeError(f"{cls.__module__}.{cls.__qualname__} is named {name!r}, which "
+                        f"{taken.__module__}.{taken.__qualname__} already is: give it name=...")
+    ALGORITHMS[name] = cls  # (the same class made again, by a reload, replaces itself)
 
 
 class Optimizer:
@@ -49,7 +68,7 @@ class Optimizer:
 
     Sparse gradients (minigrad.RowSparseGrad, from Embedding(sparse=True)): an optimizer whose
     update is elementwise sets `lazy_sparse = True`, and then a sparse gradient updates only the
-    touched rows: `_update` runs on those rows of θ and of every state array, exactly the dense
+    touched rows: the rule runs on those rows of θ and of every state array, exactly the dense
     update restricted to them, and untouched rows keep their (stale) state. Scalar state (the
     step count t) advances once per step of the parameter, touched or not. Other optimizers
     raise for a sparse gradient, before anything is written.
@@ -61,6 +80,8 @@ class Optimizer:
     symbols = {}          # the rule's symbol for each state array -> its state_dict key
     counts_steps = True   # keep state["step"], the t of scalars() (torch's SGD keeps none)
     carry = {}            # state numbers the scalars advance: state key -> the scalars' name
+    carried_ranges = {}   # a carried number's range, checked when loaded: key -> (ok, expected)
+    never_negative = ()   # state keys that are sums or averages of squares, checked when loaded
     rule = None           # the elementwise update, or None (then: update)
     step_size_rule = None  # the formula of explain()'s "step_size", for explain's table
     explain = None        # (theta, g, <symbols...>, h) -> {"step_size", "update", ...}
@@ -94,12 +115,19 @@ class Optimizer:
     SCHEDULED = {"initial_lr": non_negative, "max_lr": non_negative, "min_lr": non_negative,
                  "base_momentum": real, "max_momentum": real}
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, name: str | None = None, **kwargs):
         """A declaration is checked once, when its class is made: the rule's arguments after θ
-        and g must be exactly its symbols (by name), and explain's a subset of them."""
+        and g must be exactly its symbols (by name), and explain's a subset of them. Then it is
+        registered (ALGORITHMS) under `name`: `class AMSGrad(Adam, name="amsgrad")`; by default
+        the class name in lowercase, for the classes of the optim package (a class made
+        elsewhere, a test's subclass, is registered only when it names itself)."""
         super().__init_subclass__(**kwargs)
         if cls.__dict__.get("symbols") is not None and cls.rule is not None and cls.symbols:
             cls._rule_symbols()
+        if name is None and cls.__module__.partition(".")[0] == "optim":
+            name = cls.__name__.lower()
+        if name is not None and _is_algorithm(cls):
+            _register(name, cls)
 
     @classmethod
     def _rule_symbols(cls):
@@ -172,20 +200,7 @@ class Optimizer:
         group["params"] = params
         self.param_groups.append(group)
 
-    # the numeric hyperparameters wherever an optimizer has them: each must be a finite real
-    # number (a NumPy scalar is stored as the Python number); those in NON_NEGATIVE also >= 0,
-    # those in PAIRS a pair of them (the optimizer checks their ranges). initial_lr, max_lr and
-    # min_lr are the schedulers' (optim/lr_scheduler.py), kept in the groups as torch's are.
-    NON_NEGATIVE = ("lr", "eps", "weight_decay", "lr_decay", "momentum", "alpha", "momentum_decay",
-                    "initial_accumulator_value", "lambd", "initial_lr", "max_lr", "min_lr")
-    REAL = ("dampening", "rho", "beta2_decay", "d0", "d", "t0", "r", "weight_lr_power",
-            "base_momentum", "max_momentum")
-    PAIRS = ("etas", "step_sizes")
     MAY_BE_INFINITE = ()  # hyperparameters for which inf means "no limit" (Prodigy's growth_rate)
-    FLAGS = ("maximize", "nesterov", "amsgrad", "centered", "decoupled_weight_decay", "differentiable",
-             "capturable", "use_bias_correction", "decouple", "safeguard_warmup", "fsdp_in_use",
-             "train_mode")  # True or False
-    OPTIONAL_FLAGS = ("foreach", "fused")  # True, False or None (torch's "choose for me")
 
     def _check_group(self, group):
         """Raise for an invalid hyperparameter (TypeError for a non-number, ValueError for a bad
@@ -193,31 +208,7 @@ class Optimizer:
         into `group` as Python numbers and tuples. Whatever else a group holds that this
         optimizer declares (a key of its defaults) and is a number must be finite too: no inf,
         nan or 10**400 reaches a step."""
-        if self._declared():
-            type(self)._check_declared(group, self.defaults)
-            return
-        for name in self.NON_NEGATIVE + self.REAL:
-            if name in group:
-                group[name] = check_real(name, group[name])
-                if name in self.NON_NEGATIVE:
-                    check(group[name] >= 0.0, name, group[name], f"{name} >= 0")
-        for name in self.PAIRS:
-            if name in group:
-                group[name] = check_pair(name, group[name])
-        self._check_finite(group)
-        if "betas" in group:
-            group["betas"] = check_betas(group["betas"])
-        # the switches are True or False (foreach and fused also None): maximize="no" would
-        # be truthy, and maximize
-        for name in self.FLAGS + self.OPTIONAL_FLAGS:
-            if name in group:
-                group[name] = check_flag(name, group[name], optional=name in self.OPTIONAL_FLAGS)
-        self._refuse_switches(group)
-
-    @classmethod
-    def _declared(cls):
-        """True for an algorithm written as one declaration (its hyperparameters a table)."""
-        return bool(cls.hyperparameters)
+        type(self)._check_declared(group, self.defaults)
 
     @classmethod
     def _check_declared(cls, group, defaults):
@@ -232,14 +223,6 @@ class Optimizer:
                 check(is_finite(value), name, value, "a finite number")
         cls._refuse_switches(group)
         cls.validate(group)
-
-    def _check_finite(self, group):
-        """Whatever else a group holds that this optimizer declares (a key of its defaults) and
-        is a number must be finite: no inf, nan or 10**400 reaches a step."""
-        for name, value in group.items():
-            if name in self.defaults and name not in self.MAY_BE_INFINITE \
-                    and isinstance(value, numbers.Real) and not isinstance(value, bool):
-                check(is_finite(value), name, value, "a finite number")
 
     @staticmethod
     def _refuse_switches(group):
@@ -282,32 +265,24 @@ class Optimizer:
     def _tasks(self, work, reference):
         """The executor's tasks for the (parameter, group) pairs of a step, one at a time; the
         updates that are not tasks (sparse, not elementwise) run on the way, and fused=False
-        tasks are put aside in `reference`."""
-        declared = self._declared()
+        tasks are put aside in `reference`. Each parameter's scalars are kept for explain."""
+        cls, last = type(self), self.last_scalars
         for p, group in work:
             state = self.state.get(p)
             if state is None:
-                state = self.state[p] = self._init_state(p.data, group)
-            if declared:
-                if isinstance(p.grad, RowSparseGrad):
-                    self._update_sparse(p.data, p.grad, state, group)
-                elif self.rule is None:
-                    self.update(p.data, p.grad, state, group)
-                else:
-                    task = self.task(p.data, p.grad, state, group)
-                    self.last_scalars[p] = task.h
-                    if group.get("fused") is False:
-                        reference.append(task)
-                    else:
-                        yield task
-            elif isinstance(p.grad, RowSparseGrad):
-                self._update_sparse(p.data, p.grad, state, group)
-            elif self.rule is None:
-                self._update(p.data, p.grad, state, group)
-            elif group.get("fused") is False:
-                reference.append(self._task(p.data, p.grad, state, group))
+                state = self.state[p] = cls.start_state(p.data, group)
+            if isinstance(p.grad, RowSparseGrad):
+                last[p] = cls.update_rows(p.data, p.grad, state, group)
+            elif cls.rule is None:
+                last.pop(p, None)  # its numbers live inside the update
+                cls.update(p.data, p.grad, state, group)
             else:
-                yield self._task(p.data, p.grad, state, group)
+                task = cls.task(p.data, p.grad, state, group)
+                last[p] = task.h
+                if group.get("fused") is False:
+                    reference.append(task)
+                else:
+                    yield task
 
     # ============================================================ one parameter's step
     # classmethods: optim.functional runs a declaration through them without an instance
@@ -322,13 +297,17 @@ class Optimizer:
         """Count the step and compute its scalars: t advances, the carried numbers take their
         new values, add_state adds what the group's flags need. Everything that can fail (the
         scalars) runs before the state is written."""
-        t = state["step"] + 1 if cls.counts_steps else None
-        h = cls.scalars(t, group, state)
         if cls.counts_steps:
+            t = state["step"] + 1
+            h = cls.scalars(t, group, state)
             state["step"] = t
-        for key, name in cls.carry.items():
-            state[key] = getattr(h, name)
-        cls.add_state(theta, state, group)
+        else:
+            h = cls.scalars(None, group, state)
+        if cls.carry:
+            for key, name in cls.carry.items():
+                state[key] = getattr(h, name)
+        if cls.add_state is not Optimizer.add_state:
+            cls.add_state(theta, state, group)
         return h
 
     @classmethod
@@ -336,16 +315,14 @@ class Optimizer:
         """The rule's task for one parameter: its arrays in the rule's order of arguments, each
         found by its symbol's state key; computing its scalars counts the step."""
         h = cls.next_scalars(theta, state, group)
-        return executor.Task(cls.rule, [theta, g, *[state.get(cls.symbols[s]) for s in
-                                                     cls._rule_order()]], h)
+        keys = cls.__dict__.get("_keys") or cls._state_keys()
+        return executor.Task(cls.rule, [theta, g, *[state.get(k) for k in keys]], h)
 
     @classmethod
-    def _rule_order(cls):
-        order = cls.__dict__.get("_order")
-        if order is None:
-            order = cls._rule_symbols()
-            cls._order = order
-        return order
+    def _state_keys(cls):
+        """The state keys of the rule's arguments after θ and g, in its order (made once)."""
+        cls._keys = tuple([cls.symbols[s] for s in cls._rule_symbols()])
+        return cls._keys
 
     def _checked_work(self):
         """The (parameter, group) pairs that have a gradient, every gradient checked first, so
@@ -364,10 +341,10 @@ class Optimizer:
             return  # the common case, at a glance: a CPU gradient that fits
         if isinstance(g, RowSparseGrad):
             if not self.lazy_sparse:
+                lazy = [c.__name__ for c in ALGORITHMS.values() if c.lazy_sparse]
                 raise TypeError(f"{type(self).__name__} does not support sparse gradients "
-                                f"({self.dense_only_reason}); use a lazy optimizer (SGD, Adagrad, "
-                                "RMSprop, Adam, AdamW, AdaBelief, Lion, Yogi), SparseAdam, or "
-                                "Embedding(sparse=False)")
+                                f"({self.dense_only_reason}); use a lazy optimizer "
+                                f"({', '.join(lazy)}) or Embedding(sparse=False)")
             _check_rows(type(self).__name__, g, p.shape)
         elif not backend.is_array(g):
             raise TypeError(f"{type(self).__name__}: a parameter's grad is a "
@@ -384,41 +361,16 @@ class Optimizer:
                             f"parameter of dtype {p.dtype}")
 
     def _init_state(self, theta, group):
-        return self.start_state(theta, group) if self._declared() else {}
-
-    def _task(self, theta, g, state, group):
-        """The rule's task for one parameter; computing its scalars advances the step count."""
-        if self._declared():
-            return self.task(theta, g, state, group)
-        h = self.scalars(theta, state, group)
-        return executor.Task(self.rule, [theta, g, *[state.get(k) for k in self.state_arrays]], h)
-
-    def _update_sparse(self, theta, grad, state, group):
-        """The lazy update: the rule on the touched rows of θ and of the state arrays, gathered
-        into small arrays, then written back."""
-        if self._declared():
-            self.update_rows(theta, grad, state, group)
-            return
-        i = grad.indices
-        xp = backend.get_array_module(theta)
-        h = self.scalars(theta, state, group)  # first: it may create state (SGD's momentum buffer)
-        rows = [xp.take(theta, i, axis=0), grad.values]
-        rows += [None if state.get(k) is None else xp.take(state[k], i, axis=0)
-                 for k in self.state_arrays]
-        executor.run([executor.Task(self.rule, rows, h)], reference=group.get("fused") is False)
-        theta[i] = rows[0]
-        for k, r in zip(self.state_arrays, rows[2:]):
-            if r is not None:
-                state[k][i] = r
+        return type(self).start_state(theta, group)
 
     @classmethod
     def update_rows(cls, theta, grad, state, group):
         """The lazy update of a declaration: its rule on the touched rows of θ and of the state
-        arrays, gathered into small arrays, then written back."""
+        arrays, gathered into small arrays, then written back; returns the step's scalars."""
         i = grad.indices
         xp = backend.get_array_module(theta)
         h = cls.next_scalars(theta, state, group)  # first: add_state may add arrays
-        keys = [cls.symbols[s] for s in cls._rule_order()]
+        keys = cls.__dict__.get("_keys") or cls._state_keys()
         rows = [xp.take(theta, i, axis=0), grad.values]
         rows += [None if state.get(k) is None else xp.take(state[k], i, axis=0) for k in keys]
         executor.run([executor.Task(cls.rule, rows, h)], reference=group.get("fused") is False)
@@ -426,9 +378,7 @@ class Optimizer:
         for k, r in zip(keys, rows[2:]):
             if r is not None:
                 state[k][i] = r
-
-    def _update(self, theta, g, state, group):
-        raise NotImplementedError
+        return h
 
     # ======================================================================== saving and loading
 
@@ -510,7 +460,7 @@ class Optimizer:
         arrays of the shape it would make, floating point (bool, integer, complex and object
         arrays are refused; other float dtypes are cast to the parameter's dtype, as torch
         does, and moved to its device), finite, and >= 0 where they are sums or averages of
-        squares (STATE_NON_NEGATIVE); numbers finite, within STATE_NUMBERS' ranges (the step
+        squares (the declaration's never_negative); numbers finite, within their ranges (the step
         count t a non-negative integer; torch's 0-d tensors and float steps load as numbers).
         """
         saved_groups = self._saved_groups(state_dict)
@@ -528,6 +478,7 @@ class Optimizer:
             p, group = by_index[idx]
             new_state[p] = self._restore_state(idx, p, saved, self._init_state(p.data, group))
         self.state = new_state
+        self.last_scalars = {}  # the loaded state's last step was not taken here
         self.param_groups[:] = new_groups
 
     def _check_loaded_group(self, group):
@@ -538,16 +489,9 @@ class Optimizer:
         except TypeError as e:
             raise ValueError(str(e)) from None
 
-    # loaded state: the entries (by name, wherever an optimizer keeps them) that are sums or
-    # averages of squares, never negative; and the ranges of scalar state
-    STATE_NON_NEGATIVE = ("exp_avg_sq", "max_exp_avg_sq", "exp_avg_var", "exp_inf", "sum",
-                          "square_avg", "acc_delta", "row_var", "col_var", "variance", "step_size")
-    STATE_NUMBERS = {  # name: (is it in range, what is expected)
-        "step": (lambda t: 0 <= t <= 2 ** 53, "an integer 0 <= step <= 2**53"),
-        "mu_product": (lambda v: 0.0 <= v <= 1.0, "0 <= mu_product <= 1 (a product of momenta)"),
-        "eta": (lambda v: v >= 0.0, "eta >= 0 (a step size)"),
-        "mu": (lambda v: 0.0 < v <= 1.0, "0 < mu <= 1 (an averaging weight)"),
-    }
+    # loaded state: the step count's range (a declaration adds its own: never_negative, the state
+    # keys that are sums or averages of squares; carried_ranges, its carried numbers' ranges)
+    STEP_RANGE = (lambda t: 0 <= t <= 2 ** 53, "an integer 0 <= step <= 2**53")
 
     def _restore_state(self, idx, p, saved, template):
         """Parameter idx's loaded state, checked against `template`, the state _init_state makes:
@@ -583,7 +527,7 @@ class Optimizer:
         if not bool(xp.isfinite(value).all()):
             raise ValueError(f"{where} holds nan or inf (in {p.dtype}): an optimizer's state is "
                              "finite")
-        if name in self.STATE_NON_NEGATIVE and not bool((value >= 0).all()):
+        if name in type(self).never_negative and not bool((value >= 0).all()):
             raise ValueError(f"{where} holds negative values: it is a sum or an average of "
                              "squares, never negative")
         return value
@@ -601,7 +545,8 @@ class Optimizer:
             value = int(value)  # torch's float steps, 1.0, load as 1
         else:
             value = kind(value)
-        ok, expected = self.STATE_NUMBERS.get(name, (lambda v: True, ""))
+        ok, expected = self.STEP_RANGE if name == "step" else \
+            type(self).carried_ranges.get(name, (lambda v: True, ""))
         if not ok(value):
             raise ValueError(f"{where} is {short_repr(value)}, expected {expected}")
         return value

@@ -34,15 +34,73 @@ step (d_hat, d_denom, dlr) are kept in every group, as the reference keeps them.
 One estimate of d serves all groups, so betas, beta3, d0, d_coef, growth_rate, decouple and
 use_bias_correction must agree across groups (ValueError at step; prodigyopt silently takes the
 first group's), and a group's lr must be the largest lr or 0 (a frozen group).
+
+Not one rule per parameter: a step reads every parameter (D and r are sums over all of them)
+before any parameter moves, so Prodigy keeps its own step(): each parameter's statistics,
+then d, then each parameter's move.
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Callable
+
+import numpy as np
 
 from minigrad.backend import get_array_module
 from minigrad.function import enable_grad
 
-from .optimizer import Optimizer, check, check_real
+from .checks import betas, check, check_real, flag, non_negative, real
+from .optimizer import Optimizer
+from .scalars import Scalars
 
 SHARED = ("betas", "beta3", "d0", "d_coef", "growth_rate", "decouple", "use_bias_correction")
+
+
+def _positive(expected: str, at_least_zero: bool = False) -> Callable[[str, object], float]:
+    """A check for a finite real number > 0 (`expected` says so); at_least_zero: first >= 0."""
+    def checked(name: str, value: object) -> float:
+        value = non_negative(name, value) if at_least_zero else check_real(name, value)
+        check(value > 0.0, name, value, expected)
+        return value
+    return checked
+
+
+def _beta3(name: str, value: object) -> float | None:
+    """None (then β3 = sqrt(β2)) or 0 <= β3 < 1."""
+    if value is None:
+        return None
+    value = check_real(name, value)
+    check(0.0 <= value < 1.0, name, value, "None or 0 <= beta3 < 1")
+    return value
+
+
+def _growth_rate(name: str, value: object) -> float:
+    """> 0; inf (the default) means no limit."""
+    if not (isinstance(value, float) and value == math.inf):  # inf: no limit
+        value = check_real(name, value)
+    check(value > 0.0, name, value, "growth_rate > 0 (inf: no limit)")
+    return float(value)
+
+
+def _slice_p(name: str, value: object) -> int:
+    """Every slice_p-th element estimates d: an integer >= 1."""
+    check(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+          name, value, "an integer >= 1")
+    return value
+
+
+def _no_fsdp(name: str, value: object) -> bool:
+    """False: minigrad has no sharded parameters."""
+    value = flag(name, value)
+    check(not value, name, value, "False: minigrad has no sharded parameters")
+    return value
+
+
+def _steps_taken(name: str, value: object) -> int:
+    """k: the steps taken, an integer >= 0."""
+    check(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+          name, value, "an integer >= 0 (the steps taken)")
+    return value
 
 
 class Prodigy(Optimizer):
@@ -62,43 +120,54 @@ class Prodigy(Optimizer):
                         slice_p=slice_p)
         super().__init__(params, defaults)
 
+    # lr > 0 at construction (above); a group added later may have lr 0: frozen
+    hyperparameters = {"lr": non_negative, "betas": betas, "beta3": _beta3,
+                       "eps": _positive("eps > 0", at_least_zero=True),
+                       "weight_decay": non_negative, "decouple": flag,
+                       "use_bias_correction": flag, "safeguard_warmup": flag,
+                       "d0": _positive("d0 > 0"), "d_coef": _positive("d_coef > 0"),
+                       "growth_rate": _growth_rate, "fsdp_in_use": _no_fsdp, "slice_p": _slice_p}
     MAY_BE_INFINITE = ("growth_rate",)  # inf: d may grow without limit (the default)
+    # the group state: the estimate, kept in every group as the reference keeps it (it starts in
+    # the defaults and is saved with the groups); loaded, it must be one the method could reach
+    group_state = {"d": _positive("d > 0 (the estimate of the distance)"),
+                   "d_max": _positive("d_max > 0"), "d_numerator": real, "k": _steps_taken}
+    symbols = {"m": "exp_avg", "v": "exp_avg_sq", "s": "s", "theta0": "p0"}  # s, θ0: sliced
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
 
-    def _check_group(self, group):
-        super()._check_group(group)  # lr, eps, weight_decay >= 0; 0 <= betas < 1; d0, d finite
-        beta3, slice_p = group["beta3"], group["slice_p"]
-        for name in ("d_coef", "d_max", "d_numerator"):
-            group[name] = check_real(name, group[name])
-        growth = group["growth_rate"]
-        if not (isinstance(growth, float) and growth == math.inf):  # inf: no limit
-            growth = check_real("growth_rate", growth)
-        check(growth > 0.0, "growth_rate", growth, "growth_rate > 0 (inf: no limit)")
-        group["growth_rate"] = float(growth)
-        check(group["eps"] > 0.0, "eps", group["eps"], "eps > 0")
-        check(group["d0"] > 0.0, "d0", group["d0"], "d0 > 0")
-        check(group["d_coef"] > 0.0, "d_coef", group["d_coef"], "d_coef > 0")
-        # the estimate itself (group state, as the reference keeps it): loaded, it must be one
-        # the method could reach: d > 0, d_max > 0, k steps taken
-        check(group["d"] > 0.0, "d", group["d"], "d > 0 (the estimate of the distance)")
-        check(group["d_max"] > 0.0, "d_max", group["d_max"], "d_max > 0")
-        check(isinstance(group["k"], int) and not isinstance(group["k"], bool) and group["k"] >= 0,
-              "k", group["k"], "an integer >= 0 (the steps taken)")
-        if beta3 is not None:
-            group["beta3"] = check_real("beta3", beta3)
-        check(beta3 is None or 0.0 <= beta3 < 1.0, "beta3", beta3, "None or 0 <= beta3 < 1")
-        check(isinstance(slice_p, int) and not isinstance(slice_p, bool) and slice_p >= 1,
-              "slice_p", slice_p, "an integer >= 1")
-        check(not group["fsdp_in_use"], "fsdp_in_use", group["fsdp_in_use"],
-              "False: minigrad has no sharded parameters")
+    @classmethod
+    def validate(cls, group: dict) -> None:
+        """The group state (group_state), checked like the hyperparameters."""
+        for name, checked in cls.group_state.items():
+            group[name] = checked(name, group[name])
 
-    def _init_state(self, theta, group):
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """s = 0 and θ0 = θ̂ (every slice_p-th element), m = 0 (unless β1 = 0), v = 0."""
         xp = get_array_module(theta)
         theta_hat = theta.reshape(-1)[::group["slice_p"]]
-        state = {"step": 0, "s": xp.zeros_like(theta_hat), "p0": theta_hat.copy()}
+        state = {"s": xp.zeros_like(theta_hat), "p0": theta_hat.copy()}
         if group["betas"][0] > 0:
             state["exp_avg"] = xp.zeros_like(theta)
         state["exp_avg_sq"] = xp.zeros_like(theta)
         return state
+
+    @staticmethod
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """A parameter's move: the group's new d and this step's dlr (step() wrote them)."""
+        return Scalars(d=group["d"], dlr=group["dlr"])
+
+    @staticmethod
+    def decay(group: dict) -> str:
+        """optim.explain's decay column: decoupled (AdamW's) unless decouple=False."""
+        return "decoupled" if group["decouple"] else "L2"
+
+    @staticmethod
+    def shrink(group: dict) -> float | None:
+        """optim.explain's decay factor: θ - λ dlr θ with the last step's dlr (L2: none)."""
+        if not group["decouple"] or "dlr" not in group:
+            return None
+        return 1 - group["weight_decay"] * group["dlr"]
 
     # ======================================================================== stepping
     def step(self, closure=None):
@@ -128,7 +197,7 @@ class Prodigy(Optimizer):
         delta_numerator, d_denom = 0.0, 0.0
         for p, group in work:
             if p not in self.state:
-                self.state[p] = self._init_state(p.data, group)
+                self.state[p] = self.start_state(p.data, group)
             if group["lr"] > 0:
                 dot, s_norm = self._accumulate(p.data, p.grad, self.state[p], group, beta3, d, dlr)
                 delta_numerator += dot
@@ -151,11 +220,13 @@ class Prodigy(Optimizer):
             group["k"] += 1
         return loss
 
-    def _accumulate(self, theta, g, state, group, beta3, d, dlr):
+    @classmethod
+    def _accumulate(cls, theta: np.ndarray, g: np.ndarray, state: dict, group: dict,
+                    beta3: float, d: float, dlr: float) -> tuple[float, float]:
         """One parameter's share of the statistics: the moments, s, and its terms of r and D."""
         xp = get_array_module(theta)
         (beta1, beta2), d0, slice_p = group["betas"], group["d0"], group["slice_p"]
-        g = self._coupled_decay(theta, g, group)
+        g = cls._coupled_decay(theta, g, group)
         g_hat, theta_hat = g.reshape(-1)[::slice_p], theta.reshape(-1)[::slice_p]
         dot = (d / d0) * dlr * float(g_hat @ (state["p0"] - theta_hat))  # (d/d0) dlr ⟨ĝ, θ0 - θ̂⟩
         if beta1 > 0:
@@ -168,12 +239,14 @@ class Prodigy(Optimizer):
         s[...] = beta3 * s + (d / d0) * scale * g_hat              # s ← β3 s + (d/d0) dlr ĝ
         return dot, float(xp.abs(s).sum())
 
-    def _update(self, theta, g, state, group):
-        """One parameter's step, with the group's new d and this step's dlr."""
+    @classmethod
+    def _update(cls, theta: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        """One parameter's move, with the group's new d and this step's dlr."""
         xp = get_array_module(theta)
-        d, dlr, eps, wd = group["d"], group["dlr"], group["eps"], group["weight_decay"]
-        g = self._coupled_decay(theta, g, group)
-        state["step"] += 1
+        eps, wd = group["eps"], group["weight_decay"]
+        g = cls._coupled_decay(theta, g, group)
+        h = cls.next_scalars(theta, state, group)                  # the parameter's t advances
+        d, dlr = h.d, h.dlr
         denom = xp.sqrt(state["exp_avg_sq"]) + d * eps              # sqrt(v) + d ε
         if wd != 0 and group["decouple"]:
             theta -= wd * dlr * theta                               # θ ← θ - λ dlr θ
@@ -183,7 +256,7 @@ class Prodigy(Optimizer):
             theta -= dlr * d * g / denom                            # θ ← θ - dlr d g / denom
 
     @staticmethod
-    def _coupled_decay(theta, g, group):
+    def _coupled_decay(theta: np.ndarray, g: np.ndarray, group: dict) -> np.ndarray:
         """g ← g + λθ when weight decay is not decoupled (computed afresh: θ has not moved)."""
         if group["weight_decay"] != 0 and not group["decouple"]:
             return g + group["weight_decay"] * theta

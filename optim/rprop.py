@@ -10,31 +10,36 @@ RPROP Algorithm", in PyTorch's variant (Rprop without weight backtracking):
     g ← 0 where s < 0                       a sign change: skip this step, forget the gradient
     θ ← θ - sign(g) η
     g_prev ← g
-Each step size η starts at lr.
+Each step size η starts at lr. State: g_prev is "prev", η "step_size".
 """
+from typing import Any
+
 import numpy as np
 
-from .common import weight_decay, weight_decay_scalars
-from .optimizer import Optimizer, check
-from .trace import Scalars
+from minigrad.backend import get_array_module
+
+from .checks import check, flag, non_negative, pair
+from .common import weight_decay, weight_decay_scalars, zeros_like
+from .optimizer import Optimizer
+from .scalars import Scalars
 
 
-def update(theta, g, g_prev, eta, h):
-    """One Rprop step on elements (or arrays): the equations above, in order."""
-    theta, g = weight_decay(theta, g, h)                                  # maximize
-    s = np.sign(g * g_prev)                                               # s = sign(g · g_prev)
-    factor = np.where(s > 0, h.eta_plus, np.where(s < 0, h.eta_minus, 1))
-    eta = np.minimum(np.maximum(eta * factor, h.step_min), h.step_max)    # η ← clip(η · factor)
-    g = np.where(s < 0, 0, g)                                             # skip after a sign change
-    theta = theta - np.sign(g) * eta                                      # θ ← θ - sign(g) η
-    return theta, g, eta                                                  # g_prev ← g
+def factors(name: str, value: Any) -> tuple:
+    """etas (η-, η+): η shrinks by η- after a sign change and grows by η+ while it holds."""
+    value = pair(name, value)
+    check(0.0 < value[0] < 1.0 < value[1], name, value, "0 < etaminus < 1 < etaplus")
+    return value
+
+
+def bounds(name: str, value: Any) -> tuple:
+    """step_sizes (step_min, step_max), the range η is clipped to."""
+    value = pair(name, value)
+    check(0.0 <= value[0] <= value[1], name, value, "0 <= min <= max")
+    return value
 
 
 class Rprop(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    dense_only_reason = "it is a full-batch method: a missing row would count as a sign change"
-    rule = staticmethod(update)
-    state_arrays = ("prev", "step_size")
 
     def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
                  maximize=False, fused=None,
@@ -43,19 +48,40 @@ class Rprop(Optimizer):
                         fused=fused, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        eta_minus, eta_plus = group["etas"]
-        check(0.0 < eta_minus < 1.0 < eta_plus, "etas", group["etas"],
-              "0 < etaminus < 1 < etaplus")
-        lo, hi = group["step_sizes"]
-        check(0.0 <= lo <= hi, "step_sizes", group["step_sizes"], "0 <= min <= max")
+    hyperparameters = {"lr": non_negative, "etas": factors, "step_sizes": bounds, "maximize": flag}
+    symbols = {"g_prev": "prev", "eta": "step_size"}
+    never_negative = ("step_size",)  # sums and averages of squares: checked when loaded
+    dense_only_reason = "it is a full-batch method: a missing row would count as a sign change"
 
-    def _init_state(self, theta, group):
-        return {"step": 0, "prev": np.zeros_like(theta), "step_size": np.full_like(theta, group["lr"])}
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """g_prev = 0; η = lr everywhere."""
+        return {**zeros_like(theta, "prev"),
+                "step_size": get_array_module(theta).full_like(theta, group["lr"])}
 
-    def scalars(self, theta, state, group):
-        state["step"] += 1
+    @staticmethod
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
         (eta_minus, eta_plus), (step_min, step_max) = group["etas"], group["step_sizes"]
         return Scalars(eta_minus=eta_minus, eta_plus=eta_plus, step_min=step_min,
                        step_max=step_max, **weight_decay_scalars(group))
+
+    @staticmethod
+    def rule(theta: np.ndarray, g: np.ndarray, g_prev: np.ndarray, eta: np.ndarray,
+             h: Scalars) -> dict:
+        """One Rprop step on elements or arrays (NumPy or CuPy): the equations above, in order."""
+        theta, g = weight_decay(theta, g, h)                                  # maximize
+        s = np.sign(g * g_prev)                                               # s = sign(g · g_prev)
+        factor = np.where(s > 0, h.eta_plus, np.where(s < 0, h.eta_minus, 1))
+        eta = np.minimum(np.maximum(eta * factor, h.step_min), h.step_max)    # η ← clip(η · factor)
+        g = np.where(s < 0, 0, g)                                             # skip after a sign change
+        theta = theta - np.sign(g) * eta                                      # θ ← θ - sign(g) η
+        return dict(theta=theta, g_prev=g, eta=eta)                           # g_prev ← g
+
+    step_size_rule = "η (Rprop)"
+
+    @staticmethod
+    def explain(theta: np.ndarray, g: np.ndarray, g_prev: np.ndarray, eta: np.ndarray,
+                h: Scalars) -> dict:
+        """The per-element step sizes η, and the last update -sign(g_prev) η (g_prev is the
+        gradient that step moved by, zero where it skipped)."""
+        return dict(step_size=eta, update=-np.sign(g_prev) * eta)

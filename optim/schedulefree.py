@@ -33,32 +33,50 @@ Two-meaning conventions, decided as the reference: the bias correction and the w
 group's step count k, which advances even for parameters without a gradient; weight decay is
 taken at y (not at z, the reference's paper form's decay_at_z option); only the first group's
 train_mode is checked by step().
+
+The rule is elementwise, with θ holding y; the group-level scalars (γ, c, and the counters they
+need) live in the groups, as the reference keeps them, so step() computes them once per step
+before the rule runs, and the state has no per-parameter step count.
 """
+from collections.abc import Callable
+
 import numpy as np
 
+from minigrad.backend import get_array_module
 from minigrad.function import enable_grad
 from minigrad.tensor import increment_version
 
-from .optimizer import Optimizer, check, check_real
-from .trace import Scalars
+from .checks import check, check_betas, check_real, flag, non_negative, real
+from .optimizer import Optimizer
+from .scalars import Scalars
 
 
-def update(y, g, z, v, h):
-    """One schedule-free AdamW step on elements (or arrays): the equations above, in order."""
-    v = h.beta2 * v + (1 - h.beta2) * g * g                 # v ← β2 v + (1-β2) g²
-    u = g / (np.sqrt(v / h.bias_correction2) + h.eps)       # u = g / (sqrt(v̂) + ε)
-    if h.decay:
-        u = u + h.weight_decay * y                          # u ← u + λ y
-    y = y + h.c * (z - y)                                   # y ← y + c (z - y)
-    y = y + h.lr * (h.beta1 * (1 - h.c) - 1) * u            # y ← y + γ (β1 (1-c) - 1) u
-    z = z - h.lr * u                                        # z ← z - γ u
-    return y, z, v
+def _betas(name: str, value: object) -> tuple:
+    """(β1, β2) with 0 < β1 < 1 (eval() divides by β1) and 0 <= β2 < 1."""
+    beta1, beta2 = check_betas(value)
+    check(beta1 > 0.0, "beta1 (betas[0])", value[0],
+          "0 < beta1 < 1: eval() recovers x from y by dividing by beta1")
+    return beta1, beta2
+
+
+def _count(name: str, value: object) -> int:
+    """An integer >= 0 (a number of steps)."""
+    check(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name, value,
+          "an integer >= 0")
+    return value
+
+
+def _in_range(ok: Callable[[float], bool], expected: str) -> Callable[[str, object], float]:
+    """A check for a finite real number for which ok(value) holds."""
+    def checked(name: str, value: object) -> float:
+        value = check_real(name, value)
+        check(ok(value), name, value, expected)
+        return value
+    return checked
 
 
 class ScheduleFreeAdamW(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    rule = staticmethod(update)
-    state_arrays = ("z", "exp_avg_sq")
 
     def __init__(self, params, lr=0.0025, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  warmup_steps=0, r=0.0, weight_lr_power=2.0, foreach=None):
@@ -68,24 +86,63 @@ class ScheduleFreeAdamW(Optimizer):
                         foreach=foreach)
         super().__init__(params, defaults)
 
-    def _check_group(self, group):
-        super()._check_group(group)  # lr, eps, weight_decay >= 0; 0 <= betas < 1
-        check(group["betas"][0] > 0.0, "beta1 (betas[0])", group["betas"][0],
-              "0 < beta1 < 1: eval() recovers x from y by dividing by beta1")
-        for name in ("warmup_steps", "k"):  # k: the steps taken (group state, as the reference)
-            n = group[name]
-            check(isinstance(n, int) and not isinstance(n, bool) and n >= 0, name, n,
-                  "an integer >= 0")
-        # the rest of the group state, as step() leaves it: loaded, it must be what a run makes
-        for name in ("weight_sum", "lr_max", "scheduled_lr", "ckp1"):
-            group[name] = check_real(name, group[name])
-        check(group["weight_sum"] >= 0.0, "weight_sum", group["weight_sum"], "weight_sum >= 0")
-        check(group["lr_max"] == -1.0 or group["lr_max"] >= 0.0, "lr_max", group["lr_max"],
-              "-1 (no step yet) or >= 0")
-        check(group["scheduled_lr"] >= 0.0, "scheduled_lr", group["scheduled_lr"], ">= 0")
-        check(0.0 <= group["ckp1"] <= 1.0, "ckp1", group["ckp1"], "0 <= ckp1 <= 1 (a weight)")
-        check(isinstance(group["train_mode"], bool), "train_mode", group["train_mode"],
-              "True or False")
+    hyperparameters = {"lr": non_negative, "betas": _betas, "eps": non_negative,
+                       "weight_decay": non_negative, "warmup_steps": _count, "r": real,
+                       "weight_lr_power": real}
+    # the group state: the numbers the method keeps in each group, as the reference does (they
+    # start in the defaults and are saved with the groups); loaded, they must be what a run makes
+    group_state = {
+        "k": _count,                                                     # the steps taken
+        "train_mode": flag,                                              # θ holds y (else x)
+        "weight_sum": _in_range(lambda v: v >= 0.0, "weight_sum >= 0"),  # Σw
+        "lr_max": _in_range(lambda v: v == -1.0 or v >= 0.0, "-1 (no step yet) or >= 0"),  # γ_max
+        "scheduled_lr": _in_range(lambda v: v >= 0.0, ">= 0"),           # γ of the last step
+        "ckp1": _in_range(lambda v: 0.0 <= v <= 1.0, "0 <= ckp1 <= 1 (a weight)"),  # its c
+    }
+    symbols = {"z": "z", "v": "exp_avg_sq"}  # and θ holds y
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
+    counts_steps = False  # the step count is the group's k, as the reference keeps it
+    decay = "decoupled"  # always: λy joins the normalized u, not g (optim.explain's decay column)
+
+    @classmethod
+    def validate(cls, group: dict) -> None:
+        """The group state (group_state), checked like the hyperparameters."""
+        for name, checked in cls.group_state.items():
+            group[name] = checked(name, group[name])
+
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """z = θ (= y = x at the start), v = 0."""
+        return {"z": theta.copy(), "exp_avg_sq": get_array_module(theta).zeros_like(theta)}
+
+    @staticmethod
+    def scalars(t: None, group: dict, state: dict) -> Scalars:
+        """γ and c of this step (step() wrote them into the group), the bias correction of
+        step k + 1, and the decay's λ."""
+        (beta1, beta2), wd = group["betas"], group["weight_decay"]
+        return Scalars(lr=group["scheduled_lr"], c=group["ckp1"], beta1=beta1, beta2=beta2,
+                       eps=group["eps"], bias_correction2=1 - beta2 ** (group["k"] + 1),
+                       weight_decay=wd, decay=wd != 0)
+
+    @staticmethod
+    def rule(theta, g, z, v, h):
+        """One schedule-free AdamW step on elements (or arrays), θ holding y: the equations
+        above, in order."""
+        v = h.beta2 * v + (1 - h.beta2) * g * g                     # v ← β2 v + (1-β2) g²
+        u = g / (np.sqrt(v / h.bias_correction2) + h.eps)           # u = g / (sqrt(v̂) + ε)
+        if h.decay:
+            u = u + h.weight_decay * theta                          # u ← u + λ y
+        theta = theta + h.c * (z - theta)                           # y ← y + c (z - y)
+        theta = theta + h.lr * (h.beta1 * (1 - h.c) - 1) * u        # y ← y + γ (β1 (1-c) - 1) u
+        z = z - h.lr * u                                            # z ← z - γ u
+        return dict(theta=theta, z=z, v=v)
+
+    @staticmethod
+    def shrink(group: dict) -> float:
+        """optim.explain's decay factor of the last step: its λy term moved y by
+        -γ (1 - β1 (1 - c)) λ y, with that step's γ and c (kept in the group)."""
+        beta1, c = group["betas"][0], group["ckp1"]
+        return 1 - group["scheduled_lr"] * group["weight_decay"] * (1 - beta1 * (1 - c))
 
     # ======================================================================== y and x
     def eval(self):
@@ -131,7 +188,8 @@ class ScheduleFreeAdamW(Optimizer):
             group["k"] += 1
         return loss
 
-    def _advance_group(self, group):
+    @staticmethod
+    def _advance_group(group: dict) -> None:
         """This step's γ (scheduled_lr) and c (ckp1), written into the group."""
         k, warmup = group["k"], group["warmup_steps"]
         sched = (k + 1) / warmup if k < warmup else 1.0
@@ -140,12 +198,3 @@ class ScheduleFreeAdamW(Optimizer):
         weight = (k + 1) ** group["r"] * lr_max ** group["weight_lr_power"]  # w = t^r γ_max^p
         weight_sum = group["weight_sum"] = group["weight_sum"] + weight  # Σw
         group["ckp1"] = weight / weight_sum if weight_sum != 0 else 0.0  # c = w / Σw
-
-    def _init_state(self, theta, group):
-        return {"z": theta.copy(), "exp_avg_sq": np.zeros_like(theta)}
-
-    def scalars(self, theta, state, group):
-        (beta1, beta2), wd = group["betas"], group["weight_decay"]
-        return Scalars(lr=group["scheduled_lr"], c=group["ckp1"], beta1=beta1, beta2=beta2,
-                       eps=group["eps"], bias_correction2=1 - beta2 ** (group["k"] + 1),
-                       weight_decay=wd, decay=wd != 0)

@@ -9,24 +9,39 @@ correction of v (unlike optim.Adam, whose lazy mode adds it after):
     v_i ← β2 v_i + (1 - β2) g_i²
     θ_i ← θ_i - lr sqrt(1 - β2^t) / (1 - β1^t) · m_i / (sqrt(v_i) + ε)
 t counts the parameter's steps. No weight decay. Dense gradients raise (use Adam).
+
+The rule is elementwise; the owner (optim/optimizer.py) runs it on the touched rows of θ, m and
+v, gathered, and writes them back: rows never touched keep their moments.
 """
 import math
 
+import numpy as np
+
 from minigrad.sparse import RowSparseGrad
 
-from .optimizer import Optimizer, check
+from .checks import betas, check, flag, non_negative
+from .common import zeros_like
+from .optimizer import Optimizer
+from .scalars import Scalars
+
+
+def _positive(name: str, value: object) -> float:
+    """ε > 0: the denominator sqrt(v) + ε of a row never touched before is ε."""
+    value = non_negative(name, value)
+    check(value > 0.0, name, value, "> 0")
+    return value
 
 
 class SparseAdam(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    lazy_sparse = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
 
-    def _check_group(self, group):
-        super()._check_group(group)
-        check(group["eps"] > 0.0, "eps", group["eps"], "> 0")
+    hyperparameters = {"lr": non_negative, "betas": betas, "eps": _positive, "maximize": flag}
+    symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
+    lazy_sparse = True
 
     def _check_grad(self, p):
         if not isinstance(p.grad, RowSparseGrad):
@@ -34,18 +49,36 @@ class SparseAdam(Optimizer):
                             "Embedding(sparse=True) for the parameters given to SparseAdam")
         super()._check_grad(p)
 
-    def _init_state(self, theta, group):
-        from minigrad.backend import get_array_module
-        xp = get_array_module(theta)
-        return {"step": 0, "exp_avg": xp.zeros_like(theta), "exp_avg_sq": xp.zeros_like(theta)}
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """m = v = 0."""
+        return zeros_like(theta, "exp_avg", "exp_avg_sq")
 
-    def _update_sparse(self, theta, grad, state, group):
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        i, g = grad.indices, grad.values
-        g = -g if group["maximize"] else g
-        state["step"] += 1
-        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        m[i] = m[i] + (1 - beta1) * (g - m[i])                          # m_i ← β1 m_i + (1-β1) g_i
-        v[i] = v[i] + (1 - beta2) * (g * g - v[i])                      # v_i ← β2 v_i + (1-β2) g_i²
-        step_size = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-        theta[i] -= step_size * m[i] / (v[i] ** 0.5 + eps)             # ε before the correction
+    @staticmethod
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """1 - β1 and 1 - β2, as torch computes them (in Python floats, then in the arrays'
+        precision: float32 rounds 1 - 0.9 once, not 0.9 first); the step size
+        lr sqrt(1 - β2^t) / (1 - β1^t): both bias corrections in one number."""
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        return Scalars(one_minus_beta1=1 - beta1, one_minus_beta2=1 - beta2, eps=group["eps"],
+                       maximize=group["maximize"],
+                       step_size=lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))
+
+    @staticmethod
+    def rule(theta, g, m, v, h):
+        """One SparseAdam step on the touched rows' elements: the equations above, in order."""
+        if h.maximize:
+            g = -g                                          # g ← -g
+        m = m + h.one_minus_beta1 * (g - m)                 # m ← β1 m + (1-β1) g, as m + (1-β1)(g - m)
+        v = v + h.one_minus_beta2 * (g * g - v)             # v ← β2 v + (1-β2) g², likewise
+        theta = theta - h.step_size * m / (np.sqrt(v) + h.eps)  # ε before the correction
+        return dict(theta=theta, m=m, v=v)
+
+    step_size_rule = "lr√(1-β2^t)/((1-β1^t)(√v+ε))"
+
+    @staticmethod
+    def explain(theta, g, m, v, h):
+        """The per-element step size lr sqrt(1-β2^t) / ((1-β1^t)(sqrt(v) + ε)) and the update it
+        made (on the rows the step touched)."""
+        step_size = h.step_size / (np.sqrt(v) + h.eps)
+        return dict(step_size=step_size, update=-step_size * m)

@@ -15,25 +15,16 @@ weight decay reaches touched rows only.
 """
 import numpy as np
 
+from minigrad.backend import get_array_module
+
+from .checks import betas, flag, non_negative
 from .common import weight_decay, weight_decay_scalars
 from .optimizer import Optimizer
-from .trace import Scalars
-
-
-def update(theta, g, m, v, h):
-    """One Yogi step on elements (or arrays): the equations above, in order."""
-    theta, g = weight_decay(theta, g, h)                        # maximize; L2 decay
-    m = h.beta1 * m + (1 - h.beta1) * g                         # m ← β1 m + (1-β1) g
-    v = v - (1 - h.beta2) * np.sign(v - g * g) * g * g          # v ← v - (1-β2) sign(v-g²) g²
-    theta = theta - h.lr * m / (np.sqrt(v) + h.eps)             # θ ← θ - lr m / (sqrt(v) + ε)
-    return theta, m, v
+from .scalars import Scalars
 
 
 class Yogi(Optimizer):
     __doc__ = __doc__  # the module docstring: citation, equations, conventions
-    lazy_sparse = True
-    rule = staticmethod(update)
-    state_arrays = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-2, betas=(0.9, 0.999), eps=1e-3, weight_decay=0.0,
                  initial_accumulator_value=0.0, *, maximize=False, fused=None):
@@ -42,11 +33,40 @@ class Yogi(Optimizer):
                         fused=fused)
         super().__init__(params, defaults)
 
-    def _init_state(self, theta, group):
-        return {"step": 0, "exp_avg": np.zeros_like(theta),
-                "exp_avg_sq": np.full_like(theta, group["initial_accumulator_value"])}
+    hyperparameters = {"lr": non_negative, "betas": betas, "eps": non_negative,
+                       "weight_decay": non_negative, "initial_accumulator_value": non_negative,
+                       "maximize": flag}
+    symbols = {"m": "exp_avg", "v": "exp_avg_sq"}
+    never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
+    lazy_sparse = True
 
-    def scalars(self, theta, state, group):
-        state["step"] += 1
+    @staticmethod
+    def init(theta: np.ndarray, group: dict) -> dict:
+        """m = 0, v = initial_accumulator_value."""
+        xp = get_array_module(theta)
+        return {"exp_avg": xp.zeros_like(theta),
+                "exp_avg_sq": xp.full_like(theta, group["initial_accumulator_value"])}
+
+    @staticmethod
+    def scalars(t: int, group: dict, state: dict) -> Scalars:
         beta1, beta2 = group["betas"]
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], **weight_decay_scalars(group))
+
+    @staticmethod
+    def rule(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+             h: Scalars) -> dict:
+        """One Yogi step on elements or arrays (NumPy or CuPy): the equations above, in order."""
+        theta, g = weight_decay(theta, g, h)                        # maximize; L2 decay
+        m = h.beta1 * m + (1 - h.beta1) * g                         # m ← β1 m + (1-β1) g
+        v = v - (1 - h.beta2) * np.sign(v - g * g) * g * g          # v ← v - (1-β2) sign(v-g²) g²
+        theta = theta - h.lr * m / (np.sqrt(v) + h.eps)             # θ ← θ - lr m / (sqrt(v) + ε)
+        return dict(theta=theta, m=m, v=v)
+
+    step_size_rule = "lr/(√v+ε)"
+
+    @staticmethod
+    def explain(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+                h: Scalars) -> dict:
+        """The per-element step size lr / (sqrt(v) + ε) and the update it made."""
+        step_size = h.lr / (np.sqrt(v) + h.eps)
+        return dict(step_size=step_size, update=-step_size * m)

@@ -1,7 +1,17 @@
+import os
+
 import pytest
 
 import minigrad as mg
 from minigrad import backend
+
+# the helpers shared by test files hold plain asserts: rewrite them as in a test file, so that a
+# failure shows the values
+pytest.register_assert_rewrite("fuzzing")
+
+# the repository (tests/..), for the test files in any folder below this one: the code run in
+# subprocesses, the README and docs read
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _GPU_REASON = backend.gpu_unavailable_reason()
 

@@ -22,7 +22,6 @@ import base64
 import functools
 import http.server
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import time
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -171,7 +170,7 @@ class Browser:
             self.ws.settimeout(max(0.05, deadline - time.time()))
             try:
                 message = json.loads(self.ws.recv())
-            except Exception:  # a timeout: look again
+            except Exception:  # noqa: BLE001 (a timeout, whichever class this websocket-client gives it: look again)
                 continue
             finally:
                 self.ws.settimeout(30)
@@ -188,7 +187,7 @@ class Browser:
     def close(self):
         try:
             self.ws.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 (closing a socket the browser may have dropped: nothing to report)
             pass
         self.proc.terminate()
         try:
@@ -201,7 +200,8 @@ class Browser:
 # What a page says about itself once loaded: its math and its images.
 PAGE_STATE = r"""(() => {
   const math = [...document.querySelectorAll('.arithmatex')];
-  const text = document.querySelector('.md-content') ? document.querySelector('.md-content').innerText : document.body.innerText;
+  const content = document.querySelector('.md-content');
+  const text = content ? content.innerText : document.body.innerText;
   return JSON.stringify({
     ready: document.readyState,
     math: math.length,

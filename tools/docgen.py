@@ -1,14 +1,16 @@
 """The documentation site's generated pages, made from the source when the site is built.
 
 - One page per optimizer module (optim/<name>.py): its docstring's equations rendered as math,
-  then the lines of code that implement them (the elementwise `update` rule, or `_update` /
-  `_update_sparse`, and the per-step scalars), each line beside the equation in its trailing
-  comment. Both are read from the source at build time, so the page cannot drift from the code.
+  then its declaration in the order of the file (optim/optimizer.py says what one holds): the
+  hyperparameters with their defaults and checks, the state (each symbol of the rule and its
+  state_dict key), then init, scalars, the rule (or `update`, for an algorithm that is not
+  elementwise) and explain as code, each line beside the equation in its trailing comment. All
+  of it is read from the source at build time, so the page cannot drift from the code.
 - One page per experiment of the registry in models/experiments (when it exists): the claim, the
   command, the table the command printed and the figure it saved, both read from docs/experiments/
   where `python tools/run_experiments.py` leaves them.
 
-tools/mkdocs_hooks.py hands these pages to MkDocs; tests/test_docs.py checks them.
+tools/mkdocs_hooks.py hands these pages to MkDocs; tests/docs/test_docs.py checks them.
 """
 import ast
 import html
@@ -38,24 +40,20 @@ def math(text, display=False):
 # ================================================================================ optimizers
 
 def optimizer_modules():
-    """[(module, [classes])] for every module of `optim` that defines an Optimizer subclass, in the
-    order of optim.__all__ (then any other exported class)."""
+    """[(module, [classes])] for every module of `optim` that defines a declared algorithm (one of
+    the registry, optim/optimizer.py's ALGORITHMS: not a wrapper such as ZeroRedundancyOptimizer),
+    in the order of optim.__all__ (then any other exported class)."""
     import optim
+    from optim.optimizer import ALGORITHMS
     _check_checkout(optim)
+    registered = set(ALGORITHMS.values())
     names = list(getattr(optim, "__all__", [])) + sorted(set(dir(optim)) - set(optim.__all__))
     modules = {}
     for name in names:
         cls = getattr(optim, name, None)
-        if (inspect.isclass(cls) and issubclass(cls, optim.Optimizer) and cls is not optim.Optimizer
-                and cls.__module__.startswith("optim.") and _has_update(cls, optim.Optimizer)):
+        if inspect.isclass(cls) and cls in registered and cls.__module__.startswith("optim."):
             modules.setdefault(cls.__module__, []).append(cls)
     return [(importlib.import_module(m), classes) for m, classes in modules.items()]
-
-
-def _has_update(cls, base):
-    """An algorithm, not a wrapper of one (ZeroRedundancyOptimizer): a rule or its own update."""
-    return cls.rule is not None or cls._update is not base._update \
-        or cls._update_sparse is not base._update_sparse
 
 
 def _check_checkout(package):
@@ -74,7 +72,7 @@ def split_docstring(doc):
     The equations are the first block indented by four spaces; each row is (depth, equation,
     note), the note being whatever follows three or more spaces, continued on deeper lines."""
     lines = doc.expandtabs().strip("\n").splitlines()  # a module docstring is not indented
-    start = next((i for i, l in enumerate(lines) if l.startswith("    ") and l.strip()), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith("    ") and line.strip()), None)
     if start is None:
         return doc.strip(), [], ""
     end = start
@@ -131,42 +129,150 @@ def _source_path(fn):
     return Path(inspect.getsourcefile(fn)).resolve().relative_to(ROOT).as_posix()
 
 
-def rule_functions(module, classes):
-    """[(title, function)]: the update rule first (the elementwise `rule`, a module-level
-    `update`, which a subclass such as AdamW may inherit from another file; else the classes'
-    own `_update` / `_update_sparse`), then the shared pieces it calls from optim.common, then
-    every other method of the module's classes whose comments hold an equation (the per-step
-    scalars)."""
+# the parts of a declaration a page shows, by attribute; the page takes the file's order
+CODE_PARTS = {"validate": "validate: the hyperparameters together",
+              "init": "init: the state a parameter starts with",
+              "add_state": "add_state: arrays a group's flags switch on",
+              "scalars": "scalars: the numbers of step t",
+              "rule": "The update rule",
+              "update": "update: the step, not elementwise",
+              "explain": "explain: what optim.explain shows"}
+TABLE_PARTS = {"hyperparameters": "Hyperparameters", "symbols": "State"}
+
+
+def _defining_class(cls, name):
+    """The class of cls's declaration (its MRO below Optimizer) whose body defines `name`."""
+    import optim
+    for k in cls.__mro__:
+        if k is optim.Optimizer or k is object:
+            return None
+        if name in vars(k):
+            return k
+    return None
+
+
+def _class_body(k):
+    """{name: (line number, ast node, the class's dedented source)} for what k's body defines."""
+    lines, first = inspect.getsourcelines(k)
+    source = textwrap.dedent("".join(lines))
+    out = {}
+    for node in ast.parse(source).body[0].body:
+        if isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names = [node.target.id]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names = [node.name]
+        else:
+            names = []
+        for name in names:
+            line = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            out[name] = (first + line - 1, node, source)
+    return out
+
+
+def _function(k, name):
+    fn = vars(k)[name]
+    return fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
+
+
+def declaration_parts(module, classes):
+    """[(title, kind, value)]: what a page shows of the classes' declaration, in the order of the
+    file that declares it (a part inherited from another file, as AdamW's from optim/adam.py,
+    after the module's own, and titled with where it is): ("Hyperparameters", "hyperparameters",
+    the declaring class), ("State", "state", the declaring class), and code, ("...", "code",
+    function), for validate, init, add_state, scalars, the rule or update, and explain. Then the
+    shared pieces they call from optim.common, and every other method of the classes whose
+    comments hold an equation (schedule-free's and Prodigy's step)."""
     import optim.common as common
-    found = []
-
-    def add(title, fn):
-        if inspect.isfunction(fn) and not any(f is fn for _, f in found):
-            found.append((title, fn))
-
+    here = Path(module.__file__).resolve()
+    found, seen = [], set()
     for cls in classes:
-        rule = getattr(cls, "rule", None)
-        if rule is not None:
-            where = _source_path(rule)
-            add("The update rule" + ("" if rule.__module__ == module.__name__ else f", from {where}"), rule)
-    for cls in classes:
-        for name in ("_update", "_update_sparse"):
-            fn = getattr(cls, name, None)
-            if fn is not None and fn.__module__ != "optim.optimizer" and getattr(cls, "rule", None) is None:
-                add(f"{fn.__qualname__}" + ("" if fn.__module__ == module.__name__
-                                            else f", from {_source_path(fn)}"), fn)
-    for _, fn in list(found):
-        called = {n.func.id for n in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(fn))))
-                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-        for name in sorted(called):
+        for name in list(TABLE_PARTS) + list(CODE_PARTS):
+            k = _defining_class(cls, name)
+            if k is None or (k, name) in seen:
+                continue
+            seen.add((k, name))
+            if name in CODE_PARTS and not inspect.isfunction(_function(k, name)):
+                continue  # rule = None: the algorithm is not elementwise
+            where = Path(inspect.getsourcefile(k)).resolve()
+            line = _class_body(k)[name][0]
+            title = TABLE_PARTS.get(name) or CODE_PARTS[name]
+            if len(classes) > 1 and k is not classes[0] and k in classes:
+                title = f"{k.__name__}: {title}"
+            if where != here:
+                title += f", from {where.relative_to(ROOT).as_posix()}"
+            kind = "hyperparameters" if name == "hyperparameters" else "state" if name == "symbols" else "code"
+            value = k if kind != "code" else _function(k, name)
+            found.append(((where != here, str(where), line), title, kind, value))
+    parts = [(title, kind, value) for _, title, kind, value in sorted(found, key=lambda f: f[0])]
+    shown = [value for _, kind, value in parts if kind == "code"]
+    for fn in [f for f in shown if f.__name__ in ("scalars", "rule", "update")]:
+        for name in sorted(_called(fn)):
             helper = getattr(common, name, None)
-            if inspect.isfunction(helper) and helper.__module__ == common.__name__:
-                add(f"{name}, from optim/common.py", helper)
+            if inspect.isfunction(helper) and helper.__module__ == common.__name__ and helper not in shown:
+                parts.append((f"{name}, from optim/common.py", "code", helper))
+                shown.append(helper)
     for cls in classes:
         for name, fn in cls.__dict__.items():
-            if inspect.isfunction(fn) and any(c and is_equation(c) for _, _, c in source_rows(fn)):
-                add(f"{cls.__name__}.{name}", fn)
-    return found
+            fn = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
+            if inspect.isfunction(fn) and fn not in shown \
+                    and any(c and is_equation(c) for _, _, c in source_rows(fn)):
+                parts.append((f"{cls.__name__}.{name}", "code", fn))
+                shown.append(fn)
+    return parts
+
+
+def _called(fn):
+    """The names a function calls directly (f(...), not obj.f(...))."""
+    return {n.func.id for n in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(fn))))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def hyperparameter_table(classes, declaring):
+    """The hyperparameters `declaring` checks: each with its default for every class of the page
+    (from its signature, `defaults_of()`; a value the class pins marked fixed), the check as
+    the declaration writes it, and what that check accepts."""
+    written = {}
+    node = _class_body(declaring)["hyperparameters"]
+    if isinstance(node[1].value, ast.Dict):
+        for key, value in zip(node[1].value.keys, node[1].value.values):
+            if isinstance(key, ast.Constant):
+                written[key.value] = ast.get_source_segment(node[2], value)
+    head = ["hyperparameter"] + [f"default ({c.__name__})" if len(classes) > 1 else "default"
+                                 for c in classes] + ["check", "accepts"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, check in declaring.hyperparameters.items():
+        cells = [_code(name)]
+        for cls in classes:
+            defaults = cls.defaults_of()
+            value = repr(defaults[name]) if name in defaults else ""
+            cells.append(_code(value) + " (fixed)" if name in cls.fixed else _code(value) if value else "")
+        doc = (inspect.getdoc(check) or "").split("\n\n")[0]
+        cells += [_code(written.get(name, getattr(check, "__name__", repr(check)))),
+                  _cell(" ".join(doc.split()))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def state_table(declaring):
+    """Each symbol of the rule (the paper's) beside its state_dict key (torch's), then the numbers
+    the owner keeps: the step count, and what the scalars carry from step to step."""
+    lines = ["| symbol | state_dict key | |", "| --- | --- | --- |"]
+    for symbol, key in declaring.symbols.items():
+        lines.append(f"| {math(symbol)} | {_code(key)} | an array shaped like {math('θ')} |")
+    if declaring.counts_steps:
+        lines.append(f"| {math('t')} | {_code('step')} | the steps taken, counted by the owner (optim/optimizer.py) |")
+    for key, name in declaring.carry.items():
+        lines.append(f"| {_code(name)} | {_code(key)} | a number the scalars advance each step |")
+    for key in getattr(declaring, "group_state", {}):
+        lines.append(f"| | {_code(key)} | a number of the group, which its step() advances |")
+    return "\n".join(lines)
+
+
+def _code(text):
+    """Text as inline code in a Markdown table cell."""
+    return f"<code>{_cell(text)}</code>"
 
 
 def _code_cell(code):
@@ -208,8 +314,10 @@ def equation_table(rows):
 def _prose(text):
     """Docstring prose as Markdown paragraphs, safe from Markdown's own syntax."""
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-    return "\n\n".join(html.escape(p, quote=False).replace("*", r"\*").replace("_", r"\_")
-                       for p in paragraphs)
+    return "\n\n".join("".join(part if i % 2 else  # `code` stays as it is
+                                 html.escape(part, quote=False).replace("*", r"\*").replace("_", r"\_")
+                                 for i, part in enumerate(re.split(r"(`[^`]*`)", p)))
+                         for p in paragraphs)
 
 
 def optimizer_title(classes):
@@ -228,11 +336,22 @@ def optimizer_page(module, classes):
                   equation_table(rows), ""]
     if after:
         parts += [_prose(after), ""]
-    parts += ["## The code", "",
-              f"The lines of `{source}` that implement the equations, read from the source when this "
-              "page was built; each equation beside its line is that line's own comment.", ""]
-    for title, fn in rule_functions(module, classes):
-        parts += [f"### {title}", "", code_table(fn), ""]
+    parts += ["## The declaration", "",
+              f"What `{source}` declares, in the order of the file, read from the source when this "
+              "page was built: the hyperparameters, the state, and the code that implements the "
+              "equations, each equation beside its line being that line's own comment.", ""]
+    for title, kind, value in declaration_parts(module, classes):
+        parts += [f"### {title}", ""]
+        if kind == "hyperparameters":
+            parts += [hyperparameter_table(classes, value), ""]
+        elif kind == "state":
+            parts += [state_table(value), ""]
+        else:
+            doc = (inspect.getdoc(value) or "").split("\n\n")[0]
+            parts += [_prose(doc), ""] if doc else []
+            if value.__name__ == "explain" and getattr(classes[0], "step_size_rule", None):
+                parts += [f"The step size it shows: {_code(classes[0].step_size_rule)}.", ""]
+            parts += [code_table(value), ""]
     parts += ["## API", ""]
     parts += [f"- [`optim.{c.__name__}`][optim.{c.__name__}]" for c in classes]
     return "\n".join(parts) + "\n"

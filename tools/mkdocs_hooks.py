@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # MkDocs puts sys.path back after loading this file
-import docgen  # noqa: E402
+import docgen  # noqa: E402 (found through the sys.path entry above)
 
 log = logging.getLogger("mkdocs.plugins.minigrad")
 _pages = {}  # src_uri -> Markdown, for this build

@@ -9,11 +9,15 @@ CuPy arrays travel through host copies (device -> host, MPI, host -> device). NC
 (`cupy.cuda.nccl`) would keep them on the GPUs; it is not implemented, and the host path has not
 been run on GPUs here.
 """
+from __future__ import annotations
+
 import os
+from typing import Any, NoReturn
 
 import numpy as np
 
 from .. import backend
+from ..backend import Array
 
 # what an MPI launcher sets in each process it starts (Open MPI, PMIx, MPICH/Hydra)
 LAUNCHER_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK")
@@ -24,12 +28,12 @@ _comm = None        # mpi4py's COMM_WORLD inside an MPI job; None alone
 _initialized = False
 
 
-def launched_by_mpi():
+def launched_by_mpi() -> bool:
     """True when an MPI launcher (mpirun, mpiexec) started this process."""
     return any(v in os.environ for v in LAUNCHER_VARIABLES)
 
 
-def launcher_rank():
+def launcher_rank() -> int:
     """This process's rank as its launcher set it in the environment, without joining the job
     (0 without a launcher): for deciding who prints before, or without, initialising MPI."""
     for v in RANK_VARIABLES:
@@ -38,7 +42,7 @@ def launcher_rank():
     return 0
 
 
-def init():
+def init() -> tuple[int, int]:
     """Join the MPI job this process was started in; alone, become rank 0 of a world of 1.
 
     Idempotent, and called by every function here on first use. Returns (rank, world_size).
@@ -57,25 +61,25 @@ def init():
     return _rank_and_size()
 
 
-def is_initialized():
+def is_initialized() -> bool:
     return _initialized
 
 
-def get_rank():
+def get_rank() -> int:
     """This process's rank, 0 .. world_size - 1."""
     return init()[0]
 
 
-def get_world_size():
+def get_world_size() -> int:
     """The number of processes in the job (1 without MPI)."""
     return init()[1]
 
 
-def _rank_and_size():
+def _rank_and_size() -> tuple[int, int]:
     return (0, 1) if _comm is None else (_comm.Get_rank(), _comm.Get_size())
 
 
-def abort(code):
+def abort(code: int) -> NoReturn:
     """End every process of the job now, with exit status `code` (MPI_Abort): what a rank does
     when it cannot go on, since the others would otherwise wait for it in their next collective
     for ever. Alone, this process exits with `code`. Never returns; nothing is flushed or
@@ -86,7 +90,7 @@ def abort(code):
     os._exit(code)
 
 
-def barrier():
+def barrier() -> None:
     """Wait until every rank has called barrier()."""
     if get_world_size() > 1:
         _comm.Barrier()
@@ -94,7 +98,7 @@ def barrier():
 
 # ============================================================================ collectives
 
-def all_reduce(array, op="sum"):
+def all_reduce(array: Array, op: str = "sum") -> Array:
     """Combine `array` elementwise over all ranks (op: 'sum', 'max' or 'min'), in place on every
     rank; returns it. Every rank passes an array of the same shape and dtype."""
     _check_array(array, "all_reduce")
@@ -109,7 +113,7 @@ def all_reduce(array, op="sum"):
     return array
 
 
-def broadcast(array, src=0):
+def broadcast(array: Array, src: int = 0) -> Array:
     """Overwrite `array` on every rank with rank `src`'s, in place; returns it."""
     _check_array(array, "broadcast")
     _check_rank(src, "src")
@@ -121,7 +125,7 @@ def broadcast(array, src=0):
     return array
 
 
-def all_gather(array, sizes=None):
+def all_gather(array: Array, sizes: list[int] | None = None) -> list[Array]:
     """Every rank's `array`, as a list indexed by rank, on every rank.
 
     The arrays may differ in their first dimension (rows); the rest of the shape and the dtype
@@ -157,7 +161,7 @@ def all_gather(array, sizes=None):
             for d, c, s in zip(displs, counts, sizes)]
 
 
-def all_gather_object(obj):
+def all_gather_object(obj: Any) -> list[Any]:
     """Every rank's `obj` (nested dicts/lists of arrays, numbers, strings), as a list by rank.
 
     Objects travel as mg.save bytes (safetensors + JSON), never as pickles: what a rank receives

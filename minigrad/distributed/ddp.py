@@ -25,10 +25,15 @@ SyncBatchNorm), so a model with BatchNorm trained on N ranks is not the same as 
 the global batch. With broadcast_buffers (the default, as in PyTorch) rank 0's buffers (the
 running statistics) are copied to every rank at each forward, so evaluation agrees everywhere.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 
 from .. import backend
-from ..nn.module import Module
+from ..nn.module import Module, Parameter
 from ..sparse import RowSparseGrad
 from . import comm
 
@@ -47,7 +52,7 @@ class DistributedDataParallel(Module):
     the bare model.
     """
 
-    def __init__(self, module, bucket_cap_mb=25, broadcast_buffers=True):
+    def __init__(self, module: Module, bucket_cap_mb: float = 25, broadcast_buffers: bool = True) -> None:
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel wraps a Module, got {type(module).__name__}")
         if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float)) \
@@ -61,7 +66,7 @@ class DistributedDataParallel(Module):
             comm.broadcast(p.data, src=0)
         self._broadcast_buffers()
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         if self.broadcast_buffers:
             self._broadcast_buffers()
         return self.module(*args, **kwargs)
@@ -72,7 +77,7 @@ class DistributedDataParallel(Module):
 
     # ======================================================================== the gradient mean
 
-    def sync_gradients(self):
+    def sync_gradients(self) -> None:
         """Replace each parameter's gradient on every rank with the mean over ranks.
 
         A parameter without a gradient on some ranks (unused by their batches) counts as zero
@@ -103,7 +108,7 @@ class DistributedDataParallel(Module):
             if k[1]:
                 p.grad = self._gather_rows(p, n)
 
-    def buckets(self, params):
+    def buckets(self, params: Iterable[Parameter]) -> list[list[Parameter]]:
         """Consecutive runs of params with one dtype and device, each run's gradients at most
         bucket_cap_mb (one parameter larger than that is a bucket of its own)."""
         cap = self.bucket_cap_mb * 2 ** 20

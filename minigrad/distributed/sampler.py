@@ -8,13 +8,17 @@ gradients is the global batch's gradient: N ranks train like one process on the 
 (PyTorch's DistributedSampler splits a dataset's indices per epoch, rank r taking every N-th;
 here the unit is the batch, so that a run's batches do not depend on N.)
 """
+from __future__ import annotations
+
+from typing import Any
+
 from . import comm
 
 
 class DistributedSampler:
     """shard(batch) -> this rank's rows of a global batch (an array, or a tuple/list of them)."""
 
-    def __init__(self, num_replicas=None, rank=None):
+    def __init__(self, num_replicas: int | None = None, rank: int | None = None) -> None:
         num_replicas = comm.get_world_size() if num_replicas is None else num_replicas
         rank = comm.get_rank() if rank is None else rank
         if isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1:
@@ -23,7 +27,7 @@ class DistributedSampler:
             raise ValueError(f"rank must be an integer from 0 to {num_replicas - 1}, got {rank!r}")
         self.num_replicas, self.rank = num_replicas, rank
 
-    def check_batch_size(self, global_batch_size):
+    def check_batch_size(self, global_batch_size: int) -> int:
         """Raise ValueError unless the global batch splits into equal shares; returns a share's size."""
         if global_batch_size % self.num_replicas:
             raise ValueError(f"a global batch of {global_batch_size} does not split into "
@@ -31,7 +35,7 @@ class DistributedSampler:
                              f"{self.num_replicas}")
         return global_batch_size // self.num_replicas
 
-    def shard(self, batch):
+    def shard(self, batch: Any) -> Any:
         """This rank's rows of `batch` (each array's first dimension is the global batch).
         None (a task without data) stays None."""
         if batch is None:

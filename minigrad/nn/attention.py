@@ -7,6 +7,12 @@ can read. It computes exactly what torch.nn.MultiheadAttention(n_embd, n_head, b
 computes on (x, x, x) with a causal mask, with c_attn as in_proj and c_proj as out_proj (the tests
 hold it to that).
 """
+from __future__ import annotations
+
+from numpy.typing import DTypeLike
+
+from ..backend import Device
+from ..tensor import Tensor
 from . import functional as F
 from .layers import Dropout, Linear, _flag, _number, _size
 from .module import Module
@@ -21,7 +27,8 @@ class CausalSelfAttention(Module):
     in training only. Both Linears have torch.nn.Linear's initialisation.
     """
 
-    def __init__(self, n_embd, n_head, bias=True, dropout=0.0, dtype=None, device="cpu"):
+    def __init__(self, n_embd: int, n_head: int, bias: bool = True, dropout: float = 0.0,
+                 dtype: DTypeLike | None = None, device: Device = "cpu") -> None:
         n_embd = _size("CausalSelfAttention", "n_embd", n_embd)
         n_head = _size("CausalSelfAttention", "n_head", n_head, minimum=1)
         if n_embd % n_head:
@@ -34,7 +41,7 @@ class CausalSelfAttention(Module):
         self.c_proj = Linear(n_embd, n_embd, bias=bias, dtype=dtype, device=device)
         self.resid_dropout = Dropout(dropout)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 3 or x.shape[-1] != self.n_embd:
             raise ValueError(f"CausalSelfAttention({self.n_embd}, {self.n_head}) expects input "
                              f"(B, T, {self.n_embd}), got shape {x.shape}")
@@ -48,5 +55,5 @@ class CausalSelfAttention(Module):
         y = y.transpose(0, 2, 1, 3).reshape(B, T, C)  # the heads side by side again
         return self.resid_dropout(self.c_proj(y))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"n_embd={self.n_embd}, n_head={self.n_head}, dropout={self.dropout}"

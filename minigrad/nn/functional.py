@@ -1,11 +1,20 @@
 """Functions of tensors with torch.nn.functional's names, arguments and numerics."""
+from __future__ import annotations
+
+from typing import Any, Union
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import backend, ops
+from ..backend import Array
 from ..tensor import Tensor, as_constant, increment_version
 
+# in the hints: where torch takes a tensor, a raw NumPy/CuPy array works too (as a constant)
+TensorLike = Union[Tensor, Array]
 
-def _index_array(x, name, like):
+
+def _index_array(x: Any, name: str, like: Array) -> Array:
     """An integer index/target as a raw array on `like`'s device (see as_constant)."""
     x = as_constant(x, like, name)
     if x.dtype.kind not in "iu":
@@ -13,7 +22,7 @@ def _index_array(x, name, like):
     return x
 
 
-def _float_tensor(x, name, op):
+def _float_tensor(x: TensorLike, name: str, op: str) -> Tensor:
     """A floating-point Tensor (or array) `x`, else a TypeError naming `op` and the dtype."""
     x = _tensor(x, name)
     if x.dtype.kind != "f":
@@ -21,7 +30,7 @@ def _float_tensor(x, name, op):
     return x
 
 
-def _tensor(x, name="input"):
+def _tensor(x: TensorLike, name: str = "input") -> Tensor:
     """Accept a raw NumPy/CuPy array where a Tensor is expected (as a constant)."""
     if isinstance(x, Tensor):
         return x
@@ -30,7 +39,7 @@ def _tensor(x, name="input"):
     raise TypeError(f"{name} must be a Tensor or an array, got {type(x).__name__}")
 
 
-def linear(input, weight, bias=None):
+def linear(input: TensorLike, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weightᵀ + bias, weight of shape (out_features, in_features)."""
     input = _float_tensor(input, "input", "linear")
     if weight.ndim != 2:
@@ -50,37 +59,38 @@ def linear(input, weight, bias=None):
     return ops.Linear().apply(input, weight, bias)
 
 
-def relu(x):
+def relu(x: Tensor) -> Tensor:
     """max(x, 0)."""
     return x.relu()
 
 
-def tanh(x):
+def tanh(x: Tensor) -> Tensor:
     """tanh(x)."""
     return x.tanh()
 
 
-def sigmoid(x):
+def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e^-x)."""
     return x.sigmoid()
 
 
-def gelu(x, approximate="none"):
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x Φ(x); approximate='tanh' uses the tanh approximation (as torch)."""
     return ops.GELU(approximate).apply(x)
 
 
-def softmax(x, axis=-1):
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / Σ exp(x) along axis."""
     return x.softmax(axis)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - log Σ exp(x) along axis."""
     return x.log_softmax(axis)
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sparse=False):
+def embedding(input: Tensor | ArrayLike, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0, sparse: bool = False) -> Tensor:
     """Rows of `weight` at the integer indices `input` (any shape): output input.shape + (D,).
 
     padding_idx: that row gets no gradient. max_norm: looked-up rows whose norm exceeds it are
@@ -106,7 +116,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, spa
     return ops.Embedding(idx, padding_idx, sparse).apply(weight)
 
 
-def _renorm_rows(W, idx, max_norm, norm_type):
+def _renorm_rows(W: Array, idx: Array, max_norm: float, norm_type: float) -> None:
     xp = backend.get_array_module(W)
     rows = xp.unique(idx.reshape(-1))
     norms = (xp.abs(W[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
@@ -114,8 +124,10 @@ def _renorm_rows(W, idx, max_norm, norm_type):
     W[rows] *= scale[:, None]
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5, num_batches_tracked=None):
+def batch_norm(input: TensorLike, running_mean: TensorLike | None, running_var: TensorLike | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5, num_batches_tracked: Array | None = None
+               ) -> Tensor:
     """Batch normalisation over (N, C) or (N, C, L) input, per channel C.
 
     Training normalises with the batch's biased variance and, when running statistics are
@@ -153,7 +165,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return y
 
 
-def dropout(input, p=0.5, training=True):
+def dropout(input: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -166,7 +178,8 @@ def dropout(input, p=0.5, training=True):
     return ops.Dropout(mask, p).apply(input)
 
 
-def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input: TensorLike, target: Tensor | ArrayLike, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross entropy of logits (N, C), or (N, C, d1, ...), against class indices or
     class probabilities, as torch.nn.functional.cross_entropy (no class weights).
 
@@ -217,7 +230,7 @@ def cross_entropy(input, target, ignore_index=-100, reduction="mean", label_smoo
     return loss
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: TensorLike, target: TensorLike, reduction: str = "mean") -> Tensor:
     """Mean (or sum) of squared differences."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -232,7 +245,7 @@ def mse_loss(input, target, reduction="mean"):
     return sq.sum() if reduction == "sum" else sq.mean()
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
+def binary_cross_entropy_with_logits(input: TensorLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """-[y log σ(z) + (1 - y) log(1 - σ(z))], computed stably as max(z, 0) - z y + log(1 + e^-|z|)."""
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -248,7 +261,8 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(input: TensorLike, normalized_shape: int | tuple[int, ...] | list[int],
+               weight: TensorLike | None = None, bias: TensorLike | None = None, eps: float = 1e-5) -> Tensor:
     """(x - μ) / sqrt(σ² + eps) · weight + bias, with μ and the biased σ² over the last
     len(normalized_shape) axes of each example, as torch.nn.functional.layer_norm."""
     input = _float_tensor(input, "input", "layer_norm")
@@ -264,8 +278,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return ops.LayerNorm(n, eps, weight is not None, bias is not None).apply(input, *affine)
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None):
+def scaled_dot_product_attention(query: TensorLike, key: TensorLike, value: TensorLike,
+                                 attn_mask: Tensor | ArrayLike | None = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None) -> Tensor:
     """softmax(scale · query keyᵀ + mask) value, as torch.nn.functional.scaled_dot_product_attention.
 
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); scale defaults to

@@ -5,12 +5,18 @@ of its submodules (attributes that are Modules, and Modules or Parameters inside
 dict attributes) named with dots: `layers.0.weight`. Buffers (running statistics) are the raw
 arrays whose attribute names a class lists in `_buffers`; they are saved with the parameters.
 """
-from collections.abc import Mapping
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .. import backend
+from ..backend import Array, Device
 from ..tensor import Tensor, increment_version
+
+_M = TypeVar("_M", bound="Module")  # train(), eval() and to() return the module they were called on
 
 
 class Parameter(Tensor):
@@ -18,13 +24,13 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data, requires_grad=True):
+    def __init__(self, data: Array | Tensor, requires_grad: bool = True) -> None:
         data = data.data if isinstance(data, Tensor) else data
         if not backend.is_array(data):
             raise TypeError(f"Parameter expects an array or Tensor, got {type(data).__name__}")
         super().__init__(data, requires_grad=requires_grad)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
 
@@ -32,7 +38,7 @@ class StateDictKeyError(KeyError, ValueError):
     """Missing or unexpected keys in load_state_dict: a KeyError (as it always was) and a
     ValueError (bad input), printed without KeyError's quotes."""
 
-    def __str__(self):
+    def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
@@ -42,15 +48,15 @@ class Module:
     _buffers = ()  # names of attributes holding raw arrays saved in state_dict
     training = True
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     # ======================================================================== walking the tree
 
-    def _named_attributes(self, kind):
+    def _named_attributes(self, kind: type) -> Iterator[tuple[str, Any]]:
         """(name, value) for attributes that are `kind`, and `kind`s inside list, tuple and
         dict attributes (named 'attr.0', 'attr.key'), in definition order."""
         for name, value in vars(self).items():
@@ -61,26 +67,26 @@ class Module:
             elif isinstance(value, dict):
                 yield from ((f"{name}.{k}", v) for k, v in value.items() if isinstance(v, kind))
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """(name, module) for each direct submodule, in definition order."""
         return self._named_attributes(Module)
 
-    def _named_own_parameters(self):
+    def _named_own_parameters(self) -> Iterator[tuple[str, Parameter]]:
         return self._named_attributes(Parameter)
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for this module and every module below it, depth first."""
         yield prefix, self
         for name, child in self.named_children():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
 
-    def named_parameters(self):
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter), each parameter once, in definition order."""
         seen = set()
         for mod_name, mod in self.named_modules():
@@ -89,10 +95,10 @@ class Module:
                     seen.add(id(p))
                     yield (f"{mod_name}.{name}" if mod_name else name), p
 
-    def parameters(self):
+    def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
-    def named_buffers(self):
+    def named_buffers(self) -> Iterator[tuple[str, Module, str]]:
         for mod_name, mod in self.named_modules():
             for name in mod._buffers:
                 value = getattr(mod, name, None)
@@ -101,15 +107,15 @@ class Module:
 
     # ======================================================================== modes and grads
 
-    def train(self, mode=True):
+    def train(self: _M, mode: bool = True) -> _M:
         for m in self.modules():
             m.training = mode
         return self
 
-    def eval(self):
+    def eval(self: _M) -> _M:
         return self.train(False)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
             if set_to_none or not backend.is_array(p.grad):
                 p.grad = None  # a sparse gradient has no rows to zero in place
@@ -118,7 +124,7 @@ class Module:
 
     # ======================================================================== devices
 
-    def to(self, device):
+    def to(self: _M, device: Device) -> _M:
         """Move every parameter (with its grad) and buffer to `device`, in place; returns self."""
         device = backend.parse_device(device)
         moved = []
@@ -136,14 +142,15 @@ class Module:
 
     # ======================================================================== saving and loading
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Array]:
         """{dotted name: raw array} for every parameter and buffer (the arrays themselves)."""
         state = {name: p.data for name, p in self.named_parameters()}
         for name, mod, attr in self.named_buffers():
             state[name] = getattr(mod, attr)
         return state
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
+                        ) -> tuple[list[str], list[str]]:
         """Copy arrays into the parameters and buffers, in place.
 
         strict: every key must match (missing and unexpected keys raise StateDictKeyError, a
@@ -190,7 +197,7 @@ class Module:
             increment_version(owner)  # a Parameter: a backward through its old values refuses
         return missing, unexpected
 
-    def _state_targets(self):
+    def _state_targets(self) -> dict[str, tuple[Module, str, Array]]:
         """{dotted name: (module, attribute name, the array held)} for every state_dict entry."""
         targets, seen = {}, set()
         for mod_name, mod in self.named_modules():
@@ -205,13 +212,13 @@ class Module:
                     targets[prefix + name] = (mod, name, value)
         return targets
 
-    def _check_state(self, name, value):
+    def _check_state(self, name: str, value: Array) -> None:
         """Raise ValueError (saying what is wrong, to follow the entry's name) if value, about
         to be loaded into this module's parameter or buffer `name`, is out of range. A hook for
         modules whose state has bounds (BatchNorm's running variance is >= 0); by default,
         anything the dtype and shape checks let through is accepted."""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
         kids = list(self.named_children())
         if not kids:
@@ -220,11 +227,11 @@ class Module:
             lines.append(f"  ({name}): " + repr(child).replace("\n", "\n  "))
         return "\n".join(lines) + "\n)"
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ""
 
 
-def _checked_value(name, value, current):
+def _checked_value(name: str, value: Any, current: Array) -> Array:
     """value as an array of current's dtype, shape and device (a fresh copy), or TypeError /
     ValueError naming the entry and what was wrong."""
     value = value.data if isinstance(value, Tensor) else value

@@ -6,3 +6,12 @@ from .nn import BatchNorm, BinaryCrossEntropyWithLogits, CrossEntropy, Dropout, 
 from .reduce import Max, Mean, Min, Sum, Var
 from .shape import Concatenate, GetItem, Reshape, Stack, ToDevice, Transpose, Where
 from .unary import GELU, Abs, Clip, Exp, Log, LogSoftmax, ReLU, Sigmoid, Softmax, Sqrt, Tanh
+
+__all__ = [
+    "Add", "Div", "MatMul", "Mul", "Neg", "Pow", "PowScalar", "RPowScalar", "Sub",
+    "ScaledDotProductAttention", "LayerNorm",
+    "BatchNorm", "BinaryCrossEntropyWithLogits", "CrossEntropy", "Dropout", "Embedding", "Linear",
+    "Max", "Mean", "Min", "Sum", "Var",
+    "Concatenate", "GetItem", "Reshape", "Stack", "ToDevice", "Transpose", "Where",
+    "GELU", "Abs", "Clip", "Exp", "Log", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Sqrt", "Tanh",
+]

@@ -1,7 +1,9 @@
 """Arithmetic ops: + - * / ** @ and negation, with NumPy broadcasting in both directions."""
+from __future__ import annotations
+
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import Array, get_array_module
 from ..function import Function, sum_to
 from .checks import broadcast_shape
 
@@ -9,26 +11,26 @@ from .checks import broadcast_shape
 class Add(Function):
     """x0 + x1; each gradient summed back to its input's shape."""
 
-    def forward(self, x0, x1):
+    def forward(self, x0: Array, x1: Array) -> Array:
         if x0.shape != x1.shape:
             broadcast_shape("add", x0.shape, x1.shape)
         self.shapes = (x0.shape, x1.shape)
         return x0 + x1
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
 
 
 class Sub(Function):
     """x0 - x1; each gradient summed back to its input's shape."""
 
-    def forward(self, x0, x1):
+    def forward(self, x0: Array, x1: Array) -> Array:
         if x0.shape != x1.shape:
             broadcast_shape("sub", x0.shape, x1.shape)
         self.shapes = (x0.shape, x1.shape)
         return x0 - x1
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
 
 
@@ -37,13 +39,13 @@ class Mul(Function):
 
     saves = ((1,), (0,))
 
-    def forward(self, x0, x1):
+    def forward(self, x0: Array, x1: Array) -> Array:
         if x0.shape != x1.shape:
             broadcast_shape("mul", x0.shape, x1.shape)
         self.x0, self.x1 = x0, x1
         return x0 * x1
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         x0, x1 = self.x0, self.x1
         need0, need1 = self.needs_input_grad
         g0 = sum_to(gy * x1, x0.shape) if need0 else None
@@ -56,13 +58,13 @@ class Div(Function):
 
     saves = ((1,), (0, 1))
 
-    def forward(self, x0, x1):
+    def forward(self, x0: Array, x1: Array) -> Array:
         if x0.shape != x1.shape:
             broadcast_shape("div", x0.shape, x1.shape)
         self.x0, self.x1 = x0, x1
         return x0 / x1
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         x0, x1 = self.x0, self.x1
         need0, need1 = self.needs_input_grad
         g0 = sum_to(gy / x1, x0.shape) if need0 else None
@@ -73,10 +75,10 @@ class Div(Function):
 class Neg(Function):
     """-x."""
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return -x
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (-gy,)
 
 
@@ -85,17 +87,17 @@ class PowScalar(Function):
 
     saves = ((0,),)
 
-    def __init__(self, c):
+    def __init__(self, c: float) -> None:
         self.c = c
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         if x.dtype.kind in "iu" and self.c < 0 and float(self.c).is_integer():
             raise ValueError(f"pow: an integer tensor to the negative power {self.c} is not "
                              "allowed (as in torch); convert it to a float tensor first")
         self.x = x
         return x ** self.c
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         c = self.c
         if c == 0:  # x^0 is constant; c x^(c-1) would be 0 * inf = NaN at x = 0
             return (get_array_module(gy).zeros_like(gy),)
@@ -107,15 +109,15 @@ class RPowScalar(Function):
 
     saves, saves_output = ((0,),), (True,)
 
-    def __init__(self, c):
+    def __init__(self, c: float) -> None:
         self.c = c
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.x = x
         self.y = self.c ** x
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         with np.errstate(divide="ignore", invalid="ignore"):  # log 0: masked below
             gx = gy * self.y * xp.log(xp.asarray(self.c, dtype=gy.dtype))
@@ -133,14 +135,14 @@ class Pow(Function):
 
     saves, saves_output = ((0, 1), (0, 1)), (True, True)  # only d/dx1 reads y; torch saves it
 
-    def forward(self, x0, x1):
+    def forward(self, x0: Array, x1: Array) -> Array:
         if x0.shape != x1.shape:
             broadcast_shape("pow", x0.shape, x1.shape)
         self.x0, self.x1 = x0, x1
         self.y = x0 ** x1
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         x0, x1 = self.x0, self.x1
         need0, need1 = self.needs_input_grad
@@ -160,7 +162,7 @@ class MatMul(Function):
 
     saves = ((1,), (0,))
 
-    def forward(self, x, W):
+    def forward(self, x: Array, W: Array) -> Array:
         if x.ndim > 2 or W.ndim > 2:  # the batch dimensions broadcast
             try:
                 broadcast_shape("matmul", x.shape[:-2], W.shape[:-2])
@@ -171,7 +173,7 @@ class MatMul(Function):
         self.x, self.W = x, W
         return x @ W
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         x, W = self.x, self.W
         # promote 1-D operands the way matmul does, so one formula covers every case
         x2 = x[None, :] if x.ndim == 1 else x

@@ -8,7 +8,9 @@ One graph node instead of six (matmul, scale, add, softmax, dropout, matmul): fe
 per step, and the softmax backward is the exact dS = P ⊙ (dP - Σ dP ⊙ P) rather than a chain of
 primitives. The matmuls are batched over every leading axis: (..., L, E) x (..., E, S).
 """
-from ..backend import device_of, get_array_module, keep_mask
+from __future__ import annotations
+
+from ..backend import Array, device_of, get_array_module, keep_mask
 from ..function import Function, sum_to
 
 
@@ -24,10 +26,10 @@ class ScaledDotProductAttention(Function):
 
     saves = ((1, 2), (0, 2), (), (2,))  # dP = dY Vᵀ feeds the gradients of q, k and the mask
 
-    def __init__(self, scale, bias=None, dropout_p=0.0):
+    def __init__(self, scale: float, bias: Array | None = None, dropout_p: float = 0.0) -> None:
         self.scale, self.bias, self.dropout_p = scale, bias, dropout_p
 
-    def forward(self, q, k, v, mask=None):
+    def forward(self, q: Array, k: Array, v: Array, mask: Array | None = None) -> Array:
         xp = get_array_module(q)
         s = q @ k.swapaxes(-1, -2)
         s *= q.dtype.type(self.scale)
@@ -54,7 +56,7 @@ class ScaledDotProductAttention(Function):
         self.pd = p if self.keep is None else p * self.keep * p.dtype.type(1 / (1 - self.dropout_p))
         return self.pd @ v
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         q, k, v, p, pd = self.q, self.k, self.v, self.p, self.pd
         needs = self.needs_input_grad
         # Y = Pd V

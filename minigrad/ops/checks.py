@@ -5,18 +5,21 @@ that names the op and the shapes or values, never with a NumPy error from deep i
 exception types follow PyTorch: IndexError for an axis or index out of range, ValueError for
 shapes that do not fit, TypeError for a wrong type or dtype.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 import numpy as np
 
-from ..backend import is_array
+from ..backend import Axis, Shape, is_array
 
 
 def _is_int(a):
     return isinstance(a, numbers.Integral) and not isinstance(a, bool)
 
 
-def normalize_axis(name, axis, ndim):
+def normalize_axis(name: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     """`axis` (None, an int or a tuple of ints) as a tuple of non-negative axes.
 
     A 0-d tensor takes axis 0 or -1 and reduces over nothing, as torch does.
@@ -39,7 +42,7 @@ def normalize_axis(name, axis, ndim):
     return tuple(out)
 
 
-def broadcast_shape(name, *shapes):
+def broadcast_shape(name: str, *shapes: Shape) -> Shape:
     """The shape NumPy broadcasting gives `shapes`, or a ValueError naming the op and them."""
     ndim = max(len(s) for s in shapes)
     out = []
@@ -53,7 +56,7 @@ def broadcast_shape(name, *shapes):
     return tuple(out)
 
 
-def check_index(index, shape):
+def check_index(index: Any, shape: Shape) -> None:
     """Check `index` (basic and integer/boolean-array indexing) against `shape`, as torch
     does: IndexError for an index out of bounds or too many indices, TypeError for a float
     index. Returns nothing; raises before the op touches the data."""

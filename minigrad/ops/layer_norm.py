@@ -5,19 +5,21 @@
 with μ and σ² (biased) over the last `n` axes of each example, not over the batch: so training
 and evaluation compute the same thing and there are no running statistics (Ba et al. 2016).
 """
-from ..backend import get_array_module
+from __future__ import annotations
+
+from ..backend import Array, get_array_module
 from ..function import Function
 
 
 class LayerNorm(Function):
     """Normalise over the last `n` axes; inputs x, then optionally γ, then optionally β."""
 
-    def __init__(self, n, eps, has_weight, has_bias):
+    def __init__(self, n: int, eps: float, has_weight: bool, has_bias: bool) -> None:
         self.n, self.eps, self.has_weight, self.has_bias = n, eps, has_weight, has_bias
         # torch's one backward formula takes x, γ and β for every gradient: all saved
         self.saves = (tuple(range(1 + has_weight + has_bias)),) * (1 + has_weight + has_bias)
 
-    def forward(self, x, *affine):
+    def forward(self, x: Array, *affine: Array) -> Array:
         xp = get_array_module(x)
         self.axes = tuple(range(x.ndim - self.n, x.ndim))
         mean = x.mean(axis=self.axes, keepdims=True)
@@ -31,7 +33,7 @@ class LayerNorm(Function):
             y = y + affine[-1]
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xhat, axes = self.xhat, self.axes
         needs = self.needs_input_grad
         g = gy if self.gamma is None else gy * self.gamma  # d/d x̂

@@ -4,9 +4,11 @@ Each is one graph node with a hand-written backward: fewer nodes means less Pyth
 the closed-form gradients (batch norm, softmax cross entropy) are both faster and more accurate
 than the same function built from primitives.
 """
+from __future__ import annotations
+
 import math
 
-from ..backend import get_array_module, scatter_add
+from ..backend import Array, get_array_module, scatter_add
 from ..function import Function
 from ..sparse import RowSparseGrad
 
@@ -16,14 +18,14 @@ class Linear(Function):
 
     saves = ((1,), (0,), ())
 
-    def forward(self, x, W, b=None):
+    def forward(self, x: Array, W: Array, b: Array | None = None) -> Array:
         self.x, self.W = x, W
         y = x @ W.T
         if b is not None:
             y += b
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         x, W = self.x, self.W
         needs = self.needs_input_grad
         gx = gy @ W if needs[0] else None
@@ -39,14 +41,14 @@ class Embedding(Function):
     """W[indices]; backward scatter-adds the rows (repeated indices accumulate), into a dense
     array, or with sparse=True into a RowSparseGrad of the touched rows only."""
 
-    def __init__(self, indices, padding_idx=None, sparse=False):
+    def __init__(self, indices: Array, padding_idx: int | None = None, sparse: bool = False) -> None:
         self.indices, self.padding_idx, self.sparse = indices, padding_idx, sparse
 
-    def forward(self, W):
+    def forward(self, W: Array) -> Array:
         self.shape, self.dtype = W.shape, W.dtype
         return W[self.indices]
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | RowSparseGrad]:
         if self.sparse:  # the padding row never appears
             return (RowSparseGrad.from_rows(self.indices, gy, self.shape, exclude=self.padding_idx),)
         xp = get_array_module(gy)
@@ -65,11 +67,12 @@ class BatchNorm(Function):
     statistics. The batch statistics are left in `self.mean` and `self.var` for the caller.
     """
 
-    def __init__(self, training, eps, running_mean=None, running_var=None):
+    def __init__(self, training: bool, eps: float, running_mean: Array | None = None,
+                 running_var: Array | None = None) -> None:
         self.training, self.eps = training, eps
         self.running_mean, self.running_var = running_mean, running_var
 
-    def forward(self, x, gamma=None, beta=None):
+    def forward(self, x: Array, gamma: Array | None = None, beta: Array | None = None) -> Array:
         xp = get_array_module(x)
         # one backward formula reads x and γ for all three gradients (as torch; β is not read)
         self.saves = ((0,),) if gamma is None else ((0, 1),) * 3
@@ -90,7 +93,7 @@ class BatchNorm(Function):
             y = y * gamma.reshape(self.pshape) + beta.reshape(self.pshape)
         return y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xhat, axes, pshape = self.xhat, self.axes, self.pshape
         g_xhat = gy * self.gamma.reshape(pshape) if self.gamma is not None else gy
         if self.training:
@@ -114,11 +117,12 @@ class CrossEntropy(Function):
     of the loss and of the mean's count, as in torch.nn.functional.cross_entropy.
     """
 
-    def __init__(self, target, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    def __init__(self, target: Array, ignore_index: int = -100, label_smoothing: float = 0.0,
+                 reduction: str = "mean") -> None:
         self.target, self.ignore_index = target, ignore_index
         self.eps, self.reduction = label_smoothing, reduction
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Array:
         xp = get_array_module(z)
         N, C = z.shape
         zc = z - z.max(axis=1, keepdims=True) if z.size else z  # empty: no maximum to take
@@ -148,7 +152,7 @@ class CrossEntropy(Function):
             return loss.sum()
         return loss.sum() / self.count
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         N, C = self.p.shape
         if self.valid is None:
@@ -171,15 +175,15 @@ class BinaryCrossEntropyWithLogits(Function):
 
     saves = ((0,),)
 
-    def __init__(self, target):
+    def __init__(self, target: Array) -> None:
         self.target = target
 
-    def forward(self, z):
+    def forward(self, z: Array) -> Array:
         xp = get_array_module(z)
         self.z = z
         return xp.maximum(z, 0) - z * self.target + xp.log1p(xp.exp(-xp.abs(z)))
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         sigma = 0.5 * xp.tanh(0.5 * self.z) + 0.5
         return (gy * (sigma - self.target),)
@@ -188,11 +192,11 @@ class BinaryCrossEntropyWithLogits(Function):
 class Dropout(Function):
     """x · mask / (1 - p): the mask is a fixed boolean array drawn by the caller."""
 
-    def __init__(self, mask, p):
+    def __init__(self, mask: Array, p: float) -> None:
         self.mask, self.scale = mask, 1.0 / (1.0 - p)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         return x * self.mask * x.dtype.type(self.scale)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (gy * self.mask * gy.dtype.type(self.scale),)

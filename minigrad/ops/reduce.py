@@ -1,5 +1,7 @@
 """Reductions: sum, mean, max, min, var over an axis (int, tuple or None), with keepdims."""
-from ..backend import get_array_module
+from __future__ import annotations
+
+from ..backend import Array, Axis, get_array_module
 from ..function import Function
 from .checks import normalize_axis
 
@@ -17,15 +19,15 @@ class Sum(Function):
 
     name = "sum"
 
-    def __init__(self, axis=None, keepdims=False):
+    def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
         self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.shape = x.shape
         self.axes = normalize_axis(self.name, self.axis, x.ndim)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         return (xp.broadcast_to(_expand(gy, self.shape, self.axes, self.keepdims), self.shape),)
 
@@ -35,10 +37,10 @@ class Mean(Function):
 
     name = "mean"
 
-    def __init__(self, axis=None, keepdims=False):
+    def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
         self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.shape = x.shape
         self.axes = normalize_axis(self.name, self.axis, x.ndim)
         self.n = 1
@@ -46,7 +48,7 @@ class Mean(Function):
             self.n *= x.shape[a]
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         g = _expand(gy, self.shape, self.axes, self.keepdims) / self.n
         return (xp.broadcast_to(g, self.shape),)
@@ -59,13 +61,13 @@ class Max(Function):
 
     name = "max"
 
-    def reduce(self, x, axes):
+    def reduce(self, x: Array, axes: tuple[int, ...]) -> Array:
         return x.max(axis=axes, keepdims=True)
 
-    def __init__(self, axis=None, keepdims=False):
+    def __init__(self, axis: Axis = None, keepdims: bool = False) -> None:
         self.axis, self.keepdims = axis, keepdims
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.axes = normalize_axis(self.name, self.axis, x.ndim)
         if any(x.shape[a] == 0 for a in self.axes):  # as torch.amax: no identity to return
             raise ValueError(f"{self.name}() over axis {self.axis} of a tensor of shape {x.shape}: "
@@ -74,7 +76,7 @@ class Max(Function):
         self.x, self.y = x, y
         return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         x = self.x
         mask = (x == self.y)
         count = mask.sum(axis=self.axes, keepdims=True)
@@ -87,7 +89,7 @@ class Min(Max):
 
     name = "min"
 
-    def reduce(self, x, axes):
+    def reduce(self, x: Array, axes: tuple[int, ...]) -> Array:
         return x.min(axis=axes, keepdims=True)
 
 
@@ -98,10 +100,10 @@ class Var(Function):
 
     name = "var"
 
-    def __init__(self, axis=None, keepdims=False, correction=1):
+    def __init__(self, axis: Axis = None, keepdims: bool = False, correction: int = 1) -> None:
         self.axis, self.keepdims, self.correction = axis, keepdims, correction
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.axes = normalize_axis(self.name, self.axis, x.ndim)
         n = 1
         for a in self.axes:
@@ -111,6 +113,6 @@ class Var(Function):
         self.shape = x.shape
         return (self.xc * self.xc).sum(axis=self.axes, keepdims=self.keepdims) / self.denom
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         g = _expand(gy, self.shape, self.axes, self.keepdims)
         return (g * 2 * self.xc / self.denom,)

@@ -3,9 +3,11 @@
 Subgradients at kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, and clip passes the gradient
 where min <= x <= max (both ends included).
 """
+from __future__ import annotations
+
 import math
 
-from ..backend import erf, get_array_module
+from ..backend import Array, erf, get_array_module
 from ..function import Function
 from .checks import normalize_axis
 
@@ -15,11 +17,11 @@ class Exp(Function):
 
     saves_output = (True,)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = get_array_module(x).exp(x)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (gy * self.y,)
 
 
@@ -28,11 +30,11 @@ class Log(Function):
 
     saves = ((0,),)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.x = x
         return get_array_module(x).log(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (gy / self.x,)
 
 
@@ -41,11 +43,11 @@ class Sqrt(Function):
 
     saves_output = (True,)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = get_array_module(x).sqrt(x)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (gy / (2 * self.y),)
 
 
@@ -54,11 +56,11 @@ class Tanh(Function):
 
     saves_output = (True,)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.y = get_array_module(x).tanh(x)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         y = self.y
         return (gy * (1 - y * y),)
 
@@ -68,12 +70,12 @@ class Sigmoid(Function):
 
     saves_output = (True,)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = get_array_module(x)
         self.y = 0.5 * xp.tanh(0.5 * x) + 0.5  # stable for large |x|, no overflow in exp
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         y = self.y
         return (gy * y * (1 - y),)
 
@@ -83,11 +85,11 @@ class ReLU(Function):
 
     saves_output = (True,)  # as torch, whose backward reads its output (the mask is its sign)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         self.mask = x > 0
         return x * self.mask
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (gy * self.mask,)
 
 
@@ -96,12 +98,12 @@ class Abs(Function):
 
     saves = ((0,),)
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = get_array_module(x)
         self.sign = xp.sign(x)
         return xp.abs(x)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (gy * self.sign,)
 
 
@@ -110,12 +112,12 @@ class Clip(Function):
 
     saves = ((0,),)
 
-    def __init__(self, min=None, max=None):
+    def __init__(self, min: float | None = None, max: float | None = None) -> None:
         if min is None and max is None:
             raise ValueError("clip needs at least one of min and max")
         self.min, self.max = min, max
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = get_array_module(x)
         self.mask = xp.ones(x.shape, dtype=bool)
         if self.min is not None:
@@ -124,7 +126,7 @@ class Clip(Function):
             self.mask &= x <= self.max
         return xp.clip(x, self.min, self.max).astype(x.dtype, copy=False)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         return (gy * self.mask,)
 
 
@@ -133,12 +135,12 @@ class GELU(Function):
 
     saves = ((0,),)
 
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate: str = "none") -> None:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = get_array_module(x)
         self.x = x
         if self.approximate == "none":
@@ -148,7 +150,7 @@ class GELU(Function):
         self.t = xp.tanh(k * (x + 0.044715 * (x * x * x)))  # not x ** 3: NumPy's pow is ~100x slower
         return 0.5 * x * (1 + self.t)
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         x = self.x
         if self.approximate == "none":
@@ -165,10 +167,10 @@ class Softmax(Function):
 
     saves_output = (True,)
 
-    def __init__(self, axis=-1):
+    def __init__(self, axis: int = -1) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = get_array_module(x)
         self.axis = normalize_axis("softmax", self.axis, x.ndim)
         # an empty tensor has no maximum, and nothing to overflow
@@ -176,7 +178,7 @@ class Softmax(Function):
         self.y = e / e.sum(axis=self.axis, keepdims=True)
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         y = self.y
         gx = y * gy
         return (gx - y * gx.sum(axis=self.axis, keepdims=True),)
@@ -187,10 +189,10 @@ class LogSoftmax(Function):
 
     saves_output = (True,)
 
-    def __init__(self, axis=-1):
+    def __init__(self, axis: int = -1) -> None:
         self.axis = axis
 
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         xp = get_array_module(x)
         self.axis = normalize_axis("log_softmax", self.axis, x.ndim)
         if x.size == 0:  # an empty tensor has no maximum; its log-softmax is empty too
@@ -200,6 +202,6 @@ class LogSoftmax(Function):
         self.y = z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
         return self.y
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
         xp = get_array_module(gy)
         return (gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True),)

@@ -3,8 +3,9 @@
 
 Each experiment is one module here with `run(quick, out) -> result`: it prints a table of what it
 measured and a verdict line per claim (held, or did not hold here, with the numbers), writes one
-figure, out/NAME.png (what it printed goes to out/NAME.txt too), and returns its numbers in a dict (with "png": the figure's path, or None
-without matplotlib). `quick` is a budget of seconds, for the tests; the full run takes minutes.
+figure, out/NAME.png (what it printed goes to out/NAME.txt too), and returns its numbers in a
+dict (with "png": the figure's path, or None without matplotlib). `quick` is a budget of
+seconds, for the tests; the full run takes minutes.
 
 EXPERIMENTS lists the whole subject in the order a course teaches it. Entries that are not run
 here say why: run elsewhere (their command), or not yet available (what they wait for).

@@ -9,8 +9,9 @@ the gradient scale c_t drops 100x and the optimum moves by 1 in every coordinate
 smaller scale). AdaGrad still divides by the large gradients of the first half, so it stalls far
 from the new optimum; RMSProp forgets them, its steps grow back, and it gets there.
 
-Both run as optim.functional.adagrad / rmsprop on raw arrays; the effective step sizes are read
-from the optimizers' own state (the sum G, the average v).
+Both run as optim.functional.adagrad / rmsprop on raw arrays, with their default eps (and
+RMSProp's default alpha); the effective step sizes are what each declaration's explain() makes
+of the state the step left (the sum G, the average v).
 """
 import math
 
@@ -19,12 +20,12 @@ import numpy as np
 import optim
 from models import plots
 
-from .common import figure_path, table, verdict
+from .common import explained, figure_path, table, verdict
 
 D, DROP, NOISE, SHIFT = 100, 100.0, 1.0, 1.0
 LR = {"AdaGrad": 0.5, "RMSProp": 0.01}
-ALPHA = 0.99  # RMSProp's smoothing constant (torch's default): time constant 1/(1-alpha) = 100 steps
-EPS = {"AdaGrad": 1e-10, "RMSProp": 1e-8}  # the optimizers' defaults
+OPTIMIZERS = {"AdaGrad": optim.Adagrad, "RMSProp": optim.RMSprop}
+ALPHA = optim.RMSprop.defaults_of()["alpha"]  # torch's 0.99: time constant 1/(1-alpha) = 100 steps
 STEPS = {False: 4000, True: 2000}  # the drop comes halfway
 
 
@@ -42,6 +43,8 @@ def simulate(name, steps):
     """Per step: the mean effective step size lr/(sqrt(acc)+eps), the mean |update|, and the RMS
     distance to the current optimum."""
     scale, optimum, noise = stream(steps)
+    cls = OPTIMIZERS[name]
+    group = {**cls.defaults_of(), "lr": LR[name]}  # what optim.functional makes of lr=LR[name]
     theta = np.zeros(D)
     state = {}
     eff, moved, dist = np.empty(steps), np.empty(steps), np.empty(steps)
@@ -49,12 +52,10 @@ def simulate(name, steps):
         g = scale[t] * (theta - optimum[t] + noise[t])
         before = theta.copy()
         if name == "AdaGrad":
-            optim.functional.adagrad(theta, g, state, lr=LR[name], eps=EPS[name])
-            acc = state["sum"]                                  # G_t = sum of g²
+            optim.functional.adagrad(theta, g, state, lr=LR[name])  # G_t = sum of g²
         else:
-            optim.functional.rmsprop(theta, g, state, lr=LR[name], alpha=ALPHA, eps=EPS[name])
-            acc = state["square_avg"]                           # v_t = alpha v + (1-alpha) g²
-        eff[t] = np.mean(LR[name] / (np.sqrt(acc) + EPS[name]))
+            optim.functional.rmsprop(theta, g, state, lr=LR[name])  # v_t = alpha v + (1-alpha) g²
+        eff[t] = np.mean(explained(cls, theta, state, group)["step_size"])  # lr/(sqrt(G or v)+eps)
         moved[t] = np.mean(np.abs(theta - before))
         dist[t] = np.sqrt(np.mean((theta - optimum[t]) ** 2))
     return eff, moved, dist

@@ -44,12 +44,14 @@ def train(task, name, lam, steps):
     fit(task, model, opt, steps, BATCH)
     out = {"metrics": task.evaluate(model)}
     if lam == SHOW:
-        # the fraction of each weight the decay removes per step: lr λ / (sqrt(v_hat) + eps) for L2
-        decay = []
+        # the fraction of each weight the decay removes per step: lr λ / (sqrt(v_hat) + eps) for L2,
+        # with the optimizer's own eps and bias correction of its last step (its declaration's)
+        decay, group = [], opt.param_groups[0]
         for p in model.parameters():
             s = opt.state[p]
-            v_hat = s["exp_avg_sq"] / (1 - 0.999 ** s["step"])
-            decay.append((LR * lam / (np.sqrt(v_hat) + 1e-8)).ravel() if name == "Adam + L2"
+            h = type(opt).scalars(s["step"], group, s)
+            v_hat = s["exp_avg_sq"] / h.bias_correction2
+            decay.append((LR * lam / (np.sqrt(v_hat) + h.eps)).ravel() if name == "Adam + L2"
                          else np.full(p.data.size, LR * lam))
         out["decay"] = np.concatenate(decay)
     return out
@@ -70,7 +72,7 @@ def run(quick=False, out="runs/experiments"):
     result = {"no_decay": base, "sweep": {f"{n} {lam:g}": r["metrics"] for (n, lam), r in runs.items()}}
     best = {}
     for name in OPTIMIZERS:
-        lam = min(lams, key=lambda l: runs[name, l]["metrics"]["val_loss"])
+        lam = min(lams, key=lambda each: runs[name, each]["metrics"]["val_loss"])
         best[name] = {"lambda": lam, **runs[name, lam]["metrics"]}
     result["best"] = best
     rows = [(name, f"{b['lambda']:g}", f"{b['val_loss']:.4f}", f"{100 * b['val_acc']:.1f}%",
@@ -103,7 +105,7 @@ def _figure(runs, lams, base, l2, path):
                               (axes[1], "val_loss", "validation loss (nats)")):
         scale = 100 if metric == "val_acc" else 1
         for name in OPTIMIZERS:
-            ax.plot(lams, [scale * runs[name, l]["metrics"][metric] for l in lams], "o-",
+            ax.plot(lams, [scale * runs[name, lam]["metrics"][metric] for lam in lams], "o-",
                     color=colors[name], label=name)
         ax.axhline(scale * base[metric], color="k", ls=":", lw=1, label="no decay (lambda = 0)")
         ax.set_xscale("log")

@@ -12,16 +12,15 @@ The rare large gradient pushes the right way, but Adam's v forgets it within a f
 frequent small gradients (each divided by a small sqrt(v)) win: Adam drifts to x = +1. AMSGrad
 keeps the largest v seen, so the small gradients stay small and x moves to -1.
 
-Both optimizers are optim's Adam rule (optim.adam.update) on one number, with the Scalars the
-optimizer itself computes (bias corrections included, amsgrad as the flag); the average regret
-R_T/T = (1/T) sum_t (f_t(x_t) - f_t(-1)) tends to 0 for a method that converges.
+Both optimizers are optim.Adam's declaration on one number: its rule (Adam.rule), with the
+scalars the declaration computes for each step (Adam.scalars: bias corrections included,
+amsgrad as the flag) from its default hyperparameters, changed where the setting says; the
+average regret R_T/T = (1/T) sum_t (f_t(x_t) - f_t(-1)) tends to 0 for a method that converges.
 """
 import numpy as np
 
+import optim
 from models import plots
-from optim import adam
-from optim.common import bias_corrections
-from optim.scalars import Scalars
 
 from .common import figure_path, table, verdict
 
@@ -37,8 +36,9 @@ def gradient(t, large, small, period):
     return large if t % period == 1 else small
 
 
-def run_online(large, small, period, beta1, beta2, lr, steps, amsgrad, eps=1e-8):
+def run_online(large, small, period, beta1, beta2, lr, steps, amsgrad):
     """x_t and the average regret R_t/t for t = 1..steps, from x = 0."""
+    group = {**optim.Adam.defaults_of(), "betas": (beta1, beta2), "amsgrad": amsgrad}
     x, m, v, v_max = 0.0, 0.0, 0.0, 0.0
     xs, regret = np.empty(steps), np.empty(steps)
     total = 0.0
@@ -46,10 +46,9 @@ def run_online(large, small, period, beta1, beta2, lr, steps, amsgrad, eps=1e-8)
         g = gradient(t, large, small, period)
         total += g * x - g * -1.0          # f_t(x_t) - f_t(-1)
         regret[t - 1] = total / t
-        h = Scalars(lr=lr / np.sqrt(t), beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad,
-                    weight_decay=0.0, maximize=False, decoupled=False, l2=False,
-                    **bias_corrections(t, beta1, beta2))
-        x, m, v, v_max = adam.update(x, g, m, v, v_max, h)
+        h = optim.Adam.scalars(t, dict(group, lr=lr / np.sqrt(t)), {})  # the rate lr/sqrt(t)
+        new = optim.Adam.rule(x, g, m=m, v=v, v_max=v_max, h=h)
+        x, m, v, v_max = new["theta"], new["m"], new["v"], new["v_max"]
         x = min(1.0, max(-1.0, x))         # projection onto the feasible set [-1, 1]
         xs[t - 1] = x
     return xs, regret

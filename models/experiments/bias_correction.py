@@ -4,43 +4,46 @@ With m_0 = v_0 = 0 the moving averages m_t = beta1 m + (1 - beta1) g and v_t = b
 (1 - beta2) g² have E[m_t] = (1 - beta1^t) E[g] and E[v_t] = (1 - beta2^t) E[g²]: after one step
 m_1 = 0.1 g and v_1 = 0.001 g². Adam divides them by those factors (m_hat, v_hat).
 
-Part 1 runs optim's Adam rule (optim.adam.update) on many independent gradient streams, a
-constant one and a noisy one, and shows m_t / E[g] and v_t / E[g²] before and after correction.
+Part 1 runs optim.Adam's rule (Adam.rule, with the scalars of each step from Adam.scalars and
+its default betas and eps) on many independent gradient streams, a constant one and a noisy one,
+and shows m_t / E[g] and v_t / E[g²] before and after correction.
 
-Part 2 is the training consequence, an ablation written here from optim's pieces (not an option
-of the optimizer): the same Adam rule, with the Scalars of the step computed by
-optim.common.bias_corrections, or with both corrections set to 1. Without them the first update
+Part 2 is the training consequence, an ablation written here from the declaration's parts (not
+an option of the optimizer): the same Adam rule, with the scalars of the step as Adam.scalars
+computes them, or with both corrections set to 1. Without them the first update
 is (1 - beta1) / sqrt(1 - beta2) = 3.16 times too large (m is 10x too small, sqrt(v) 31.6x), and
 the ratio (1 - beta1^t) / sqrt(1 - beta2^t) grows to about 6.6 near step 20 and falls back to 1
 only after thousands of steps. Both run on the names task from one initialisation.
 """
 import numpy as np
 
+import optim
 from models import plots
 from models.tasks import make_task
-from optim import adam
-from optim.common import bias_corrections
 from optim.scalars import Scalars
 
 from .common import figure_path, fit, table, val_loss, verdict
 
-BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
+DEFAULTS = optim.Adam.defaults_of()  # lr 1e-3, betas (0.9, 0.999), eps 1e-8, no weight decay
+(BETA1, BETA2), EPS = DEFAULTS["betas"], DEFAULTS["eps"]
 MOMENT_STEPS, STREAMS, NOISE = 50, 4000, 2.0
 TRAIN_STEPS = {False: 600, True: 15}
 LR = 3e-3  # the names task's Adam rate
 
 
 class AdamFromRule:
-    """Adam on a model's parameters, as optim.adam.update with the step's Scalars.
+    """Adam on a model's parameters: optim.Adam.rule, with the scalars of Adam.scalars.
 
     correct=False: the bias corrections are 1 (m and v used as they are), the only difference.
-    With correct=True this is optim.Adam, bit for bit (tests/test_experiments.py checks it)."""
+    With correct=True this is optim.Adam, bit for bit (tests/experiments/test_experiments.py
+    checks it)."""
 
     def __init__(self, params, lr, correct=True, betas=(BETA1, BETA2), eps=EPS):
         self.params = list(params)
-        self.lr, self.correct, self.betas, self.eps = lr, correct, betas, eps
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
+        self.group = {**DEFAULTS, "lr": lr, "betas": betas, "eps": eps}
+        self.correct = correct
+        start = [optim.Adam.init(p.data, self.group) for p in self.params]  # m = v = 0
+        self.m, self.v = [s["exp_avg"] for s in start], [s["exp_avg_sq"] for s in start]
         self.t = 0
 
     def zero_grad(self):
@@ -48,18 +51,17 @@ class AdamFromRule:
             p.grad = None
 
     def scalars(self):
-        beta1, beta2 = self.betas
-        corrections = bias_corrections(self.t, beta1, beta2) if self.correct else \
-            {"bias_correction1": 1.0, "bias_correction2": 1.0}
-        return Scalars(lr=self.lr, beta1=beta1, beta2=beta2, eps=self.eps, amsgrad=False,
-                       weight_decay=0.0, maximize=False, decoupled=False, l2=False, **corrections)
+        h = optim.Adam.scalars(self.t, self.group, {})
+        if self.correct:
+            return h
+        return Scalars(**{**dict(h.items()), "bias_correction1": 1.0, "bias_correction2": 1.0})
 
     def step(self):
         self.t += 1
         h = self.scalars()
         for p, m, v in zip(self.params, self.m, self.v):
-            theta, m[...], v[...], _ = adam.update(p.data, p.grad, m, v, None, h.cast(p.dtype))
-            p.data[...] = theta
+            new = optim.Adam.rule(p.data, p.grad, m=m, v=v, v_max=None, h=h.cast(p.dtype))
+            p.data[...], m[...], v[...] = new["theta"], new["m"], new["v"]
 
 
 def moments(noisy, steps=MOMENT_STEPS, seed=0):
@@ -69,15 +71,15 @@ def moments(noisy, steps=MOMENT_STEPS, seed=0):
     m, v, theta = np.zeros(STREAMS), np.zeros(STREAMS), np.zeros(STREAMS)
     raw_m, raw_v, hat_m, hat_v = (np.empty(steps) for _ in range(4))
     mean_g2 = 1 + NOISE ** 2 if noisy else 1.0
+    group = {**DEFAULTS, "lr": 0.0}  # θ stays put: only the moments are watched
     for t in range(1, steps + 1):
         g = 1 + NOISE * rng.standard_normal(STREAMS) if noisy else np.ones(STREAMS)
-        c = bias_corrections(t, BETA1, BETA2)
-        h = Scalars(lr=0.0, beta1=BETA1, beta2=BETA2, eps=EPS, amsgrad=False, weight_decay=0.0,
-                    maximize=False, decoupled=False, l2=False, **c)
-        theta, m, v, _ = adam.update(theta, g, m, v, None, h)
+        h = optim.Adam.scalars(t, group, {})
+        new = optim.Adam.rule(theta, g, m=m, v=v, v_max=None, h=h)
+        theta, m, v = new["theta"], new["m"], new["v"]
         raw_m[t - 1], raw_v[t - 1] = m.mean(), v.mean() / mean_g2
-        hat_m[t - 1] = m.mean() / c["bias_correction1"]
-        hat_v[t - 1] = v.mean() / mean_g2 / c["bias_correction2"]
+        hat_m[t - 1] = m.mean() / h.bias_correction1
+        hat_v[t - 1] = v.mean() / mean_g2 / h.bias_correction2
     return raw_m, raw_v, hat_m, hat_v
 
 
@@ -124,8 +126,8 @@ def run(quick=False, out="runs/experiments"):
     window = max(1, steps // 20)
     marks = [t for t in (1, 5, 20, 50, 100, 300, steps) if t <= steps]
     rows = [[name, f"{np.median(f[big]) / LR:.3f}"]
-            + [f"{plots.smooth(l, window)[t - 1]:.4f}" for t in marks] + [f"{v:.4f}"]
-            for name, (l, s, f, v) in runs.items()]
+            + [f"{plots.smooth(loss, window)[t - 1]:.4f}" for t in marks] + [f"{v:.4f}"]
+            for name, (loss, s, f, v) in runs.items()]
     print(f"\nnames task, Adam lr {LR:g}, {steps} steps from one initialisation "
           f"(training loss: mean of {window} steps)")
     table(["Adam", "first |update|/lr"] + [f"loss@{t}" for t in marks] + ["val loss"], rows)

@@ -1,5 +1,7 @@
-"""What the experiments share: a table printer, a verdict line, where a figure goes, and a
-training loop that lets an experiment look inside every step."""
+"""What the experiments share: a table printer, a verdict line, where a figure goes, a
+training loop that lets an experiment look inside every step, and what an optimizer's
+declaration says of the step it took (explained)."""
+import inspect
 import os
 
 import numpy as np
@@ -25,6 +27,21 @@ def verdict(held, claim, numbers):
     line = f"{'held' if held else 'did NOT hold here'}: {claim} ({numbers})"
     print(line)
     return line
+
+
+def explained(cls, theta, state, group, g=None):
+    """What optimizer class `cls`'s declaration says of a parameter's last step: its explain()
+    (the per-element "step_size", the "update", its own columns), given the state that step left
+    and the scalars of that step, `cls.scalars(t, group, state)` (pure: nothing is written).
+    Not for a declaration that carries numbers from step to step (NAdam's): its state holds the
+    next step's."""
+    if cls.carry:
+        raise ValueError(f"{cls.__name__} carries {', '.join(cls.carry)}: its state holds the "
+                         "next step's numbers, not the last step's")
+    h = cls.scalars(state.get("step"), group, state)
+    given = {"theta": theta, "g": g, "h": h}
+    return cls.explain(**{name: given[name] if name in given else state.get(cls.symbols[name])
+                          for name in inspect.signature(cls.explain).parameters})
 
 
 def figure_path(out, name):

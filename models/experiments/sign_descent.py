@@ -86,7 +86,8 @@ def run(quick=False, out="runs/experiments"):
     for step, (u, g) in seen.items():
         r = result["names"][step] = {
             "median": float(np.median(u)), "p10": float(np.percentile(u, 10)),
-            "p90": float(np.percentile(u, 90)), "p99": float(np.percentile(u, 99)), "within_2x": float(np.mean((u > 0.5) & (u < 2))),
+            "p90": float(np.percentile(u, 90)), "p99": float(np.percentile(u, 99)),
+            "within_2x": float(np.mean((u > 0.5) & (u < 2))),
             "update_decades": decades(u), "grad_decades": decades(g)}
         rows.append((str(step), f"{r['median']:.3f}", f"{r['p10']:.3f}", f"{r['p90']:.3f}", f"{r['p99']:.3f}",
                      f"{100 * r['within_2x']:.1f}%", f"{r['update_decades']:.2f}", f"{r['grad_decades']:.2f}"))
@@ -132,7 +133,8 @@ def run(quick=False, out="runs/experiments"):
     sgd = result["rosenbrock"]
     start = rosenbrock((-1.0, 1.0))
     at_min = max(result["rosenbrock"][k]["Adam"]["max_distance_at_minimum"] for k in SCALES)
-    verdict(adam_dev < 1e-3 and at_min < LR["Adam"] and sgd[3]["SGD"]["diverged"] and sgd[-3]["SGD"]["final_loss"] > 0.99 * start,
+    verdict(adam_dev < 1e-3 and at_min < LR["Adam"] and sgd[3]["SGD"]["diverged"]
+            and sgd[-3]["SGD"]["final_loss"] > 0.99 * start,
             "Adam's path does not depend on the loss's scale; SGD's stalls or diverges",
             f"Adam's paths for k = -3..3 are at most {adam_dev:.1e} from k = 0's until the loss is "
             f"1e-6, then {at_min:.1e} (< lr: rounding differences grow as it circles the minimum); "

@@ -17,7 +17,7 @@ from models import plots
 from models.compare import steps_to
 from models.tasks import make_task
 
-from .common import figure_path, fit, table, verdict
+from .common import explained, figure_path, fit, table, verdict
 
 STEPS = {False: 2000, True: 400}
 OPTIMIZERS = {"AdaGrad": ("adagrad", optim.Adagrad), "SGD": ("sgd", optim.SGD)}
@@ -32,7 +32,8 @@ def train(task, name, steps):
     opt = cls(model.parameters(), lr=lr)
     losses = fit(task, model, opt, steps, task.batch_size)
     if name == "AdaGrad":
-        effective = lr / (np.sqrt(opt.state[w]["sum"][0]) + opt.param_groups[0]["eps"])
+        # the per-element step size of Adagrad's declaration, lr/(sqrt(G_k)+eps), for class 0
+        effective = explained(cls, w.data, opt.state[w], opt.param_groups[0])["step_size"][0]
     else:
         effective = np.full(w.shape[1], lr)  # SGD: lr for every coordinate
     return {"lr": lr, "losses": np.array(losses), "effective": effective,

@@ -12,13 +12,11 @@ warmup or the rectification is the only difference). Two settings of the tiny tr
 surnames: the names-gpt shape (pre-LN) at a large rate, and a deeper post-LN stack (the original
 transformer's x = LN(x + f(x)), where the RAdam paper saw warmup matter) at the same rate.
 
-What is read from the optimizers: Adam's exp_avg_sq and step give each element's effective
-step lr_t/(sqrt(v_hat)+eps) in the first steps; RAdam's own scalars() gives rectified and r_t
-(computed on a shallow copy of the state, so the run is not disturbed); rho_t is the formula of
-its docstring.
+What is read from the optimizers' declarations: each element's effective step in the first
+steps is the step size their explain() gives for the state the step left (Adam
+lr_t/(sqrt(v_hat)+eps)); RAdam's scalars(t, group, state) give rectified and r_t. rho_t is
+the formula of RAdam's docstring, computed here: the verdict checks the code against it.
 """
-import math
-
 import numpy as np
 
 import minigrad as mg
@@ -28,9 +26,10 @@ from models import plots
 from models.gpt import GPT, Block
 from models.tasks import make_task
 
-from .common import figure_path, fit, table, verdict
+from .common import explained, figure_path, fit, table, verdict
 
-LR, BETAS, EPS = 1e-2, (0.9, 0.999), 1e-8
+LR = 1e-2
+BETAS, EPS = optim.Adam.defaults_of()["betas"], optim.Adam.defaults_of()["eps"]  # RAdam's too
 N_EMBD, N_HEAD = 32, 4
 SETTINGS = [  # (label, post_ln, n_layer, batch size)
     ("pre-LN, 2 layers", False, 2, 16),
@@ -68,25 +67,17 @@ def rho(t, beta2=BETAS[1]):
     return rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
 
 
-def effective_steps(opt, method):
-    """Each element's multiplier of m_hat in the step just taken, over elements that have seen a
-    gradient: Adam lr/(sqrt(v_hat)+eps); RAdam lr r_t sqrt(1-beta2^t)/(sqrt(v)+eps), or lr
-    when it is not rectified."""
+def effective_steps(opt):
+    """Each element's multiplier of m_hat in the step just taken (the step size of the
+    optimizer's explain()), over elements that have seen a gradient: Adam lr/(sqrt(v_hat)+eps);
+    RAdam lr r_t sqrt(1-beta2^t)/(sqrt(v)+eps), or lr when it is not rectified."""
     out = []
     for group in opt.param_groups:
-        lr, (_, beta2), eps = group["lr"], group["betas"], group["eps"]
         for p in group["params"]:
             state = opt.state[p]
-            v, t = state["exp_avg_sq"], state["step"]
-            seen = v > 0  # an element never touched (v = 0) has m = 0 and does not move
-            if method == "RAdam":
-                copy = dict(state, step=t - 1)  # scalars() advances the count: recompute step t
-                h = opt.scalars(p.data, copy, group)
-                step = lr * h.r * math.sqrt(1 - beta2 ** t) / (np.sqrt(v[seen]) + eps) \
-                    if h.rectified else np.full(int(seen.sum()), lr)
-            else:
-                step = lr / (np.sqrt(v[seen] / (1 - beta2 ** t)) + eps)
-            out.append(np.ravel(step))
+            seen = state["exp_avg_sq"] > 0  # an element never touched (v = 0) has m = 0: no move
+            step = explained(type(opt), p.data, state, group)["step_size"]
+            out.append(np.broadcast_to(step, seen.shape)[seen])
     return np.concatenate(out)
 
 
@@ -104,9 +95,9 @@ def train(task, post_ln, n_layer, batch_size, method, quick):
 
     def on_step(step):
         if step <= tracked:  # group["lr"] is still the rate of this step: sched steps after
-            pct.append(np.percentile(effective_steps(opt, method), (1, 50, 99)))
+            pct.append(np.percentile(effective_steps(opt), (1, 50, 99)))
         if method == "RAdam":
-            h = opt.scalars(first.data, dict(opt.state[first], step=step - 1), opt.param_groups[0])
+            h = optim.RAdam.scalars(step, opt.param_groups[0], opt.state[first])
             r.append(h.r)
             rectified.append(bool(h.rectified))
         if sched is not None:

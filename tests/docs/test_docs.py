@@ -1,0 +1,358 @@
+"""The documentation site: the pages generated from the source, and the built site in a browser.
+
+The browser tests need the `docs` extra (MkDocs, Material, mkdocstrings, websocket-client) and
+Chromium; without them they skip, saying what is missing, except under CI (.ci/run installs them
+and sets MINIGRAD_REQUIRE_DOCS=1, so that a missing tool fails instead of hiding the check).
+"""
+import html
+import importlib
+import inspect
+import os
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+import conftest
+
+ROOT = Path(conftest.ROOT)
+sys.path.insert(0, str(ROOT / "tools"))
+
+import check_site  # noqa: E402
+import docgen  # noqa: E402
+import mkdocs_hooks  # noqa: E402
+from mathtex import is_equation, to_latex  # noqa: E402
+
+
+# ================================================================================ plain text -> LaTeX
+
+@pytest.mark.parametrize("text, latex", [
+    ("m ← β1 m + (1 - β1) g", r"m \leftarrow \beta_{1} m + (1 - \beta_{1}) g"),
+    ("θ ← θ - lr m̂ / (sqrt(v̂) + ε)", r"\theta \leftarrow \theta - \mathrm{lr}\, \hat{m} / (\sqrt{\hat{v}} + \epsilon)"),
+    ("v ← β2 v + (1 - β2) g²", r"v \leftarrow \beta_{2} v + (1 - \beta_{2}) g^{2}"),
+    ("m̂ = m / (1 - β1^t)", r"\hat{m} = m / (1 - \beta_{1}^{t})"),
+    ("ŝ = s / (1-β2^t)", r"\hat{s} = s / (1-\beta_{2}^{t})"),  # precomposed ŝ
+    ("ḡ ← α ḡ + (1-α) g", r"\bar{g} \leftarrow \alpha \bar{g} + (1-\alpha) g"),
+    ("v_max ← max(v_max, v)", r"v_{\max} \leftarrow \max(v_{\max}, v)"),
+    ("β̂2_t = 1 - t^c", r"\hat{\beta}_{2,t} = 1 - t^{c}"),
+    ("μ_t = β1 (1 - 0.5 · 0.96^(t ψ))", r"\mu_{t} = \beta_{1} (1 - 0.5 \cdot 0.96^{t \psi})"),
+    ("Π_t = Π_{t-1} μ_t", r"\Pi_{t} = \Pi_{t-1} \mu_{t}"),
+    ("ρ_∞ = 2 / (1 - β2) - 1", r"\rho_{\infty} = 2 / (1 - \beta_{2}) - 1"),
+    ("E[Δθ²] ← ρ E[Δθ²] + (1 - ρ) Δθ²", r"E[\Delta\theta^{2}] \leftarrow \rho E[\Delta\theta^{2}] + (1 - \rho) \Delta\theta^{2}"),
+    ("U = g / sqrt(max(V̂, ε1²))", r"U = g / \sqrt{\max(\hat{V}, \epsilon_{1}^{2})}"),
+    ("θ ← θ - lr ||θ|| / ||u|| · u", r"\theta \leftarrow \theta - \mathrm{lr}\, \|\theta\| / \|u\| \cdot u"),
+    ("η_t = lr / (1 + (t - 1) lr_decay)", r"\eta_{t} = \mathrm{lr}\, / (1 + (t - 1) \mathrm{lr\_decay}\,)"),
+    ("s = sign(g · g_prev)", r"s = \operatorname{sign}(g \cdot g_{\text{prev}})"),
+    ("d = sqrt(v) + ε  if centered, else  d = 0", r"d = \sqrt{v} + \epsilon\ \text{if centered, else  }d = 0"),
+    ("g ← 0 where s < 0", r"g \leftarrow 0\ \text{where }s < 0"),
+    ("100% of {x}", r"100\%\ \text{of }\{x\}"),
+])
+def test_to_latex(text, latex):
+    assert to_latex(text) == latex
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("m ← β1 m + (1-β1) g", True),
+    ("m̂", True),
+    ("ρ_t", True),
+    ("1 - β̂2_t = t^c", True),
+    ("maximize; decoupled or L2 decay", False),
+    ("ε before the correction", False),
+    ("skip after a sign change", False),
+])
+def test_is_equation(text, expected):
+    assert is_equation(text) is expected
+
+
+# ================================================================================ optimizer pages
+
+MODULES = docgen.optimizer_modules()
+
+
+def test_every_optimizer_class_has_a_page():
+    import optim
+    on_pages = {c for _, classes in MODULES for c in classes}
+    exported = {getattr(optim, n) for n in optim.__all__}
+    optimizers = {c for c in exported if inspect.isclass(c) and issubclass(c, optim.Optimizer)
+                  and c is not optim.Optimizer}
+    wrappers = {optim.ZeroRedundancyOptimizer}  # it runs another optimizer: no equations of its own
+    assert optimizers and optimizers - wrappers <= on_pages and not wrappers & on_pages
+
+
+def _assert_code_beside_equations(page, fn):
+    """Every line of fn whose comment is an equation is on the page with its number and the
+    equation rendered; returns how many there were."""
+    lines, start = inspect.getsourcelines(fn)
+    equations = 0
+    for number, line in enumerate(lines, start):
+        code, _, comment = line.partition("  # ")
+        if comment.strip() and is_equation(comment.strip()):
+            equations += 1
+            assert f'<td class="ln">{number}</td>' in page
+            assert html.escape(to_latex(comment.strip()), quote=False) in page
+    return equations
+
+
+@pytest.mark.parametrize("module, classes", MODULES, ids=[docgen.page_name(m) for m, _ in MODULES])
+def test_optimizer_page_shows_the_declaration_beside_the_equations(module, classes):
+    page = docgen.optimizer_page(module, classes)
+    parts = docgen.declaration_parts(module, classes)
+    code = [value for _, kind, value in parts if kind == "code"]
+    cls = classes[0]
+    # the rule (or, not elementwise, the update; for Prodigy, which keeps its own step(),
+    # its _update), its lines beside their equations
+    first = next(f for f in (cls.rule, getattr(cls, "update", None), getattr(cls, "_update", None))
+                 if f is not None)
+    first = getattr(first, "__func__", first)
+    assert first in code
+    # the hyperparameters, each with its default (for every class of the page); the state
+    kinds = [kind for _, kind, _ in parts]
+    assert kinds.count("hyperparameters") == 1 and kinds.count("state") == (1 if cls.symbols else 0)
+    for name in cls.hyperparameters:
+        assert f"| <code>{docgen._cell(name)}</code> |" in page
+        for c in classes:
+            assert f"<code>{docgen._cell(repr(c.defaults_of()[name]))}</code>" in page
+    for symbol, key in cls.symbols.items():
+        assert html.escape(to_latex(symbol), quote=False) in page
+        assert f"<code>{docgen._cell(key)}</code>" in page
+    # the parts as the page shows them, each under its heading, in the order of the file
+    positions = [page.index(f"### {title}\n") for title, _, _ in parts]
+    assert positions == sorted(positions)
+    declared = [value for _, kind, value in parts if kind == "code" and value.__name__ in
+                docgen.CODE_PARTS and inspect.getsourcefile(value) == inspect.getsourcefile(first)]
+    lines = [inspect.getsourcelines(fn)[1] for fn in declared]
+    assert lines == sorted(lines)
+    assert _assert_code_beside_equations(page, first) >= 1, "a rule whose comments give no equation"
+    # and the docstring's equation block, every row
+    _, rows, _ = docgen.split_docstring(module.__doc__)
+    assert rows
+    for _, eq, _ in rows:
+        assert html.escape(to_latex(eq), quote=False) in page or html.escape(eq) in page
+
+
+def test_the_declaration_comes_in_the_order_of_its_file():
+    """Adam's page: its parts as optim/adam.py declares them, then the shared pieces its scalars
+    and rule call; AdamW's page shows the same parts, from optim/adam.py, with its defaults."""
+    import optim
+    (adam, adam_classes), = [(m, c) for m, c in MODULES if m.__name__ == "optim.adam"]
+    titles = [title for title, _, _ in docgen.declaration_parts(adam, adam_classes)]
+    assert titles[:6] == ["Hyperparameters", "State", "init: the state a parameter starts with",
+                          "scalars: the numbers of step t", "The update rule",
+                          "explain: what optim.explain shows"]
+    assert "weight_decay, from optim/common.py" in titles
+    page = docgen.optimizer_page(adam, adam_classes)
+    assert "| hyperparameter | default (Adam) | default (AMSGrad) | check | accepts |" in page
+    assert "<code>True</code> (fixed)" in page  # AMSGrad's amsgrad
+    (adamw, adamw_classes), = [(m, c) for m, c in MODULES if m.__name__ == "optim.adamw"]
+    parts = docgen.declaration_parts(adamw, adamw_classes)
+    assert [t for t, _, _ in parts][:2] == ["Hyperparameters, from optim/adam.py", "State, from optim/adam.py"]
+    assert any(value is optim.Adam.rule for _, _, value in parts)
+    page = docgen.optimizer_page(adamw, adamw_classes)
+    assert "| <code>weight&#95;decay</code> | <code>0.01</code> |" in page
+
+
+def test_page_follows_the_source(tmp_path, monkeypatch):
+    """The page is made from the file as it is now: change a line, and the page changes."""
+    monkeypatch.setattr(docgen, "ROOT", tmp_path)
+    src = tmp_path / "fakeopt.py"
+
+    def page():
+        src.write_text(textwrap.dedent(f'''\
+            """FakeOpt: a rule for this test.
+
+            Its equations:
+
+                m ← β1 m + (1 - β1) g
+                θ ← θ - lr m           {note}
+            """
+            from optim.checks import non_negative
+            from optim.optimizer import Optimizer
+            from optim.trace import Scalars
+
+
+            class FakeOpt(Optimizer):
+                def __init__(self, params, lr=1e-3, beta1=0.9):
+                    super().__init__(params, dict(lr=lr, beta1=beta1))
+
+                hyperparameters = {{"lr": non_negative, "beta1": non_negative}}
+                symbols = {{"m": "exp_avg"}}
+
+                @staticmethod
+                def scalars(t, group, state):
+                    return Scalars(lr=group["lr"], beta1=group["beta1"])
+
+                @staticmethod
+                def rule(theta, g, m, h):
+                    """One step."""
+                    m = h.beta1 * m + (1 - h.beta1) * g     # m ← β1 m + (1-β1) g
+                    theta = theta - h.lr * m{extra}        # θ ← θ - lr m
+                    return dict(theta=theta, m=m)
+            '''))
+        spec = importlib.util.spec_from_file_location("fakeopt", src)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, "fakeopt", module)  # inspect finds a class's file there
+        spec.loader.exec_module(module)
+        return docgen.optimizer_page(module, [module.FakeOpt])
+
+    note, extra = "the step", ""
+    before = page()
+    note, extra = "the step, twice", " * 2"
+    after = page()
+    two = '<span class="mi">2</span>'  # the literal 2, as the highlighter marks it up
+    assert "the step" in before and "the step, twice" not in before and two not in before
+    assert "the step, twice" in after and two in after
+    assert r"\theta \leftarrow \theta - \mathrm{lr}\, m" in after
+    assert "| <code>beta1</code> | <code>0.9</code> | <code>non&#95;negative</code> |" in after
+    assert "<code>exp&#95;avg</code>" in after
+
+
+# ================================================================================ experiment pages
+
+def _registry(layout):
+    """A stand-in for models/experiments in each layout the pages accept."""
+    a = types.ModuleType("exp_a")
+    a.name, a.claim, a.run = "decay", "AdaGrad's step only falls.", lambda quick, out: None
+    b = types.ModuleType("exp_b")
+    b.NAME, b.run = "sweep", lambda quick, out: None
+    b.__doc__ = "Adam is less sensitive to its rate.\n\nMore words."
+    b.command = "minigrad compare --task names --lr-sweep"
+    package = types.ModuleType("fake_experiments")
+    if layout == "list":
+        package.EXPERIMENTS = [a, b]
+    elif layout == "dict":
+        package.REGISTRY = {"decay": a, "sweep": b}
+    return package
+
+
+@pytest.mark.parametrize("layout", ["list", "dict"])
+def test_experiments_read_from_the_registry_in_its_order(layout):
+    assert docgen.experiments(_registry(layout)) == [
+        {"name": "decay", "claim": "AdaGrad's step only falls.", "command": "minigrad experiment decay",
+         "kind": "run", "pending": None},
+        {"name": "sweep", "claim": "Adam is less sensitive to its rate.",
+         "command": "minigrad compare --task names --lr-sweep", "kind": "elsewhere", "pending": None},
+    ]
+
+
+def test_an_entry_run_elsewhere_or_pending_gets_a_page_saying_so_and_no_warning(tmp_path):
+    pending = {"name": "warmup", "claim": "RAdam needs no warmup.", "kind": "pending",
+               "command": "minigrad experiment warmup", "pending": "needs the transformer"}
+    page, missing = docgen.experiment_page(pending, outputs=tmp_path)
+    assert missing == [] and "Not yet available" in page and "needs the transformer" in page
+    elsewhere = dict(pending, kind="elsewhere", command="minigrad compare --lr-sweep", pending=None)
+    page, missing = docgen.experiment_page(elsewhere, outputs=tmp_path)
+    assert missing == [] and "minigrad compare --lr-sweep" in page
+    run_here = dict(pending, kind="run", pending=None)
+    assert docgen.experiment_page(run_here, outputs=tmp_path)[1] == ["warmup.txt", "warmup.png"]
+
+
+def test_experiment_page_shows_claim_command_output_and_figure(tmp_path):
+    (tmp_path / "decay.png").write_bytes(b"\x89PNG")
+    (tmp_path / "decay.txt").write_text("$ minigrad experiment decay --out docs/experiments\n"
+                                        "recovery after the drop\n"
+                                        "| optimizer | final step / first |\n| --- | --- |\n"
+                                        "| adagrad | 0.01 |\n| rmsprop | 0.98 |\n")
+    exp, other = docgen.experiments(_registry("list"))
+    page, missing = docgen.experiment_page(exp, tmp_path)
+    assert missing == []
+    assert "**Claim.** AdaGrad's step only falls." in page
+    assert "minigrad experiment decay --out docs/experiments" in page
+    assert "| adagrad | 0.01 |" in page and "recovery after the drop" in page
+    assert "![AdaGrad's step only falls.](decay.png)" in page
+    other = dict(other, kind="run", command="minigrad experiment sweep")  # one run here, not yet run
+    page, missing = docgen.experiment_page(other, tmp_path)
+    assert missing == ["sweep.txt", "sweep.png"] and "Not yet run" in page
+    table = docgen.experiments_table([exp, other], tmp_path)
+    assert "[decay](decay.md)" in table and "| yes |" in table and "| not yet run |" in table
+
+
+def test_hooks_add_a_page_per_experiment_and_warn_of_missing_output(tmp_path, monkeypatch, caplog):
+    """With a registry, each experiment gets a page and a nav entry without any hand editing; one
+    whose output is missing is a warning, which fails `mkdocs build --strict`."""
+    (tmp_path / "decay.png").write_bytes(b"\x89PNG")
+    (tmp_path / "decay.txt").write_text("$ minigrad experiment decay --out docs/experiments\n| a |\n")
+    monkeypatch.setattr(docgen, "EXPERIMENT_OUTPUTS", tmp_path)
+    real, registry = docgen.experiments, _registry("list")
+    del registry.EXPERIMENTS[1].command  # sweep is run here too, and its output is missing
+    monkeypatch.setattr(docgen, "experiments", lambda package=None: real(registry))
+    config = {"nav": [{"Experiments": "experiments/index.md"}]}
+    with caplog.at_level("WARNING", logger="mkdocs.plugins.minigrad"):
+        mkdocs_hooks.on_config(config)
+    assert config["nav"] == [{"Experiments": ["experiments/index.md", {"decay": "experiments/decay.md"},
+                                              {"sweep": "experiments/sweep.md"}]}]
+    assert "**Claim.** AdaGrad's step only falls." in mkdocs_hooks._pages["experiments/decay.md"]
+    assert "experiments/sweep.md" in mkdocs_hooks._pages
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "sweep" in warnings[0] and "run_experiments.py sweep" in warnings[0]
+
+
+def test_nav_sections_get_one_entry_per_generated_page():
+    nav = [{"Start here": "index.md"}, {"Optimizers": "optimizers/index.md"},
+           {"More": [{"Experiments": "experiments/index.md"}]}]
+    mkdocs_hooks._expand(nav, "optimizers/index.md", [{"SGD": "optimizers/sgd.md"}])
+    mkdocs_hooks._expand(nav, "experiments/index.md", [{"decay": "experiments/decay.md"}])
+    assert nav == [{"Start here": "index.md"},
+                   {"Optimizers": ["optimizers/index.md", {"SGD": "optimizers/sgd.md"}]},
+                   {"More": [{"Experiments": ["experiments/index.md", {"decay": "experiments/decay.md"}]}]}]
+
+
+# ================================================================================ in a browser
+
+def _tools_or_skip():
+    missing = [m for m in ("mkdocs", "material", "mkdocstrings_handlers.python", "websocket")
+               if importlib.util.find_spec(m.split(".")[0]) is None]
+    chromium = check_site.find_chromium()
+    if chromium is None:
+        missing.append("chromium")
+    if missing:
+        reason = (f"the docs toolchain is missing: {', '.join(missing)} "
+                  "(pip install -e '.[docs]'; apt-get install chromium)")
+        if os.environ.get("MINIGRAD_REQUIRE_DOCS") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return chromium
+
+
+def test_site_builds_strictly_and_every_page_passes_in_chromium(tmp_path):
+    chromium = _tools_or_skip()
+    site = tmp_path / "site"
+    # not -q: with it, MkDocs does not count warnings, and --strict lets them through
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+                           cwd=ROOT, capture_output=True, text=True,
+                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert build.returncode == 0, f"mkdocs build --strict failed:\n{build.stdout}\n{build.stderr}"
+    pages, problems = check_site.check_files(site)
+    names = {p.relative_to(site).as_posix() for p in pages}
+    assert {"index.html", "experiments/index.html", "optimizers/adam.html", "optimizers/sgd.html",
+            "api/optim.html", "benchmarks.html"} <= names
+    assert problems == []
+    assert check_site.check_in_browser(site, pages, chromium) == []
+
+
+BAD_PAGES = {
+    "console.html": ("<script>console.error('boom')</script>", "console.error: boom"),
+    "throws.html": ("<script>undefinedFunction()</script>", "uncaught exception"),
+    "image.html": ('<img src="missing.png">', "image did not load"),
+    "math.html": ('<span class="arithmatex">\\(x^2\\)</span>', "math left unrendered"),
+}
+
+
+def test_browser_check_catches_each_kind_of_broken_page(tmp_path):
+    """The check fails where it should: a console error, an exception, a missing image, math
+    that no script rendered, and (from the files alone) a broken link and an outside script."""
+    chromium = _tools_or_skip()
+    for name, (body, _) in BAD_PAGES.items():
+        (tmp_path / name).write_text(f"<!doctype html><html><body>{body}</body></html>")
+    (tmp_path / "index.html").write_text(
+        '<!doctype html><html><body><a href="nowhere.html">x</a><a href="console.html#nope">y</a>'
+        '<script src="https://example.org/x.js"></script></body></html>')
+    pages, problems = check_site.check_files(tmp_path)
+    assert any("nowhere.html" in p and "broken" in p for p in problems)
+    assert any("console.html#nope" in p and "names no element" in p for p in problems)
+    assert any("loads from outside the site" in p for p in problems)
+    found = check_site.check_in_browser(tmp_path, [tmp_path / n for n in BAD_PAGES], chromium, timeout=1)
+    for name, (_, expected) in BAD_PAGES.items():
+        assert any(p.startswith(name) and expected in p for p in found), (name, found)
