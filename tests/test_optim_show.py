@@ -138,9 +138,8 @@ def test_the_cuda_kernel_shown_is_the_one_cupy_is_given(monkeypatch):
     monkeypatch.setattr(mg.backend, "_import_cupy", lambda: FakeCuPy)
     monkeypatch.setattr(cuda_kernel, "_kernels", {})
     p, g = np.ones(4, np.float32), np.ones(4, np.float32)
-    opt = optim.Adam([mg.nn.Parameter(p)])
-    state = opt._init_state(p, opt.param_groups[0])
-    task = opt._task(p, g, state, opt.param_groups[0])
+    group = optim.Adam([mg.nn.Parameter(p)]).param_groups[0]
+    task = optim.Adam.task(p, g, optim.Adam.start_state(p, group), group)
     cuda_kernel.run(executor.traced(task.rule, task.arrays, task.h), task.arrays, task.h)
     (in_params, out_params, body, options), n_args = given
     text = show(optim.Adam, "cuda")

@@ -92,9 +92,14 @@ def _next_task(optimizer, dtype, step, hyperparameters):
     p = group["params"][0]
     if opt.rule is None:
         return _Task(opt, None, [p.data], None)
-    state = opt.state.get(p)
-    state = dict(state) if state is not None else opt._init_state(p.data, group)
-    task = opt._task(p.data, get_array_module(p.data).zeros_like(p.data), state, group)
+    cls, state, g = type(opt), opt.state.get(p), get_array_module(p.data).zeros_like(p.data)
+    declared = getattr(cls, "_declared", None)
+    if declared is None or declared():  # the declaration's own hooks, as the owner calls them
+        state = dict(state) if state is not None else cls.start_state(p.data, group)
+        task = cls.task(p.data, g, state, group)
+    else:  # an optimizer not yet written as a declaration
+        state = dict(state) if state is not None else opt._init_state(p.data, group)
+        task = opt._task(p.data, g, state, group)
     return _Task(opt, task.rule, task.arrays, task.h)
 
 
