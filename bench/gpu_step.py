@@ -1,5 +1,5 @@
-"""Optimizer-step speed on a GPU: minigrad's traced CUDA kernel (optim/cuda_kernel.py) against
-torch.optim.Adam(fused=True) on CUDA and against a plain device-to-device copy, on one flat
+"""Optimizer-step speed on a GPU: minigrad's traced CUDA kernel (optim/executor/cuda_kernel.py)
+against torch.optim.Adam(fused=True) on CUDA and against a plain device-to-device copy, on one flat
 float32 parameter of 100M and 1B elements.
 
 Prints milliseconds per step (median of CUDA-event timings), the bytes a step must move (Adam:

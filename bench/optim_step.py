@@ -5,7 +5,7 @@ fused CPU kernel: Adam, AdamW, SGD, Adagrad) in one process.
 The shapes are a small GPT's: token and position embeddings, then per block the attention and
 MLP weights with their biases and two norms. Both sides get the same gradients; the script
 prints the median milliseconds of a step and the ratio torch / minigrad (> 1: minigrad faster)
-for each way minigrad runs an optimizer's one rule (optim/executor.py): the compiled loop (when
+for each way minigrad runs an optimizer's one rule (optim/executor/): the compiled loop (when
 Numba is installed), NumPy chunks (without Numba), and the reference (the rule once on whole
 arrays, fused=False).
 

@@ -22,6 +22,7 @@ from .adam import Adam, AMSGrad
 from .adamax import Adamax
 from .adamw import AdamW
 from .asgd import ASGD
+from .executor.listing import show
 from .lamb import LAMB
 from .lion import Lion
 from .muon import Muon
@@ -47,4 +48,4 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"
            "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy", "ZeroRedundancyOptimizer",
            "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "grad_norm", "param_groups",
            "explain", "snapshot", "Explanation", "TrainingMonitor", "Finding", "lr_find",
-           "LRFinderResult"]
+           "LRFinderResult", "show"]

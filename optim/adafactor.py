@@ -30,7 +30,7 @@ from minigrad.backend import get_array_module
 
 from .checks import check, check_real, flag, non_negative
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 def _eps_pair(name: str, value: object) -> tuple:

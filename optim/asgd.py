@@ -29,7 +29,7 @@ import numpy as np
 from .checks import flag, non_negative, real
 from .common import weight_decay, weight_decay_scalars, zeros_like
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 class ASGD(Optimizer):

@@ -7,7 +7,7 @@ from typing import Any
 
 from minigrad.backend import Array, get_array_module
 
-from .trace import Scalars
+from .scalars import Scalars
 
 
 def weight_decay(theta: Array, g: Array, h: Scalars) -> tuple[Array, Array]:
@@ -39,7 +39,7 @@ def bias_corrections(t: int, beta1: float, beta2: float) -> dict[str, float]:
 @functools.lru_cache(maxsize=64)
 def _bias_corrections(t, beta1, beta2):
     # cached: every parameter of a step gets the same two float objects, which lets the
-    # executor see at a glance that they share their scalars (optim/executor.py, run)
+    # executor see at a glance that they share their scalars (optim/executor/plan.py)
     return 1 - beta1 ** t, 1 - beta2 ** t
 
 

@@ -16,7 +16,7 @@ parameters; schedule-free AdamW; Muon, for matrices; SparseAdam, for sparse grad
 Each call runs the declaration itself, the class's own parts with no instance made: its
 hyperparameters (the class's arguments and defaults, `defaults_of()`; an argument the class does
 not take is a TypeError, a bad value a ValueError naming it, by the class's own checks), its
-`start_state`, and its rule through optim/executor.py (`task`), its `update_rows` for a sparse
+`start_state`, and its rule through optim/executor/ (`task`), its `update_rows` for a sparse
 gradient, or its `update` where the algorithm is not elementwise. So `optim.Adam` and
 `optim.functional.adam` agree bit for bit; the class adds parameter groups, state bookkeeping
 and state_dict around the same parts. `state` is the dict that the class keeps per parameter

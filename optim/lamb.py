@@ -25,7 +25,7 @@ from minigrad.backend import get_array_module
 from .checks import betas, flag, non_negative
 from .common import bias_corrections, zeros_like
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 class LAMB(Optimizer):

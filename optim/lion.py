@@ -22,7 +22,7 @@ import numpy as np
 from .checks import betas, flag, non_negative
 from .common import zeros_like
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 class Lion(Optimizer):

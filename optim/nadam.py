@@ -23,7 +23,7 @@ import numpy as np
 from .checks import betas, flag, non_negative
 from .common import bias_corrections, weight_decay, weight_decay_scalars, zeros_like
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 class NAdam(Optimizer):

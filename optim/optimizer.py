@@ -17,7 +17,7 @@ An algorithm declares, in the order a reader meets them (optim/adam.py is the mo
   t is the step being taken (1 on the first);
 - `rule(theta, g, <symbols...>, h)`: the update, elementwise, one line per equation; the state
   arrives by name (the rule's argument names are the symbols) and leaves by name (it returns a
-  dict {name: new value}, θ as "theta"). optim/executor.py runs it: on NumPy chunks, compiled by
+  dict {name: new value}, θ as "theta"). optim/executor/ runs it: on NumPy chunks, compiled by
   Numba, or as one CUDA kernel; `fused=False` calls it once on the whole arrays;
 - `explain(theta, g, <symbols...>, h)` (optional): what optim.explain shows, elementwise like the
   rule: {"step_size": ..., "update": ..., other columns}; `step_size_rule` says the formula.
@@ -45,7 +45,7 @@ from minigrad.tensor import Tensor, increment_version
 
 from . import executor
 from .checks import check, flag, is_finite, non_negative, optional_flag, real, short_repr
-from .trace import Scalars
+from .scalars import Scalars
 
 # what an optimizer is given, as in torch: parameters, or param groups (dicts with a "params" entry)
 Params = Union[Iterable[Tensor], Iterable[dict[str, Any]]]

@@ -52,7 +52,7 @@ from minigrad.function import enable_grad
 
 from .checks import betas, check, check_real, flag, non_negative, real
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 SHARED = ("betas", "beta3", "d0", "d_coef", "growth_rate", "decouple", "use_bias_correction")
 

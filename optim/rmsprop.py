@@ -30,7 +30,7 @@ import numpy as np
 from .checks import check, flag, non_negative
 from .common import weight_decay, weight_decay_scalars, zeros_like
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 def decay(name: str, value: Any) -> float | int:

@@ -23,7 +23,7 @@ from minigrad.backend import get_array_module
 from .checks import check, flag, non_negative, pair
 from .common import weight_decay, weight_decay_scalars, zeros_like
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 def factors(name: str, value: Any) -> tuple:

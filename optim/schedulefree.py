@@ -51,7 +51,7 @@ from minigrad.tensor import increment_version
 
 from .checks import check, check_betas, check_real, flag, non_negative, real
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 def _betas(name: str, value: object) -> tuple:

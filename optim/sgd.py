@@ -27,7 +27,7 @@ from minigrad.backend import get_array_module
 from .checks import flag, non_negative, real
 from .common import weight_decay, weight_decay_scalars
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 class SGD(Optimizer):

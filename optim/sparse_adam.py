@@ -24,7 +24,7 @@ from minigrad.sparse import RowSparseGrad
 from .checks import betas, check, flag, non_negative
 from .common import zeros_like
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 def _positive(name: str, value: object) -> float:

@@ -22,7 +22,7 @@ from minigrad.backend import get_array_module
 from .checks import betas, flag, non_negative
 from .common import weight_decay, weight_decay_scalars
 from .optimizer import Optimizer, Params
-from .trace import Scalars
+from .scalars import Scalars
 
 
 class Yogi(Optimizer):

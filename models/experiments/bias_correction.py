@@ -20,7 +20,7 @@ import numpy as np
 import optim
 from models import plots
 from models.tasks import make_task
-from optim.trace import Scalars
+from optim.scalars import Scalars
 
 from .common import figure_path, fit, table, val_loss, verdict
 

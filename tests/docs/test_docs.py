@@ -170,7 +170,7 @@ def test_page_follows_the_source(tmp_path, monkeypatch):
             """
             from optim.checks import non_negative
             from optim.optimizer import Optimizer
-            from optim.trace import Scalars
+            from optim.scalars import Scalars
 
 
             class FakeOpt(Optimizer):

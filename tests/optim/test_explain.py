@@ -12,7 +12,7 @@ from minigrad import backend
 from minigrad.nn import Parameter
 from optim.checks import flag, non_negative
 from optim.common import weight_decay, weight_decay_scalars
-from optim.trace import Scalars
+from optim.scalars import Scalars
 
 SHAPES = [(6, 4), (4,)]
 

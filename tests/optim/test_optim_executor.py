@@ -1,4 +1,4 @@
-"""The executors (optim/executor.py): each optimizer's one rule run as NumPy chunks, as a
+"""The executors (optim/executor/): each optimizer's one rule run as NumPy chunks, as a
 compiled loop and as the reference (the rule once on whole arrays), all equal bit for bit."""
 import os
 import queue
@@ -13,8 +13,10 @@ import pytest
 
 import minigrad as mg
 import optim
-from conftest import to_np
 from optim import executor
+from optim.executor import loop, numpy_program, plan, pool
+
+from conftest import to_np
 
 _JIT_REASON = executor.jit_unavailable_reason()
 FORMS = ["chunks", pytest.param("loops", marks=pytest.mark.skipif(
@@ -23,9 +25,9 @@ FORMS = ["chunks", pytest.param("loops", marks=pytest.mark.skipif(
 
 @pytest.fixture(params=FORMS)
 def form(request, monkeypatch):
-    monkeypatch.setitem(executor._jit, "enabled", request.param == "loops")
-    monkeypatch.setattr(executor, "_compiled", {})
-    monkeypatch.setattr(executor, "_plans", {})
+    monkeypatch.setitem(loop._jit, "enabled", request.param == "loops")
+    monkeypatch.setattr(loop, "_compiled", {})
+    monkeypatch.setattr(plan, "_plans", {})
     return request.param
 
 
@@ -86,8 +88,8 @@ def test_fused_equals_reference(name, kw, dtype, form, device):
 @pytest.mark.parametrize("name,kw", CASES)
 def test_fused_equals_reference_when_chunked_and_threaded(name, kw, form, monkeypatch):
     # several chunks of either form, an uneven last one, threads on
-    monkeypatch.setattr(executor, "LOOP_CHUNK", executor.CHUNK // 2)
-    n = executor.PARALLEL_MIN + executor.CHUNK // 3
+    monkeypatch.setattr(loop, "LOOP_CHUNK", numpy_program.CHUNK // 2)
+    n = pool.PARALLEL_MIN + numpy_program.CHUNK // 3
     a, b = params(np.float32, shapes=[(n,)]), params(np.float32, shapes=[(n,)])
     run_steps(getattr(optim, name)(a, lr=1e-2, **kw), a, 3)
     run_steps(getattr(optim, name)(b, lr=1e-2, fused=False, **kw), b, 3)
@@ -106,12 +108,12 @@ FORMS_BY_NAME = {"loop": dict(jit=True, fused=None), "chunks": dict(jit=False, f
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_every_form_runs_the_rule_bit_for_bit(name, kw, dtype, monkeypatch):
     # gradients over 12 orders of magnitude, zeros, inf, nan; chunks of the NumPy form too
-    monkeypatch.setattr(executor, "CHUNK", 4096)
+    monkeypatch.setattr(numpy_program, "CHUNK", 4096)
     n = 20_000
     results = {}
     forms = ["chunks", "reference"] + (["loop"] if _JIT_REASON is None else [])
     for form in forms:
-        monkeypatch.setitem(executor._jit, "enabled", FORMS_BY_NAME[form]["jit"])
+        monkeypatch.setitem(loop._jit, "enabled", FORMS_BY_NAME[form]["jit"])
         ps = params(dtype, shapes=[(n,), (5, 7)])
         opt = getattr(optim, name)(ps, lr=1e-2, fused=FORMS_BY_NAME[form]["fused"], **kw)
         rng = np.random.default_rng(2)
@@ -131,7 +133,7 @@ def test_every_form_runs_the_rule_bit_for_bit(name, kw, dtype, monkeypatch):
 @pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
 def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
     # Numba raises when it finds no writable cache directory (a read-only install)
-    numba = executor._jit["numba"]
+    numba = loop._jit["numba"]
     njit = numba.njit
 
     def njit_without_cache_dir(fn, cache=False, **kw):
@@ -140,15 +142,15 @@ def test_a_loop_compiles_without_a_disk_cache_when_caching_fails(monkeypatch):
         return njit(fn, cache=False, **kw)
 
     monkeypatch.setattr(numba, "njit", njit_without_cache_dir)
-    monkeypatch.setattr(executor, "_compiled", {})
-    monkeypatch.setattr(executor, "_plans", {})
-    monkeypatch.setitem(executor._jit, "enabled", True)
+    monkeypatch.setattr(loop, "_compiled", {})
+    monkeypatch.setattr(plan, "_plans", {})
+    monkeypatch.setitem(loop._jit, "enabled", True)
     import warnings
     a, b = params(np.float64), params(np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback warning: the loop compiled
         run_steps(optim.Adagrad(a), a, 3)
-    assert [v for v in executor._compiled.values() if v is not None]
+    assert [v for v in loop._compiled.values() if v is not None]
     run_steps(optim.Adagrad(b, fused=False), b, 3)
     for p, q in zip(a, b):
         np.testing.assert_array_equal(p.data, q.data)
@@ -218,30 +220,30 @@ def _recording_jobs(n, seen, fail_at=None, wait=0.002):
     return [(job, i, [np.empty(n - i)], None) for i in range(n)]
 
 
-@pytest.mark.skipif(executor._workers() < 2, reason="one core: every job runs on the calling thread")
+@pytest.mark.skipif(pool.workers() < 2, reason="one core: every job runs on the calling thread")
 def test_a_large_run_shares_its_jobs_among_threads_and_runs_each_once():
     seen = []
-    executor._execute(_recording_jobs(20, seen), executor.PARALLEL_MIN)
+    pool.execute(_recording_jobs(20, seen), pool.PARALLEL_MIN)
     assert sorted(i for i, _ in seen) == list(range(20))
     assert len({t for _, t in seen}) >= 2  # a worker thread took some
 
 
 def test_a_small_run_stays_on_the_calling_thread():
     seen = []
-    executor._execute(_recording_jobs(5, seen), executor.PARALLEL_MIN - 1)
+    pool.execute(_recording_jobs(5, seen), pool.PARALLEL_MIN - 1)
     assert seen == [(i, threading.get_ident()) for i in range(5)]
 
 
 def test_an_error_in_a_job_is_raised_after_every_job_has_ended():
     seen = []
     with pytest.raises(ArithmeticError, match="job 3"):
-        executor._execute(_recording_jobs(12, seen, fail_at=3), executor.PARALLEL_MIN)
+        pool.execute(_recording_jobs(12, seen, fail_at=3), pool.PARALLEL_MIN)
     done = sorted(i for i, _ in seen)
     time.sleep(0.05)
     assert done == sorted(i for i, _ in seen) == list(range(12))
 
 
-@pytest.mark.skipif(executor._workers() < 2, reason="one core: every job runs on the calling thread")
+@pytest.mark.skipif(pool.workers() < 2, reason="one core: every job runs on the calling thread")
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="a signal interrupts the main thread only")
 def test_an_interrupt_starts_no_more_jobs_and_returns_when_none_runs():
@@ -250,7 +252,7 @@ def test_an_interrupt_starts_no_more_jobs_and_returns_when_none_runs():
     interrupt = (lambda *_: (time.sleep(0.005), signal.pthread_kill(main, signal.SIGINT)), 0,
                  [np.empty(100)], None)  # the largest: it goes first, to a worker
     with pytest.raises(KeyboardInterrupt):
-        executor._execute([interrupt] + jobs, executor.PARALLEL_MIN)
+        pool.execute([interrupt] + jobs, pool.PARALLEL_MIN)
     done = len(seen)
     time.sleep(0.1)
     assert len(seen) == done < 40  # the queued jobs were dropped, and none ran afterwards
@@ -260,15 +262,17 @@ def test_an_interrupt_starts_no_more_jobs_and_returns_when_none_runs():
 def no_workers(monkeypatch):
     """Batches queue their jobs where no worker thread takes them: only join() runs them."""
     jobs = queue.SimpleQueue()
-    monkeypatch.setattr(executor, "_queue", lambda: jobs)
+    monkeypatch.setattr(pool, "_queue", lambda: jobs)
     return jobs
 
 
 def test_an_interrupt_that_cuts_short_another_threads_chunk_stops_both_steps(no_workers):
     def interrupted(*_):
         raise KeyboardInterrupt
-    other, mine, seen = executor._Batch(), executor._Batch(), []
-    record = lambda tag, _views, _extra: seen.append(tag)
+    other, mine, seen = pool._Batch(), pool._Batch(), []
+    def record(tag, _views, _extra):
+        seen.append(tag)
+
     other.add([(interrupted, None, None, None), (record, "other's", None, None)])
     mine.add([(record, "mine", None, None)])
     with pytest.raises(KeyboardInterrupt):  # this thread's step stops ...
@@ -279,7 +283,7 @@ def test_an_interrupt_that_cuts_short_another_threads_chunk_stops_both_steps(no_
 
 
 def test_a_cancelled_batch_waits_for_running_jobs_only(no_workers):
-    batch = executor._Batch()
+    batch = pool._Batch()
     batch.add([(time.sleep, 0, None, None)] * 2)
     no_workers.get_nowait()  # taken, never run: as if an interrupt came between taking and running
     stopper = threading.Thread(target=batch.cancel)
@@ -308,7 +312,7 @@ def _adam_tasks_failing_at(n, count, fail_at):
 def test_tasks_that_fail_to_be_made_write_nothing(form):
     # the step's tasks come from a generator: the chunks start only once every task is made,
     # so if making one raises, no parameter is written
-    n = executor.PARALLEL_MIN * 2
+    n = pool.PARALLEL_MIN * 2
     ps, tasks = _adam_tasks_failing_at(n, 3, fail_at=2)
     with pytest.raises(KeyError, match="made up"):
         executor.run(tasks)
@@ -318,14 +322,14 @@ def test_tasks_that_fail_to_be_made_write_nothing(form):
 
 # ============================================================== a step made while it runs
 
-MULTI_CORE = pytest.mark.skipif(executor._workers() < 2,
+MULTI_CORE = pytest.mark.skipif(pool.workers() < 2,
                                 reason="one core: a step is made and run on the calling thread")
 
 
 def _big_model():
     """A step large enough to overlap: the first parameter alone is PARALLEL_MIN elements, then
     dense ones of several sizes and a sparse embedding."""
-    n = executor.PARALLEL_MIN
+    n = pool.PARALLEL_MIN
     return params(np.float32, shapes=[(n,), (300, 7), (5,), (n // 3,), (64, 4)])
 
 
@@ -334,15 +338,15 @@ def worker_makes(monkeypatch):
     """In an overlapped step the worker thread, not this one, takes the making of the later
     tasks: this thread waits (up to 5 s) for it to start before running its own first chunks.
     Without the fixture a late-waking worker (a loaded machine) leaves it to this thread."""
-    add, main = executor._Batch.add, threading.get_ident()
+    add, main = pool._Batch.add, threading.get_ident()
 
     def add_then_wait(self, jobs):
         add(self, jobs)
-        if threading.get_ident() == main and any(job[0] is executor._make_rest for job in jobs):
+        if threading.get_ident() == main and any(job[0] is pool._make_rest for job in jobs):
             deadline = time.monotonic() + 5
             while not self.running and time.monotonic() < deadline:
                 time.sleep(0.001)
-    monkeypatch.setattr(executor._Batch, "add", add_then_wait)
+    monkeypatch.setattr(pool._Batch, "add", add_then_wait)
 
 
 def _making_threads(monkeypatch, cls):
@@ -383,7 +387,7 @@ def test_a_step_made_by_a_worker_while_it_runs_equals_one_made_first(name, kw, f
 @MULTI_CORE
 @pytest.mark.parametrize("overlap", [True, False])
 def test_set_overlap_chooses_who_makes_a_cpu_steps_tasks(overlap, monkeypatch, worker_makes):
-    monkeypatch.setitem(executor._overlap, "enabled", True)  # restored afterwards
+    monkeypatch.setitem(plan._overlap, "enabled", True)  # restored afterwards
     executor.set_overlap(overlap)
     seen = _making_threads(monkeypatch, optim.Adam)
     ps = _big_model()[:4]
@@ -415,9 +419,9 @@ def test_a_step_made_by_a_worker_keeps_the_callers_numpy_error_state(monkeypatch
 
 @MULTI_CORE
 def test_numpy_chunks_on_worker_threads_keep_the_callers_numpy_error_state(monkeypatch):
-    monkeypatch.setitem(executor._jit, "enabled", False)  # ufuncs honour np.errstate
+    monkeypatch.setitem(loop._jit, "enabled", False)  # ufuncs honour np.errstate
     for _ in range(5):  # whichever thread takes the overflowing chunk
-        ps = params(np.float32, shapes=[(executor.PARALLEL_MIN,)] * 2 + [(1000,)] * 30)
+        ps = params(np.float32, shapes=[(pool.PARALLEL_MIN,)] * 2 + [(1000,)] * 30)
         opt = optim.SGD(ps, lr=1.0)
         for p in ps:
             p.grad = np.ones(p.shape, np.float32)
@@ -428,7 +432,7 @@ def test_numpy_chunks_on_worker_threads_keep_the_callers_numpy_error_state(monke
 
 @MULTI_CORE
 def test_a_task_that_fails_to_be_made_by_the_worker_is_raised_and_nothing_runs_after(form):
-    n = executor.PARALLEL_MIN
+    n = pool.PARALLEL_MIN
     ps, tasks = _adam_tasks_failing_at(n, 4, fail_at=3)
     with pytest.raises(KeyError, match="made up"):
         executor.run(tasks, overlap=True)
@@ -444,7 +448,7 @@ def test_a_task_that_fails_to_be_made_by_the_worker_is_raised_and_nothing_runs_a
                     reason="a signal interrupts the main thread only")
 def test_an_interrupt_while_the_worker_makes_the_step_stops_it_before_returning(monkeypatch,
                                                                               worker_makes):
-    ps = params(np.float32, shapes=[(executor.PARALLEL_MIN,)] + [(1000,)] * 60)
+    ps = params(np.float32, shapes=[(pool.PARALLEL_MIN,)] + [(1000,)] * 60)
     opt = optim.SGD(ps, lr=0.1, momentum=0.9)
     for p in ps:
         p.grad = np.ones(p.shape, np.float32)
@@ -519,10 +523,10 @@ def test_a_loop_that_fails_to_compile_leaves_the_step_to_the_numpy_chunks(monkey
     def broken(source, cached):
         raise RuntimeError("LLVM is unhappy")
 
-    monkeypatch.setattr(executor, "_compile", broken)
-    monkeypatch.setattr(executor, "_compiled", {})
-    monkeypatch.setattr(executor, "_plans", {})
-    monkeypatch.setitem(executor._jit, "enabled", True)
+    monkeypatch.setattr(loop, "_compile", broken)
+    monkeypatch.setattr(loop, "_compiled", {})
+    monkeypatch.setattr(plan, "_plans", {})
+    monkeypatch.setitem(loop._jit, "enabled", True)
     a, b = params(np.float64), params(np.float64)
     with pytest.warns(RuntimeWarning, match=r"compiling optim.adagrad.(update|rule) for float64 failed"):
         run_steps(optim.Adagrad(a), a, 3)
@@ -535,7 +539,7 @@ def test_a_loop_that_fails_to_compile_leaves_the_step_to_the_numpy_chunks(monkey
 def test_a_forked_child_steps_on_its_own_threads(form):
     # the parent's pool is copied into the child without its threads; using it would hang
     import multiprocessing as mp
-    n = executor.PARALLEL_MIN + 1
+    n = pool.PARALLEL_MIN + 1
     ps = params(np.float32, shapes=[(n,)])
     ps[0].grad = np.ones(n, np.float32)
     opt = optim.Adam(ps, lr=0.1)

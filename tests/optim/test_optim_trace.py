@@ -1,4 +1,4 @@
-"""Tracing a rule (optim/trace.py): the rules a tracer refuses, and the CUDA kernel's C body,
+"""Tracing a rule (optim/executor/trace.py): the rules a tracer refuses, and the CUDA kernel's C body,
 compiled here with a C++ compiler and run on the CPU, equal to the rule on NumPy bit for bit."""
 import copy
 import ctypes
@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import optim
-from optim import cuda_kernel, executor
-from optim.trace import Scalars, Traced
+from optim import executor
+from optim.executor import cuda_kernel, numpy_program
+from optim.executor.trace import Traced
+from optim.scalars import Scalars
 
 H = Scalars(lr=0.1, beta=0.9, flag=True)
 
@@ -34,13 +36,14 @@ def test_a_rule_the_executors_cannot_run_is_refused_by_name(rule, message):
         trace(rule)
 
 
-def test_flags_choose_the_lines_and_numbers_become_kernel_arguments():
+def test_flags_choose_the_lines_and_the_numbers_read_become_kernel_arguments():
     def rule(theta, g, m, h):
         if h.flag:
             m = h.beta * m + (1 - h.beta) * g
         return theta - h.lr * m, m
     on, off = trace(rule), trace(rule, h=Scalars(lr=0.1, beta=0.9, flag=False))
-    assert on.scalars == off.scalars == ["lr", "beta"]
+    assert on.scalars == ["lr", "beta"]
+    assert off.scalars == ["lr"]  # beta is read only on the lines the flag leaves out
     assert len(on.lines) == 6 and len(off.lines) == 2
     assert off.outputs[2] is None  # m is left as it was: nothing to write back
 
@@ -77,19 +80,19 @@ def compile_kernel(traced, dtype, tmp_path):
     if (traced, dtype) in _built:
         return _built[traced, dtype]
     tmp_path.mkdir(parents=True, exist_ok=True)
-    in_params, out_params, body = cuda_kernel.kernel_source(traced)
-    params = [p.split()[1] for p in filter(None, (in_params + ", " + out_params).split(", "))]
-    arrays = [p for p in params if p.startswith("x")]
-    scalars = [p for p in params if p.startswith("s_")]
-    written = {p.split()[1] for p in out_params.split(", ") if p}
+    body = cuda_kernel.kernel_source(traced)[2]
+    params = cuda_kernel.parameters(traced)  # (name, where its argument comes from)
+    arrays = [(name, k) for name, (kind, k) in params if kind != "scalar"]
+    scalars = [(name, h_name) for name, (kind, h_name) in params if kind == "scalar"]
+    written = {name for name, (kind, _) in params if kind == "out"}
     ctype = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
     src = "\n".join([
         "#include <cmath>", "using std::sqrt; using std::exp; using std::log; using std::fabs;",
         "using std::isnan;", f"typedef {ctype} T;",
         "extern \"C\" void run(long n, " + ", ".join(
-            [f"T* {a}_" for a in arrays] + [f"T {s}" for s in scalars]) + ") {",
+            [f"T* {a}_" for a, _ in arrays] + [f"T {s}" for s, _ in scalars]) + ") {",
         "  for (long i = 0; i < n; ++i) {",
-        *[f"    {'T&' if a in written else 'const T'} {a} = {a}_[i];" for a in arrays],
+        *[f"    {'T&' if a in written else 'const T'} {a} = {a}_[i];" for a, _ in arrays],
         *[f"    {line}" for line in body.split("\n")],
         "  }", "}"])
     (tmp_path / "kernel.cpp").write_text(src)
@@ -130,24 +133,70 @@ def test_the_cuda_kernel_body_computes_what_the_rule_computes(name, kw, dtype, t
         executor.apply_rule(task.rule, expected, h)
         t = executor.traced(task.rule, task.arrays, h)
         fn, arrays, scalars = compile_kernel(t, dtype, tmp_path / str(step))
-        fn(n, *[task.arrays[int(a[1:])].ctypes.data for a in arrays],
-           *[getattr(h, s[2:]) for s in scalars])
+        fn(n, *[task.arrays[k].ctypes.data for _, k in arrays],
+           *[getattr(h, h_name) for _, h_name in scalars])
         for k, (got, want) in enumerate(zip(task.arrays, expected)):
             if want is not None:
                 np.testing.assert_array_equal(got, want, err_msg=f"array {k} after step {step}")
 
 
-def test_the_numpy_kernel_writes_in_place_and_refuses_a_swap():
-    from optim import numpy_kernel
-
+def test_the_numpy_program_writes_in_place_and_refuses_a_swap():
     def adamish(theta, g, m, h):
         m = h.beta * m + (1 - h.beta) * g
         return theta - h.lr * m, m
-    source, n_work, n_mask = numpy_kernel.kernel_source(trace(adamish), np.float64)
-    assert "out=x2" in source and "out=x0" in source and "copyto" not in source
+    source, n_work, n_mask = numpy_program.program_source(trace(adamish), np.float64)
+    assert "m_1 = np.add(" in source and "out=m)" in source and "out=theta)" in source
+    assert "copyto" not in source
     assert n_work == 2 and n_mask == 0
 
     def swap(theta, g, m, v, h):
         return theta, v, m
     with pytest.raises(TypeError, match="cannot run in place"):
-        numpy_kernel.kernel_source(trace(swap, 4), np.float64)
+        numpy_program.program_source(trace(swap, 4), np.float64)
+
+
+# ============================================================== names and labels
+
+def _names(traced):
+    return [sym.name for sym, _ in traced.lines]
+
+
+def test_values_are_named_after_the_rules_variables_each_name_once():
+    def rule(theta, g, m, h):
+        m = h.beta * m + g                               # m ← β m + g
+        m = m * m                                        # m ← m²
+        i = theta - h.lr * m                             # a name the generated code uses
+        return dict(theta=i, m=m)
+    t = trace(rule)
+    assert t.arrays == ["theta", "g", "m"] and t.scalar_names == ["lr", "beta"]
+    assert _names(t) == ["m_tmp1", "m_1", "m_2", "i_tmp1", "i_1"]
+    body = t.labelled(t.python_body())
+    assert body[0] == "# m ← β m + g" and "# m ← m²" in body
+    assert body[-3:] == ["# a name the generated code uses", "i_tmp1 = lr * m_2", "i_1 = theta - i_tmp1"]
+
+
+def test_a_value_no_variable_held_is_named_for_the_array_it_is_written_to():
+    # and labelled with its line's code, which has no comment
+    t = trace(lambda theta, g, m, h: (theta - h.lr * g, m))
+    assert _names(t) == ["theta_tmp1", "theta_1"]
+    assert t.labelled(t.python_body())[0] == "# t = trace(lambda theta, g, m, h: (theta - h.lr * g, m))"
+
+
+def test_a_scalar_named_as_an_array_is_read_as_h_dot_name():
+    t = trace(lambda theta, g, m, h: (theta - h.m * g, m), h=Scalars(m=0.5))
+    assert t.scalar_names == ["h_m"] and "theta_tmp1 = h_m * g" in "\n".join(
+        s for _, s in t.python_body())
+
+
+def test_tracing_leaves_a_debuggers_tracer_in_place():
+    import sys
+
+    def tracer(frame, event, arg):
+        return None
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        trace(lambda theta, g, m, h: (theta - h.lr * g, m))
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(previous)

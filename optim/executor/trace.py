@@ -3,15 +3,20 @@
 An optimizer's rule is plain Python on elements: `rule(theta, g, *state, h)` returns the new
 `(theta, *state)`, using + - * / (and `** 2`), comparisons, and the NumPy functions in FUNCTIONS.
 Run once on symbols (a Sym for every array element and every number in h; h's flags stay real
-bools, so `if h.amsgrad:` picks a branch), it records every operation in order. That record is
-then printed as the body of a loop for Numba (`python_body`) or of a CUDA kernel (`c_body`):
-the same operations in the same order, numbers in the arrays' precision (as NumPy treats Python
-scalars), so every executor computes what the rule computes on NumPy arrays, bit for bit.
+bools, so `if h.amsgrad:` picks a branch), it records every operation in order, where in the
+rule it was made, and which of the rule's variables held each value (labels.py). That record is
+then printed as the body of a loop for Numba (`python_body`), of a CUDA kernel (`c_body`), or as
+a NumPy program (numpy_program.py): the same operations in the same order, numbers in the
+arrays' precision (as NumPy treats Python scalars), so every executor computes what the rule
+computes on NumPy arrays, bit for bit; and each printed line is named and labelled as the rule.
 """
 import functools
 import inspect
 
 import numpy as np
+
+from ..scalars import Scalars
+from . import labels
 
 # NumPy function -> (arity, Python (Numba) spelling, C (CUDA) spelling); {0} {1} {2} the operands
 FUNCTIONS = {
@@ -34,11 +39,11 @@ _COMPARISONS = {">", "<", ">=", "<="}
 class Sym:
     """A value in a trace: an array element, a scalar of h, or an intermediate result."""
 
-    __slots__ = ("trace", "name", "is_bool")
+    __slots__ = ("trace", "name", "is_bool", "site")
     __array_priority__ = 1000  # np.float64(2.0) * sym -> Sym.__rmul__, not a NumPy scalar op
 
-    def __init__(self, trace, name, is_bool=False):
-        self.trace, self.name, self.is_bool = trace, name, is_bool
+    def __init__(self, trace, name, is_bool=False, site=None):
+        self.trace, self.name, self.is_bool, self.site = trace, name, is_bool, site
 
     def _op(self, symbol, a, b):
         return self.trace.emit((symbol, a, b), is_bool=symbol in _COMPARISONS)
@@ -80,13 +85,14 @@ class Sym:
 
 
 class Trace:
-    """The operations of one rule, in order: (output name, operation) pairs."""
+    """The operations of one rule, in order: (value, operation) pairs. Each new value is named
+    later (labels.name_values) and knows its site: where in the rule it was made."""
 
-    def __init__(self):
-        self.lines = []
+    def __init__(self, site=lambda: None):
+        self.lines, self.site = [], site
 
     def emit(self, operation, is_bool=False):
-        out = Sym(self, f"t{len(self.lines)}", is_bool)
+        out = Sym(self, None, is_bool, self.site())
         self.lines.append((out, operation))
         return out
 
@@ -103,18 +109,30 @@ class Trace:
 class Traced:
     """A rule traced for one choice of flags and of present arrays.
 
-    arrays: the array arguments' names (absent ones are None); scalars: the names of h's numbers
-    the rule reads; outputs: for each array argument, the Sym (or number) written back to it, or
-    None where the rule leaves it as it was."""
+    arrays: the array arguments' names, the rule's own (theta, g, m, ...; absent ones are
+    None); scalars: the names of h's numbers the rule reads, and scalar_names their names in
+    the generated code (h's, unless one clashes); outputs: for each array argument, the Sym
+    (or number) written back to it, or None where the rule leaves it as it was. Every value is
+    named after the rule's variable that held it (labels.py), and `labelled` puts the rule
+    line each statement came from above it."""
 
     def __init__(self, rule, n_arrays, present, h):
-        trace = Trace()
-        self.arrays = [f"a{k}" if ok else None for k, ok in enumerate(present)]
+        recorder = labels.Recorder(rule, lambda x: isinstance(x, Sym))
+        trace = Trace(recorder.site)
+        taken = set(labels.RESERVED)
+        self.arrays = [labels.unique(labels.identifier(name), taken) if ok else None
+                       for name, ok in zip(_array_names(rule, n_arrays), present)]
         self.scalars = [name for name, value in h.items() if not isinstance(value, bool)]
+        self.scalar_names = [labels.unique(labels.identifier(
+            name if name not in taken else f"h_{name}"), taken) for name in self.scalars]
+        self.flags = tuple((name, value) for name, value in h.items() if isinstance(value, bool))
+        self.rule = f"{getattr(rule, '__qualname__', rule)} ({getattr(rule, '__module__', '?')})"
         args = [Sym(trace, name) if name else None for name in self.arrays]
-        symbolic_h = Scalars(**{name: value if isinstance(value, bool) else Sym(trace, f"s_{name}")
+        spelled = dict(zip(self.scalars, self.scalar_names))
+        symbolic_h = Scalars(**{name: value if isinstance(value, bool) else Sym(trace, spelled[name])
                                 for name, value in h.items()})
-        result = rule(*args, symbolic_h)
+        with recorder:
+            result = rule(*args, symbolic_h)
         updated, outs = written(rule, result, n_arrays)
         self.outputs = [None] * n_arrays
         for k, out in zip(updated, outs):
@@ -125,7 +143,43 @@ class Traced:
                     continue
                 raise TypeError(f"{rule.__name__} returned a value for argument {k}, which is absent")
             self.outputs[k] = out
+            if isinstance(out, Sym) and out.name is None and out not in recorder.bound:
+                recorder.bound[out] = self.arrays[k]  # returned unnamed: named for its array
         self.lines = trace.lines
+        self._keep_read_scalars(symbolic_h)
+        labels.name_values(self.lines, recorder.bound, taken)
+        self.sites, self.functions = recorder.sites, recorder.functions
+
+    def _keep_read_scalars(self, symbolic_h):
+        """Keep only the numbers of h that the traced lines read: a compiled rule takes those
+        as arguments (an explain-only number such as Adagrad's t costs nothing per step)."""
+        read = {id(a) for _, (_, *args) in self.lines for a in args if isinstance(a, Sym)}
+        read |= {id(out) for out in self.outputs if isinstance(out, Sym)}
+        kept = [(name, spelled) for name, spelled in zip(self.scalars, self.scalar_names)
+                if id(getattr(symbolic_h, name)) in read]
+        self.scalars = [name for name, _ in kept]
+        self.scalar_names = [spelled for _, spelled in kept]
+
+    def header(self, what):
+        """The first lines of a generated module: what it is, and the flags that chose its lines."""
+        flags = ", ".join(f"{k}={v}" for k, v in self.flags) or "none"
+        return [f"{self.rule}, traced into {what}", f"flags: {flags}"]
+
+    def labelled(self, entries, comment="#", ascii_only=False):
+        """The statements, with a comment line above each run of them that came from one rule
+        line: that line's equation comment (or its code). entries: (value or a label, statement)
+        pairs; a statement whose value has no site stays under the label above it."""
+        out, current = [], None
+        for key, statement in entries:
+            where = key if isinstance(key, str) else (
+                self.sites[key.site] if getattr(key, "site", None) is not None else current)
+            if where is not None and where != current:
+                text = where if isinstance(where, str) else labels.label(where)
+                text = labels.ascii_text(text) if ascii_only else text
+                out.append(f"{comment} {text.rstrip(chr(92))}")  # no \ ending a C comment
+                current = where
+            out.append(statement)
+        return out
 
     def _operand(self, x, const):
         return x.name if isinstance(x, Sym) else const(float(x))
@@ -138,19 +192,30 @@ class Traced:
                 expr = f"{names[0]} {op} {names[1]}"
             else:
                 expr = spell(op).format(*names)
-            out.append(assign(sym, expr))
+            out.append((sym, assign(sym, expr)))
         return out
 
     def python_body(self):
-        """Statements for a Numba loop body: a0..an are the elements, s_<name> the scalars, T
-        the arrays' NumPy scalar type; the results are tX names (see outputs)."""
+        """(value, statement) pairs for a Numba loop body (label them with `labelled`): the
+        elements are named as the rule's arguments, the scalars as scalar_names, T is the
+        arrays' NumPy scalar type; the results are named as in outputs."""
         return self._body(lambda op: FUNCTIONS[op][1], lambda v: f"T({v!r})",
                           lambda sym, expr: f"{sym.name} = {expr}")
 
     def c_body(self):
-        """C statements for a CUDA elementwise kernel: T is the arrays' type."""
+        """(value, statement) pairs in C for a CUDA elementwise kernel: T is the arrays' type."""
         return self._body(lambda op: FUNCTIONS[op][2], lambda v: f"(T){_c_float(v)}",
                           lambda sym, expr: f"{'bool' if sym.is_bool else 'T'} {sym.name} = {expr};")
+
+
+def _array_names(rule, n_arrays):
+    """The rule's names for its array arguments (theta, g, m, ...), or a0, a1, ... where its
+    signature does not say them."""
+    try:
+        names = argument_names(rule)
+    except (TypeError, ValueError):
+        names = ()
+    return names if len(names) == n_arrays else tuple(f"a{k}" for k in range(n_arrays))
 
 
 def _c_float(v):
@@ -159,7 +224,7 @@ def _c_float(v):
     return repr(v)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def argument_names(rule):
     """The names of a rule's array arguments: theta, g, then its state symbols (not h)."""
     return tuple(inspect.signature(rule).parameters)[:-1]
@@ -185,59 +250,13 @@ def written(rule, result, n_arrays):
     return updated, list(outs)
 
 
-class Scalars:
-    """The per-step numbers of an update, by name (h.lr, h.beta1, ...), read-only.
-
-    Numbers are computed once per step, not per element; bools are flags that choose which
-    lines of a rule run (they are fixed when a rule is compiled)."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, **values):
-        _set_values(self, values)  # (self._values = values is refused by __setattr__)
-
-    def __getattr__(self, name):
-        if name == "_values":  # not set: an object that __init__ did not make
-            raise AttributeError(name)
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(f"the rule's scalars have no {name!r} "
-                                 f"(they are: {', '.join(self._values)})") from None
-
-    def __setattr__(self, name, value):
-        raise AttributeError("Scalars are read-only")
-
-    def __reduce__(self):  # copy and pickle
-        return _scalars, (dict(self._values),)
-
-    def items(self):
-        return self._values.items()
-
-    def values(self):
-        """The values, in order, as a tuple (the executor compares them by identity)."""
-        return tuple(self._values.values())
-
-    def flags(self):
-        """The bools, which select a compiled form of a rule."""
-        return tuple([(k, v) for k, v in self._values.items() if v is True or v is False])
-
-    def numbers(self, names, dtype):
-        """The named numbers, in order, as NumPy scalars of dtype (a compiled rule's arguments)."""
-        t, values = dtype.type, self._values
-        return tuple([t(values[name]) for name in names])
-
-    def cast(self, dtype):
-        """The numbers in the arrays' precision (NumPy scalars of dtype); bools stay bools."""
-        t = dtype.type
-        return Scalars(**{k: v if isinstance(v, bool) else t(v) for k, v in self._values.items()})
-
-    def __repr__(self):
-        return "Scalars(" + ", ".join(f"{k}={v!r}" for k, v in self._values.items()) + ")"
+_traced = {}  # (rule, present, flags) -> Traced
 
 
-_set_values = Scalars._values.__set__
-
-
-def _scalars(values):
-    return Scalars(**values)
+def traced(rule, arrays, h):
+    """The rule traced for these flags and these present arrays (cached)."""
+    present = tuple(a is not None for a in arrays)
+    key = (rule, present, h.flags())
+    if key not in _traced:
+        _traced[key] = Traced(rule, len(arrays), present, dict(h.items()))
+    return _traced[key]
