@@ -17,11 +17,9 @@ import sys
 import tokenize
 import unicodedata
 
-import numpy as np
-
-_MACHINERY = (os.path.dirname(os.path.abspath(__file__)) + os.sep,
-              os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scalars.py"),
-              os.path.dirname(os.path.abspath(np.__file__)) + os.sep)
+# the modules whose frames are machinery, not the rule: by module name, not file name (a file
+# name may be spelled with ".." when a program put such a path on sys.path)
+_MACHINERY = ("optim.executor.", "optim.scalars", "numpy.")
 
 # names the generated code itself uses, in Python (Numba's loop, the NumPy program) and in C
 # (the CUDA kernel): a rule's variable of such a name takes a suffix
@@ -32,6 +30,12 @@ RESERVED = {"np", "T", "i", "n", "loop", "program", "range", "bool", "int", "flo
             "sizeof", "inline", "true", "false", "sqrt", "exp", "log", "fabs", "isnan", "max",
             "min", "abs", "template", "class", "new", "delete", "this", "operator", "namespace"}
 _WORK = re.compile(r"(w|mask)\d+$")  # the NumPy program's work arrays
+
+
+def _is_machinery(frame):
+    """True for a frame of the tracer itself, of Scalars, or of NumPy: not a line of the rule."""
+    module = frame.f_globals.get("__name__", "")
+    return module == "numpy" or module.startswith(_MACHINERY)
 
 
 class Recorder:
@@ -68,7 +72,7 @@ class Recorder:
     def _call(self, frame, event, arg):
         code = frame.f_code
         if code is self.code or (frame.f_back in self.frames
-                                 and not code.co_filename.startswith(_MACHINERY)):
+                                 and not _is_machinery(frame)):
             if code not in self.functions:
                 self.functions.append(code)
             self.frames[frame] = self._new_site(frame)
