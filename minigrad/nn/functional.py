@@ -152,6 +152,10 @@ def batch_norm(input: TensorLike, running_mean: TensorLike | None, running_var: 
     rv = running_var.data if isinstance(running_var, Tensor) else running_var
     if not training and (rm is None or rv is None):
         raise ValueError("batch_norm in evaluation mode needs running_mean and running_var")
+    if (weight is None) != (bias is None):  # as torch, either alone: the other is 1 or 0
+        given = weight if weight is not None else bias
+        fill = (given.data * 0 + 1) if weight is None else given.data * 0
+        weight, bias = (Tensor(fill), bias) if weight is None else (weight, Tensor(fill))
     op = ops.BatchNorm(training, eps, rm, rv)
     y = op.apply(input) if weight is None else op.apply(input, weight, bias)
     if training and rm is not None:

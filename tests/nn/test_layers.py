@@ -465,3 +465,20 @@ def test_layer_norm_takes_a_0d_array_as_a_size():
     assert nn.LayerNorm(np.array(3)).normalized_shape == (3,)
     with pytest.raises(TypeError, match="LayerNorm: normalized_shape"):
         nn.LayerNorm(np.array(3.5))
+
+
+@pytest.mark.parametrize("given", ["weight", "bias"])
+def test_batch_norm_takes_a_weight_or_a_bias_alone_as_torch(given):
+    torch = torch_or_skip()
+    rng = np.random.default_rng(0)
+    x, a = rng.standard_normal((5, 3)), rng.standard_normal(3)
+    tx, ta = torch.tensor(x, requires_grad=True), torch.tensor(a, requires_grad=True)
+    mx, ma = mg.Tensor(x, requires_grad=True), mg.Tensor(a, requires_grad=True)
+    kw = {given: ta}
+    ty = torch.nn.functional.batch_norm(tx, None, None, training=True, **kw)
+    my = F.batch_norm(mx, None, None, training=True, **{given: ma})
+    (ty ** 2).sum().backward()
+    (my ** 2).sum().backward()
+    np.testing.assert_allclose(my.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mx.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ma.grad, ta.grad.numpy(), rtol=1e-10, atol=1e-12)
