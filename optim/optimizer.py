@@ -6,7 +6,7 @@ An algorithm declares, in the order a reader meets them (optim/adam.py is the mo
 
 - its hyperparameters: `__init__` with torch's signature and defaults, `hyperparameters`, a table
   name -> check (optim/checks.py), `fixed`, the values a variant pins (AdamW's decoupled decay),
-  and `check(group)` for a relation between hyperparameters;
+  and `validate(group)` for a relation between hyperparameters;
 - its state: `symbols`, the rule's name for each state array (the paper's symbol) -> its key in
   state_dict (torch's name); `init(theta, group)`, the arrays and numbers a parameter starts
   with; `counts_steps` (the owner keeps state["step"] = t); `carry`, the numbers of the state
@@ -129,8 +129,18 @@ class Optimizer:
         the class name in lowercase, for the classes of the optim package (a class made
         elsewhere, a test's subclass, is registered only when it names itself)."""
         super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("symbols") is not None and cls.rule is not None and cls.symbols:
+        declared = {"rule", "symbols", "explain"} & set(cls.__dict__)
+        if declared and cls.rule is not None:
             cls._rule_symbols()
+        if declared and cls.explain is not None:
+            names = list(inspect.signature(cls.explain).parameters)
+            unknown = [n for n in names if n not in ("theta", "g", "h", *cls.symbols)]
+            if unknown:
+                raise TypeError(f"{cls.__name__}.explain{tuple(names)} takes {unknown}, which "
+                                f"are not theta, g, h or its symbols {tuple(cls.symbols)}")
+        if "check" in cls.__dict__ and "validate" not in cls.__dict__:
+            raise TypeError(f"{cls.__name__} defines check(); the hook for relations between "
+                            "hyperparameters is validate(group)")
         if name is None and cls.__module__.partition(".")[0] == "optim":
             name = cls.__name__.lower()
         if name is not None and _is_algorithm(cls):

@@ -8,9 +8,9 @@ The page marks each generated block with an HTML comment, and the block runs to 
 - `<!-- source: optim.optimizer.Optimizer.step -->`: that function's source;
 - `<!-- show: numpy -->`: `optim.show(optim.Adam, "numpy")` (any form);
 - `<!-- count -->`: the table of lines that `--count` prints.
-tests/test_optim_show.py regenerates the page and fails if it differs (a stale page). The blocks
+tests/optim/test_optim_show.py regenerates the page and fails if it differs (a stale page). The blocks
 are fenced ```py (and ```c): listings of the library's source, not snippets to paste, which
-tests/test_snippets.py runs (it runs the ```python blocks).
+tests/docs/test_snippets.py runs (it runs the ```python blocks).
 
 The count: the lines (docstrings and comments included, as a reader reads them) of every
 function in DIR/optim/ that runs during one `opt.step()` of Adam on one small CPU parameter, on

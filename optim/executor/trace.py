@@ -231,23 +231,24 @@ def argument_names(rule):
 
 
 def written(rule, result, n_arrays):
-    """(indices of the arguments a rule's result writes, their new values). A declaration's rule
-    returns {name: new value} for θ ("theta") and its state, by name; an older one returned
-    (theta, *state) in the order of its arguments."""
-    if isinstance(result, dict):
-        names = argument_names(rule)
-        unknown = [k for k in result if k not in names[:1] + names[2:]]
-        if unknown:
-            raise TypeError(f"{rule.__name__} returned {', '.join(map(repr, unknown))}, which is "
-                            f"not theta or one of its state arguments {names[2:]}")
-        ks = [k for k, name in enumerate(names) if name in result]
-        return ks, [result[names[k]] for k in ks]
-    outs = (result,) if not isinstance(result, tuple) else result
-    updated = [0] + list(range(2, n_arrays))  # the rule returns (theta, *state), not g
-    if len(outs) != len(updated):
-        raise TypeError(f"{rule.__name__} returned {len(outs)} values; it must return theta "
-                        f"and its {len(updated) - 1} state arrays")
-    return updated, list(outs)
+    """(indices of the arguments a rule's result writes, their new values). A rule returns
+    {name: new value} by its arguments' names: θ as "theta" (always), and the state arrays it
+    changes (one left out keeps its array). Anything else is refused, so that a rule cannot
+    write a value into the wrong array by its position."""
+    names = argument_names(rule)
+    if not isinstance(result, dict):
+        raise TypeError(f"{rule.__name__} returned a {type(result).__name__}; a rule returns a "
+                        f"dict of its new values by name, e.g. dict(theta=theta, "
+                        f"{', '.join(f'{n}={n}' for n in names[2:])})")
+    unknown = [k for k in result if k not in names[:1] + names[2:]]
+    if unknown:
+        raise TypeError(f"{rule.__name__} returned {', '.join(map(repr, unknown))}, which is "
+                        f"not theta or one of its state arguments {names[2:]}")
+    if "theta" not in result:
+        raise TypeError(f"{rule.__name__} returned no 'theta': a rule returns the new θ "
+                        "(dict(theta=theta, ...)), even where it leaves θ as it was")
+    ks = [k for k, name in enumerate(names) if name in result]
+    return ks, [result[names[k]] for k in ks]
 
 
 _traced = {}  # (rule, present, flags) -> Traced

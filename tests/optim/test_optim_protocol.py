@@ -402,3 +402,47 @@ def test_a_checkpoint_moves_between_the_device_and_the_cpu(name, device, tmp_pat
             np.testing.assert_allclose(mg.backend.to_numpy(p.data), q.data, rtol=rtol, atol=atol,
                                        err_msg=f"{first} -> {second}")
         assert_close_tree(opt2.state_dict(), ref_opt.state_dict(), rtol, atol)
+
+
+# ============================================================================ a user's declaration
+
+DECLARATION_MISTAKES = [  # (class body, what the error must say), each refused when the class is made
+    ("""
+    @staticmethod
+    def rule(theta, g, exp_avg, exp_avg_sq, max_exp_avg_sq, h):
+        return dict(theta=theta)""", r"must take \(theta, g, m, v, v_max, h\): its symbols by name"),
+    ("""
+    @staticmethod
+    def explain(theta, mm, h):
+        return {}""", r"takes \['mm'\], which are not theta, g, h or its symbols"),
+    ("""
+    @staticmethod
+    def check(group):
+        pass""", r"the hook for relations between hyperparameters is validate\(group\)"),
+]
+
+
+@pytest.mark.parametrize("body, message", DECLARATION_MISTAKES)
+def test_a_declaration_mistake_is_refused_when_the_class_is_made(body, message):
+    source = f"class Mine(optim.Adam, name='mine_{abs(hash(body))}'):{body}\n"
+    with pytest.raises(TypeError, match=message):
+        exec(source, {"optim": optim})
+
+
+@pytest.mark.parametrize("returned, message", [
+    ("b, theta", "returned a tuple; a rule returns a dict of its new values by name"),
+    ("dict(b=b)", "returned no 'theta'"),
+])
+def test_a_rule_that_returns_by_position_or_forgets_theta_is_refused(returned, message):
+    namespace = {"optim": optim}
+    exec(f"""
+class Mine(optim.SGD):
+    @staticmethod
+    def rule(theta, g, b, h):
+        return {returned}
+""", namespace)
+    p = mg.nn.Parameter(np.ones(3))
+    p.grad = np.ones(3)
+    opt = namespace["Mine"]([p], lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match=message):
+        opt.step()

@@ -170,7 +170,7 @@ def test_same_arguments_in_the_same_order_with_the_same_defaults_as_the_referenc
     ours_cls, ref_cls, _, _ = reference(kind)
     ours = inspect.signature(ours_cls.__init__).parameters
     theirs = inspect.signature(ref_cls.__init__).parameters
-    # ours may add fused (False: the rule run directly; see optim/executor.py), last
+    # ours may add fused (False: the rule run directly; see optim/executor/), last
     assert [k for k in ours if k != "fused"] == list(theirs)
     for k, p in theirs.items():
         if k == "foreach" and kind == "ScheduleFreeAdamW":

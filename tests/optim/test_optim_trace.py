@@ -23,13 +23,15 @@ def trace(rule, n_arrays=3, h=H):
 
 
 @pytest.mark.parametrize("rule,message", [
-    (lambda theta, g, m, h: (theta - h.lr * g if g > 0 else theta, m), "branch only on the flags"),
-    (lambda theta, g, m, h: (theta - h.lr * g if h.lr else theta, m), "branch only on the flags"),
-    (lambda theta, g, m, h: (theta - np.tanh(g), m), "cannot use 'tanh'"),
-    (lambda theta, g, m, h: (theta - g ** 3, m), "power 3"),
-    (lambda theta, g, m, h: theta - g, "returned 1 values"),
-    (lambda theta, g, m, h: (theta, m, m), "returned 3 values"),
-    (lambda theta, g, m, h: (theta - h.missing, m), "no 'missing'"),
+    (lambda theta, g, m, h: dict(theta=theta - h.lr * g if g > 0 else theta), "branch only on the flags"),
+    (lambda theta, g, m, h: dict(theta=theta - h.lr * g if h.lr else theta), "branch only on the flags"),
+    (lambda theta, g, m, h: dict(theta=theta - np.tanh(g)), "cannot use 'tanh'"),
+    (lambda theta, g, m, h: dict(theta=theta - g ** 3), "power 3"),
+    (lambda theta, g, m, h: theta - g, "returned a Sym; a rule returns a dict"),
+    (lambda theta, g, m, h: (m, theta), r"returned a tuple; a rule returns a dict .*dict\(theta=theta, m=m\)"),
+    (lambda theta, g, m, h: dict(m=m), "returned no 'theta'"),
+    (lambda theta, g, m, h: dict(theta=theta, v=m), r"returned 'v', which is not theta or one of its state"),
+    (lambda theta, g, m, h: dict(theta=theta - h.missing), "no 'missing'"),
 ])
 def test_a_rule_the_executors_cannot_run_is_refused_by_name(rule, message):
     with pytest.raises((TypeError, AttributeError), match=message):
@@ -40,7 +42,7 @@ def test_flags_choose_the_lines_and_the_numbers_read_become_kernel_arguments():
     def rule(theta, g, m, h):
         if h.flag:
             m = h.beta * m + (1 - h.beta) * g
-        return theta - h.lr * m, m
+        return dict(theta=theta - h.lr * m, m=m)
     on, off = trace(rule), trace(rule, h=Scalars(lr=0.1, beta=0.9, flag=False))
     assert on.scalars == ["lr", "beta"]
     assert off.scalars == ["lr"]  # beta is read only on the lines the flag leaves out
@@ -143,14 +145,14 @@ def test_the_cuda_kernel_body_computes_what_the_rule_computes(name, kw, dtype, t
 def test_the_numpy_program_writes_in_place_and_refuses_a_swap():
     def adamish(theta, g, m, h):
         m = h.beta * m + (1 - h.beta) * g
-        return theta - h.lr * m, m
+        return dict(theta=theta - h.lr * m, m=m)
     source, n_work, n_mask = numpy_program.program_source(trace(adamish), np.float64)
     assert "m_1 = np.add(" in source and "out=m)" in source and "out=theta)" in source
     assert "copyto" not in source
     assert n_work == 2 and n_mask == 0
 
     def swap(theta, g, m, v, h):
-        return theta, v, m
+        return dict(theta=theta, m=v, v=m)
     with pytest.raises(TypeError, match="cannot run in place"):
         numpy_program.program_source(trace(swap, 4), np.float64)
 
@@ -177,13 +179,13 @@ def test_values_are_named_after_the_rules_variables_each_name_once():
 
 def test_a_value_no_variable_held_is_named_for_the_array_it_is_written_to():
     # and labelled with its line's code, which has no comment
-    t = trace(lambda theta, g, m, h: (theta - h.lr * g, m))
+    t = trace(lambda theta, g, m, h: dict(theta=theta - h.lr * g))
     assert _names(t) == ["theta_tmp1", "theta_1"]
-    assert t.labelled(t.python_body())[0] == "# t = trace(lambda theta, g, m, h: (theta - h.lr * g, m))"
+    assert t.labelled(t.python_body())[0] == "# t = trace(lambda theta, g, m, h: dict(theta=theta - h.lr * g))"
 
 
 def test_a_scalar_named_as_an_array_is_read_as_h_dot_name():
-    t = trace(lambda theta, g, m, h: (theta - h.m * g, m), h=Scalars(m=0.5))
+    t = trace(lambda theta, g, m, h: dict(theta=theta - h.m * g), h=Scalars(m=0.5))
     assert t.scalar_names == ["h_m"] and "theta_tmp1 = h_m * g" in "\n".join(
         s for _, s in t.python_body())
 
@@ -196,7 +198,7 @@ def test_tracing_leaves_a_debuggers_tracer_in_place():
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
-        trace(lambda theta, g, m, h: (theta - h.lr * g, m))
+        trace(lambda theta, g, m, h: dict(theta=theta - h.lr * g))
         assert sys.gettrace() is tracer
     finally:
         sys.settrace(previous)
