@@ -88,7 +88,7 @@ class Optimizer:
     counts_steps = True   # keep state["step"], the t of scalars() (torch's SGD keeps none)
     carry = {}            # state numbers the scalars advance: state key -> the scalars' name
     carried_ranges = {}   # a carried number's range, checked when loaded: key -> (ok, expected)
-    never_negative = ()   # state keys that are sums or averages of squares, checked when loaded
+    never_negative = ()   # state keys never negative (sums of squares, step sizes): checked when loaded
     rule = None           # the elementwise update, or None (then: update)
     step_size_rule = None  # the formula of explain()'s "step_size", for explain's table
     explain = None        # (theta, g, <symbols...>, h) -> {"step_size", "update", ...}
@@ -547,8 +547,8 @@ class Optimizer:
             raise ValueError(f"{where} holds nan or inf (in {p.dtype}): an optimizer's state is "
                              "finite")
         if name in type(self).never_negative and not bool((value >= 0).all()):
-            raise ValueError(f"{where} holds negative values: it is a sum or an average of "
-                             "squares, never negative")
+            raise ValueError(f"{where} holds negative values: it is never negative (a sum or "
+                             "average of squares, or a step size)")
         return value
 
     def _restore_number(self, where, name, value, kind):

@@ -53,7 +53,7 @@ class Rprop(Optimizer):
 
     hyperparameters = {"lr": non_negative, "etas": factors, "step_sizes": bounds, "maximize": flag}
     symbols = {"g_prev": "prev", "eta": "step_size"}
-    never_negative = ("step_size",)  # sums and averages of squares: checked when loaded
+    never_negative = ("step_size",)  # step sizes are never negative: checked when loaded
     dense_only_reason = "it is a full-batch method: a missing row would count as a sign change"
 
     @staticmethod

@@ -104,6 +104,8 @@ class ScheduleFreeAdamW(Optimizer):
         "scheduled_lr": _in_range(lambda v: v >= 0.0, ">= 0"),           # γ of the last step
         "ckp1": _in_range(lambda v: 0.0 <= v <= 1.0, "0 <= ckp1 <= 1 (a weight)"),  # its c
     }
+    dense_only_reason = ("every row's y and average x move at every step, touched by the "
+                         "gradient or not")
     symbols = {"z": "z", "v": "exp_avg_sq"}  # and θ holds y
     never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
     counts_steps = False  # the step count is the group's k, as the reference keeps it

@@ -20,8 +20,10 @@ import textwrap
 import numpy as np
 
 from minigrad.backend import get_array_module
+from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
 
+from ..optimizer import Optimizer
 from . import cuda_kernel, loop, numpy_program
 from .trace import traced
 
@@ -40,13 +42,23 @@ def show(optimizer, form: str = "reference", *, dtype=np.float32, step: int = 1,
     returns the text without printing it."""
     if form not in FORMS:
         raise ValueError(f"form must be one of {', '.join(map(repr, FORMS))}, got {form!r}")
+    if not (isinstance(optimizer, Optimizer) or
+            (isinstance(optimizer, type) and issubclass(optimizer, Optimizer))):
+        raise TypeError("show() takes an optimizer class (optim.Adam) or an optimizer, got "
+                        f"{type(optimizer).__name__} {optimizer!r:.60}")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise ValueError(f"step must be an integer >= 1 (the step t to show), got {step!r}")
     task = _next_task(optimizer, np.dtype(dtype), step, hyperparameters)
     if task.rule is None:  # not elementwise: its update hook is all there is
         if form != "reference":
             raise ValueError(f"{type(task.optimizer).__name__} has no elementwise rule (its "
                              "update is not elementwise): only form='reference' shows its code")
         cls = type(task.optimizer)
-        text = _source(getattr(cls, "update", None) or cls._update, "its update, on whole arrays")
+        update = getattr(cls, "update", None) or getattr(cls, "_update", None)
+        if update is None:
+            raise ValueError(f"{cls.__name__} declares neither a rule nor an update: it runs "
+                             "another optimizer's (show that one)")
+        text = _source(update, "its update, on whole arrays")
     else:
         t = traced(task.rule, task.arrays, task.h)
         dtype = task.arrays[0].dtype
@@ -76,31 +88,51 @@ class _Task:
 
 def _next_task(optimizer, dtype, step, hyperparameters):
     """The next step's task for the first parameter of an optimizer (made of a class with a
-    parameter of 2 zeros, stepped step - 1 times), computed on a copy of its state."""
+    2 x 2 parameter of zeros, which every optimizer takes, stepped step - 1 times), computed on
+    a copy of its state."""
     if isinstance(optimizer, type):
-        p = Tensor(np.zeros(2, dtype))
+        p = Tensor(np.zeros((2, 2), dtype))
         opt = optimizer([p], **hyperparameters)
+        if hasattr(opt, "train"):  # schedule-free: its steps are taken in train mode
+            opt.train()
         for _ in range(step - 1):
-            p.grad = np.ones(2, dtype)
+            p.grad = _gradient(opt, p)
             opt.step()
     elif hyperparameters:
         raise TypeError("show(optimizer) shows the optimizer's own hyperparameters; pass the "
                         "class to choose them: show(optim.Adam, amsgrad=True)")
     else:
         opt = optimizer
-    group = opt.param_groups[0]
+    params = [p for group in opt.param_groups for p in group["params"]]
+    if not params:
+        raise ValueError(f"{type(opt).__name__} has no parameters to show a step of")
+    group = next(g for g in opt.param_groups if g["params"])
     p = group["params"][0]
-    if opt.rule is None:
+    cls = type(opt)
+    if cls.rule is None:
         return _Task(opt, None, [p.data], None)
-    cls, state, g = type(opt), opt.state.get(p), get_array_module(p.data).zeros_like(p.data)
-    declared = getattr(cls, "_declared", None)
-    if declared is None or declared():  # the declaration's own hooks, as the owner calls them
-        state = dict(state) if state is not None else cls.start_state(p.data, group)
-        task = cls.task(p.data, g, state, group)
-    else:  # an optimizer not yet written as a declaration
-        state = dict(state) if state is not None else opt._init_state(p.data, group)
-        task = opt._task(p.data, g, state, group)
+    state, g = opt.state.get(p), get_array_module(p.data).zeros_like(p.data)
+    state = dict(state) if state is not None else cls.start_state(p.data, group)
+    task = cls.task(p.data, g, state, group)
     return _Task(opt, task.rule, task.arrays, task.h)
+
+
+def _gradient(opt, p):
+    """A gradient of ones for p: dense, or every row as a sparse one for an optimizer that
+    takes only those (SparseAdam)."""
+    g = np.ones(p.shape, p.dtype)
+    try:
+        opt._check_grad(_Probe(p, g))
+    except TypeError:
+        return RowSparseGrad(np.arange(p.shape[0]), g, p.shape)
+    return g
+
+
+class _Probe:
+    """p with another gradient, for asking an optimizer whether it takes that gradient."""
+
+    def __init__(self, p, g):
+        self.grad, self.data, self.shape, self.dtype, self.device = g, p.data, p.shape, p.dtype, p.device
 
 
 def _source(fn, what):

@@ -106,10 +106,8 @@ def state_bytes(optimizer: Optimizer) -> int:
 
 def state_keys(optimizer: Optimizer) -> tuple[str, ...]:
     """The state_dict keys of an optimizer's state arrays: the values of its declaration's
-    `symbols` (symbol -> key). TEMPORARY (issue 21): an optimizer not yet declared names them
-    in `state_arrays`; both are read until every optimizer is a declaration."""
-    symbols = type(optimizer).symbols
-    return tuple(symbols.values()) if symbols else tuple(getattr(optimizer, "state_arrays", ()))
+    `symbols` (symbol -> key)."""
+    return tuple(type(optimizer).symbols.values())
 
 
 def _row_slice(a, r0, r1):

@@ -189,3 +189,26 @@ def test_tracing_works_when_the_package_is_found_through_a_path_with_dots(tmp_pa
                          cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert ".." in out.stdout and abs(float(out.stdout.split()[-1]) - 0.5) < 1e-6
+
+
+@pytest.mark.parametrize("name", [n for n in optim.__all__ if isinstance(getattr(optim, n), type)
+                                  and issubclass(getattr(optim, n), optim.Optimizer)
+                                  and n not in ("Optimizer", "ZeroRedundancyOptimizer")])
+def test_every_optimizer_shows_its_reference_code_at_a_later_step(name):
+    """Muon takes only matrices, SparseAdam only sparse gradients, schedule-free steps in train
+    mode: show makes a parameter and gradients each accepts."""
+    text = show(getattr(optim, name), step=3)
+    assert text.startswith("# ") and "def " in text
+
+
+@pytest.mark.parametrize("args, kw, error, message", [
+    (("adam",), {}, TypeError, "takes an optimizer class .* got str"),
+    ((None,), {}, TypeError, "got NoneType"),
+    ((optim.Adam, "numpy"), {"step": 0}, ValueError, "step must be an integer >= 1"),
+    ((optim.Adam, "numpy"), {"step": 2.5}, ValueError, "step must be an integer >= 1"),
+    ((optim.Adam, "assembly"), {}, ValueError, "form must be one of"),
+    ((optim.LAMB, "numpy"), {}, ValueError, "LAMB has no elementwise rule"),
+])
+def test_show_refuses_what_it_cannot_show_by_name(args, kw, error, message):
+    with pytest.raises(error, match=message):
+        show(*args, **kw)
