@@ -64,6 +64,13 @@ class Adam(Optimizer):
         return zeros_like(theta, *keys)
 
     @staticmethod
+    def add_state(theta: np.ndarray, state: dict, group: dict) -> None:
+        """v_max, when amsgrad is switched on after the first step: it starts at 0, so the
+        first max is v itself."""
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = zeros_like(theta, "max_exp_avg_sq")["max_exp_avg_sq"]
+
+    @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
         beta1, beta2 = group["betas"]
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], amsgrad=group["amsgrad"],

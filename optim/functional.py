@@ -102,7 +102,7 @@ def step(name: str, theta: np.ndarray, grad: np.ndarray | RowSparseGrad, state: 
     dict, started here) and is updated. Everything is checked before anything is written."""
     cls = _declaration(name)
     group = _group(name, cls, hyperparameters)
-    _check(name, cls, theta, grad, state)
+    _check(name, cls, theta, grad, state, group)
     if not state:  # an empty dict: start it here
         state.update(cls.start_state(theta, group))
     if isinstance(grad, RowSparseGrad):
@@ -113,7 +113,7 @@ def step(name: str, theta: np.ndarray, grad: np.ndarray | RowSparseGrad, state: 
         executor.run([cls.task(theta, grad, state, group)], reference=group.get("fused") is False)
 
 
-def _check(name: str, cls: type, theta: Any, grad: Any, state: Any) -> None:
+def _check(name: str, cls: type, theta: Any, grad: Any, state: Any, group: dict) -> None:
     """Refuse, before anything is written, a gradient that does not fit θ, or a foreign state."""
     where = f"optim.functional.{name}"
     if not backend.is_array(theta) or theta.dtype.kind != "f":
@@ -134,6 +134,15 @@ def _check(name: str, cls: type, theta: Any, grad: Any, state: Any) -> None:
     if not isinstance(state, dict):
         raise TypeError(f"{where}: state must be the dict from optim.functional.init, got "
                         f"{type(state).__name__}")
+    if state:  # the entries this algorithm keeps for these hyperparameters, as a loaded state
+        expected = cls.loaded_template(theta, group, state)
+        if set(state) != set(expected):
+            raise ValueError(f"{where}: state has entries {sorted(map(str, state))}, expected "
+                             f"{sorted(expected)}: was it made by init({name!r}, theta, ...) with "
+                             "these hyperparameters?")
+        t = state.get("step", 0)
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"{where}: state 'step' is {t!r}, expected an integer >= 0")
     for k, v in state.items():  # an elementwise rule's state arrays are all shaped like θ
         if cls.rule is not None and backend.is_array(v) and v.shape != theta.shape:
             raise ValueError(f"{where}: state {k!r} has shape {v.shape}, theta {theta.shape}: "

@@ -495,7 +495,7 @@ class Optimizer:
         new_state = {}
         for idx, saved in state_dict["state"].items():
             p, group = by_index[idx]
-            new_state[p] = self._restore_state(idx, p, saved, self._loaded_template(p, group, saved))
+            new_state[p] = self._restore_state(idx, p, saved, self.loaded_template(p.data, group, saved))
         self.state = new_state
         self.last_scalars = {}  # the loaded state's last step was not taken here
         self.param_groups[:] = new_groups
@@ -512,17 +512,17 @@ class Optimizer:
     # keys that are sums or averages of squares; carried_ranges, its carried numbers' ranges)
     STEP_RANGE = (lambda t: 0 <= t <= 2 ** 53, "an integer 0 <= step <= 2**53")
 
-    def _loaded_template(self, p, group, saved):
+    @classmethod
+    def loaded_template(cls, theta, group, saved):
         """The entries a loaded state may hold: init's, less the arrays add_state adds when a
         flag asks for them (switched on after the last step, the state saved then lacks them),
         plus the state arrays a switched-off flag leaves behind (the state saved then keeps
         them, as torch's does)."""
-        cls = type(self)
-        template = self._init_state(p.data, group)
+        template = cls.start_state(theta, group)
         arrays = set(cls.symbols.values())
         if cls.add_state is not Optimizer.add_state:
             bare = {k: v for k, v in template.items() if k not in arrays}
-            cls.add_state(p.data, bare, group)
+            cls.add_state(theta, bare, group)
             for k in (set(bare) & arrays) - set(saved):
                 del template[k]  # add_state makes it again before the next step
         for k in (arrays & set(saved)) - set(template):

@@ -217,3 +217,26 @@ def test_functional_imports_no_optimizer_module():
     modules = {cls.__module__ for cls in REGISTRY.values()}
     assert modules and not imported & modules, imported & modules
     assert not any(name.startswith("minigrad.nn") for name in imported)
+
+
+@pytest.mark.parametrize("name, kw, made_by, made_kw, message", [
+    ("sgd", dict(momentum=0.9), "adam", {}, r"state has entries \['exp_avg', 'exp_avg_sq', 'step'\]"),
+    ("adam", {}, "sgd", dict(momentum=0.9), r"state has entries \['momentum_buffer'\]"),
+    ("rmsprop", {}, "adam", {}, r"expected \['square_avg', 'step'\]"),
+])
+def test_a_state_made_for_another_algorithm_is_refused_and_nothing_moves(name, kw, made_by, made_kw,
+                                                                         message):
+    theta, g = np.linspace(-1, 1, 4), np.ones(4)
+    state = optim.functional.init(made_by, theta, **made_kw)
+    before = theta.copy(), {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in state.items()}
+    with pytest.raises(ValueError, match=message):
+        getattr(optim.functional, name)(theta, g, state, **kw)
+    assert np.array_equal(theta, before[0]) and state.keys() == before[1].keys()
+
+
+@pytest.mark.parametrize("t", [-1, "3", 2.5, True])
+def test_a_state_with_a_bad_step_count_is_refused(t):
+    theta = np.ones(3)
+    state = {**optim.functional.init("adam", theta), "step": t}
+    with pytest.raises(ValueError, match=r"state 'step' is .*, expected an integer >= 0"):
+        optim.functional.adam(theta, np.ones(3), state)
