@@ -446,3 +446,15 @@ class Mine(optim.SGD):
     opt = namespace["Mine"]([p], lr=0.1, momentum=0.9)
     with pytest.raises(TypeError, match=message):
         opt.step()
+
+
+def test_amsgrad_switched_on_after_a_step_starts_its_maximum_at_v():
+    ps = [mg.nn.Parameter(np.linspace(-1, 1, 5)) for _ in range(2)]
+    opt = optim.Adam([{"params": [ps[0]]}, {"params": [ps[1]]}], lr=0.1)
+    for p in ps:
+        p.grad = np.full(5, 0.5)
+    opt.step()
+    opt.param_groups[1]["amsgrad"] = True
+    opt.step()
+    state = opt.state[ps[1]]
+    assert state["step"] == 2 and np.array_equal(state["max_exp_avg_sq"], state["exp_avg_sq"])
