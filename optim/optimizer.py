@@ -314,12 +314,13 @@ class Optimizer:
         """Count the step and compute its scalars: t advances, the carried numbers take their
         new values, add_state adds what the group's flags need. Everything that can fail (the
         scalars) runs before the state is written."""
+        t = state["step"] + 1 if cls.counts_steps else None
+        h = cls.scalars(t, group, state)
+        if type(h) is not Scalars:
+            raise TypeError(f"{cls.__name__}.scalars returned a {type(h).__name__}; it returns "
+                            "Scalars(name=value, ...) (optim.scalars)")
         if cls.counts_steps:
-            t = state["step"] + 1
-            h = cls.scalars(t, group, state)
             state["step"] = t
-        else:
-            h = cls.scalars(None, group, state)
         if cls.carry:
             for key, name in cls.carry.items():
                 state[key] = getattr(h, name)

@@ -458,3 +458,16 @@ def test_amsgrad_switched_on_after_a_step_starts_its_maximum_at_v():
     opt.step()
     state = opt.state[ps[1]]
     assert state["step"] == 2 and np.array_equal(state["max_exp_avg_sq"], state["exp_avg_sq"])
+
+
+def test_scalars_that_return_a_dict_are_refused_before_the_step_is_counted():
+    class Mine(optim.Adam, name="mine_scalars_dict"):
+        @staticmethod
+        def scalars(t, group, state):
+            return {"lr": group["lr"]}
+    p = mg.nn.Parameter(np.ones(3))
+    p.grad = np.ones(3)
+    opt = Mine([p])
+    with pytest.raises(TypeError, match=r"Mine.scalars returned a dict; it returns Scalars\("):
+        opt.step()
+    assert opt.state[p]["step"] == 0
