@@ -150,7 +150,8 @@ def test_the_declaration_comes_in_the_order_of_its_file():
     import optim
     (adam, adam_classes), = [(m, c) for m, c in MODULES if m.__name__ == "optim.adam"]
     titles = [title for title, _, _ in docgen.declaration_parts(adam, adam_classes)]
-    assert titles[:6] == ["Hyperparameters", "State", "init: the state a parameter starts with",
+    assert titles[:7] == ["Hyperparameters", "State", "init: the state a parameter starts with",
+                          "add_state: arrays a group's flags switch on",
                           "scalars: the numbers of step t", "The update rule",
                           "explain: what optim.explain shows"]
     assert "weight_decay, from optim/common.py" in titles
