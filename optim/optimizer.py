@@ -11,7 +11,9 @@ An algorithm declares, in the order a reader meets them (optim/adam.py is the mo
   state_dict (torch's name); `init(theta, group)`, the arrays and numbers a parameter starts
   with; `counts_steps` (the owner keeps state["step"] = t); `carry`, the numbers of the state
   that the scalars advance (state key -> the scalars' name for its new value); `add_state`, the
-  arrays a group's flags switch on mid-run (momentum under OneCycleLR);
+  arrays a group's flags switch on mid-run (momentum under OneCycleLR); `group_state`, the
+  numbers an algorithm with a step() of its own keeps in its groups (Prodigy's d), checked
+  like the hyperparameters;
 - `scalars(t, group, state)`: the step's numbers, computed once per parameter, not per element
   (bias corrections, decay factors), and its flags. Pure: it reads the state and writes nothing;
   t is the step being taken (1 on the first);
@@ -84,6 +86,7 @@ class Optimizer:
     # ============================================================ the declaration (see above)
     hyperparameters = {}  # name -> check (optim/checks.py): the algorithm's own arguments
     fixed = {}            # hyperparameters a variant pins: AdamW's decoupled_weight_decay=True
+    group_state = {}      # numbers a step() of its own keeps in the group (Prodigy's d): name -> check
     symbols = {}          # the rule's symbol for each state array -> its state_dict key
     counts_steps = True   # keep state["step"], the t of scalars() (torch's SGD keeps none)
     carry = {}            # state numbers the scalars advance: state key -> the scalars' name
@@ -230,7 +233,7 @@ class Optimizer:
     @classmethod
     def _check_declared(cls, group, defaults):
         """The declaration's checks, table by table, then its relations (see _check_group)."""
-        for table in (cls.hyperparameters, cls.SWITCHES, cls.SCHEDULED):
+        for table in (cls.hyperparameters, cls.group_state, cls.SWITCHES, cls.SCHEDULED):
             for name, checked in table.items():
                 if name in group:
                     group[name] = checked(name, group[name])

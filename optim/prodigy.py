@@ -138,12 +138,6 @@ class Prodigy(Optimizer):
     symbols = {"m": "exp_avg", "v": "exp_avg_sq", "s": "s", "theta0": "p0"}  # s, θ0: sliced
     never_negative = ("exp_avg_sq",)  # sums and averages of squares: checked when loaded
 
-    @classmethod
-    def validate(cls, group: dict) -> None:
-        """The group state (group_state), checked like the hyperparameters."""
-        for name, checked in cls.group_state.items():
-            group[name] = checked(name, group[name])
-
     @staticmethod
     def init(theta: np.ndarray, group: dict) -> dict:
         """s = 0 and θ0 = θ̂ (every slice_p-th element), m = 0 (unless β1 = 0), v = 0."""

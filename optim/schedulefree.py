@@ -111,12 +111,6 @@ class ScheduleFreeAdamW(Optimizer):
     counts_steps = False  # the step count is the group's k, as the reference keeps it
     decay = "decoupled"  # always: λy joins the normalized u, not g (optim.explain's decay column)
 
-    @classmethod
-    def validate(cls, group: dict) -> None:
-        """The group state (group_state), checked like the hyperparameters."""
-        for name, checked in cls.group_state.items():
-            group[name] = checked(name, group[name])
-
     @staticmethod
     def init(theta: np.ndarray, group: dict) -> dict:
         """z = θ (= y = x at the start), v = 0."""
