@@ -13,7 +13,8 @@ An algorithm declares, in the order a reader meets them (optim/adam.py is the mo
   that the scalars advance (state key -> the scalars' name for its new value); `add_state`, the
   arrays a group's flags switch on mid-run (momentum under OneCycleLR); `group_state`, the
   numbers an algorithm with a step() of its own keeps in its groups (Prodigy's d), checked
-  like the hyperparameters;
+  like the hyperparameters; `never_negative` and `carried_ranges`, what a loaded state's
+  arrays and carried numbers must satisfy;
 - `scalars(t, group, state)`: the step's numbers, computed once per parameter, not per element
   (bias corrections, decay factors), and its flags. Pure: it reads the state and writes nothing;
   t is the step being taken (1 on the first);
