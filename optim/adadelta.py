@@ -58,6 +58,7 @@ class Adadelta(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """ρ, ε and the decay's numbers (Adadelta's step needs no t)."""
         return Scalars(rho=group["rho"], eps=group["eps"], **weight_decay_scalars(group))
 
     @staticmethod

@@ -53,6 +53,7 @@ class Adagrad(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """η_t = lr / (1 + (t - 1) lr_decay), ε and the decay's numbers of step t."""
         # t and G_0 are for explain's estimate of the step at t = 1; the rule reads η_t
         return Scalars(eta=group["lr"] / (1 + (t - 1) * group["lr_decay"]),  # η_t
                        eps=group["eps"], t=t, G0=group["initial_accumulator_value"],

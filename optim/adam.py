@@ -72,6 +72,8 @@ class Adam(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """β1, β2, ε, the bias corrections 1 - β^t, the amsgrad flag and the decay's numbers of
+        step t."""
         beta1, beta2 = group["betas"]
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], amsgrad=group["amsgrad"],
                        **bias_corrections(t, beta1, beta2), **weight_decay_scalars(group))

@@ -46,6 +46,7 @@ class Adamax(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """β1, β2, ε, the bias corrections 1 - β^t and the decay's numbers of step t."""
         beta1, beta2 = group["betas"]
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"],
                        **bias_corrections(t, beta1, beta2), **weight_decay_scalars(group))

@@ -48,6 +48,7 @@ class Lion(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """β1, β2, lr and the decoupled decay's numbers (Lion's step needs no t)."""
         beta1, beta2 = group["betas"]
         wd = group["weight_decay"]
         # the decay is decoupled (θ - lr λθ), never L2: said so to whoever reads h

@@ -56,6 +56,8 @@ class NAdam(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """β1, β2, ε, μ_t, μ_{t+1}, Π_t = Π_{t-1} μ_t (carried into the state), the bias
+        corrections and the decay's numbers of step t."""
         (beta1, beta2), psi = group["betas"], group["momentum_decay"]
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))                  # μ_t
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], mu=mu,

@@ -65,6 +65,8 @@ class RAdam(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """β1, β2, ε, ρ_t, whether ρ_t > 5 rectifies, r_t, the bias corrections and the decay's
+        numbers of step t."""
         beta1, beta2 = group["betas"]
         rho_inf = 2 / (1 - beta2) - 1                               # ρ_∞
         rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)     # ρ_t

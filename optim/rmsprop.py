@@ -79,6 +79,7 @@ class RMSprop(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """α, ε, the momentum μ and the flags momentum and centered, and the decay's numbers."""
         return Scalars(alpha=group["alpha"], eps=group["eps"], mu=group["momentum"],
                        momentum=group["momentum"] > 0, centered=bool(group["centered"]),
                        **weight_decay_scalars(group))

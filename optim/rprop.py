@@ -64,6 +64,7 @@ class Rprop(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """η-, η+, the step-size bounds and the maximize flag (Rprop's step needs no t)."""
         (eta_minus, eta_plus), (step_min, step_max) = group["etas"], group["step_sizes"]
         return Scalars(eta_minus=eta_minus, eta_plus=eta_plus, step_min=step_min,
                        step_max=step_max, **weight_decay_scalars(group))

@@ -69,6 +69,8 @@ class SGD(Optimizer):
 
     @staticmethod
     def scalars(t: None, group: dict, state: dict) -> Scalars:
+        """μ, τ, the flags momentum, nesterov and first (b ← g when the buffer is yet to be
+        made), and the decay's numbers; SGD counts no steps (t is None)."""
         mu = group["momentum"]
         return Scalars(mu=mu, dampening=group["dampening"], momentum=mu != 0,
                        first=mu != 0 and state.get("momentum_buffer") is None,  # b ← g

@@ -53,6 +53,7 @@ class Yogi(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
+        """β1, β2, ε and the decay's numbers (Yogi's rule has no bias correction)."""
         beta1, beta2 = group["betas"]
         return Scalars(beta1=beta1, beta2=beta2, eps=group["eps"], **weight_decay_scalars(group))
 
