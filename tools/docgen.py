@@ -17,7 +17,6 @@ import html
 import importlib
 import inspect
 import io
-import pkgutil
 import re
 import textwrap
 import tokenize
@@ -369,132 +368,130 @@ def optimizers_table(modules):
 
 # ================================================================================ experiments
 
-def _attr(obj, *names):
-    for name in names:
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
+_CALLOUT = {"held": ("success", "Held"), "held (exact)": ("success", "Held (exact)"),
+            "did not hold": ("failure", "Did not hold"), "within noise": ("warning", "Within noise"),
+            "note": ("note", "Note"), "smoke run: no verdict": ("info", "Smoke run: no verdict")}
 
 
-def experiments(package=None):
-    """The registry's experiments, in its order, as dicts with name, claim and command.
-
-    The registry is models/experiments/__init__.py: a dict or list of experiments (under one of
-    the names EXPERIMENTS, REGISTRY, registry), each a module or object with `name` (or NAME) and
-    `claim` (or CLAIM; else its docstring's first paragraph), and optionally `command` (for an entry
-    that another command runs, such as `minigrad compare --lr-sweep`). Without one of those lists,
-    every submodule that has a `run` and a name. No registry: no experiments."""
-    if package is None:
-        try:
-            package = importlib.import_module("models.experiments")
-        except ModuleNotFoundError as e:
-            if e.name not in ("models", "models.experiments"):
-                raise  # the registry exists but something it imports does not
-            return []
-        _check_checkout(package)
-    entries = None
-    for attr in ("EXPERIMENTS", "REGISTRY", "registry"):
-        value = getattr(package, attr, None)
-        if isinstance(value, dict):
-            entries = list(value.items())
-            break
-        if isinstance(value, (list, tuple)):
-            entries = [(None, v) for v in value]
-            break
-    if entries is None:
-        entries = []
-        for info in pkgutil.iter_modules(getattr(package, "__path__", [])):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            if callable(getattr(module, "run", None)):
-                entries.append((None, module))
-    found = []
-    for key, entry in entries:
-        name = _attr(entry, "name", "NAME") or key
-        if name is None:
-            raise ValueError(f"experiment {entry!r} in the registry has no name")
-        claim = _attr(entry, "claim", "CLAIM")
-        if claim is None:
-            doc = inspect.getdoc(entry) if not isinstance(entry, dict) else None
-            claim = (doc or "").split("\n\n")[0]
-        command = _attr(entry, "command", "COMMAND")
-        pending = _attr(entry, "pending", "PENDING")
-        # run here (its outputs belong in docs/experiments), run by another command, or pending
-        kind = "pending" if pending else ("elsewhere" if command else "run")
-        found.append({"name": str(name), "claim": " ".join(str(claim).split()), "kind": kind,
-                      "command": command or f"minigrad experiment {name}", "pending": pending})
-    return found
+def experiments():
+    """The registry's entries (models/experiments/__init__.py: EXPERIMENTS), in course order, as
+    (entry, module or None for a pending entry)."""
+    package = importlib.import_module("models.experiments")
+    _check_checkout(package)
+    return [(e, package.module_of(e)) for e in package.EXPERIMENTS]
 
 
 def experiment_outputs(name, outputs=None):
-    """(figure file name or None, printed output or None) of an experiment under docs/experiments."""
+    """(figure file name or None, printed output or None, saved record or None) of an experiment
+    under docs/experiments."""
+    from models.experiments import provenance
     outputs = Path(outputs or EXPERIMENT_OUTPUTS)
-    figure = outputs / f"{name}.png"
-    printed = outputs / f"{name}.txt"
+    figure, printed = outputs / f"{name}.png", outputs / f"{name}.txt"
     return (figure.name if figure.exists() else None,
-            printed.read_text(encoding="utf-8") if printed.exists() else None)
+            printed.read_text(encoding="utf-8") if printed.exists() else None,
+            provenance.load(outputs / f"{name}.json"))
+
+
+def _indented(text):
+    return "\n".join("    " + line if line else "" for line in text.splitlines())
+
+
+def verdict_callouts(record):
+    """Each saved verdict as a visible admonition: held, did not hold, within noise, or a note."""
+    out = []
+    for v in record.get("verdicts", []):
+        kind, title = _CALLOUT.get(v["outcome"], ("note", v["outcome"]))
+        body = f"**{_text(v['claim'])}**"
+        if v.get("numbers"):
+            body += f"  \n{_text(v['numbers'])}"
+        out += [f'!!! {kind} "{title}"', "", _indented(body), ""]
+    return out
+
+
+def _setup(module):
+    """The module docstring as the page's setup: prose, and its indented block as equations."""
+    before, rows, after = split_docstring(module.__doc__ or "")
+    head, _, rest = before.partition("\n")
+    parts = [f"**{_prose(head)}**", "", _prose(rest), ""] if head else []
+    if rows:
+        parts += [equation_table(rows), ""]
+    if after:
+        parts += [_prose(after), ""]
+    return parts
+
+
+def _exercised(module):
+    """Links to the optimizer pages of the classes the experiment runs, and their rules' lines."""
+    parts = []
+    for cls in getattr(module, "USES", ()):
+        page = page_name(importlib.import_module(cls.__module__))
+        fn = cls.rule or getattr(cls, "update", None)
+        where = ""
+        if fn is not None:
+            rows = source_rows(fn)
+            where = f": `{_source_path(fn)}`, lines {rows[0][0]}-{rows[-1][0]} (`{fn.__qualname__}`)"
+        parts.append(f"- [`optim.{cls.__name__}`](../optimizers/{page}.md){where}")
+    return parts
+
+
+def experiment_page(entry, module, outputs=None):
+    """The Markdown of one experiment's page, and the problems that keep it from being current."""
+    from models.experiments import provenance
+    parts = ["---", "hide:", "  - toc", "---", "", f"# {entry.title}", ""]
+    if module is None:
+        parts += [f"**Claim.** {_text(entry.claim)}", "", '!!! note "Not yet available"', "",
+                  f"    {_text(entry.pending)}", ""]
+        return "\n".join(parts) + "\n", []
+    figure, printed, record = experiment_outputs(entry.name, outputs)
+    problems = []
+    why = provenance.stale(record, module)
+    if why:
+        problems.append(why)
+    quote, section = getattr(module, "QUOTE", None), getattr(module, "SECTION", None)
+    if quote:
+        parts += [f'!!! quote "The claim{(", from " + _text(section)) if section else ""}"', "",
+                  _indented(_text(quote)), ""]
+    else:
+        problems.append("its module has no QUOTE (the claim as the article states it)")
+        parts += [f"**Claim.** {_text(entry.claim)}", ""]
+    parts += ["## The setup", ""] + _setup(module)
+    if figure is None:
+        problems.append(f"{entry.name}.png is missing")
+    else:
+        alt = _text(entry.claim).replace("[", r"\[").replace("]", r"\]")
+        parts += ["## The figure", "", f'[![{alt}]({figure}){{ .experiment-figure }}]({figure} "click to '
+                  'open the figure at full size")', ""]
+        look = getattr(module, "LOOK_FOR", None)
+        if look:
+            parts += ['!!! tip "What to look for"', "", _indented(_prose(look)), ""]
+        else:
+            problems.append("its module has no LOOK_FOR (what to look for in the figure)")
+    parts += ["## The verdicts", ""]
+    if record is None:
+        parts += ["Not yet run.", ""]
+    else:
+        parts += verdict_callouts(record)
+    took = f" (the full run took {record['seconds']:.0f} s on the machine that made these outputs)" \
+        if record else ""
+    parts += ["## Run it yourself", "", f"What this page shows was printed and drawn by{took}:", "",
+              "```bash", f"minigrad experiment {entry.name}", "```", "",
+              f"`minigrad experiment {entry.name} --quick` is a smoke run of a few seconds. "
+              "The outputs here were made at commit "
+              f"`{record.get('commit', '?') if record else '?'}`; the site's build refuses them "
+              "when the code they ran has changed.", ""]
+    used = _exercised(module)
+    source = Path(module.__file__).resolve().relative_to(ROOT).as_posix()
+    parts += ["## The code it exercises", "", f"- the experiment: `{source}`"] + used + [""]
+    if printed is None:
+        problems.append(f"{entry.name}.txt is missing")
+    else:
+        parts += ['??? abstract "Everything the command printed"', "", _indented(_printed_block(printed)), ""]
+    return "\n".join(parts) + "\n", problems
 
 
 def _printed_block(printed):
-    """The command's output: a Markdown table stays a table; anything else is shown verbatim."""
-    lines = printed.rstrip("\n").splitlines()
-    if lines and lines[0].startswith("$ "):
-        lines = lines[1:]
-    out, block = [], []
-    for line in lines + [""]:
-        if line.lstrip().startswith("|"):
-            if block:
-                out += ["```text", *block, "```", ""]
-                block = []
-            out.append(line.strip())
-        else:
-            if out and out[-1].startswith("|"):
-                out.append("")
-            if line.strip() or block:
-                block.append(line)
-    while block and not block[-1].strip():
-        block.pop()
-    if block:
-        out += ["```text", *block, "```"]
-    return "\n".join(out)
-
-
-def experiment_page(exp, outputs=None):
-    """The Markdown of one experiment's page, and the problems that keep it from being complete."""
-    figure, printed = experiment_outputs(exp["name"], outputs)
-    if exp.get("kind", "run") != "run" and not (figure or printed):
-        return _elsewhere_page(exp), []
-    missing = []
-    command = exp["command"]
-    if printed and printed.startswith("$ "):  # the command that made the output, as it was run
-        command = printed.splitlines()[0][2:]
-    parts = [f"# {exp['name']}", "", f"**Claim.** {_text(exp['claim'])}", "",
-             "## The command", "", "```bash", command, "```", ""]
-    parts += ["## What it measured", ""]
-    if printed is None:
-        missing.append(f"{exp['name']}.txt")
-        parts += ['!!! warning "Not yet run"', "",
-                  "    Its output is not in docs/experiments/ yet: "
-                  f"`python tools/run_experiments.py {exp['name']}` runs it and saves it.", ""]
-    else:
-        parts += ["Printed by the command above (saved by `tools/run_experiments.py`):", "",
-                  _printed_block(printed), ""]
-    if figure is None:
-        missing.append(f"{exp['name']}.png")
-    else:
-        alt = html.escape(exp["claim"], quote=False).replace("[", r"\[").replace("]", r"\]")
-        parts += ["## The figure", "", f"![{alt}]({figure})", ""]
-    return "\n".join(parts) + "\n", missing
-
-
-def _elsewhere_page(exp):
-    """An entry of the subject that is not run by `minigrad experiment`: where it is, or why not."""
-    parts = [f"# {exp['name']}", "", f"**Claim.** {_text(exp['claim'])}", ""]
-    if exp["kind"] == "pending":
-        parts += ['!!! note "Not yet available"', "", f"    {html.escape(exp['pending'], quote=False)}", ""]
-    else:
-        parts += ["Run by another command:", "", "```bash", exp["command"], "```", ""]
-    return "\n".join(parts)
+    """The command's output, verbatim."""
+    return "\n".join(["```text", printed.rstrip("\n"), "```"])
 
 
 def _text(text):
@@ -506,15 +503,17 @@ def _cell(text):
     return _text(text).replace("|", "&#124;")
 
 
-def experiments_table(exps, outputs=None):
-    if not exps:
-        return ("No experiment registry yet (`models/experiments/__init__.py`): its experiments "
-                "appear here, one page each, once it exists.")
-    lines = ["| experiment | claim | command | measured |", "| --- | --- | --- | --- |"]
-    for exp in exps:
-        figure, printed = experiment_outputs(exp["name"], outputs)
-        status = "yes" if figure and printed else {"pending": "not yet available",
-                                                   "elsewhere": "by its command"}.get(exp.get("kind"), "not yet run")
-        lines.append(f"| [{exp['name']}]({exp['name']}.md) | {_cell(exp['claim'])} "
-                     f"| <code>{_cell(exp['command'])}</code> | {status} |")
+def experiments_table(found, outputs=None):
+    """The index: each experiment in course order, its claim, and its verdicts."""
+    lines = ["| | experiment | claim | verdicts |", "| --- | --- | --- | --- |"]
+    for i, (entry, module) in enumerate(found, 1):
+        record = experiment_outputs(entry.name, outputs)[2] if module else None
+        if module is None:
+            measured = "not yet available"
+        elif record is None:
+            measured = "not yet run"
+        else:
+            measured = "<br>".join(f"**{_cell(v['outcome'])}**: {_cell(v['claim'])}"
+                                   for v in record.get("verdicts", []) if v["outcome"] != "note") or "no verdicts"
+        lines.append(f"| {i} | [{_cell(entry.title)}]({entry.name}.md) | {_cell(entry.claim)} | {measured} |")
     return "\n".join(lines)

@@ -5,8 +5,9 @@
 - on_files: those pages, generated in memory (nothing is written into docs/).
 - on_page_markdown: the index pages' `<!-- optimizers-table -->` and `<!-- experiments-table -->`
   markers become their tables.
-An experiment whose output or figure is missing from docs/experiments/ is a warning, so
-`mkdocs build --strict` fails and names the command that makes it.
+An experiment whose output or figure is missing from docs/experiments/, or whose saved output is
+stale (its code changed since: models/experiments/provenance.py) or a --quick smoke run, is a
+warning, so `mkdocs build --strict` fails, names the experiment and the command that remakes it.
 """
 import logging
 import sys
@@ -41,18 +42,17 @@ def on_config(config):
     for module, classes in modules:
         _pages[f"optimizers/{docgen.page_name(module)}.md"] = docgen.optimizer_page(module, classes)
     exps = docgen.experiments()
-    for exp in exps:
-        markdown, missing = docgen.experiment_page(exp)
-        _pages[f"experiments/{exp['name']}.md"] = markdown
-        if missing:
-            log.warning("experiment %s: %s missing from docs/experiments/; run "
-                        "`python tools/run_experiments.py %s`", exp["name"], " and ".join(missing),
-                        exp["name"])
+    for entry, module in exps:
+        markdown, problems = docgen.experiment_page(entry, module)
+        _pages[f"experiments/{entry.name}.md"] = markdown
+        for problem in problems:
+            log.warning("experiment %s: %s; run `python tools/run_experiments.py %s`", entry.name,
+                        problem, entry.name)
     if config["nav"]:
         _expand(config["nav"], "optimizers/index.md",
                 [{docgen.optimizer_title(c): f"optimizers/{docgen.page_name(m)}.md"} for m, c in modules])
         _expand(config["nav"], "experiments/index.md",
-                [{e["name"]: f"experiments/{e['name']}.md"} for e in exps])
+                [{e.title: f"experiments/{e.name}.md"} for e, _ in exps])
     _found.update(modules=modules, experiments=exps)
     return config
 

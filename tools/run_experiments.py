@@ -2,63 +2,49 @@
 
     python tools/run_experiments.py [NAME ...] [--out docs/experiments]
 
-Each experiment of the registry (models/experiments) runs as its command does, with
-`--out docs/experiments` so that its figure lands there as NAME.png; what it prints is saved as
-NAME.txt, first line the command. The site's experiment pages show both (tools/docgen.py), so
-every number on them is the command's own output. A failed command leaves the old NAME.txt alone
-and makes the exit status 1.
+Each experiment of the registry (models/experiments) runs as its command does,
+`minigrad experiment NAME --out docs/experiments`, in a process of its own: its figure lands
+there as NAME.png, what it printed as NAME.txt, and its record (verdicts, seconds, commit, code
+hash) as NAME.json. The site's experiment pages show all three (tools/docgen.py), so every number
+on them is the command's own output, and the site's build refuses an output whose code has changed
+since. A failed experiment makes the exit status 1; the others still run. At the end it prints each
+experiment's time and the total.
 """
 import argparse
-import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent)]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-import docgen  # noqa: E402 (found through the sys.path entries above)
-
-
-def command_line(exp, out):
-    """The experiment's command, as argv (minigrad -> python -m models), and as shown."""
-    shown = exp["command"]
-    if shown == f"minigrad experiment {exp['name']}":
-        shown += f" --out {out}"
-    argv = shlex.split(shown)
-    if argv[0] == "minigrad":
-        argv = [sys.executable, "-m", "models"] + argv[1:]
-    return argv, shown
+from models import experiments  # noqa: E402 (this checkout's, through the entry above)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("names", nargs="*", help="experiments to run (default: all)")
+    ap.add_argument("names", nargs="*", help="experiments to run (default: every one that runs here)")
     ap.add_argument("--out", default="docs/experiments", help="where figures and outputs go")
     args = ap.parse_args(argv)
-    exps = docgen.experiments()
-    if not exps:
-        print("run_experiments: no experiment registry (models/experiments)", file=sys.stderr)
+    try:
+        entries = [experiments.runnable_entry(n) for n in args.names] or experiments.runnable()
+    except ValueError as e:
+        print(f"run_experiments: {e}", file=sys.stderr)
         return 2
-    known = {e["name"]: e for e in exps}
-    unknown = [n for n in args.names if n not in known]
-    if unknown:
-        print(f"run_experiments: unknown experiment(s) {', '.join(unknown)}; "
-              f"known: {', '.join(known)}", file=sys.stderr)
-        return 2
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    failed = []
-    for exp in [known[n] for n in args.names] if args.names else exps:
-        argv_, shown = command_line(exp, args.out)
-        print(f"$ {shown}", flush=True)
-        run = subprocess.run(argv_, cwd=docgen.ROOT, stdout=subprocess.PIPE, text=True)
-        sys.stdout.write(run.stdout)
-        if run.returncode != 0:
-            failed.append(exp["name"])
-            print(f"run_experiments: {exp['name']} exited with status {run.returncode}", file=sys.stderr)
-            continue
-        (out / f"{exp['name']}.txt").write_text(f"$ {shown}\n{run.stdout}", encoding="utf-8")
+    failed, times = [], []
+    for entry in entries:
+        argv_ = [sys.executable, "-m", "models", "experiment", entry.name, "--out", args.out]
+        print(f"$ minigrad experiment {entry.name} --out {args.out}", flush=True)
+        started = time.perf_counter()
+        status = subprocess.run(argv_, cwd=ROOT).returncode
+        times.append((entry.name, time.perf_counter() - started))
+        if status != 0:
+            failed.append(entry.name)
+            print(f"run_experiments: {entry.name} exited with status {status}", file=sys.stderr)
+    for name, seconds in times:
+        print(f"{name:24s} {seconds:7.0f} s")
+    print(f"{'total':24s} {sum(s for _, s in times):7.0f} s")
     return 1 if failed else 0
 
 

@@ -2,52 +2,76 @@
 `minigrad experiment NAME [--out DIR] [--quick]`, `--list`, `--all`.
 
 Each experiment is one module here with `run(quick, out) -> result`: it prints a table of what it
-measured and a verdict line per claim (held, or did not hold here, with the numbers), writes one
-figure, out/NAME.png (what it printed goes to out/NAME.txt too), and returns its numbers in a
-dict (with "png": the figure's path, or None without matplotlib). `quick` is a budget of
-seconds, for the tests; the full run takes minutes.
+measured and one verdict line per claim (verdicts.py: held, did not hold or within noise, over
+seeds, against a margin stated in the module before it runs), writes one figure, out/NAME.png, and
+returns its numbers in a dict (with "png": the figure's path, or None without matplotlib). `run`
+below saves what it printed as out/NAME.txt and a record as out/NAME.json: the verdicts, the
+seconds it took, the commit and the hash of the code it ran (provenance.py), which the
+documentation build checks. `quick` is a smoke run for the tests (seconds, no verdicts); the full
+run takes minutes.
 
-EXPERIMENTS lists the whole subject in the order a course teaches it. Entries that are not run
-here say why: run elsewhere (their command), or not yet available (what they wait for).
+A module also declares what its page needs (tools/docgen.py makes the page from them): its
+docstring is the setup in words and math; QUOTE and SECTION, the claim as the article states it
+and where; LOOK_FOR, what to look for in the figure; USES, the optimizer classes it runs (their
+source is part of its code hash, and their rules are shown on the page).
+
+EXPERIMENTS lists the whole subject in the order the course teaches it. An entry that is not run
+here says why (pending).
 """
 import contextlib
 import importlib
 import io
 import os
 import sys
+import time
 from typing import NamedTuple, Optional
+
+from . import provenance, verdicts
 
 
 class Entry(NamedTuple):
     name: str
-    claim: str
+    title: str                     # the navigation title: what a learner reads
+    claim: str                     # the claim in one line (--list, the index)
     module: Optional[str] = None   # a module of this package with run(quick, out)
-    command: Optional[str] = None  # the command that runs it, when it is not run here
     pending: Optional[str] = None  # why it cannot run yet
 
 
 EXPERIMENTS = [
-    Entry("adagrad-decay", "AdaGrad's step size only falls, so learning stalls; RMSProp's "
-          "exponential average forgets, so its step recovers", module="adagrad_decay"),
-    Entry("sparse-features", "AdaGrad keeps large steps for rare features and small ones for "
-          "frequent features", module="sparse_features"),
-    Entry("bias-correction", "moments started at zero are (1 - beta^t) too small; without the "
-          "correction Adam's first steps have the wrong size", module="bias_correction"),
-    Entry("sign-descent", "Adam's update is about lr * sign(m_hat), whatever the gradient's scale",
-          module="sign_descent"),
-    Entry("adamw-vs-l2", "Adam + L2 decays each parameter at its own rate lr*lambda/(sqrt(v_hat)+eps); "
-          "AdamW decays all at lr*lambda", module="adamw_vs_l2"),
-    Entry("amsgrad", "Adam can converge to the worst point of an online problem; AMSGrad does not "
-          "(Reddi, Kale & Kumar 2018)", module="amsgrad"),
-    Entry("warmup", "RAdam rectifies the variance of the early adaptive step, so it needs no warmup",
-          module="warmup"),
-    Entry("recipes", "the practical guidelines, each run as it says and measured", module="recipes"),
-    Entry("lr-sensitivity", "adaptive methods are less sensitive to the learning rate than SGD",
-          command="minigrad compare --task digits --lr-sweep"),
-    Entry("debugging", "the debugging guide as tools: a training monitor that diagnoses the run, a "
-          "learning-rate finder, anomaly detection, optimizer introspection",
-          command="minigrad lr-find --task digits; minigrad train (its monitor's health line); "
-          "mg.detect_anomaly(); optim.explain(opt)"),
+    Entry("gradient-scales", "Gradient scales across a network", "gradient scales differ across "
+          "embeddings, normalisation parameters and depth, so one learning rate cannot suit all",
+          pending="being written"),
+    Entry("sparse-features", "AdaGrad and rare features", "AdaGrad keeps large steps for rare "
+          "features and small ones for frequent features", module="sparse_features"),
+    Entry("adagrad-decay", "AdaGrad's shrinking step, RMSProp's recovery", "AdaGrad's step size only "
+          "falls, so learning stalls; RMSProp's exponential average forgets, so its step recovers",
+          module="adagrad_decay"),
+    Entry("noisy-gradients", "Do noisy gradients get larger steps?", "noisy gradients get "
+          "relatively larger learning rates", pending="being written"),
+    Entry("bias-correction", "Adam's bias correction", "moments started at zero are (1 - beta^t) too "
+          "small; without the correction Adam's first steps have the wrong size", module="bias_correction"),
+    Entry("sign-descent", "Adam as sign descent", "Adam's update is about lr * sign(m_hat), whatever "
+          "the gradient's scale", module="sign_descent"),
+    Entry("adamw-vs-l2", "AdamW against Adam + L2", "Adam + L2 decays each parameter at its own rate "
+          "lr*lambda/(sqrt(v_hat)+eps); AdamW decays all at lr*lambda", module="adamw_vs_l2"),
+    Entry("amsgrad", "AMSGrad on Reddi et al.'s problem", "Adam can converge to the worst point of an "
+          "online problem; AMSGrad does not (Reddi, Kale & Kumar 2018)", module="amsgrad"),
+    Entry("amsgrad-in-practice", "AMSGrad on real tasks", "AMSGrad's improvement over Adam is "
+          "marginal in practice", pending="being written"),
+    Entry("warmup", "Warmup and RAdam", "RAdam rectifies the variance of the early adaptive step, so "
+          "it needs no warmup", module="warmup"),
+    Entry("rosenbrock", "The Rosenbrock worked example", "the article's worked example: Adam, SGD and "
+          "momentum on the Rosenbrock function", pending="being written"),
+    Entry("lr-sensitivity", "Sensitivity to the learning rate", "adaptive methods are less "
+          "sensitive to the learning rate than SGD", pending="being written"),
+    Entry("generalization", "Do adaptive methods generalize worse?", "adaptive methods can "
+          "generalize worse than SGD (Wilson et al. 2017)", pending="being written"),
+    Entry("recipes", "The practical recipes", "the practical guidelines, each run as it says and "
+          "measured on validation", module="recipes"),
+    Entry("hyperparameters", "The hyperparameter table", "the common hyperparameter ranges hold the "
+          "best setting", pending="being written"),
+    Entry("debugging", "Debugging: five symptoms", "each of the debugging rules: a symptom provoked "
+          "on a real task, and the remedy applied", pending="being written"),
 ]
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 
@@ -58,20 +82,18 @@ def runnable():
 
 
 def status(entry):
-    """How an entry runs: 'minigrad experiment NAME', its own command, or why not yet."""
+    """How an entry runs: 'minigrad experiment NAME', or why not yet."""
     if entry.module:
         return f"minigrad experiment {entry.name}"
-    if entry.command:
-        return f"run by: {entry.command}"
     return f"not yet available: {entry.pending}"
 
 
 def listing():
-    """The lines of `minigrad experiment --list`: the whole subject, numbered."""
+    """The lines of `minigrad experiment --list`: the whole subject, numbered, in course order."""
     lines = []
     for i, e in enumerate(EXPERIMENTS, 1):
-        lines.append(f"{i:2d}. {e.name:16s} {e.claim}")
-        lines.append(f"    {'':16s} {status(e)}")
+        lines.append(f"{i:2d}. {e.name:20s} {e.claim}")
+        lines.append(f"    {'':20s} {status(e)}")
     return lines
 
 
@@ -86,21 +108,44 @@ def runnable_entry(name):
     return entry
 
 
+def module_of(entry):
+    """The entry's module (imported), or None for a pending entry."""
+    return importlib.import_module(f"{__name__}.{entry.module}") if entry.module else None
+
+
 def run(name, quick=False, out="runs/experiments"):
-    """Run the experiment called name; returns its result dict (see the module docstring)."""
+    """Run the experiment called name; returns its result dict (see the module docstring).
+
+    A smoke run (quick) says so on its first line and prints no statistical verdict. Its outputs
+    are saved like a full run's, and its record says quick, so the documentation build refuses
+    it in docs/experiments/."""
     entry = runnable_entry(name)
-    module = importlib.import_module(f"{__name__}.{entry.module}")
+    module = module_of(entry)
     printed = io.StringIO()
+    verdicts.start(quick)
+    started = time.perf_counter()
     with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
-        print(f"== {entry.name}{' (quick)' if quick else ''}: {entry.claim}")
+        if quick:
+            print(f"== {entry.name}: SMOKE RUN (--quick): {verdicts.QUICK_SEEDS} seeds and a few "
+                  "steps, to show that it runs; no verdicts (the full run gives them)")
+        print(f"== {entry.name}: {entry.claim}")
         result = module.run(quick=quick, out=out)
         if result.get("png"):
             print(f"figure: {result['png']}")
+        seconds = time.perf_counter() - started
+        print(f"took {seconds:.0f} s")
     # what it printed, beside the figure: the docs quote this file, never numbers typed by hand
     os.makedirs(out, exist_ok=True)
     result["txt"] = os.path.join(out, f"{name}.txt")
-    with open(result["txt"], "w") as f:
+    with open(result["txt"], "w", encoding="utf-8") as f:
         f.write(printed.getvalue())
+    result["verdicts"] = verdicts.recorded()
+    record = {"name": name, "quick": bool(quick), "seconds": round(seconds, 1),
+              "commit": provenance.commit(), "code_hash": provenance.code_hash(module),
+              "files": provenance.code_files(module), "verdicts": result["verdicts"],
+              "figure": os.path.basename(result["png"]) if result.get("png") else None}
+    result["json"] = os.path.join(out, f"{name}.json")
+    provenance.save(result["json"], record)
     return result
 
 

@@ -22,6 +22,7 @@ from models import plots
 
 from .common import explained, figure_path, table, verdict
 
+USES = (optim.Adagrad, optim.RMSprop)  # the optimizer classes it runs (its code hash covers them)
 D, DROP, NOISE, SHIFT = 100, 100.0, 1.0, 1.0
 LR = {"AdaGrad": 0.5, "RMSProp": 0.01}
 OPTIMIZERS = {"AdaGrad": optim.Adagrad, "RMSProp": optim.RMSprop}

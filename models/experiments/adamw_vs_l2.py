@@ -18,6 +18,7 @@ from models.tasks import DigitsTask
 
 from .common import figure_path, fit, table, verdict
 
+USES = (optim.Adam, optim.AdamW)  # the optimizer classes it runs (its code hash covers them)
 LR, TRAIN_SIZE, BATCH = 1e-3, 200, 32
 SHOW = 1e-2  # the lambda whose per-weight decay the figure shows
 SWEEP = {False: ([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0], 1500), True: ([1e-2, 1.0], 150)}

@@ -24,6 +24,7 @@ from models import plots
 
 from .common import figure_path, table, verdict
 
+USES = (optim.Adam,)  # the optimizer classes it runs (its code hash covers them)
 SETTINGS = {  # name: (large gradient, small gradient, period, beta1, beta2, lr)
     "theorem (C = 3)": (3.0, -1.0, 3, 0.0, 1 / (1 + 3.0 ** 2), 0.5),
     "synthetic (1010 / -10, period 101)": (1010.0, -10.0, 101, 0.9, 0.99, 0.5),

@@ -24,6 +24,7 @@ from optim.scalars import Scalars
 
 from .common import figure_path, fit, table, val_loss, verdict
 
+USES = (optim.Adam,)  # the optimizer classes it runs (its code hash covers them)
 DEFAULTS = optim.Adam.defaults_of()  # lr 1e-3, betas (0.9, 0.999), eps 1e-8, no weight decay
 (BETA1, BETA2), EPS = DEFAULTS["betas"], DEFAULTS["eps"]
 MOMENT_STEPS, STREAMS, NOISE = 50, 4000, 2.0

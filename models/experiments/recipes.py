@@ -17,11 +17,13 @@ the command line, from one seed.
 """
 import numpy as np
 
+import optim
 from models import plots, tasks
 from models.train import train
 
 from .common import figure_path, table, val_loss, verdict
 
+USES = (optim.Adagrad, optim.Adam, optim.AdamW, optim.SGD)  # the optimizer classes it runs (its code hash covers them)
 GPT = "names-gpt"
 STEPS = {  # guideline: (full, quick) steps
     "adamw": (1500, 12), "sgd-images": (1500, 25), "transformer": (2000, 8), "sparse": (1500, 150)}

@@ -19,6 +19,7 @@ from models.tasks import make_task
 
 from .common import figure_path, fit, table, verdict
 
+USES = (optim.Adam,)  # the optimizer classes it runs (its code hash covers them)
 LR = {"Adam": 1e-2, "SGD": 1e-3}  # the Rosenbrock task's recommended rates
 SCALES = range(-3, 4)
 ROSENBROCK = {False: 3000, True: 400}

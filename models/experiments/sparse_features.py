@@ -19,6 +19,7 @@ from models.tasks import make_task
 
 from .common import explained, figure_path, fit, table, verdict
 
+USES = (optim.Adagrad, optim.SGD)  # the optimizer classes it runs (its code hash covers them)
 STEPS = {False: 2000, True: 400}
 OPTIMIZERS = {"AdaGrad": ("adagrad", optim.Adagrad), "SGD": ("sgd", optim.SGD)}
 

@@ -28,6 +28,7 @@ from models.tasks import make_task
 
 from .common import explained, figure_path, fit, table, verdict
 
+USES = (optim.Adam, optim.RAdam)  # the optimizer classes it runs (its code hash covers them)
 LR = 1e-2
 BETAS, EPS = optim.Adam.defaults_of()["betas"], optim.Adam.defaults_of()["eps"]  # RAdam's too
 N_EMBD, N_HEAD = 32, 4

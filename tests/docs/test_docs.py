@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 
 import pytest
@@ -222,84 +221,6 @@ def test_page_follows_the_source(tmp_path, monkeypatch):
 
 
 # ================================================================================ experiment pages
-
-def _registry(layout):
-    """A stand-in for models/experiments in each layout the pages accept."""
-    a = types.ModuleType("exp_a")
-    a.name, a.claim, a.run = "decay", "AdaGrad's step only falls.", lambda quick, out: None
-    b = types.ModuleType("exp_b")
-    b.NAME, b.run = "sweep", lambda quick, out: None
-    b.__doc__ = "Adam is less sensitive to its rate.\n\nMore words."
-    b.command = "minigrad compare --task names --lr-sweep"
-    package = types.ModuleType("fake_experiments")
-    if layout == "list":
-        package.EXPERIMENTS = [a, b]
-    elif layout == "dict":
-        package.REGISTRY = {"decay": a, "sweep": b}
-    return package
-
-
-@pytest.mark.parametrize("layout", ["list", "dict"])
-def test_experiments_read_from_the_registry_in_its_order(layout):
-    assert docgen.experiments(_registry(layout)) == [
-        {"name": "decay", "claim": "AdaGrad's step only falls.", "command": "minigrad experiment decay",
-         "kind": "run", "pending": None},
-        {"name": "sweep", "claim": "Adam is less sensitive to its rate.",
-         "command": "minigrad compare --task names --lr-sweep", "kind": "elsewhere", "pending": None},
-    ]
-
-
-def test_an_entry_run_elsewhere_or_pending_gets_a_page_saying_so_and_no_warning(tmp_path):
-    pending = {"name": "warmup", "claim": "RAdam needs no warmup.", "kind": "pending",
-               "command": "minigrad experiment warmup", "pending": "needs the transformer"}
-    page, missing = docgen.experiment_page(pending, outputs=tmp_path)
-    assert missing == [] and "Not yet available" in page and "needs the transformer" in page
-    elsewhere = dict(pending, kind="elsewhere", command="minigrad compare --lr-sweep", pending=None)
-    page, missing = docgen.experiment_page(elsewhere, outputs=tmp_path)
-    assert missing == [] and "minigrad compare --lr-sweep" in page
-    run_here = dict(pending, kind="run", pending=None)
-    assert docgen.experiment_page(run_here, outputs=tmp_path)[1] == ["warmup.txt", "warmup.png"]
-
-
-def test_experiment_page_shows_claim_command_output_and_figure(tmp_path):
-    (tmp_path / "decay.png").write_bytes(b"\x89PNG")
-    (tmp_path / "decay.txt").write_text("$ minigrad experiment decay --out docs/experiments\n"
-                                        "recovery after the drop\n"
-                                        "| optimizer | final step / first |\n| --- | --- |\n"
-                                        "| adagrad | 0.01 |\n| rmsprop | 0.98 |\n")
-    exp, other = docgen.experiments(_registry("list"))
-    page, missing = docgen.experiment_page(exp, tmp_path)
-    assert missing == []
-    assert "**Claim.** AdaGrad's step only falls." in page
-    assert "minigrad experiment decay --out docs/experiments" in page
-    assert "| adagrad | 0.01 |" in page and "recovery after the drop" in page
-    assert "![AdaGrad's step only falls.](decay.png)" in page
-    other = dict(other, kind="run", command="minigrad experiment sweep")  # one run here, not yet run
-    page, missing = docgen.experiment_page(other, tmp_path)
-    assert missing == ["sweep.txt", "sweep.png"] and "Not yet run" in page
-    table = docgen.experiments_table([exp, other], tmp_path)
-    assert "[decay](decay.md)" in table and "| yes |" in table and "| not yet run |" in table
-
-
-def test_hooks_add_a_page_per_experiment_and_warn_of_missing_output(tmp_path, monkeypatch, caplog):
-    """With a registry, each experiment gets a page and a nav entry without any hand editing; one
-    whose output is missing is a warning, which fails `mkdocs build --strict`."""
-    (tmp_path / "decay.png").write_bytes(b"\x89PNG")
-    (tmp_path / "decay.txt").write_text("$ minigrad experiment decay --out docs/experiments\n| a |\n")
-    monkeypatch.setattr(docgen, "EXPERIMENT_OUTPUTS", tmp_path)
-    real, registry = docgen.experiments, _registry("list")
-    del registry.EXPERIMENTS[1].command  # sweep is run here too, and its output is missing
-    monkeypatch.setattr(docgen, "experiments", lambda package=None: real(registry))
-    config = {"nav": [{"Experiments": "experiments/index.md"}]}
-    with caplog.at_level("WARNING", logger="mkdocs.plugins.minigrad"):
-        mkdocs_hooks.on_config(config)
-    assert config["nav"] == [{"Experiments": ["experiments/index.md", {"decay": "experiments/decay.md"},
-                                              {"sweep": "experiments/sweep.md"}]}]
-    assert "**Claim.** AdaGrad's step only falls." in mkdocs_hooks._pages["experiments/decay.md"]
-    assert "experiments/sweep.md" in mkdocs_hooks._pages
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert len(warnings) == 1 and "sweep" in warnings[0] and "run_experiments.py sweep" in warnings[0]
-
 
 def test_nav_sections_get_one_entry_per_generated_page():
     nav = [{"Start here": "index.md"}, {"Optimizers": "optimizers/index.md"},

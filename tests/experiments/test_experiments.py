@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from models import cli, experiments
+from models import experiments
 
 
 def quick(name, tmp_path):
@@ -12,67 +12,8 @@ def quick(name, tmp_path):
     assert result["png"] == os.path.join(str(tmp_path), f"{name}.png")
     assert os.path.getsize(result["png"]) > 10_000
     with open(result["txt"]) as f:  # what it printed, for the docs
-        assert f.read().startswith(f"== {name} (quick)")
+        assert f.read().startswith(f"== {name}: SMOKE RUN")
     return result
-
-
-# ======================================================================== the command
-
-def test_list_names_every_entry_and_how_it_runs(capsys):
-    assert cli.main(["experiment", "--list"]) == 0
-    out = capsys.readouterr().out
-    for e in experiments.EXPERIMENTS:
-        assert e.name in out
-    assert "minigrad experiment amsgrad" in out
-    assert "run by: minigrad compare --task digits --lr-sweep" in out
-    assert "minigrad experiment warmup" in out and "run by: minigrad lr-find" in out
-
-
-@pytest.mark.parametrize("argv,message", [
-    (["experiment"], "give one of"),
-    (["experiment", "amsgrad", "--all"], "give one of"),
-    (["experiment", "nope"], "unknown experiment 'nope'"),
-    (["experiment", "debugging"], "run by: minigrad lr-find --task digits"),
-    (["experiment", "lr-sensitivity"], "run by: minigrad compare"),
-])
-def test_bad_or_unavailable_names_exit_2_saying_why(argv, message, capsys, tmp_path):
-    assert cli.main(argv + ["--out", str(tmp_path / "x")]) == 2
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()  # refused before anything was written
-
-
-@pytest.fixture
-def stand_in(monkeypatch):
-    """A registry of one stand-in experiment (recording how it was called) and one pending entry,
-    so the command's wiring is tested without the experiments' minutes."""
-    import sys
-    import types
-    calls = []
-
-    def run(quick, out):
-        calls.append((quick, out))
-        path = os.path.join(out, "stand-in.png")
-        open(path, "wb").close()
-        return {"png": path}
-
-    monkeypatch.setitem(sys.modules, "models.experiments.stand_in", types.SimpleNamespace(run=run))
-    entries = [experiments.Entry("stand-in", "a claim", module="stand_in"),
-               experiments.Entry("later", "another claim", pending="waits for something")]
-    monkeypatch.setattr(experiments, "EXPERIMENTS", entries)
-    monkeypatch.setattr(experiments, "BY_NAME", {e.name: e for e in entries})
-    return calls
-
-
-@pytest.mark.parametrize("argv,quick", [(["stand-in"], False), (["stand-in", "--quick"], True),
-                                        (["--all", "--quick"], True)])
-def test_the_command_runs_experiments_into_out(argv, quick, stand_in, capsys, tmp_path):
-    out = tmp_path / "figs"
-    assert cli.main(["experiment", *argv, "--out", str(out)]) == 0
-    assert stand_in == [(quick, str(out))] and (out / "stand-in.png").exists()
-    text = capsys.readouterr().out
-    assert "== stand-in" in text and f"figure: {out / 'stand-in.png'}" in text
-    assert (out / "stand-in.txt").read_text() == text.split("\n\n")[0] + "\n"
-    assert ("later: not yet available: waits for something" in text) == ("--all" in argv)
 
 
 # ======================================================================== the claims

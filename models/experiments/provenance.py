@@ -1,0 +1,96 @@
+"""What a saved output ran: the commit, and a hash of the code that decides its numbers.
+
+An experiment's output (docs/experiments/NAME.txt, .png, .json) is only true of the code that made
+it. NAME.json records the commit (`git describe --always --dirty`) and `code_hash(module)`: a
+SHA-256 over the experiment's module, the shared code every experiment runs through
+(common.py, verdicts.py) and the source file of each optimizer class in the module's USES. The
+hash is of each file's syntax tree with its docstrings removed, so rewording a docstring or a
+comment does not make an output stale, and changing a line that runs does. `stale(...)` compares a
+saved record with today's code; the documentation build refuses a stale output and names it
+(tools/mkdocs_hooks.py), and the tests check that each experiment's USES names every optimizer
+class it makes.
+"""
+import ast
+import hashlib
+import inspect
+import json
+import os
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SHARED = ("common.py", "verdicts.py")
+
+
+def _without_docstrings(source):
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+def code_files(module):
+    """The files whose code decides the module's numbers, relative to the checkout (absolute for
+    one outside it), sorted."""
+    files = {Path(module.__file__).resolve()} | {HERE / name for name in SHARED}
+    for cls in getattr(module, "USES", ()):
+        files.add(Path(inspect.getsourcefile(cls)).resolve())
+    return sorted(str(f.relative_to(ROOT)) if ROOT in f.parents else str(f) for f in files)
+
+
+def code_hash(module):
+    """SHA-256 (hex, first 16 digits) of code_files(module), docstrings and comments left out."""
+    digest = hashlib.sha256()
+    for rel in code_files(module):
+        digest.update(rel.encode())
+        digest.update(_without_docstrings((ROOT / rel).read_text(encoding="utf-8")).encode())
+    return digest.hexdigest()[:16]
+
+
+def commit():
+    """The checkout's commit (with -dirty when it has uncommitted changes), or 'unknown'."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def save(path, record):
+    """Write the record as JSON, through a temporary file (an interrupted run keeps the old one)."""
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(path):
+    """The saved record at path, or None when there is none."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def stale(record, module):
+    """Why a saved record does not describe today's code (a sentence), or None when it does."""
+    if record is None:
+        return "no saved output"
+    if record.get("quick"):
+        return "the saved output is a --quick smoke run"
+    now = code_hash(module)
+    if record.get("code_hash") != now:
+        return (f"its code changed since the output was saved (hash {record.get('code_hash')} at "
+                f"{record.get('commit', '?')}, {now} now; files: {', '.join(code_files(module))})")
+    return None
