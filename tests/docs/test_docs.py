@@ -71,15 +71,88 @@ def test_is_equation(text, expected):
 MODULES = docgen.optimizer_modules()
 
 
-def test_the_api_reference_names_every_public_name_of_optim():
-    """docs/api/optim.md lists optim's members by hand: each name optim exports is there (its
-    submodules functional and lr_scheduler as blocks of their own)."""
+# the packages whose public names the API pages must show; a module among those names (minigrad.nn)
+# is shown by a block for it or for a module inside it
+API_PACKAGES = ["minigrad", "minigrad.nn", "minigrad.nn.functional", "minigrad.nn.init",
+                "minigrad.backend", "minigrad.threads", "optim", "optim.functional",
+                "optim.lr_scheduler"]
+
+
+def _api_blocks():
+    """{identifier: members listed under it, or None for all} of every `::: identifier` block
+    of docs/api/*.md."""
+    blocks = {}
+    for page in sorted(Path(conftest.ROOT, "docs", "api").glob("*.md")):
+        lines = page.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("::: "):
+                continue
+            members = None
+            for option in lines[i + 1:]:
+                if option and not option.startswith(" "):
+                    break
+                if option.strip() == "members:":
+                    members = []
+                elif members is not None and option.strip().startswith("- "):
+                    members.append(option.strip()[2:])
+            blocks[line[4:].strip()] = members
+    return blocks
+
+
+def _public_names(module):
+    """Its __all__, or the classes and functions it defines whose names do not start with _."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [n for n, obj in vars(module).items() if not n.startswith("_")
+            and (inspect.isclass(obj) or inspect.isfunction(obj))
+            and obj.__module__ == module.__name__]
+
+
+def _shown(package, name, obj, blocks):
+    """Whether a block of the API pages shows package.name: the name itself; the module that
+    defines it, all of it or with the name among its members; or the package, all of it (its
+    __all__, which Griffe follows to names defined elsewhere) or with the name among its
+    members. A module: a block for it or for a module inside it."""
+    if inspect.ismodule(obj):
+        return any(b == obj.__name__ or b.startswith(obj.__name__ + ".") for b in blocks)
+    where = getattr(obj, "__module__", None)
+    if f"{package}.{name}" in blocks or f"{where}.{obj.__qualname__}" in blocks:
+        return True
+    return any(b in blocks and (blocks[b] is None or name in blocks[b]) for b in (package, where))
+
+
+@pytest.mark.parametrize("package", API_PACKAGES)
+def test_the_api_reference_shows_every_public_name_with_its_docstring(package):
+    """docs/api/*.md name what mkdocstrings renders, by hand: each public name of each package
+    is shown there, and has a docstring to show (mkdocstrings leaves out what has none)."""
+    module = importlib.import_module(package)
+    blocks = _api_blocks()
+    names = _public_names(module)
+    assert names
+    missing = [n for n in names if not _shown(package, n, getattr(module, n), blocks)]
+    assert not missing, f"docs/api/*.md show no block for {package}'s {missing}"
+    bare = [n for n in names if not inspect.ismodule(getattr(module, n))
+            and not (getattr(module, n).__doc__ or "").strip()]
+    assert not bare, f"{package}'s {bare} have no docstring for the API reference to show"
+
+
+def test_the_api_reference_reads_each_optimizer_class_docstring():
+    """An optimizer class takes its module's docstring with `__doc__ = __doc__`; mkdocstrings
+    reads the source without running it (Griffe), which needs tools/griffe_class_docstrings.py
+    (mkdocs.yml) to see it: without it the page shows the class as a bare signature."""
+    griffe = pytest.importorskip("griffe")
+    import griffe_class_docstrings
+
     import optim
-    page = Path(conftest.ROOT, "docs", "api", "optim.md").read_text()
-    listed = {line.strip()[2:] for line in page.splitlines() if line.strip().startswith("- ")}
-    blocks = {line[4:].strip() for line in page.splitlines() if line.startswith("::: ")}
-    missing = [n for n in optim.__all__ if n not in listed and f"optim.{n}" not in blocks]
-    assert not missing, f"docs/api/optim.md does not list {missing}"
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert "extensions: [tools/griffe_class_docstrings.py]" in config
+    package = griffe.load("optim", search_paths=[str(ROOT)], resolve_aliases=True,
+                          extensions=griffe.load_extensions(
+                              griffe_class_docstrings.ModuleDocstringForClasses))
+    classes = [n for n in optim.__all__ if inspect.isclass(getattr(optim, n))]
+    bare = [n for n in classes if package[n].docstring is None]
+    assert not bare, f"the API reference would show {bare} without a docstring"
+    assert package["Adam"].docstring.value == inspect.getdoc(optim.Adam)
 
 
 def test_every_optimizer_class_has_a_page():
