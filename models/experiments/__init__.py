@@ -40,7 +40,7 @@ class Entry(NamedTuple):
 EXPERIMENTS = [
     Entry("gradient-scales", "Gradient scales across a network", "gradient scales differ across "
           "embeddings, normalisation parameters and depth, so one learning rate cannot suit all",
-          pending="being written"),
+          module="gradient_scales"),
     Entry("sparse-features", "AdaGrad and rare features", "AdaGrad keeps large steps for rare "
           "features and small ones for frequent features", module="sparse_features"),
     Entry("adagrad-decay", "AdaGrad's shrinking step, RMSProp's recovery", "AdaGrad's step size only "
