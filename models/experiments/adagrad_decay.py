@@ -10,10 +10,10 @@ root of an exponential average of them, which forgets with a time constant of 1/
     η_t = α / (sqrt(v_t) + ε)             falls and rises with the recent gradients
     θ_t = θ_{t-1} - η_t g_t               both: one step per coordinate
     c_t = 1, then 1/100 from T/2          the gradient's scale on the stream below
-    g_t = c_t (θ - θ*_t + ξ_t)            ξ_t ~ N(0, 1) per coordinate; θ*_t moves by 1 at T/2
+    g_t = c_t (θ - o_t + ξ_t)             ξ_t ~ N(0, 1) per coordinate; the optimum o_t moves by 1 at T/2
 
 Here α is the learning rate (`lr`), g_t the gradient of step t, θ the D = 100 coordinates and
-θ*_t the optimum of step t. The stream is a noisy quadratic: for the first half of its T steps
+o_t the optimum of step t. The stream is a noisy quadratic: for the first half of its T steps
 the gradients have scale 1; halfway, their scale drops 100x and the optimum moves by 1 in every
 coordinate (new data on a smaller scale). AdaGrad still divides by the large gradients of the
 first half, so its update shrinks 100x and it stalls far from the new optimum; RMSProp forgets

@@ -206,6 +206,12 @@ def run(quick=False, out="runs/experiments"):
                           f"{r['grad_rare'] / r['grad_common']:.2g}x as far); Adam's step per unit lr: "
                           f"{r['adam_rare']:.2f} vs {r['adam_common']:.2f}")
         left = f" ({', '.join(res['left_out'])} left out: its gradient is zero)" if res["left_out"] else ""
+        for n in res["left_out"]:
+            i = res["tensors"].index(n)
+            verdicts.note(f"{m}, {n}: its gradient is rounding error (RMS {res['grad_rms'][i]:.1e}; the "
+                          f"BatchNorm after it subtracts the batch mean); Adam's eps 1e-8, larger than "
+                          f"sqrt(v_hat) here, keeps its step at {res['adam_step_rms'][i]:.3f} lr instead of "
+                          f"about lr")
         verdicts.above(f"{m}: the gradient RMS of its parameter tensors spans over {SPREAD:g}x "
                        f"(largest/smallest, SGD run){left}", res["grad_spread"], SPREAD, unit="x")
         a, b = FIRST_LAST[m]
@@ -264,7 +270,7 @@ def _figure(runs, result, seeds, quick, path):
         ax.set_ylabel("RMS step per unit lr (log)", fontsize=10)
         ax.set_title(f"{SHORT[m]}: each tensor's step (late in training)", fontsize=11)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=9, loc="best")
+        ax.legend(fontsize=9, loc="center left")
         ax = axes[3 * row + 1]
         for o, key in (("SGD", "grad_spread_curve"), ("Adam", "step_spread_curve")):
             curves = np.array([summarize(r, steps)[key] for r in runs[m, o]])
@@ -274,11 +280,12 @@ def _figure(runs, result, seeds, quick, path):
                     label=f"{o}'s steps" + (" (= its gradients)" if o == "SGD" else ""))
         ax.axhline(SPREAD, color="k", ls=":", lw=1, label=f"{SPREAD:g}x")
         ax.set_yscale("log")
+        ax.set_ylim(1, 30 * SPREAD)  # room for the legend
         ax.set_xlabel("step", fontsize=10)
         ax.set_ylabel("largest / smallest tensor RMS (log)", fontsize=10)
         ax.set_title(f"{SHORT[m]}: the spread across tensors", fontsize=11)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=9, loc="upper right")
         ax = axes[3 * row + 2]
         for n, marker in zip(res["rows"], ("o", "s")):
             r = res["rows"][n]
@@ -303,12 +310,14 @@ def _ticks(m, names, alive):
     """x ticks: every tensor for the names model; the start of each part for the transformer."""
     if m == "names":
         return [i for i, a in enumerate(alive) if a], [n for n, a in zip(names, alive) if a]
-    parts, out = [], []
+    parts, starts = [], []
     for i, n in enumerate(names):
         head = n.split(".")[0]
         part = f"block {int(n.split('.')[1]) + 1}" if head == "h" else \
-            "embeddings" if head in ("wte", "wpe") else "ln_f, head"
+            "emb." if head in ("wte", "wpe") else "head"
         if not parts or parts[-1] != part:
             parts.append(part)
-            out.append(i)
+            starts.append(i)
+    ends = starts[1:] + [len(names)]
+    out = [(a + b - 1) / 2 for a, b in zip(starts, ends)]  # the middle of each part
     return out, parts

@@ -6,15 +6,16 @@ gradients, and a squared gradient counts noise as well as signal:
     g_{t,k} = μ_k + σ_k ξ_{t,k}            coordinate k's gradient: its mean μ_k and its noise
     E[g_k²] = μ_k² + σ_k²                  what v̂_k estimates
     η_k = α / (sqrt(v̂_k) + ε) ≈ α / sqrt(μ_k² + σ_k²)   the effective step size
-    drift_k = η_k μ_k ≈ α μ_k / sqrt(μ_k² + σ_k²)       the expected move per step
-    η_k = α,  drift_k = α μ_k              SGD's: the same rate whatever the noise
+    d_k = η_k μ_k ≈ α μ_k / sqrt(μ_k² + σ_k²)   the drift: the expected move per step
+    η_k = α,  d_k = α μ_k                  SGD's: the same rate whatever the noise
 
 Here ξ_{t,k} ~ N(0, 1) is fresh noise at each step t, σ_k the noise's size on coordinate k and α
 the learning rate (`lr`). With the same mean gradient μ on every coordinate, a coordinate with
 σ_k ≫ μ gets an effective step about α/σ_k: the noisier the gradient, the SMALLER the learning
-rate, so the sentence read literally is backwards for Adam and RMSProp. What stays about the same
-is the size of the update: sqrt(v̂) grows with the noise, so a noisy coordinate moves about as
-far per step as a clean one, but almost all of that move is noise (its drift is α μ/σ).
+rate, so the sentence read literally is backwards for Adam and RMSProp. The size of the update
+shrinks much less than the rate: |m̂| grows with the noise too, so a noisy coordinate still moves
+a good part of a clean one's distance per step, but most of that move is noise (its drift is
+α μ/σ).
 
 Two problems, each on D = 210 coordinates in 7 groups of 30, σ = 0.01, 0.03, ..., 10 (log-spaced),
 all with μ = 1 at the start: (1) the slope f(θ) = Σ_k θ_k, whose mean gradient is exactly 1 on
@@ -25,7 +26,12 @@ each group needs to halve its (group-mean) distance to the optimum, and its RMS 
 end. SGD, RMSProp and Adam all run at α = 0.01 (Adam's default scale: on the slope every method's
 clean coordinates then drift 0.01 per step) as optim.functional on raw arrays; the effective step
 is what each declaration's explain() makes of the state (v, or v with its bias correction).
-Varied: σ per coordinate, the optimizer, the seed (the noise). Held fixed: μ, α, the steps.
+(3) A real network: the names model (models/char_mlp.py) trained by Adam at lr 3e-3, with
+Gaussian noise of 10 times the layer's gradient RMS added to the gradient of a random half of
+the elements of its first Linear layer (the other half untouched; seed s picks the half, the
+noise, the initialisation and the batches); there, the effective step of the noisy half
+against the clean half at the end of training. Varied: σ per coordinate, the optimizer, the seed
+(the noise). Held fixed: μ, α, the steps.
 
 The margins: the sentence, read as "the noisiest coordinates get a larger effective step than
 the cleanest", holds when their ratio is above 1. The opposite, Adam's noise-shrinks-the-step
@@ -34,7 +40,10 @@ cleanest's: by the formula above the ratio is 1/sqrt(1 + 10²) ≈ 0.1 (the clea
 v̂ is its μ² = 1, the noisiest's about σ² = 100), and a threshold at half that factor leaves room
 for what v̂'s own noise and the bias correction do to it. On the quadratic the noisiest group
 must need at least SLOWER = 3 times the steps of the cleanest to halve its distance (SGD's
-groups, at one rate, need the same number).
+groups, at one rate, need the same number). On the names model the noisy half's effective step
+(the median over its elements) must be under REAL_SHRINK = 0.5 of the clean half's: the noise is
+10x the gradient, so the prediction is nearer 0.1, and half leaves room for the spread of the
+clean elements' own scales.
 """
 import numpy as np
 
@@ -47,7 +56,7 @@ from .common import explained, figure_path, table
 USES = (optim.SGD, optim.RMSprop, optim.Adam)  # the optimizer classes it runs (their code hash counts)
 QUOTE = ("In paraphrase: noisy gradients get relatively larger learning rates (a sentence of the "
          "article as issue 20 reports it; not checked against the page).")
-SECTION = "Adam"
+SECTION = None  # the section it comes from is not known (only the issue reports the sentence)
 LOOK_FOR = ("Left: the effective step size per coordinate against its gradient noise σ, on the "
             "slope whose mean gradient is 1 everywhere. SGD's (red) is flat at α; RMSProp's and "
             "Adam's fall like α/σ (dotted line) once σ exceeds the mean gradient: noise shrinks the "
@@ -58,7 +67,9 @@ LOOK_FOR = ("Left: the effective step size per coordinate against its gradient n
             "the quadratic, each group's "
             "distance to the optimum; clean groups (solid) and the noisiest (dashed). Adam's "
             "noisy group converges slowly; SGD's keeps the same pace but cannot settle. Bands: "
-            "range over seeds.")
+            "range over seeds. Bottom right: a real network. Half of the names model's first "
+            "layer gets noise ten times its gradient; Adam's effective steps for that half "
+            "(purple) sit about a decade below the clean half's (green).")
 
 SIGMAS = np.logspace(-2, 1, 7)  # the noise levels, one group of PER coordinates each
 PER, MU, LR = 30, 1.0, 0.01
@@ -66,6 +77,10 @@ OPTIMIZERS = {"SGD": optim.SGD, "RMSProp": optim.RMSprop, "Adam": optim.Adam}
 FUNCTIONAL = {"SGD": "sgd", "RMSProp": "rmsprop", "Adam": "adam"}
 STEPS = {False: (1000, 3000), True: (300, 800)}  # (slope, quadratic)
 SHRINK = 0.2  # Adam's noisiest/cleanest effective step below this: noise shrinks the rate
+REAL_STEPS = {False: 600, True: 30}  # the names model with noise added to half of a layer
+REAL_LR, REAL_NOISE = 3e-3, 10.0  # Adam's rate on the names task; noise sigma / the layer's gradient RMS
+REAL_SHRINK = 0.5  # the noisy half's median effective step below this share of the clean half's
+_TASK = {}
 SLOWER = 3.0  # the noisiest group needs at least this many times the steps to halve its distance
 
 
@@ -125,11 +140,46 @@ def halving_steps(distance):
     return np.array(out)
 
 
+def names_task():
+    """The names task, loaded once (before the workers fork, so that they share it)."""
+    if "names" not in _TASK:
+        from models.tasks import NamesTask
+        _TASK["names"] = NamesTask()
+    return _TASK["names"]
+
+
+def real_run(seed, steps):
+    """The names model under Adam, with noise REAL_NOISE x the layer's gradient RMS added to the
+    gradient of a random half of fc1.weight. At the end: the effective step lr/(sqrt(v_hat)+eps)
+    of each element of fc1.weight and which were noisy; the training loss of the last tenth."""
+    t = names_task()
+    model = t.build(seed)
+    w = model.fc1.weight
+    rng = np.random.default_rng(seed + 1)  # the batches of seed s
+    noise_rng = np.random.default_rng(1000 + seed)
+    noisy = noise_rng.random(w.data.shape) < 0.5
+    opt = optim.Adam(model.parameters(), lr=REAL_LR)
+    losses = []
+    for _ in range(steps):
+        loss = t.loss(model, t.batch(rng, t.batch_size))
+        opt.zero_grad()
+        loss.backward()
+        sigma_now = REAL_NOISE * float(np.sqrt(np.mean(np.square(w.grad[~noisy], dtype=np.float64))))
+        w.grad += (noisy * sigma_now * noise_rng.standard_normal(w.data.shape)).astype(w.grad.dtype)
+        opt.step()
+        losses.append(loss.item())
+    size = explained(optim.Adam, w.data, opt.state[w], opt.param_groups[0])["step_size"]
+    return {"effective": np.asarray(size, dtype=np.float64), "noisy": noisy,
+            "loss_end": float(np.mean(losses[-max(1, steps // 10):]))}
+
+
 def run(quick=False, out="runs/experiments"):
     (slope_steps, quad_steps), seeds = STEPS[quick], verdicts.seeds(quick)
     jobs = [(name, problem, n, seed) for name in OPTIMIZERS
             for problem, n in (("slope", slope_steps), ("quadratic", quad_steps)) for seed in seeds]
+    names_task()
     done = dict(zip(jobs, parallel.map(simulate, jobs)))
+    real = parallel.map(real_run, [(seed, REAL_STEPS[quick]) for seed in seeds])
     slope = {name: [done[name, "slope", slope_steps, s] for s in seeds] for name in OPTIMIZERS}
     quad = {name: [done[name, "quadratic", quad_steps, s] for s in seeds] for name in OPTIMIZERS}
     result = {"seeds": seeds, "sigmas": SIGMAS.tolist()}
@@ -181,7 +231,19 @@ def run(quick=False, out="runs/experiments"):
                   f"signal a noisy coordinate's update is {np.mean(noise_share):.1f}x as large as a "
                   f"clean one's. SGD's update grows {np.mean(sgd['update_ratio']):.0f}x with the "
                   f"noise at the same drift.")
-    result["png"] = _figure(slope, quad, quad_steps, figure_path(out, "noisy-gradients"))
+    real_ratio = [float(np.median(r["effective"][r["noisy"]]) / np.median(r["effective"][~r["noisy"]]))
+                  for r in real]
+    result["names"] = {"ratio": real_ratio, "loss_end": [r["loss_end"] for r in real],
+                       "noisy_effective": float(np.mean([np.median(r["effective"][r["noisy"]]) for r in real])),
+                       "clean_effective": float(np.mean([np.median(r["effective"][~r["noisy"]]) for r in real]))}
+    print(f"\nthe names model, Adam lr {REAL_LR:g}, {REAL_STEPS[quick]} steps, noise {REAL_NOISE:g}x the "
+          f"gradient RMS on a random half of fc1.weight: median effective step lr/(sqrt(v_hat)+eps) "
+          f"{result['names']['noisy_effective']:.3g} on the noisy half, {result['names']['clean_effective']:.3g} "
+          f"on the clean half; training loss at the end {np.mean(result['names']['loss_end']):.3f}")
+    verdicts.below(f"on a real network (the names model) Adam gives the noisy half of a layer a "
+                   f"smaller effective step: its median under {REAL_SHRINK:g} of the clean half's",
+                   real_ratio, REAL_SHRINK, unit="x")
+    result["png"] = _figure(slope, quad, real, quad_steps, figure_path(out, "noisy-gradients"))
     return result
 
 
@@ -194,8 +256,8 @@ def _band(ax, x, ys, color, label, ls="-"):
     ax.plot(x, ys.mean(0), ls, color=color, lw=1.8, marker="o" if ls == "-" else None, ms=4, label=label)
 
 
-def _figure(slope, quad, quad_steps, path):
-    made = plots.panels(1, 3, (14, 4.8))
+def _figure(slope, quad, real, quad_steps, path):
+    made = plots.panels(2, 2, (14, 9))
     if made is None:
         return None
     plt, fig, axes = made
@@ -231,6 +293,18 @@ def _figure(slope, quad, quad_steps, path):
     ax.set_title("the quadratic: cleanest vs noisiest group", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="lower left")
+    ax = axes[3]
+    every = np.concatenate([r["effective"].ravel() for r in real])
+    bins = np.logspace(np.log10(every.min()) - 0.05, np.log10(every.max()) + 0.05, 60)
+    for which, color, label in ((False, "tab:green", "clean half"), (True, "tab:purple", "noisy half")):
+        vals = np.concatenate([r["effective"][r["noisy"] == which] for r in real])
+        ax.hist(vals, bins=bins, color=color, alpha=0.6, label=f"{label}: median {np.median(vals):.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("Adam's effective step lr/(sqrt(v_hat)+eps) of an element of fc1.weight (log)", fontsize=10)
+    ax.set_ylabel(f"elements (all {len(real)} seeds)", fontsize=10)
+    ax.set_title(f"the names model: noise {REAL_NOISE:g}x the gradient on half of a layer", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
     for ax in axes:
         ax.tick_params(labelsize=10)
     return path if plots.save_panels(plt, fig, path, "Noisy gradients get SMALLER effective "

@@ -214,7 +214,7 @@ def _figure(freq, runs, best, seen, path):
         ax.set_yscale("log")
         ax.set_xlabel("feature frequency (share of training examples, log)", fontsize=10)
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("effective step lr/(sqrt(G_k)+eps), lr/(sqrt(v_hat_k)+eps), lr (log)", fontsize=10)
+    axes[0].set_ylabel("effective step size of feature k (log)", fontsize=10)
     axes[0].set_title("step size per feature at the end (lines: median per bin)", fontsize=11)
     axes[1].set_ylabel("|w_k(end) - w_k(start)| (weight units, log)", fontsize=10)
     axes[1].set_title("how far each feature's weight moved", fontsize=11)

@@ -21,6 +21,9 @@ def test_noise_shrinks_the_adaptive_step_and_not_sgds(smoke):
     assert max(sgd["halving_ratio"]) < 1.5  # one rate: every group converges at the same pace
     assert np.array(sgd["update_ratio"]).min() > 5  # SGD's update grows with the noise
     assert len(r["seeds"]) == 2
+    # the names model: the noisy half of fc1.weight gets the smaller effective step
+    assert max(r["names"]["ratio"]) < 0.5
+    assert r["names"]["noisy_effective"] < r["names"]["clean_effective"]
 
 
 def test_the_noise_groups():
