@@ -40,14 +40,14 @@ class Entry(NamedTuple):
 EXPERIMENTS = [
     Entry("gradient-scales", "Gradient scales across a network", "gradient scales differ across "
           "embeddings, normalisation parameters and depth, so one learning rate cannot suit all",
-          pending="being written"),
+          module="gradient_scales"),
     Entry("sparse-features", "AdaGrad and rare features", "AdaGrad keeps large steps for rare "
           "features and small ones for frequent features", module="sparse_features"),
     Entry("adagrad-decay", "AdaGrad's shrinking step, RMSProp's recovery", "AdaGrad's step size only "
           "falls, so learning stalls; RMSProp's exponential average forgets, so its step recovers",
           module="adagrad_decay"),
     Entry("noisy-gradients", "Do noisy gradients get larger steps?", "noisy gradients get "
-          "relatively larger learning rates", pending="being written"),
+          "relatively larger learning rates", module="noisy_gradients"),
     Entry("bias-correction", "Adam's bias correction", "moments started at zero are (1 - beta^t) too "
           "small; without the correction Adam's first steps have the wrong size", module="bias_correction"),
     Entry("sign-descent", "Adam as sign descent", "Adam's update is about lr * sign(m_hat), whatever "
