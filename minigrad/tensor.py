@@ -197,14 +197,27 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the computation had requires_grad=True)")
-        if grad is None and self._data.size != 1:
+        if grad is None and self._data.size == 1 and not create_graph:
+            seed = backend.get_array_module(self._data).ones_like(self._data)
+        elif grad is None and self._data.size != 1:
             raise RuntimeError(f"backward() without grad needs a single-element output, got "
                                f"shape {self.shape}; pass grad= of that shape")
-        seed = engine.seed(self, grad, create_graph, "backward(grad): grad")
+        else:
+            seed = engine.seed(self, grad, create_graph, "backward(grad): grad")
         found = engine.run_backward((self,), (seed,), create_graph, retain_graph or create_graph)
         # write the leaves' gradients, only now that the whole pass has succeeded
-        for t, g in found.values():
-            _accumulate_grad(t, g)
+        if create_graph:
+            for t, g in found:
+                _accumulate_recorded_grad(t, g)
+            return
+        for t, g in found:
+            # accumulate in the leaf's dtype (a float64 input promotes the ops after a float32
+            # weight, not the weight's gradient), copying so that no two leaves share one array
+            if g.dtype != t._data.dtype:
+                g = g.astype(t._data.dtype)
+            t.grad = g.copy() if t.grad is None else t.grad + g
+            if t.grad_graph is not None:
+                t.grad_graph = None  # the graph of an earlier recorded pass, now out of date
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -382,18 +395,11 @@ class Tensor:
 
 # ============================================================================ helpers
 
-def _accumulate_grad(t: Tensor, g: Any) -> None:
-    """Add a gradient (a raw array, or a Tensor from a recorded backward) into a leaf's .grad,
-    in the leaf's dtype (a float64 input promotes the ops after a float32 weight, not the
-    weight's gradient), copying so that no two leaves share one array. A recorded gradient also
-    goes to .grad_graph, which keeps adding up while .grad still holds its value (not after
-    .grad was set to None, zeroed or clipped in place: then it starts again from that value)."""
-    if not function.recording(g):
-        if g.dtype != t._data.dtype:
-            g = g.astype(t._data.dtype)
-        t.grad = g.copy() if t.grad is None else t.grad + g
-        t.grad_graph = None
-        return
+def _accumulate_recorded_grad(t: Tensor, g: Tensor) -> None:
+    """Add a gradient from a recorded backward into a leaf's .grad (a copy of its value, in the
+    leaf's dtype) and .grad_graph (the Tensor with its graph). .grad_graph keeps adding up while
+    .grad still holds its value; after .grad was set to None, zeroed or clipped in place, it
+    starts again from that value, a constant."""
     previous = t.grad_graph
     if t.grad is not None:
         xp = backend.get_array_module(t.grad)

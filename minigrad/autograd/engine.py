@@ -15,7 +15,6 @@ imports it): a constant Tensor is made with `_from_op`, as Function.apply does.
 """
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,11 +59,11 @@ def topological_order(roots: Sequence[Any]) -> list[Any]:
 
 
 def run_backward(roots: Sequence[Any], seeds: Sequence[Any], create_graph: bool,
-                 retain_graph: bool, targets: Sequence[Any] | None = None) -> dict[int, tuple[Any, Any]]:
+                 retain_graph: bool, targets: Sequence[Any] | None = None) -> list[tuple[Any, Any]]:
     """Backpropagate `seeds` (one gradient per root: raw arrays, or Tensors when create_graph)
-    from `roots`. With `targets` None, return {id: (leaf, its gradient)} for the leaves reached
-    (Tensor.backward writes them); otherwise the same for `targets` (any tensors of the graph, for grad()), and only
-    the part of the graph that leads to a target is walked. Frees what the ops saved unless
+    from `roots`. With `targets` None, return [(leaf, its gradient)] for the leaves reached
+    (Tensor.backward writes them); otherwise the same for `targets` (any tensors of the graph,
+    for grad()), and only the part of the graph that leads to a target is walked. Frees what the ops saved unless
     retain_graph. Raises before anything is freed if an op's backward misbehaves."""
     threads.refresh()  # the BLAS thread policy looks at the machine's load (at most every 0.5 s)
     order = topological_order(roots)
@@ -77,45 +76,45 @@ def run_backward(roots: Sequence[Any], seeds: Sequence[Any], create_graph: bool,
 
     # 2. apply the chain rule from the outputs back to the leaves; every gradient an op
     # returns is checked against its input here, once, for every op
-    grads: dict[int, Any] = {}
-    for r, s in zip(roots, seeds):
-        k = id(r)
-        grads[k] = s if k not in grads else grads[k] + s
-    found: dict[int, Any] = {}
-    want = needed if targets is None else {id(t) for t in targets}
+    if len(roots) == 1:
+        grads = {id(roots[0]): seeds[0]}
+    else:
+        grads = {}
+        for r, s in zip(roots, seeds):
+            k = id(r)
+            grads[k] = s if k not in grads else grads[k] + s
+    found: list[tuple[Any, Any]] = []
+    want = None if targets is None else {id(t) for t in targets}
     detect_anomaly = anomaly.enabled  # see minigrad/anomaly.py
     writes = function.writes  # in-place writes so far, for the check below
-    with enable_grad() if create_graph else contextlib.nullcontext():
+    mode = enable_grad() if create_graph else None  # the recorded pass records, even in no_grad
+    if mode is not None:
+        mode.__enter__()
+    try:
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
-            if targets is None:
-                if t.creator is None:
-                    found[id(t)] = (t, g)
-                    continue
-            else:
-                if id(t) in want:
-                    found[id(t)] = (t, g)
-                if t.creator is None or id(t) not in needed:
-                    continue
             fn = t.creator
+            if want is None:  # backward(): the leaves
+                if fn is None:
+                    found.append((t, g))
+                    continue
+            else:  # grad(): the targets, and only what leads to one
+                if id(t) in want:
+                    found.append((t, g))
+                if fn is None or id(t) not in needed:
+                    continue
             # refuse a saved tensor written in place since forward, as torch (function.py)
             if t._version_counter[0] or (fn.saves and fn.writes != writes):
                 moved = function.saved_tensor_moved(fn, t)  # something moved: was it saved?
                 if moved:
                     raise RuntimeError(_modified_in_place(fn, t, *moved))
-            if create_graph and detect_anomaly:
-                gxs = _recorded_backward_in_anomaly_mode(fn, g)
-            else:
-                gxs = fn.backward(g)
+            gxs = _recorded_backward(fn, g, detect_anomaly) if create_graph else fn.backward(g)
             if type(gxs) is not tuple or len(gxs) != len(fn.inputs):
                 raise RuntimeError(f"{type(fn).__name__}.backward returned {_describe(gxs)}; "
                                    f"expected a tuple of {len(fn.inputs)} gradients (None for "
                                    "an input that needs none)")
-            if create_graph:  # a user's op may return raw arrays: constants, as torch's would be
-                gxs = tuple(gx if gx is None or recording(gx) else t._from_op(gx, None)
-                            for gx in gxs)
             if detect_anomaly:
                 anomaly.check_backward(fn, _raw(g), tuple(_raw(gx) for gx in gxs))
             for x, gx in zip(fn.inputs, gxs):
@@ -127,6 +126,9 @@ def run_backward(roots: Sequence[Any], seeds: Sequence[Any], create_graph: bool,
                 if needed is not None and k not in needed:
                     continue
                 grads[k] = gx if k not in grads else grads[k] + gx
+    finally:
+        if mode is not None:
+            mode.__exit__(None, None, None)
     if not retain_graph:
         for t in order:
             if t.creator is not None:
@@ -134,12 +136,15 @@ def run_backward(roots: Sequence[Any], seeds: Sequence[Any], create_graph: bool,
     return found
 
 
-def _recorded_backward_in_anomaly_mode(fn: function.Function, g: Any) -> tuple[Any, ...]:
-    """fn.backward(g) on Tensors, where an op of the formula that makes a NaN or an Inf raises
+def _recorded_backward(fn: function.Function, g: Any, detect_anomaly: bool) -> Any:
+    """fn.backward(g) on Tensors. A raw array it returns (a user's op may) is a constant, as
+    torch's would be. In anomaly mode, an op of the formula that makes a NaN or an Inf raises
     (as in any forward pass): said to be in the backward pass of fn, where it was created."""
     try:
-        return fn.backward(g)
+        gxs = fn.backward(g)
     except anomaly.AnomalyError as e:
+        if not detect_anomaly:
+            raise
         name = type(fn).__name__
         created = getattr(fn, "_anomaly_created", None)
         where = created and f"{created[-1].filename}:{created[-1].lineno} in {created[-1].name}"
@@ -147,6 +152,9 @@ def _recorded_backward_in_anomaly_mode(fn: function.Function, g: Any) -> tuple[A
             f"anomaly detected in the backward pass (recorded, create_graph=True) of {name}, "
             f"created in the forward pass at {where or '(unknown)'}: an op of its derivative "
             f"formula made it.\n{e}", name, "backward", where) from e
+    if type(gxs) is not tuple:
+        return gxs  # refused by the caller, which names it
+    return tuple(gx if gx is None or recording(gx) else g._from_op(gx, None) for gx in gxs)
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
@@ -184,10 +192,11 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         retain_graph = create_graph
     seeds = [seed(y, g, create_graph, f"grad_outputs[{i}]")
              for i, (y, g) in enumerate(zip(outputs, grad_outputs))]
-    found = run_backward(outputs, seeds, create_graph, retain_graph, targets=inputs)
+    found = {id(t): g for t, g in run_backward(outputs, seeds, create_graph, retain_graph,
+                                               targets=inputs)}
     result = []
     for i, x in enumerate(inputs):
-        g = found.get(id(x), (None, None))[1]
+        g = found.get(id(x))
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: input {i} (shape {x.shape}) was not used to compute "

@@ -15,7 +15,7 @@ from typing import Any
 from ..backend import Array, get_array_module
 from ..function import Function
 from ..sparse import RowSparseGrad
-from .primitives import array_module, index_add, recording, sqrt, subtract_at
+from .primitives import index_add, recording, sqrt, subtract_at
 
 
 class Linear(Function):
@@ -31,7 +31,10 @@ class Linear(Function):
         return y
 
     def backward(self, gy: Any) -> tuple[Any, ...]:
-        x, W = self.inputs[:2] if recording(gy) else (self.x, self.W)
+        if recording(gy):
+            x, W = self.inputs[0], self.inputs[1]
+        else:
+            x, W = self.x, self.W
         needs = self.needs_input_grad
         gx = gy @ W if needs[0] else None
         rows = math.prod(gy.shape[:-1])
@@ -159,7 +162,7 @@ class CrossEntropy(Function):
             self.valid = t != self.ignore_index
             safe_t = xp.where(self.valid, t, 0)
             self.safe_t = safe_t
-            rows = xp.arange(N)
+            rows = self.rows = xp.arange(N)
             nll = -logp[rows, safe_t]
             loss = (1 - self.eps) * nll
             if self.eps:
@@ -179,7 +182,7 @@ class CrossEntropy(Function):
             gz = p * self.q.sum(axis=1, keepdims=True) - self.q
         else:  # q: 1 - ε at the target, plus ε/C everywhere (Σq = 1), and 0 in ignored rows
             N, C = self.p.shape
-            gz = subtract_at(p, (array_module(gy).arange(N), self.safe_t), 1 - self.eps)
+            gz = subtract_at(p, (self.rows, self.safe_t), 1 - self.eps)
             if self.eps:
                 gz = gz - self.eps / C
             gz = gz * self.valid.reshape(N, 1)

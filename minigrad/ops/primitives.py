@@ -97,19 +97,17 @@ def swap_last(a: Any) -> Any:
 def index_add(shape: Shape, index: Any, g: Any) -> Any:
     """Zeros of `shape` with g added at `index`, repeated indices accumulating: the gradient of
     x[index]. On a Tensor, the IndexAdd op, whose own gradient is indexing again."""
-    op = IndexAdd(shape, index)
-    return op.apply(g) if recording(g) else op.forward(g)
+    return IndexAdd(shape, index).apply(g) if recording(g) else _index_add(shape, index, g)
 
 
 def subtract_at(a: Any, index: Any, c: float) -> Any:
     """a less the number c at `index` (each position at most once): a copy written in place for
     an array; for a Tensor, a less a constant array that holds c at `index`."""
-    xp = array_module(a)
     if not recording(a):
         out = a.copy()
         out[index] -= c
         return out
-    d = xp.zeros(a.shape, dtype=a.dtype)
+    d = array_module(a).zeros(a.shape, dtype=a.dtype)
     d[index] = c
     return a - d
 
@@ -165,8 +163,18 @@ class Where(Function):
 
 
 def _has_array_index(index: Any) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(is_array(p) and p.dtype != bool for p in parts)
+    if type(index) is not tuple:  # one array, int or slice (Embedding's rows: the common case)
+        return is_array(index) and index.dtype != bool
+    return any(is_array(p) and p.dtype != bool for p in index)
+
+
+def _index_add(shape: Shape, index: Any, g: Array) -> Array:
+    out = get_array_module(g).zeros(shape, dtype=g.dtype)
+    if _has_array_index(index):
+        scatter_add(out, index, g)
+    else:
+        out[index] = g  # basic indexing never repeats an element: assignment suffices
+    return out
 
 
 class IndexAdd(Function):
@@ -177,12 +185,7 @@ class IndexAdd(Function):
         self.shape, self.index = shape, index
 
     def forward(self, g: Array) -> Array:
-        out = get_array_module(g).zeros(self.shape, dtype=g.dtype)
-        if _has_array_index(self.index):
-            scatter_add(out, self.index, g)
-        else:
-            out[self.index] = g  # basic indexing never repeats an element: assignment suffices
-        return out
+        return _index_add(self.shape, self.index, g)
 
     def backward(self, gy: Any) -> tuple[Any, ...]:
         return (gy[self.index],)
