@@ -21,6 +21,14 @@ both passes: its derivative is zero wherever it exists. `recording(gy)` tells a 
 pass it is in, for the one line that picks its values. An op whose second derivative is not
 supported raises in the recorded pass, naming itself (Embedding with sparse=True is the one).
 
+Why not DeZero's way, every backward in Tensor ops with recording switched off when not needed?
+Each Tensor op costs a Tensor, a Function and a call even when nothing is recorded, for every
+step of every formula of every backward: the first-order backward would pay that on each
+training step. Here it pays one type check per op, and only the recorded pass makes Tensors
+(and recomputes what it reads of a result: an extra forward op, as the price of holding no
+reference from an op to its output). The engine that runs both passes is minigrad/autograd/
+engine.py.
+
 A user's own Function follows the same protocol: its backward gets a Tensor in the recorded
 pass, so `gy * self.saved_array` still runs, but treats the saved array as a constant; such an
 op's gradient is right and its second derivative is not. gradgradcheck (gradcheck.py) catches it.

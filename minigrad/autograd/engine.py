@@ -203,6 +203,8 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
                                    "the outputs; pass allow_unused=True to get None for it")
             result.append(None)
         else:
+            if hasattr(g, "to_dense"):  # a RowSparseGrad (Embedding(sparse=True)): as torch's dense
+                g = g.to_dense()
             result.append(g if recording(g) else x._from_op(g, None))
     return tuple(result)
 
@@ -217,14 +219,14 @@ def seed(y: Any, g: Any, create_graph: bool, name: str) -> Any:
             raise RuntimeError(f"{name}: a gradient can be created implicitly only for a "
                                f"one-element output, got shape {y.shape}; pass one of that shape")
         g = xp.ones_like(y._data)
-    elif recording(g):
+    elif recording(g) and create_graph:
         if g.shape != y.shape:
             raise ValueError(f"{name} has shape {g.shape}, the tensor has shape {y.shape}")
         if backend.device_of(g._data) != backend.device_of(y._data):
             raise RuntimeError(f"{name} is on {backend.device_of(g._data)} but the tensor is on "
                                f"{backend.device_of(y._data)}")
-        return g if create_graph else g._data
-    else:
+        return g
+    else:  # an array, a number, a list; or a Tensor's values, when nothing is recorded
         g = _as_constant(g, y._data, name)
         if g.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers, got dtype {g.dtype}")
@@ -237,6 +239,11 @@ def seed(y: Any, g: Any, create_graph: bool, name: str) -> Any:
 def _as_constant(x: Any, like: Any, name: str) -> Any:
     """Host data on `like`'s device; an array on another device refused (as tensor.as_constant)."""
     device = backend.device_of(like)
+    if recording(x):
+        x = x._data
+        if backend.device_of(x) != device:
+            raise RuntimeError(f"{name} is on {backend.device_of(x)} but the tensor is on {device}")
+        return x
     if backend.is_array(x) and type(x) is not np.ndarray:
         if backend.device_of(x) != device:
             raise RuntimeError(f"{name} is on {backend.device_of(x)} but the tensor is on {device}")

@@ -443,3 +443,14 @@ def test_recorded_backward_on_the_device(device):
     if device != "cpu":
         with pytest.raises(RuntimeError, match=r"different devices|is on"):
             mg.grad(g, x, mg.tensor(np.ones(3)))
+
+
+def test_grad_of_a_sparse_embedding_is_dense_and_a_tensor_seed_is_cast():
+    W = mg.tensor(randn(5, 2), requires_grad=True)
+    y = (F.embedding(np.array([1, 3, 1]), W, sparse=True) * 2.0).sum()
+    (g,) = mg.grad(y, W)
+    np.testing.assert_array_equal(g.data, np.array([[0, 0], [4, 4], [0, 0], [2, 2], [0, 0]]))
+    x = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (g,) = mg.grad(x * x, x, mg.tensor(np.array([1.0, 1.0], dtype=np.float32)))
+    assert g.dtype == np.float64
+    np.testing.assert_array_equal(g.data, [2.0, 4.0])
