@@ -69,7 +69,7 @@ class Tensor:
         an input, `inputs[0]._from_op`, as function.py does not import this module."""
         t = Tensor.__new__(Tensor)
         t._data = data
-        t.grad = None
+        t.grad = t.grad_graph = None
         t.requires_grad = creator is not None
         t.creator = creator
         t._version_counter = [0]

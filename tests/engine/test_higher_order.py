@@ -454,3 +454,16 @@ def test_grad_of_a_sparse_embedding_is_dense_and_a_tensor_seed_is_cast():
     (g,) = mg.grad(x * x, x, mg.tensor(np.array([1.0, 1.0], dtype=np.float32)))
     assert g.dtype == np.float64
     np.testing.assert_array_equal(g.data, [2.0, 4.0])
+
+
+def test_a_leaf_made_by_an_op_under_no_grad_takes_gradients_of_both_kinds():
+    x = mg.tensor(np.array([1.0, 2.0]))
+    with mg.no_grad():
+        w = x * 2  # made by an op, then a leaf of its own
+    w.requires_grad_()
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad, [4.0, 8.0])
+    assert w.grad_graph is None
+    w.grad = None
+    (w * w * w).sum().backward(create_graph=True)
+    np.testing.assert_array_equal(w.grad_graph.data, [12.0, 48.0])
