@@ -1,10 +1,11 @@
 """minigrad: a reverse-mode autograd engine over NumPy (CPU) and CuPy (GPU) arrays."""
-from . import backend, nn, threads
+from . import autograd, backend, nn, threads
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from .autograd import grad
 from .backend import cuda_is_available, get_default_dtype, get_rng_state, manual_seed, set_default_dtype, set_rng_state
 from .creation import cat, concatenate, ones, randn, stack, tensor, where, zeros
 from .function import Function, enable_grad, is_grad_enabled, no_grad, sum_to
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import CheckpointError, load, save
 from .sparse import RowSparseGrad
 from .tensor import Tensor, increment_version
@@ -12,8 +13,8 @@ from .threads import get_num_threads, set_num_threads
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "concatenate", "cat", "stack", "where",
-    "no_grad", "enable_grad", "is_grad_enabled", "Function", "sum_to",
-    "gradcheck", "GradcheckError", "manual_seed", "get_rng_state", "set_rng_state",
+    "no_grad", "enable_grad", "is_grad_enabled", "Function", "sum_to", "autograd", "grad",
+    "gradcheck", "gradgradcheck", "GradcheckError", "manual_seed", "get_rng_state", "set_rng_state",
     "set_default_dtype", "get_default_dtype", "cuda_is_available", "backend", "nn",
     "RowSparseGrad", "save", "load", "CheckpointError",
     "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError",

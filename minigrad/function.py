@@ -1,5 +1,40 @@
 """The Function base class: every op's forward and backward, and the recording of the graph.
 
+Each op's derivative is written once. An op's `backward(self, gy)` is one formula that runs in
+two passes, told apart by what `gy` is:
+
+- the first-order backward (`loss.backward()`, `mg.grad(...)`): `gy` is a raw array, and so is
+  everything the formula reads (what forward saved on `self`). The formula is plain NumPy/CuPy
+  arithmetic: no Tensor is made and nothing is recorded, so it costs what a hand-written
+  raw-array backward costs (one type check more).
+- the recorded backward (`create_graph=True`): `gy` is a Tensor, and the formula reads Tensors
+  instead: the op's inputs (`self.inputs`), and what it needs of its result or of forward's
+  intermediates recomputed from them with Tensor ops (`y = x.tanh()`). The same arithmetic then
+  runs as ops, grad mode on, so the gradient it returns has a graph, and differentiating it runs
+  these same formulas again: to any order.
+
+So a formula may use what arrays and Tensors share (operators, `sum`, `mean`, `reshape`,
+`transpose`, indexing) and the few functions of minigrad/ops/primitives.py that pick the
+NumPy/CuPy call or the op by their argument (`exp`, `where`, `broadcast_to`, `index_add`, ...).
+A mask or a count computed from values (a comparison: relu's x > 0, max's ties) is a constant in
+both passes: its derivative is zero wherever it exists. `recording(gy)` tells a formula which
+pass it is in, for the one line that picks its values. An op whose second derivative is not
+supported raises in the recorded pass, naming itself (Embedding with sparse=True is the one).
+
+Why not DeZero's way, every backward in Tensor ops with recording switched off when not needed?
+Each Tensor op costs a Tensor, a Function and a call even when nothing is recorded, for every
+step of every formula of every backward: the first-order backward would pay that on each
+training step. Here it pays one type check per op, and only the recorded pass makes Tensors
+(and recomputes what it reads of a result: an extra forward op, as the price of holding no
+reference from an op to its output). The engine that runs both passes is minigrad/autograd/
+engine.py.
+
+A user's own Function follows the same protocol: its backward gets a Tensor in the recorded
+pass, so `gy * self.saved_array` still runs, but treats the saved array as a constant; such an
+op's gradient is right and its second derivative is not. gradgradcheck (gradcheck.py) catches it.
+
+The protocol in detail:
+
 An op is a subclass with `forward(self, *arrays) -> array` and `backward(self, gy) -> tuple of
 arrays` (one gradient per input, None where an input needs none; each of its input's shape and a
 floating dtype, which Tensor.backward checks). Non-tensor arguments (an axis, a shape) go to
@@ -68,8 +103,15 @@ class enable_grad(_GradMode):
     enabled = True
 
 
-def sum_to(g: Array, shape: Shape) -> Array:
-    """Sum a broadcast gradient `g` back down to `shape` (the reverse of broadcasting)."""
+def recording(g: Any) -> bool:
+    """True when `g` is a Tensor (a backward formula in the recorded pass), False for a raw array
+    or a NumPy scalar (the first-order pass). See the module docstring."""
+    return type(g) is not np.ndarray and hasattr(g, "creator")
+
+
+def sum_to(g: Any, shape: Shape) -> Any:
+    """Sum a broadcast gradient `g` back down to `shape` (the reverse of broadcasting); `g` is a
+    raw array or a Tensor (the sum and reshape it calls are shared by both)."""
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)

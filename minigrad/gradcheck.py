@@ -4,6 +4,9 @@ gradcheck builds the full Jacobian of `fn` twice: analytically, one backward pas
 element, and numerically, by central differences (f(x + eps) - f(x - eps)) / 2 eps per input
 element. Both in float64: in float32 the rounding error of the difference quotient (~1e-7 / eps)
 swamps any tolerance worth having, so float32 inputs are refused.
+
+gradgradcheck checks the second derivatives the same way: gradcheck of the recorded backward
+(create_graph=True), as torch.autograd.gradgradcheck.
 """
 from __future__ import annotations
 
@@ -13,12 +16,18 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .function import no_grad
+from .autograd.engine import grad
+from .function import enable_grad, no_grad
 from .tensor import Tensor
 
 
 class GradcheckError(AssertionError):
-    """Raised by gradcheck when an analytic gradient disagrees with the numeric one."""
+    """Raised by gradcheck when an analytic gradient disagrees with the numeric one; `input` is
+    the index of the input whose gradient failed (None for an error in the backward pass)."""
+
+    def __init__(self, *args: Any) -> None:
+        self.input = args[0] if len(args) == 2 and isinstance(args[0], int) else None
+        super().__init__(args[-1] if self.input is not None else (args[0] if args else ""))
 
 
 def _outputs(fn, inputs):
@@ -73,7 +82,7 @@ def gradcheck(fn: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | Seq
             in_idx = np.unravel_index(c, inputs[i].shape) if inputs[i].ndim else ()
             n_bad = int((bad > 0).sum())
             raise GradcheckError(
-                f"gradcheck failed for input {i} (shape {inputs[i].shape}): "
+                i, f"gradcheck failed for input {i} (shape {inputs[i].shape}): "
                 f"{n_bad} of {a.size} Jacobian elements out of tolerance.\n"
                 f"  worst: d output{out_k}[{', '.join(map(str, out_idx))}] / "
                 f"d input{i}[{', '.join(map(str, in_idx))}]\n"
@@ -140,3 +149,63 @@ def _numeric_jacobians(fn, inputs, checked, eps):
 def _flat_outputs(fn, inputs):
     return np.concatenate([backend.to_numpy(o.data).astype(np.float64).reshape(-1)
                            for o in _outputs(fn, inputs)])
+
+
+def gradgradcheck(fn: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | Sequence[Any],
+                  grad_outputs: Tensor | Sequence[Tensor] | None = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+    """Check the second derivatives of `fn(*inputs)`, as torch.autograd.gradgradcheck: gradcheck
+    of the vector-Jacobian product (x, v) ↦ vᵀ ∂fn/∂x, computed by a recorded backward
+    (create_graph=True), against finite differences of that backward.
+
+    Its derivative in x is the second derivative of fn (a Hessian-vector product for a scalar
+    fn); its derivative in v checks that the recorded backward is linear in v with the right
+    coefficients. `grad_outputs` (the v, one per output of fn) default to random float64 values
+    drawn with `seed`. Passes and returns True, or raises GradcheckError naming which input of
+    the vjp failed (an input of fn, or a grad_output), the worst element, both values and the
+    error. An op whose backward reads a raw array where it should read a Tensor (right to first
+    order, a constant in the recorded pass) fails here, in x.
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    with enable_grad():
+        outs = _outputs(fn, inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input requires grad, so there is nothing to check")
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        vs = [Tensor(backend.to_device(rng.standard_normal(o.shape), o.device), requires_grad=True)
+              for o in outs]
+    else:
+        vs = list(grad_outputs) if isinstance(grad_outputs, (tuple, list)) else [grad_outputs]
+        if len(vs) != len(outs):
+            raise ValueError(f"gradgradcheck: {len(vs)} grad_outputs for {len(outs)} outputs")
+        vs = [v if v.requires_grad else Tensor(v.data, requires_grad=True) for v in vs]
+    n = len(inputs)
+
+    def first_derivative(*args: Any) -> tuple[Tensor, ...]:
+        xs, v = args[:n], args[n:]
+        with enable_grad():
+            ys = _outputs(fn, xs)
+            live = [k for k, y in enumerate(ys) if y.requires_grad]
+            grads: tuple[Any, ...] = (None,) * len(checked)
+            if live:
+                grads = grad([ys[k] for k in live], [xs[i] for i in checked],
+                             [v[k] for k in live], create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(backend.get_array_module(xs[i].data)
+                                                    .zeros_like(xs[i].data))
+                     for g, i in zip(grads, checked))
+
+    try:
+        return gradcheck(first_derivative, inputs + tuple(vs), eps=eps, atol=atol, rtol=rtol)
+    except GradcheckError as e:
+        k = e.input
+        if k is None:
+            raise
+        what = f"input {k} of fn" if k < n else f"grad_outputs[{k - n}] (the v of the vjp)"
+        outputs = ", ".join(f"output{j} is fn's gradient for its input {i}"
+                            for j, i in enumerate(checked))
+        raise GradcheckError(
+            k, f"gradgradcheck failed: the derivative of the first derivative vᵀ∂fn/∂x with "
+            f"respect to {what} disagrees with finite differences of the recorded backward "
+            f"(below, {outputs}; input {n} on are the grad_outputs).\n{e}") from None

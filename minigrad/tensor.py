@@ -22,7 +22,8 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import anomaly, backend, function, ops, threads
+from . import backend, function, ops
+from .autograd import engine
 from .backend import Array, Axis, Device, Shape
 from .ops.checks import normalize_axis
 
@@ -46,7 +47,8 @@ class Tensor:
 
     # _data is the array (read directly on the engine's hot paths; `data` is the property that
     # counts assignments); _version_counter is [version], a list so that views can share it
-    __slots__ = ("__weakref__", "_data", "_version_counter", "creator", "grad", "requires_grad")
+    __slots__ = ("__weakref__", "_data", "_version_counter", "creator", "grad", "grad_graph",
+                 "requires_grad")
     __array_priority__ = 100  # make `ndarray + Tensor` call Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
@@ -56,6 +58,7 @@ class Tensor:
             raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
         self._data = data
         self.grad = None
+        self.grad_graph = None  # .grad as a Tensor with a graph, after backward(create_graph=True)
         self.requires_grad = requires_grad
         self.creator = None  # the Function that produced this tensor, None for leaves
         self._version_counter = [0]
@@ -66,7 +69,7 @@ class Tensor:
         an input, `inputs[0]._from_op`, as function.py does not import this module."""
         t = Tensor.__new__(Tensor)
         t._data = data
-        t.grad = None
+        t.grad = t.grad_graph = None
         t.requires_grad = creator is not None
         t.creator = creator
         t._version_counter = [0]
@@ -176,98 +179,50 @@ class Tensor:
 
     # ======================================================================== autograd
 
-    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
+    def backward(self, grad: ArrayLike | Tensor | None = None, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's .grad that requires grad.
 
         A tensor with one element seeds 1; otherwise pass `grad`, the gradient of a scalar
         with respect to this tensor (same shape). Afterwards the ops on the graph drop what they
         saved for backward, so a second backward through them raises; pass retain_graph=True
         to keep it (as torch). A backward that fails changes no .grad and frees nothing.
+
+        create_graph=True records the backward pass itself (minigrad/function.py): `.grad` is
+        still the raw array, and `.grad_graph` is the same gradient as a Tensor with the graph
+        of how it was computed, to differentiate again (a Hessian-vector product:
+        `mg.grad(p.grad_graph, p, v)`). As torch, what the ops saved is then kept
+        (retain_graph is taken as True), since the new graph reads it.
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the computation had requires_grad=True)")
-        threads.refresh()  # the BLAS thread policy looks at the machine's load (at most every 0.5 s)
-        xp = backend.get_array_module(self._data)
-        if grad is None:
-            if self._data.size != 1:
-                raise RuntimeError(f"backward() without grad needs a single-element output, got "
-                                   f"shape {self.shape}; pass grad= of that shape")
-            grad = xp.ones_like(self._data)
+        if grad is None and self._data.size == 1 and not create_graph:
+            seed = backend.get_array_module(self._data).ones_like(self._data)
+        elif grad is None and self._data.size != 1:
+            raise RuntimeError(f"backward() without grad needs a single-element output, got "
+                               f"shape {self.shape}; pass grad= of that shape")
         else:
-            grad = as_constant(grad, self._data, "backward(grad): grad")
-            if grad.dtype.kind not in "biuf":
-                raise TypeError(f"backward(grad): grad must hold numbers, got dtype {grad.dtype}")
-            grad = xp.asarray(grad, dtype=self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(grad): grad has shape {grad.shape}, "
-                                 f"the tensor has shape {self.shape}")
-
-        # 1. order the graph: iterative depth-first post-order (no recursion limit)
-        order, seen, stack = [], set(), [(self, False)]
-        while stack:
-            t, done = stack.pop()
-            if done:
-                order.append(t)
-                continue
-            if id(t) in seen:
-                continue
-            seen.add(id(t))
-            stack.append((t, True))
-            if t.creator is not None:
-                if t.creator.released:
-                    raise RuntimeError(_SECOND_BACKWARD.format(type(t.creator).__name__))
-                for x in t.creator.inputs:
-                    if x.requires_grad and id(x) not in seen:
-                        stack.append((x, False))
-
-        # 2. apply the chain rule from the output back to the leaves; every gradient an op
-        # returns is checked against its input here, once, for every op
-        grads, leaves = {id(self): grad}, []
-        detect_anomaly = anomaly.enabled  # see minigrad/anomaly.py
-        writes = function.writes  # in-place writes so far, for the check below
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            if t.creator is None:
-                leaves.append((t, g))
-                continue
-            fn = t.creator
-            # refuse a saved tensor written in place since forward, as torch (function.py)
-            if t._version_counter[0] or (fn.saves and fn.writes != writes):
-                moved = function.saved_tensor_moved(fn, t)  # something moved: was it saved?
-                if moved:
-                    raise RuntimeError(_modified_in_place(fn, t, *moved))
-            gxs = fn.backward(g)
-            if type(gxs) is not tuple or len(gxs) != len(fn.inputs):
-                raise RuntimeError(f"{type(fn).__name__}.backward returned {_describe(gxs)}; "
-                                   f"expected a tuple of {len(fn.inputs)} gradients (None for "
-                                   "an input that needs none)")
-            if detect_anomaly:
-                anomaly.check_backward(fn, g, gxs)
-            for x, gx in zip(fn.inputs, gxs):
-                if gx is None or not x.requires_grad:
-                    continue
-                if not _fits(gx, x):
-                    raise RuntimeError(_bad_gradient(fn, gxs))
-                k = id(x)
-                grads[k] = gx if k not in grads else grads[k] + gx
-
-        # 3. write the leaves' gradients, only now that the whole pass has succeeded
-        for t, g in leaves:
+            seed = engine.seed(self, grad, create_graph, "backward(grad): grad")
+        found = engine.run_backward((self,), (seed,), create_graph, retain_graph or create_graph)
+        # write the leaves' gradients, only now that the whole pass has succeeded
+        if create_graph:
+            for t, g in found:
+                _accumulate_recorded_grad(t, g)
+            return
+        for t, g in found:
             # accumulate in the leaf's dtype (a float64 input promotes the ops after a float32
             # weight, not the weight's gradient), copying so that no two leaves share one array
             if g.dtype != t._data.dtype:
                 g = g.astype(t._data.dtype)
             t.grad = g.copy() if t.grad is None else t.grad + g
-        if not retain_graph:
-            for t in order:
-                if t.creator is not None:
-                    t.creator.release()
+            if t.grad_graph is not None:
+                t.grad_graph = None  # the graph of an earlier recorded pass, now out of date
 
     def zero_grad(self) -> None:
         self.grad = None
+        self.grad_graph = None
+
 
     # ======================================================================== arithmetic
 
@@ -440,35 +395,19 @@ class Tensor:
 
 # ============================================================================ helpers
 
-_SECOND_BACKWARD = (
-    "Trying to backward through the graph a second time (through {0}, whose saved values were "
-    "freed by the first backward()). Specify retain_graph=True in the first backward() if you "
-    "need to backward through the graph a second time")
-
-
-_MODIFIED = (
-    "one of the variables needed for gradient computation has been modified by an inplace "
-    "operation: {what} of {op} (shape {shape}, dtype {dtype}) is at version {now}; expected "
-    "version {then} instead. It was written in place after {op} saved it in the forward pass (an "
-    "assignment to .data, or a write counted by increment_version(): an optimizer step, "
-    "load_state_dict); run backward() first, or compute from a copy. {hint}")
-
-
-def _modified_in_place(fn: function.Function, out: Tensor, which: int | str, now: int, then: int) -> str:
-    """The message for a tensor that `fn` saved and that moved before its backward: the op, which
-    of its tensors, its shape and dtype, both versions, and where the op was created if known."""
-    name = type(fn).__name__
-    t = out if which == function.OUTPUT else fn.inputs[which]
-    what = "the output" if which == function.OUTPUT else f"input {which}"
-    created = getattr(fn, "_anomaly_created", None)  # recorded by anomaly mode in forward
-    if created:
-        hint = (f"The {name} was created in the forward pass at:\n"
-                + "".join(created.format()).rstrip())
-    else:
-        hint = ("Hint: turn on mg.detect_anomaly() before the forward pass to see where the "
-                f"{name} was created.")
-    return _MODIFIED.format(what=what, op=name, shape=t.shape, dtype=t.dtype, now=now, then=then,
-                            hint=hint)
+def _accumulate_recorded_grad(t: Tensor, g: Tensor) -> None:
+    """Add a gradient from a recorded backward into a leaf's .grad (a copy of its value, in the
+    leaf's dtype) and .grad_graph (the Tensor with its graph). .grad_graph keeps adding up while
+    .grad still holds its value; after .grad was set to None, zeroed or clipped in place, it
+    starts again from that value, a constant."""
+    previous = t.grad_graph
+    if t.grad is not None:
+        xp = backend.get_array_module(t.grad)
+        if previous is None or not bool(xp.array_equal(previous._data, t.grad)):
+            previous = Tensor(t.grad)  # the value as it is now, a constant
+        g = previous + g
+    t.grad_graph = g
+    t.grad = g._data.astype(t._data.dtype, copy=True)
 
 
 def increment_version(tensors: object) -> None:
@@ -488,35 +427,6 @@ def increment_version(tensors: object) -> None:
             if isinstance(t, Tensor):
                 t._version_counter[0] += 1
                 function.writes += 1
-
-
-def _describe(g: object) -> str:
-    if hasattr(g, "shape") and hasattr(g, "dtype"):
-        return f"shape {tuple(g.shape)}, dtype {g.dtype}"
-    return f"a {type(g).__name__}"
-
-
-def _fits(gx: Any, x: Tensor) -> bool:
-    """A gradient fits an input that requires grad (so is floating) when it has its shape and
-    a floating dtype: a tuple compare and a character compare, once per op in backward()."""
-    return getattr(gx, "shape", None) == x._data.shape and gx.dtype.kind == "f"
-
-
-def _bad_gradient(fn: function.Function, gxs: tuple[Any, ...]) -> str | None:
-    """The message for the first gradient that does not fit its input: the op, the input's
-    index, both shapes (or dtypes)."""
-    name = type(fn).__name__
-    for i, (x, gx) in enumerate(zip(fn.inputs, gxs)):
-        if gx is None or not x.requires_grad or _fits(gx, x):
-            continue
-        if not hasattr(gx, "shape") or not hasattr(gx, "dtype"):
-            return (f"{name}.backward returned {_describe(gx)} as the gradient for input {i}; "
-                    f"expected an array of shape {x.shape}")
-        if gx.shape != x.shape:
-            return (f"{name}.backward returned a gradient of shape {tuple(gx.shape)} for "
-                    f"input {i} of shape {x.shape}")
-        return (f"{name}.backward returned a gradient of dtype {gx.dtype} for input {i} of "
-                f"dtype {x.dtype} (expected a floating-point gradient)")
 
 
 def _raw(x: Any) -> Any:

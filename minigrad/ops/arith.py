@@ -1,11 +1,18 @@
-"""Arithmetic ops: + - * / ** @ and negation, with NumPy broadcasting in both directions."""
+"""Arithmetic ops: + - * / ** @ and negation, with NumPy broadcasting in both directions.
+
+Each backward is one formula for both passes (minigrad/function.py): `gy` and the values it reads
+are raw arrays in the first-order backward, Tensors in the recorded one.
+"""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
-from ..backend import Array, get_array_module
+from ..backend import Array
 from ..function import Function, sum_to
 from .checks import broadcast_shape
+from .primitives import array_module, log, recording, swap_last, where, zeros_like
 
 
 class Add(Function):
@@ -17,7 +24,7 @@ class Add(Function):
         self.shapes = (x0.shape, x1.shape)
         return x0 + x1
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
 
 
@@ -30,7 +37,7 @@ class Sub(Function):
         self.shapes = (x0.shape, x1.shape)
         return x0 - x1
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
 
 
@@ -45,8 +52,8 @@ class Mul(Function):
         self.x0, self.x1 = x0, x1
         return x0 * x1
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        x0, x1 = self.x0, self.x1
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        x0, x1 = self.inputs if recording(gy) else (self.x0, self.x1)
         need0, need1 = self.needs_input_grad
         g0 = sum_to(gy * x1, x0.shape) if need0 else None
         g1 = sum_to(gy * x0, x1.shape) if need1 else None
@@ -64,8 +71,8 @@ class Div(Function):
         self.x0, self.x1 = x0, x1
         return x0 / x1
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        x0, x1 = self.x0, self.x1
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        x0, x1 = self.inputs if recording(gy) else (self.x0, self.x1)
         need0, need1 = self.needs_input_grad
         g0 = sum_to(gy / x1, x0.shape) if need0 else None
         g1 = sum_to(-gy * x0 / (x1 * x1), x1.shape) if need1 else None
@@ -78,7 +85,7 @@ class Neg(Function):
     def forward(self, x: Array) -> Array:
         return -x
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return (-gy,)
 
 
@@ -97,11 +104,12 @@ class PowScalar(Function):
         self.x = x
         return x ** self.c
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         c = self.c
         if c == 0:  # x^0 is constant; c x^(c-1) would be 0 * inf = NaN at x = 0
-            return (get_array_module(gy).zeros_like(gy),)
-        return (gy * c * self.x ** (c - 1),)
+            return (zeros_like(gy),)
+        x = self.inputs[0] if recording(gy) else self.x
+        return (gy * c * x ** (c - 1),)
 
 
 class RPowScalar(Function):
@@ -117,12 +125,13 @@ class RPowScalar(Function):
         self.y = self.c ** x
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        xp = array_module(gy)
+        y = self.c ** self.inputs[0] if recording(gy) else self.y
         with np.errstate(divide="ignore", invalid="ignore"):  # log 0: masked below
-            gx = gy * self.y * xp.log(xp.asarray(self.c, dtype=gy.dtype))
+            gx = gy * y * xp.log(xp.asarray(self.c, dtype=gy.dtype))
         if self.c == 0:  # 0^x log 0 is 0 * -inf = NaN for x > 0; torch takes the limit, 0
-            gx = xp.where(self.x >= 0, gx.dtype.type(0), gx)
+            gx = where(self.x >= 0, 0, gx)
         return (gx,)
 
 
@@ -142,18 +151,21 @@ class Pow(Function):
         self.y = x0 ** x1
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        x0, x1 = self.x0, self.x1
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        if recording(gy):
+            x0, x1 = self.inputs
+            y = x0 ** x1
+        else:
+            x0, x1, y = self.x0, self.x1, self.y
         need0, need1 = self.needs_input_grad
         g0 = g1 = None
         with np.errstate(divide="ignore", invalid="ignore"):  # 0 · inf at x0 = 0: masked below
             if need0:
                 g0 = gy * x1 * x0 ** (x1 - 1)
-                g0 = sum_to(xp.where(x1 == 0, g0.dtype.type(0), g0), x0.shape)
+                g0 = sum_to(where(self.x1 == 0, 0, g0), x0.shape)
             if need1:
-                g1 = gy * self.y * xp.log(x0)
-                g1 = sum_to(xp.where((x0 == 0) & (x1 >= 0), g1.dtype.type(0), g1), x1.shape)
+                g1 = gy * y * log(x0)
+                g1 = sum_to(where((self.x0 == 0) & (self.x1 >= 0), 0, g1), x1.shape)
         return g0, g1
 
 
@@ -173,16 +185,20 @@ class MatMul(Function):
         self.x, self.W = x, W
         return x @ W
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        x, W = self.x, self.W
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        x, W = self.inputs if recording(gy) else (self.x, self.W)
         # promote 1-D operands the way matmul does, so one formula covers every case
-        x2 = x[None, :] if x.ndim == 1 else x
-        W2 = W[:, None] if W.ndim == 1 else W
-        gy2 = gy.reshape((x2 @ W2).shape) if (x.ndim == 1 or W.ndim == 1) else gy
+        x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
+        W2 = W.reshape(W.shape + (1,)) if W.ndim == 1 else W
+        if x.ndim == 1 or W.ndim == 1:  # gy without the promoted axes: put them back
+            lead = np.broadcast_shapes(x2.shape[:-2], W2.shape[:-2])
+            gy2 = gy.reshape(lead + (x2.shape[-2], W2.shape[-1]))
+        else:
+            gy2 = gy
         need_x, need_W = self.needs_input_grad
         gx = gW = None
         if need_x:
-            gx = sum_to(gy2 @ W2.swapaxes(-1, -2), x2.shape).reshape(x.shape)
+            gx = sum_to(gy2 @ swap_last(W2), x2.shape).reshape(x.shape)
         if need_W:
-            gW = sum_to(x2.swapaxes(-1, -2) @ gy2, W2.shape).reshape(W.shape)
+            gW = sum_to(swap_last(x2) @ gy2, W2.shape).reshape(W.shape)
         return gx, gW

@@ -7,11 +7,16 @@
 One graph node instead of six (matmul, scale, add, softmax, dropout, matmul): fewer Python calls
 per step, and the softmax backward is the exact dS = P ⊙ (dP - Σ dP ⊙ P) rather than a chain of
 primitives. The matmuls are batched over every leading axis: (..., L, E) x (..., E, S).
+The backward is one formula for both passes (minigrad/function.py); the recorded one recomputes
+P from the input Tensors with `probabilities`, the helper forward uses.
 """
 from __future__ import annotations
 
-from ..backend import Array, device_of, get_array_module, keep_mask
+from typing import Any
+
+from ..backend import Array, device_of, keep_mask
 from ..function import Function, sum_to
+from .primitives import array_module, exp, raw, recording, swap_last
 
 
 class ScaledDotProductAttention(Function):
@@ -29,24 +34,27 @@ class ScaledDotProductAttention(Function):
     def __init__(self, scale: float, bias: Array | None = None, dropout_p: float = 0.0) -> None:
         self.scale, self.bias, self.dropout_p = scale, bias, dropout_p
 
-    def forward(self, q: Array, k: Array, v: Array, mask: Array | None = None) -> Array:
-        xp = get_array_module(q)
-        s = q @ k.swapaxes(-1, -2)
-        s *= q.dtype.type(self.scale)
+    def probabilities(self, q: Any, k: Any, mask: Any = None) -> Any:
+        """P = softmax(scale · q kᵀ + bias + mask) along the keys, of arrays or Tensors."""
+        s = (q @ swap_last(k)) * q.dtype.type(self.scale)
         masked = self.bias is not None or mask is not None
         if self.bias is not None:
             s = s + self.bias  # broadcasting may grow s to the mask's batch shape
         if mask is not None:
             s = s + mask
-        # softmax along the keys, the maximum subtracted for stability
-        m = s.max(axis=-1, keepdims=True) if s.size else s
+        # softmax along the keys, less the maximum (a constant: it cancels) for stability
+        xp, s_values = array_module(s), raw(s)
+        m = s_values.max(axis=-1, keepdims=True) if s_values.size else s_values
         if masked:  # a fully masked row has max -inf: shift by 0 instead, so exp gives 0, not NaN
             m = xp.where(xp.isfinite(m), m, 0)
-        e = xp.exp(s - m)
+        e = exp(s - m)
         z = e.sum(axis=-1, keepdims=True)
-        if masked:
-            z = xp.where(z == 0, 1, z)
-        p = e / z
+        if masked:  # a fully masked row sums to 0: divide by 1 instead, for weights of 0
+            z = z + (raw(z) == 0)
+        return e / z
+
+    def forward(self, q: Array, k: Array, v: Array, mask: Array | None = None) -> Array:
+        p = self.probabilities(q, k, mask)
         self.q, self.k, self.v, self.p = q, k, v, p
         self.mask_shape = None if mask is None else mask.shape
         self.keep = None
@@ -56,12 +64,17 @@ class ScaledDotProductAttention(Function):
         self.pd = p if self.keep is None else p * self.keep * p.dtype.type(1 / (1 - self.dropout_p))
         return self.pd @ v
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        q, k, v, p, pd = self.q, self.k, self.v, self.p, self.pd
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        if recording(gy):
+            q, k, v = self.inputs[:3]
+            p = self.probabilities(q, k, self.inputs[3] if len(self.inputs) == 4 else None)
+            pd = p if self.keep is None else p * self.keep * p.dtype.type(1 / (1 - self.dropout_p))
+        else:
+            q, k, v, p, pd = self.q, self.k, self.v, self.p, self.pd
         needs = self.needs_input_grad
         # Y = Pd V
-        gv = sum_to(pd.swapaxes(-1, -2) @ gy, v.shape) if needs[2] else None
-        gp = gy @ v.swapaxes(-1, -2)
+        gv = sum_to(swap_last(pd) @ gy, v.shape) if needs[2] else None
+        gp = gy @ swap_last(v)
         if self.keep is not None:  # Pd = P ⊙ keep / (1 - p)
             gp = gp * self.keep * gp.dtype.type(1 / (1 - self.dropout_p))
         # P = softmax(S): dS = P ⊙ (dP - Σ_j dP_j P_j)
@@ -69,7 +82,7 @@ class ScaledDotProductAttention(Function):
         # S = scale · Q Kᵀ + mask
         scale = gs.dtype.type(self.scale)
         gq = sum_to((gs @ k) * scale, q.shape) if needs[0] else None
-        gk = sum_to((gs.swapaxes(-1, -2) @ q) * scale, k.shape) if needs[1] else None
+        gk = sum_to((swap_last(gs) @ q) * scale, k.shape) if needs[1] else None
         if len(needs) == 3:
             return gq, gk, gv
         return gq, gk, gv, sum_to(gs, self.mask_shape) if needs[3] else None

@@ -4,11 +4,16 @@
 
 with μ and σ² (biased) over the last `n` axes of each example, not over the batch: so training
 and evaluation compute the same thing and there are no running statistics (Ba et al. 2016).
+The backward is one formula for both passes (minigrad/function.py); the recorded one recomputes
+x̂ and 1/sqrt(σ² + eps) from the input Tensor with `normalize`, the helper forward uses.
 """
 from __future__ import annotations
 
-from ..backend import Array, get_array_module
+from typing import Any
+
+from ..backend import Array
 from ..function import Function
+from .primitives import recording, sqrt
 
 
 class LayerNorm(Function):
@@ -20,25 +25,33 @@ class LayerNorm(Function):
         self.saves = (tuple(range(1 + has_weight + has_bias)),) * (1 + has_weight + has_bias)
 
     def forward(self, x: Array, *affine: Array) -> Array:
-        xp = get_array_module(x)
         self.axes = tuple(range(x.ndim - self.n, x.ndim))
-        mean = x.mean(axis=self.axes, keepdims=True)
-        xc = x - mean
-        var = (xc * xc).mean(axis=self.axes, keepdims=True)  # biased, as torch
-        self.rstd = 1 / xp.sqrt(var + x.dtype.type(self.eps))
-        self.xhat = xc * self.rstd
+        self.xhat, self.rstd = self.normalize(x)
         self.gamma = affine[0] if self.has_weight else None
         y = self.xhat if self.gamma is None else self.xhat * self.gamma
         if self.has_bias:
             y = y + affine[-1]
         return y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xhat, axes = self.xhat, self.axes
+    def normalize(self, x: Any) -> tuple[Any, Any]:
+        """(x̂, 1/sqrt(σ² + eps)) of an array or a Tensor x, over the normalised axes."""
+        mean = x.mean(axis=self.axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=self.axes, keepdims=True)  # biased, as torch
+        rstd = 1 / sqrt(var + x.dtype.type(self.eps))
+        return xc * rstd, rstd
+
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        axes = self.axes
+        if recording(gy):
+            xhat, rstd = self.normalize(self.inputs[0])
+            gamma = self.inputs[1] if self.has_weight else None
+        else:
+            xhat, rstd, gamma = self.xhat, self.rstd, self.gamma
         needs = self.needs_input_grad
-        g = gy if self.gamma is None else gy * self.gamma  # d/d x̂
+        g = gy if gamma is None else gy * gamma  # d/d x̂
         # d/dx of x̂ = (x - μ) · rstd, with μ and σ² depending on x
-        gx = self.rstd * (g - g.mean(axis=axes, keepdims=True)
+        gx = rstd * (g - g.mean(axis=axes, keepdims=True)
                           - xhat * (g * xhat).mean(axis=axes, keepdims=True)) if needs[0] else None
         lead = tuple(range(gy.ndim - self.n))  # the affine parameters are shared over these
         out = [gx]

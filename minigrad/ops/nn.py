@@ -2,15 +2,20 @@
 
 Each is one graph node with a hand-written backward: fewer nodes means less Python per step, and
 the closed-form gradients (batch norm, softmax cross entropy) are both faster and more accurate
-than the same function built from primitives.
+than the same function built from primitives. Each backward is one formula for both passes
+(minigrad/function.py); in the recorded one, what forward kept of its intermediates (batch norm's
+x̂, the softmax of the logits) is recomputed from the input Tensors by the same helper forward
+used, so that its own derivative is part of the graph.
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from ..backend import Array, get_array_module, scatter_add
+from ..backend import Array, get_array_module
 from ..function import Function
 from ..sparse import RowSparseGrad
+from .primitives import index_add, recording, sqrt, subtract_at
 
 
 class Linear(Function):
@@ -25,8 +30,11 @@ class Linear(Function):
             y += b
         return y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        x, W = self.x, self.W
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        if recording(gy):
+            x, W = self.inputs[0], self.inputs[1]
+        else:
+            x, W = self.x, self.W
         needs = self.needs_input_grad
         gx = gy @ W if needs[0] else None
         rows = math.prod(gy.shape[:-1])
@@ -45,19 +53,21 @@ class Embedding(Function):
         self.indices, self.padding_idx, self.sparse = indices, padding_idx, sparse
 
     def forward(self, W: Array) -> Array:
-        self.shape, self.dtype = W.shape, W.dtype
+        self.shape = W.shape
         return W[self.indices]
 
-    def backward(self, gy: Array) -> tuple[Array | RowSparseGrad]:
+    def backward(self, gy: Any) -> tuple[Any]:
         if self.sparse:  # the padding row never appears
+            if recording(gy):
+                raise RuntimeError(
+                    "Embedding with sparse=True: its second derivative is not supported (a "
+                    "RowSparseGrad cannot be recorded); use sparse=False with create_graph=True")
             return (RowSparseGrad.from_rows(self.indices, gy, self.shape, exclude=self.padding_idx),)
-        xp = get_array_module(gy)
-        gW = xp.zeros(self.shape, dtype=self.dtype)
+        index = self.indices.reshape(-1)
         rows = gy.reshape(self.indices.size, self.shape[1])  # explicit: -1 is ambiguous if D = 0
-        scatter_add(gW, self.indices.reshape(-1), rows)
-        if self.padding_idx is not None:
-            gW[self.padding_idx] = 0  # the padding row never receives a gradient
-        return (gW,)
+        if self.padding_idx is not None:  # the padding row never receives a gradient
+            rows = rows * (index != self.padding_idx).reshape(-1, 1)
+        return (index_add(self.shape, index, rows),)
 
 
 class BatchNorm(Function):
@@ -79,31 +89,44 @@ class BatchNorm(Function):
         self.axes = (0,) if x.ndim == 2 else (0, 2)
         self.pshape = (1, x.shape[1]) if x.ndim == 2 else (1, x.shape[1], 1)
         if self.training:
-            self.mean = x.mean(axis=self.axes)
-            xc = x - self.mean.reshape(self.pshape)
-            self.var = (xc * xc).mean(axis=self.axes)
-            self.inv_std = 1 / xp.sqrt(self.var + self.eps)
+            self.mean, self.var, self.inv_std, self.xhat = self.normalize(x)
         else:
-            xc = x - self.running_mean.reshape(self.pshape)
             self.inv_std = 1 / xp.sqrt(self.running_var + self.eps)
-        self.xhat = xc * self.inv_std.reshape(self.pshape)
+            self.xhat = self.normalize(x)[3]
         self.gamma = gamma
         y = self.xhat
         if gamma is not None:
             y = y * gamma.reshape(self.pshape) + beta.reshape(self.pshape)
         return y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xhat, axes, pshape = self.xhat, self.axes, self.pshape
-        g_xhat = gy * self.gamma.reshape(pshape) if self.gamma is not None else gy
+    def normalize(self, x: Any) -> tuple[Any, ...]:
+        """(μ, σ², 1/sqrt(σ² + eps), x̂) of an array or a Tensor x: the batch's statistics in
+        training, the running ones (constants) in evaluation, where only x̂ is computed."""
+        axes, pshape = self.axes, self.pshape
+        if not self.training:
+            return None, None, self.inv_std, (x - self.running_mean.reshape(pshape)) * self.inv_std.reshape(pshape)
+        mean = x.mean(axis=axes)
+        xc = x - mean.reshape(pshape)
+        var = (xc * xc).mean(axis=axes)
+        inv_std = 1 / sqrt(var + self.eps)
+        return mean, var, inv_std, xc * inv_std.reshape(pshape)
+
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        axes, pshape = self.axes, self.pshape
+        if recording(gy):
+            _, _, inv_std, xhat = self.normalize(self.inputs[0])
+            gamma = self.inputs[1] if self.gamma is not None else None
+        else:
+            inv_std, xhat, gamma = self.inv_std, self.xhat, self.gamma
+        g_xhat = gy * gamma.reshape(pshape) if gamma is not None else gy
         if self.training:
             m = xhat.size // xhat.shape[1]
             # d/dx of the normalisation, with μ and σ² depending on x
-            gx = (self.inv_std.reshape(pshape) / m) * (
+            gx = (inv_std.reshape(pshape) / m) * (
                 m * g_xhat - g_xhat.sum(axis=axes).reshape(pshape)
                 - xhat * (g_xhat * xhat).sum(axis=axes).reshape(pshape))
         else:
-            gx = g_xhat * self.inv_std.reshape(pshape)
+            gx = g_xhat * inv_std.reshape(pshape)
         if self.gamma is None:
             return (gx,)
         return gx, (gy * xhat).sum(axis=axes), gy.sum(axis=axes)
@@ -139,7 +162,7 @@ class CrossEntropy(Function):
             self.valid = t != self.ignore_index
             safe_t = xp.where(self.valid, t, 0)
             self.safe_t = safe_t
-            rows = xp.arange(N)
+            rows = self.rows = xp.arange(N)
             nll = -logp[rows, safe_t]
             loss = (1 - self.eps) * nll
             if self.eps:
@@ -152,19 +175,19 @@ class CrossEntropy(Function):
             return loss.sum()
         return loss.sum() / self.count
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        N, C = self.p.shape
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        p = self.inputs[0].softmax(1) if recording(gy) else self.p
+        # d/dz of -Σ q log softmax(z) is softmax(z) Σq - q, for the target distribution q
         if self.valid is None:
-            gz = self.p * self.q.sum(axis=1, keepdims=True) - self.q
-        else:
-            gz = self.p.copy()
+            gz = p * self.q.sum(axis=1, keepdims=True) - self.q
+        else:  # q: 1 - ε at the target, plus ε/C everywhere (Σq = 1), and 0 in ignored rows
+            N, C = self.p.shape
+            gz = subtract_at(p, (self.rows, self.safe_t), 1 - self.eps)
             if self.eps:
-                gz -= self.eps / C
-            gz[xp.arange(N), self.safe_t] -= 1 - self.eps
-            gz *= self.valid[:, None]
+                gz = gz - self.eps / C
+            gz = gz * self.valid.reshape(N, 1)
         if self.reduction == "none":
-            return (gz * gy[:, None],)
+            return (gz * gy.reshape(-1, 1),)
         if self.reduction == "mean":
             gy = gy / self.count
         return (gz * gy,)
@@ -183,10 +206,14 @@ class BinaryCrossEntropyWithLogits(Function):
         self.z = z
         return xp.maximum(z, 0) - z * self.target + xp.log1p(xp.exp(-xp.abs(z)))
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        sigma = 0.5 * xp.tanh(0.5 * self.z) + 0.5
-        return (gy * (sigma - self.target),)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        z = self.inputs[0] if recording(gy) else self.z
+        return (gy * (_sigmoid(z) - self.target),)
+
+
+def _sigmoid(z: Any) -> Any:
+    """σ(z) of an array (with tanh: no overflow) or a Tensor (its sigmoid op, the same formula)."""
+    return z.sigmoid() if recording(z) else 0.5 * get_array_module(z).tanh(0.5 * z) + 0.5
 
 
 class Dropout(Function):
@@ -198,5 +225,5 @@ class Dropout(Function):
     def forward(self, x: Array) -> Array:
         return x * self.mask * x.dtype.type(self.scale)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return (gy * self.mask * gy.dtype.type(self.scale),)

@@ -1,9 +1,16 @@
-"""Reductions: sum, mean, max, min, var over an axis (int, tuple or None), with keepdims."""
+"""Reductions: sum, mean, max, min, var over an axis (int, tuple or None), with keepdims.
+
+Each backward is one formula for both passes (minigrad/function.py). Max's mask of the maxima
+and its count of ties are constants in both: max is linear where it is differentiable.
+"""
 from __future__ import annotations
 
-from ..backend import Array, Axis, get_array_module
+from typing import Any
+
+from ..backend import Array, Axis
 from ..function import Function
 from .checks import normalize_axis
+from .primitives import broadcast_to, recording
 
 
 def _expand(g, shape, axes, keepdims):
@@ -27,9 +34,8 @@ class Sum(Function):
         self.axes = normalize_axis(self.name, self.axis, x.ndim)
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        return (xp.broadcast_to(_expand(gy, self.shape, self.axes, self.keepdims), self.shape),)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        return (broadcast_to(_expand(gy, self.shape, self.axes, self.keepdims), self.shape),)
 
 
 class Mean(Function):
@@ -48,10 +54,9 @@ class Mean(Function):
             self.n *= x.shape[a]
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         g = _expand(gy, self.shape, self.axes, self.keepdims) / self.n
-        return (xp.broadcast_to(g, self.shape),)
+        return (broadcast_to(g, self.shape),)
 
 
 class Max(Function):
@@ -76,12 +81,12 @@ class Max(Function):
         self.x, self.y = x, y
         return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         x = self.x
         mask = (x == self.y)
-        count = mask.sum(axis=self.axes, keepdims=True)
+        count = mask.sum(axis=self.axes, keepdims=True).astype(x.dtype)
         g = _expand(gy, x.shape, self.axes, self.keepdims)
-        return (mask * (g / count).astype(x.dtype, copy=False),)
+        return ((g / count) * mask,)
 
 
 class Min(Max):
@@ -109,10 +114,16 @@ class Var(Function):
         for a in self.axes:
             n *= x.shape[a]
         self.denom = max(n - self.correction, 0)
-        self.xc = x - x.mean(axis=self.axes, keepdims=True)
+        self.xc = _centered(x, self.axes)
         self.shape = x.shape
         return (self.xc * self.xc).sum(axis=self.axes, keepdims=self.keepdims) / self.denom
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        xc = _centered(self.inputs[0], self.axes) if recording(gy) else self.xc
         g = _expand(gy, self.shape, self.axes, self.keepdims)
-        return (g * 2 * self.xc / self.denom,)
+        return (g * 2 * xc / self.denom,)
+
+
+def _centered(x: Any, axes: tuple[int, ...]) -> Any:
+    """x - mean(x) over axes, of an array or a Tensor."""
+    return x - x.mean(axis=axes, keepdims=True)

@@ -1,13 +1,18 @@
-"""Ops that move elements without arithmetic: reshape, transpose, indexing, concatenate, stack, where."""
+"""Ops that move elements without arithmetic: reshape, transpose, indexing, concatenate, stack.
+
+Their gradients move the elements back, by the same means on raw arrays and on Tensors (one
+formula for both passes, minigrad/function.py); where() is in primitives.py.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from ..backend import Array, Device, Shape, device_of, get_array_module, is_array, scatter_add, to_device
-from ..function import Function, ViewFunction, sum_to
-from .checks import broadcast_shape, check_index, normalize_axis
+from ..backend import Array, Device, Shape, device_of, get_array_module
+from ..function import Function, ViewFunction
+from .checks import check_index, normalize_axis
+from .primitives import index_add, to_device
 
 
 class Reshape(ViewFunction):
@@ -20,7 +25,7 @@ class Reshape(ViewFunction):
         self.in_shape = x.shape
         return x.reshape(self.shape)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return (gy.reshape(self.in_shape),)
 
 
@@ -40,14 +45,9 @@ class Transpose(ViewFunction):
             self.axes = normalize_axis("transpose", self.axes, x.ndim)
         return x.transpose(self.axes)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         inverse = tuple(np.argsort(self.axes))
         return (gy.transpose(inverse),)
-
-
-def _has_array_index(index):
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(is_array(p) and p.dtype != bool for p in parts)
 
 
 class GetItem(ViewFunction):
@@ -58,17 +58,11 @@ class GetItem(ViewFunction):
 
     def forward(self, x: Array) -> Array:
         check_index(self.index, x.shape)
-        self.shape, self.dtype = x.shape, x.dtype
+        self.shape = x.shape
         return x[self.index]
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        gx = xp.zeros(self.shape, dtype=self.dtype)
-        if _has_array_index(self.index):
-            scatter_add(gx, self.index, gy)
-        else:
-            gx[self.index] = gy
-        return (gx,)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        return (index_add(self.shape, self.index, gy),)
 
 
 class Concatenate(Function):
@@ -85,10 +79,10 @@ class Concatenate(Function):
         self.sizes = [x.shape[self.axis] for x in xs]
         return get_array_module(*xs).concatenate(xs, axis=self.axis)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        cuts = np.cumsum(self.sizes)[:-1].tolist()
-        return tuple(xp.split(gy, cuts, axis=self.axis))
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        ends = np.cumsum(self.sizes).tolist()
+        lead = (slice(None),) * self.axis
+        return tuple(gy[lead + (slice(end - n, end),)] for n, end in zip(self.sizes, ends))
 
 
 class Stack(Function):
@@ -102,25 +96,9 @@ class Stack(Function):
         self.n = len(xs)
         return get_array_module(*xs).stack(xs, axis=self.axis)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        return tuple(xp.take(gy, i, axis=self.axis) for i in range(self.n))
-
-
-class Where(Function):
-    """where(condition, x, y): the condition is a constant boolean array."""
-
-    def __init__(self, condition: Array) -> None:
-        self.condition = condition
-
-    def forward(self, x: Array, y: Array) -> Array:
-        broadcast_shape("where", self.condition.shape, x.shape, y.shape)
-        self.shapes = (x.shape, y.shape)
-        return get_array_module(x).where(self.condition, x, y)
-
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        c = self.condition
-        return sum_to(gy * c, self.shapes[0]), sum_to(gy * ~c, self.shapes[1])
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        lead = (slice(None),) * self.axis
+        return tuple(gy[lead + (i,)] for i in range(self.n))
 
 
 class ToDevice(Function):
@@ -133,5 +111,5 @@ class ToDevice(Function):
         self.source = device_of(x)
         return to_device(x, self.device)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return (to_device(gy, self.source),)

@@ -1,15 +1,20 @@
 """Elementwise functions and the softmax family.
 
 Subgradients at kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, and clip passes the gradient
-where min <= x <= max (both ends included).
+where min <= x <= max (both ends included). Each backward is one formula for both passes
+(minigrad/function.py): in the recorded one it reads the input Tensor, and recomputes the output
+from it where the formula reads the output (`y = x.tanh()`). The masks of relu, abs and clip are
+constants in both: the second derivative of a piecewise-linear function is 0 (as torch).
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from ..backend import Array, erf, get_array_module
+from ..backend import Array, get_array_module
 from ..function import Function
 from .checks import normalize_axis
+from .primitives import erf, exp, recording, tanh
 
 
 class Exp(Function):
@@ -21,8 +26,9 @@ class Exp(Function):
         self.y = get_array_module(x).exp(x)
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        return (gy * self.y,)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        y = self.inputs[0].exp() if recording(gy) else self.y
+        return (gy * y,)
 
 
 class Log(Function):
@@ -34,8 +40,9 @@ class Log(Function):
         self.x = x
         return get_array_module(x).log(x)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        return (gy / self.x,)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        x = self.inputs[0] if recording(gy) else self.x
+        return (gy / x,)
 
 
 class Sqrt(Function):
@@ -47,8 +54,9 @@ class Sqrt(Function):
         self.y = get_array_module(x).sqrt(x)
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        return (gy / (2 * self.y),)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        y = self.inputs[0].sqrt() if recording(gy) else self.y
+        return (gy / (2 * y),)
 
 
 class Tanh(Function):
@@ -60,8 +68,8 @@ class Tanh(Function):
         self.y = get_array_module(x).tanh(x)
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        y = self.y
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        y = self.inputs[0].tanh() if recording(gy) else self.y
         return (gy * (1 - y * y),)
 
 
@@ -75,8 +83,8 @@ class Sigmoid(Function):
         self.y = 0.5 * xp.tanh(0.5 * x) + 0.5  # stable for large |x|, no overflow in exp
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        y = self.y
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        y = self.inputs[0].sigmoid() if recording(gy) else self.y
         return (gy * y * (1 - y),)
 
 
@@ -89,7 +97,7 @@ class ReLU(Function):
         self.mask = x > 0
         return x * self.mask
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return (gy * self.mask,)
 
 
@@ -103,7 +111,7 @@ class Abs(Function):
         self.sign = xp.sign(x)
         return xp.abs(x)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return (gy * self.sign,)
 
 
@@ -126,7 +134,7 @@ class Clip(Function):
             self.mask &= x <= self.max
         return xp.clip(x, self.min, self.max).astype(x.dtype, copy=False)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+    def backward(self, gy: Any) -> tuple[Any, ...]:
         return (gy * self.mask,)
 
 
@@ -141,25 +149,34 @@ class GELU(Function):
         self.approximate = approximate
 
     def forward(self, x: Array) -> Array:
-        xp = get_array_module(x)
         self.x = x
         if self.approximate == "none":
-            self.cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
+            self.cdf = _normal_cdf(x)
             return x * self.cdf
-        k = math.sqrt(2 / math.pi)
-        self.t = xp.tanh(k * (x + 0.044715 * (x * x * x)))  # not x ** 3: NumPy's pow is ~100x slower
+        self.t = _tanh_inner(x)
         return 0.5 * x * (1 + self.t)
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        x = self.x
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        x = self.inputs[0] if recording(gy) else self.x
         if self.approximate == "none":
-            pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-            return (gy * (self.cdf + x * pdf),)
+            cdf = _normal_cdf(x) if recording(gy) else self.cdf
+            pdf = exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+            return (gy * (cdf + x * pdf),)
         k = math.sqrt(2 / math.pi)
-        t = self.t
+        t = _tanh_inner(x) if recording(gy) else self.t
         dt = (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
         return (gy * (0.5 * (1 + t) + 0.5 * x * dt),)
+
+
+def _normal_cdf(x: Any) -> Any:
+    """Φ(x) = (1 + erf(x / √2)) / 2, of an array or a Tensor."""
+    return 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def _tanh_inner(x: Any) -> Any:
+    """tanh(√(2/π) (x + 0.044715 x³)), of an array or a Tensor."""
+    k = math.sqrt(2 / math.pi)
+    return tanh(k * (x + 0.044715 * (x * x * x)))  # not x ** 3: NumPy's pow is ~100x slower
 
 
 class Softmax(Function):
@@ -178,8 +195,8 @@ class Softmax(Function):
         self.y = e / e.sum(axis=self.axis, keepdims=True)
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        y = self.y
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        y = self.inputs[0].softmax(self.axis) if recording(gy) else self.y
         gx = y * gy
         return (gx - y * gx.sum(axis=self.axis, keepdims=True),)
 
@@ -202,6 +219,6 @@ class LogSoftmax(Function):
         self.y = z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
         return self.y
 
-    def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_array_module(gy)
-        return (gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True),)
+    def backward(self, gy: Any) -> tuple[Any, ...]:
+        y = self.inputs[0].log_softmax(self.axis) if recording(gy) else self.y
+        return (gy - exp(y) * gy.sum(axis=self.axis, keepdims=True),)
