@@ -265,18 +265,22 @@ def _figure(curves, runs, seeds, path):
     for correct, name in ((True, "corrected (Adam)"), (False, "uncorrected")):
         _band(axes[2], s, [runs[k, correct][1] for k in seeds], colors[correct], name)
         _band(axes[3], s, [runs[k, correct][0] for k in seeds], colors[correct], name, window)
+        axes[3].plot([n * (1.08 if correct else 1.16)] * len(seeds), [runs[k, correct][3] for k in seeds],
+                     "D", color=colors[correct], ms=6, mec="k", mew=0.5, ls="none",
+                     label=f"{name}: validation loss at step {n}, each seed")
     axes[2].plot(s, rho(s), "k:", lw=1.2, label="uncorrected, constant g: (1-0.9^t)/sqrt(1-0.999^t)")
     axes[2].set_yscale("log")
     axes[2].set_ylabel("median |update| / lr over all weights (log)", fontsize=11)
     axes[2].set_title(f"names model: update size (lr {LR:g}), mean and min-max over "
                       f"{len(seeds)} seeds", fontsize=11)
     axes[3].set_ylabel(f"training loss (nats/char, mean of {window} steps)", fontsize=11)
-    axes[3].set_title("names model: training loss, mean and min-max over seeds", fontsize=11)
+    axes[3].set_title("names model: training loss (mean, min-max over seeds); validation at the end",
+                      fontsize=11)
     for ax in axes[2:]:
         ax.set_xscale("log")
         ax.set_xlabel("step (log)", fontsize=11)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="lower left" if ax is axes[2] else "upper right", fontsize=10)
+        ax.legend(loc="upper right", fontsize=10)
     return path if plots.save_panels(plt, fig, path, "Averages started at zero are (1 - β^t) too "
                                      "small; without the correction Adam's first updates are "
                                      "several times too large") else None
