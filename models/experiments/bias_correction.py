@@ -270,6 +270,7 @@ def _figure(curves, runs, seeds, path):
                      label=f"{name}: validation loss at step {n}, each seed")
     axes[2].plot(s, rho(s), "k:", lw=1.2, label="uncorrected, constant g: (1-0.9^t)/sqrt(1-0.999^t)")
     axes[2].set_yscale("log")
+    axes[2].set_ylim(0.02, 10)  # room below the curves for the legend
     axes[2].set_ylabel("median |update| / lr over all weights (log)", fontsize=11)
     axes[2].set_title(f"names model: update size (lr {LR:g}), mean and min-max over "
                       f"{len(seeds)} seeds", fontsize=11)
@@ -280,7 +281,7 @@ def _figure(curves, runs, seeds, path):
         ax.set_xscale("log")
         ax.set_xlabel("step (log)", fontsize=11)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(loc="upper right", fontsize=10)
+        ax.legend(loc="lower left", fontsize=10)
     return path if plots.save_panels(plt, fig, path, "Averages started at zero are (1 - β^t) too "
                                      "small; without the correction Adam's first updates are "
                                      "several times too large") else None
