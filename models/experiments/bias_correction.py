@@ -274,7 +274,7 @@ def _figure(curves, runs, seeds, path):
     axes[2].set_ylabel("median |update| / lr over all weights (log)", fontsize=11)
     axes[2].set_title(f"names model: update size (lr {LR:g}), mean and min-max over "
                       f"{len(seeds)} seeds", fontsize=11)
-    top = max(max(runs[k, c][0][:window].mean() for k in seeds) for c in (True, False))
+    top = max(max(runs[k, c][0][:window].max() for k in seeds) for c in (True, False))
     axes[3].set_ylim(1.9, top + 0.1)  # room below the curves for the legend
     axes[3].set_ylabel(f"training loss (nats/char, mean of {window} steps)", fontsize=11)
     axes[3].set_title("names model: training loss (mean, min-max over seeds); validation at the end",
