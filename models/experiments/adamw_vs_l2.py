@@ -6,8 +6,8 @@ decouples the decay from Adam's rescaling. How much θ shrinks per step differs 
 paper and torch (optim.AdamW), when lr(t) = α η_t is the base rate α times a schedule η_t:
 
     g ← g + λ θ;  θ ← θ - lr(t) m̂ / (sqrt(v̂) + ε)     Adam + L2: decay lr(t) λ / (sqrt(v̂) + ε)
-    θ ← θ (1 - lr(t) λ_torch);  then Adam's step      AdamW in torch: decay α η_t λ_torch
-    θ ← θ (1 - η_t λ_paper);  then Adam's step        the paper's Algorithm 2: decay η_t λ_paper
+    θ ← θ (1 - lr(t) λ_torch)                         AdamW in torch, then Adam's step: decay α η_t λ_torch
+    θ ← θ (1 - η_t λ_paper)                           the paper's Algorithm 2, then Adam's step: decay η_t λ_paper
     λ_torch = λ_paper / α                             the two are one algorithm
 
 Loshchilov & Hutter's point is that with the decay decoupled the best λ_paper does not depend
