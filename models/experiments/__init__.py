@@ -52,8 +52,9 @@ EXPERIMENTS = [
           "small; without the correction Adam's first steps have the wrong size", module="bias_correction"),
     Entry("sign-descent", "Adam as sign descent", "Adam's update is about lr * sign(m_hat), whatever "
           "the gradient's scale", module="sign_descent"),
-    Entry("adamw-vs-l2", "AdamW against Adam + L2", "Adam + L2 decays each parameter at its own rate "
-          "lr*lambda/(sqrt(v_hat)+eps); AdamW decays all at lr*lambda", module="adamw_vs_l2"),
+    Entry("adamw-vs-l2", "AdamW against Adam + L2", "decoupling the decay from Adam's rescaling makes the "
+          "best weight decay independent of the learning rate (Loshchilov & Hutter 2019)",
+          module="adamw_vs_l2"),
     Entry("amsgrad", "AMSGrad on Reddi et al.'s problem", "Adam can converge to the worst point of an "
           "online problem; AMSGrad does not (Reddi, Kale & Kumar 2018)", module="amsgrad"),
     Entry("amsgrad-in-practice", "AMSGrad on real tasks", "AMSGrad's improvement over Adam is "
@@ -61,7 +62,7 @@ EXPERIMENTS = [
     Entry("warmup", "Warmup and RAdam", "RAdam rectifies the variance of the early adaptive step, so "
           "it needs no warmup", module="warmup"),
     Entry("rosenbrock", "The Rosenbrock worked example", "the article's worked example: Adam, SGD and "
-          "momentum on the Rosenbrock function", pending="being written"),
+          "momentum on the Rosenbrock function", module="rosenbrock"),
     Entry("lr-sensitivity", "Sensitivity to the learning rate", "adaptive methods are less "
           "sensitive to the learning rate than SGD", pending="being written"),
     Entry("generalization", "Do adaptive methods generalize worse?", "adaptive methods can "
