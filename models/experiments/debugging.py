@@ -6,30 +6,28 @@ run with the rule's remedy (the remedied run), from the same initialisation and 
 5 seeds each; and optim.TrainingMonitor (optim/tools/monitor.py) fed every step's loss, gradient
 norm and learning rate, to see whether it names the symptom from the losses alone.
 
-    rule                                    provoked                           remedy
-    1 loss not decreasing: lr too high      digits, Adam lr 0.3                lr 10x lower (0.03)
-    2 loss decreasing slowly: lr too low    names, Adam lr 1e-4                lr 10x higher (1e-3)
-    3 loss oscillating: lower lr or raise   digits, SGD momentum 0.9 lr 0.1,   batches of 64
-      the batch size                        batches of 4
-    4 a plateau, then a sudden drop:        names, Adam lr 3e-3, step decay    none needed: compared
-      normal under step decay               (x0.1 at 1/2 and 3/4 of the run)   with a constant rate
-    5 NaN: gradient explosion: clip (and/   names, SGD momentum 0.9 lr 3       clip the gradient norm
-      or lower the rate)                                                       at 1; or lr 10x lower
+    1. loss not decreasing: lr too high        provoked: digits, Adam at lr 0.3;
+                                               remedy: lr 10x lower, 0.03
+    2. loss decreasing slowly: lr too low      provoked: names, Adam at lr 1e-4;
+                                               remedy: lr 10x higher, 1e-3
+    3. loss oscillating: raise the batch       provoked: digits, SGD momentum 0.9 at lr 0.1, batches
+                                               of 4; remedy: batches of 64
+    4. plateau then sudden drop: step decay    provoked: names, Adam at lr 3e-3, x0.1 at 1/2 and 3/4
+                                               of the run; normal, so no remedy: beside a constant rate
+    5. NaN: gradient explosion: clip           provoked: names, SGD momentum 0.9 at lr 3; remedies:
+                                               clip the gradient norm at 1, or lr 10x lower
 
-The tasks are those of lr-sensitivity (models/experiments/sweeps.py): the digits MLP 64-32-10
-(500 steps of 32 images, unless the rule changes the batch) and the names character MLP (1,000
-steps of 64). What is measured: the validation loss L_val every twentieth of the run, and at
-the end. A remedy fixes its symptom when, per seed,
-
-    d_s = L_val,s(provoked) - L_val,s(remedied) ≥ δ       over the 5 seeds (95% interval above 0)
-
-with δ = 0.05 nats on digits and 0.03 nats per character on names (as in hyperparameters: a few
-times the spread across seeds, and a few percent of what training learns). Rule 4 has no fault
-to fix; its claim is that the drop is the schedule's doing: the validation loss falls by at
-least δ more in the 100 steps after the first milestone than the constant-rate run's does over
-the same steps. Whether the monitor named the symptom is a fact of each run (the finding's name,
-and for rules 1 and 2 the direction of its cause), counted over the seeds: it holds when every
-provoked run shows it.
+The tasks are those of lr-sensitivity (models/experiments/sweeps.py): the digits MLP 64-32-10 (500
+steps of 32 images, unless the rule changes the batch) and the names character MLP (1,000 steps of
+64). What is measured: the validation loss L_val every twentieth of the run, and at the end. A
+remedy fixes its symptom when, per seed s, d_s = L_val,s(provoked) - L_val,s(remedied) is at least
+δ (over the 5 seeds: the mean d at least δ and its 95% interval above 0), with δ = 0.05 nats on
+digits and 0.03 nats per character on names (as in hyperparameters: a few times the spread across
+seeds, and a few percent of what training learns). Rule 4 has no fault to fix; its claim is that
+the drop is the schedule's doing: the validation loss falls by at least δ more in the 100 steps
+after the first milestone than the constant-rate run's does over the same steps. Whether the
+monitor named the symptom is a fact of each run (the finding's name, and for rules 1 and 2 the
+direction of its cause), counted over the seeds: it holds when every provoked run shows it.
 
 Rule 5's NaN could not be provoked on these models: their cross entropy is computed stably and
 the names model's batch norm bounds its activations, so a far too high rate makes the loss

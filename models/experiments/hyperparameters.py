@@ -3,9 +3,9 @@
 Practical guides give a table of starting points. The one this course's article gives (as issue
 20 reports it; the page itself was not readable here) is:
 
-    SGD + momentum 0.9   lr 0.01 – 0.1     weight decay 1e-4 (L2: λθ added to the gradient)
-    Adam                 lr 1e-4 – 1e-3    weight decay 1e-4 (L2)
-    AdamW                lr 1e-4 – 1e-3    weight decay 0.01 – 0.1 (decoupled: θ ← θ(1 - lr λ))
+    SGD + momentum 0.9   lr 0.01 – 0.1; weight decay 1e-4 (L2: λθ added to the gradient)
+    Adam                 lr 1e-4 – 1e-3; weight decay 1e-4 (L2)
+    AdamW                lr 1e-4 – 1e-3; weight decay 0.01 – 0.1 (decoupled: θ ← θ(1 - lr λ))
 
 What is varied: the learning rate (the code's `lr`, the article's α) on a grid of half-decades
 that reaches past each range on both sides (SGD with momentum 1e-3 to 1, Adam and AdamW 3e-5 to
@@ -16,20 +16,16 @@ fixed: the two tasks of lr-sensitivity (the digits MLP, 500 steps; the names cha
 and initialisation of each seed, no schedule. What is measured: the final validation loss, 5
 seeds per setting.
 
-For each optimizer and task, the best setting is the one with the lowest mean validation loss
-over the seeds; the best inside the table is the best among the settings the table allows. The
-question a reader of the table has is whether starting inside it costs anything, per seed:
-
-    d_s = L_s(best inside) - L_s(best overall)      s: the seed; L: final validation loss (nats)
-    held when the 95% interval of the mean d lies inside ±δ (MARGIN, per task)
-
-δ is 0.05 nats on digits and 0.03 nats per character on names: a few times the spread of one
-setting's loss across seeds (about 0.01 on both), and 2–4% of what training learns (ln K - L*:
-2.2 nats on digits, 0.85 on names). A smaller gap is one a practitioner would not tune for. The
-budgets are short (500 and 1,000 steps), and a short budget favours larger rates: the best rate
-found here is the best for this budget, which is how such a table is usually used (a starting
-point for a short trial run).
-"""
+For each optimizer and task, the best setting is the one with the lowest mean validation loss over
+the seeds; the best inside the table is the best among the settings the table allows. The question
+a reader of the table has is whether starting inside it costs anything, per seed s: d_s = L_s(best
+inside) - L_s(best overall), with L the final validation loss in nats; the claim holds when the
+95% interval of the mean d lies inside ±δ (MARGIN, per task). δ is 0.05 nats on digits and 0.03
+nats per character on names: a few times the spread of one setting's loss across seeds (about 0.01
+on both), and 2–4% of what training learns (ln K - L*: 2.2 nats on digits, 0.85 on names). A
+smaller gap is one a practitioner would not tune for. The budgets are short (500 and 1,000 steps),
+and a short budget favours larger rates: the best rate found here is the best for this budget,
+which is how such a table is usually used (a starting point for a short trial run)."""
 import math
 
 import numpy as np

@@ -10,15 +10,18 @@ disagree). The curves are the validation loss (or accuracy) measured every twent
    warmup + cosine), AdamW at 3e-4, 1e-3 and 3e-3. Claim: lr 1e-3 is within δ = 0.03 nats per
    character of the better of the other two, per seed (a gap under a few times the seeds' spread
    is not worth a second run).
+
 2. SGD with momentum 0.9 at lr 0.1, with cosine or step decay, for image models. Digits MLP
    (BatchNorm, dropout), beside AdamW at 1e-3 with cosine decay. Claim: the SGD schedule with the
    better mean beats AdamW in validation accuracy by at least 1.5 points. The validation set has
    269 images: one image is 0.37 points, and the binomial standard error of an accuracy near 98%
    on 269 images is sqrt(0.98 · 0.02 / 269) ≈ 0.85 points, so 1.5 points (4 images), under two
    standard errors, is the least that is not a coin toss.
+
 3. AdamW with warmup and cosine decay for transformers. Names-GPT (a small GPT, 2 layers of width
    32), AdamW at lr 3e-3 with linear warmup (5% of the steps) then cosine, against cosine without
    warmup and a constant rate. Claim: warmup + cosine beats each by at least δ = 0.02 nats.
+
 4. AdaGrad or Adam for sparse embeddings. The sparse-vocab task (an embedding of 200,000 words
    with row-sparse gradients), at each optimizer's rate from models/tasks.py. Claim: the better of
    AdaGrad and Adam (by mean) beats SGD in validation accuracy by at least 1.5 points (4,000
