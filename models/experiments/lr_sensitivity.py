@@ -42,12 +42,13 @@ QUOTE = ("In paraphrase: adaptive methods such as Adam are less sensitive to the
 SECTION = "A comparison of the methods"
 LOOK_FOR = (
     "Each curve is an optimizer's final validation loss against its learning rate (mean over 5 "
-    "seeds, the band min to max); the thick bar under it is the range of rates within the "
-    "tolerance of its best (on the mean curve). Read the widths of the bars, not the heights: "
-    "a wide flat valley is an optimizer that forgives a mistuned rate. Then compare the right "
-    "column, the widths seed by seed. Note where the curves leave the plot at high rates: "
-    "Adam's loss explodes (beyond the top edge) past its range on names, while SGD degrades "
-    "more gently. Whether Adam's valley is wider by more than half a decade is the verdict.")
+    "seeds, the band from the lowest to the highest seed); the thick bar under the curves is the "
+    "range of rates within the tolerance of its best (on the mean curve). Read the lengths of the "
+    "bars, not the heights of the curves: a long flat valley is an optimizer that forgives a "
+    "mistuned rate. Then the right column: the widths seed by seed, which the verdicts compare. "
+    "Look also at how each valley ends on the right: plain SGD and SGD with momentum end at a "
+    "cliff (a quarter-decade past the range the loss jumps to chance or above), while Adam's loss "
+    "rises gradually; the valleys' lengths differ less than their walls.")
 USES = sweeps.USES  # the optimizer classes it runs (its code hash covers them)
 
 TOLERANCE = 0.1        # τ: the fraction of the learnable range L0 - L* a good rate may give up
