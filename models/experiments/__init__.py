@@ -64,15 +64,15 @@ EXPERIMENTS = [
     Entry("rosenbrock", "The Rosenbrock worked example", "the article's worked example: Adam, SGD and "
           "momentum on the Rosenbrock function", module="rosenbrock"),
     Entry("lr-sensitivity", "Sensitivity to the learning rate", "adaptive methods are less "
-          "sensitive to the learning rate than SGD", pending="being written"),
+          "sensitive to the learning rate than SGD", module="lr_sensitivity"),
     Entry("generalization", "Do adaptive methods generalize worse?", "adaptive methods can "
           "generalize worse than SGD (Wilson et al. 2017)", pending="being written"),
     Entry("recipes", "The practical recipes", "the practical guidelines, each run as it says and "
           "measured on validation", module="recipes"),
     Entry("hyperparameters", "The hyperparameter table", "the common hyperparameter ranges hold the "
-          "best setting", pending="being written"),
+          "best setting", module="hyperparameters"),
     Entry("debugging", "Debugging: five symptoms", "each of the debugging rules: a symptom provoked "
-          "on a real task, and the remedy applied", pending="being written"),
+          "on a real task, and the remedy applied", module="debugging"),
 ]
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 

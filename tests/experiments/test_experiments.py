@@ -29,35 +29,6 @@ def test_amsgrad_converges_where_adam_goes_to_the_worst_point(tmp_path):
 
 
 
-def test_recipes_table_has_every_guideline_and_the_transformer_row_waits(tmp_path, capsys):
-    from models import tasks
-    if "names-gpt" in tasks.TASKS:
-        pytest.skip("names-gpt exists: the row runs (test_the_transformer_row_runs_when_the_task_exists)")
-    r = quick("recipes", tmp_path)
-    rows = {g["task"]: g for g in r["guidelines"]}
-    assert list(rows) == ["names", "digits", "names-gpt", "sparse-vocab"]
-    assert rows["names-gpt"]["held"] is None and "not available" in rows["names-gpt"]["result"]
-    assert rows["sparse-vocab"]["held"] is True  # AdaGrad and Adam beat SGD within 150 steps
-    out = capsys.readouterr().out
-    assert "held here?" in out and "not available: models/tasks.py has no names-gpt task yet" in out
-
-
-def test_the_transformer_row_runs_when_the_task_exists(monkeypatch):
-    """When another change adds names-gpt to TASKS, the recipe runs it: here a stand-in task of
-    that name (the names MLP) shows the row is wired to the task registry, not hard-coded."""
-    from models import tasks
-    from models.experiments import recipes
-
-    class StandIn(recipes.QuickNames):
-        name, steps = "names-gpt", 3
-
-    monkeypatch.setitem(tasks.TASKS, "names-gpt", StandIn)
-    runs, _, summary, _ = recipes.transformer_warmup(quick=True)
-    assert set(runs) == {f"AdamW lr 0.003, {s}" for s in ("warmup-cosine", "cosine", "none")}
-    assert all(len(r["history"]["loss"]) == 3 for r in runs.values())
-    assert summary[1] == "names-gpt" and isinstance(summary[3], bool) and "val loss" in summary[2]
-
-
 @pytest.mark.parametrize("method,cls", [("Adam", "Adam"), ("RAdam", "RAdam")])
 def test_warmup_effective_step_is_what_the_optimizer_multiplies_m_hat_by(method, cls):
     # |update| = effective step * |m_hat|, element by element, through and after RAdam's rectification
