@@ -142,7 +142,8 @@ def run(name, quick=False, out="runs/experiments"):
         f.write(printed.getvalue())
     result["verdicts"] = verdicts.recorded()
     record = {"name": name, "quick": bool(quick), "seconds": round(seconds, 1),
-              "commit": provenance.commit(), "code_hash": provenance.code_hash(module),
+              "commit": provenance.commit(provenance.code_files(module)),
+              "code_hash": provenance.code_hash(module),
               "files": provenance.code_files(module), "verdicts": result["verdicts"],
               "figure": os.path.basename(result["png"]) if result.get("png") else None}
     result["json"] = os.path.join(out, f"{name}.json")

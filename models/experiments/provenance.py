@@ -1,9 +1,12 @@
 """What a saved output ran: the commit, and a hash of the code that decides its numbers.
 
 An experiment's output (docs/experiments/NAME.txt, .png, .json) is only true of the code that made
-it. NAME.json records the commit (`git describe --always --dirty`) and `code_hash(module)`: a
-SHA-256 over the experiment's module, the shared code every experiment runs through
-(common.py, verdicts.py) and the source file of each optimizer class in the module's USES. The
+it. NAME.json records the commit (`commit(files)`: HEAD, with -dirty when one of the files below
+differs from it) and `code_hash(module)`: a SHA-256 over the experiment's module, the shared code
+every experiment runs through (common.py, verdicts.py), any other module of this package that it
+imports (a sweep shared by two experiments), and the source file of each optimizer class in the
+module's USES. The machinery that cannot change a number (parallel.py, provenance.py, the
+registry) is left out. The
 hash is of each file's syntax tree with its docstrings removed, so rewording a docstring or a
 comment does not make an output stale, and changing a line that runs does. `stale(...)` compares a
 saved record with today's code; the documentation build refuses a stale output and names it
@@ -21,6 +24,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SHARED = ("common.py", "verdicts.py")
+MACHINERY = ("__init__", "parallel", "provenance")  # how it runs, not what it computes
+
+
+def _imported_here(path):
+    """The modules of this package that the file at path imports (from . import x; from .x import y)."""
+    found = set()
+    for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            found |= {n.split(".")[0] for n in names if (HERE / f"{n.split('.')[0]}.py").exists()}
+    return found - set(MACHINERY)
 
 
 def _without_docstrings(source):
@@ -38,6 +52,13 @@ def code_files(module):
     """The files whose code decides the module's numbers, relative to the checkout (absolute for
     one outside it), sorted."""
     files = {Path(module.__file__).resolve()} | {HERE / name for name in SHARED}
+    todo = [Path(module.__file__).resolve()]
+    while todo:  # what it imports from this package, and what those import
+        for name in _imported_here(todo.pop()):
+            path = HERE / f"{name}.py"
+            if path not in files:
+                files.add(path)
+                todo.append(path)
     for cls in getattr(module, "USES", ()):
         files.add(Path(inspect.getsourcefile(cls)).resolve())
     return sorted(str(f.relative_to(ROOT)) if ROOT in f.parents else str(f) for f in files)
@@ -52,13 +73,19 @@ def code_hash(module):
     return digest.hexdigest()[:16]
 
 
-def commit():
-    """The checkout's commit (with -dirty when it has uncommitted changes), or 'unknown'."""
+def commit(files=()):
+    """The checkout's commit, with -dirty when one of files (paths relative to the checkout)
+    differs from it or is not in it; 'unknown' outside a git checkout. Only the given files count:
+    a run that rewrites docs/experiments/ does not make the next experiment's commit dirty."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True,
+                              timeout=10).stdout.strip()
     try:
-        return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                              text=True, check=True, timeout=10).stdout.strip() or "unknown"
+        head = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--", *files) if files else ""
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return f"{head}-dirty" if changed else head
 
 
 def save(path, record):

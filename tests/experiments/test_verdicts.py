@@ -145,3 +145,21 @@ def test_bad_process_counts_are_refused(value, message, monkeypatch):
     monkeypatch.setenv("MINIGRAD_EXPERIMENT_PROCESSES", value)
     with pytest.raises(ValueError, match=message):
         parallel.processes()
+
+
+def test_the_hash_covers_what_the_experiment_imports_from_the_package_but_not_the_machinery(tmp_path):
+    module = _module(tmp_path, "e", "from .sweeps import grid\nfrom . import parallel, verdicts\n")
+    files = provenance.code_files(module)
+    assert "models/experiments/sweeps.py" in files
+    assert not any(f.endswith(("parallel.py", "provenance.py", "__init__.py")) for f in files)
+
+
+def test_commit_is_head_and_dirty_only_for_the_files_given(tmp_path):
+    import subprocess
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=provenance.ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    assert provenance.commit() == head  # no files: whatever else changed does not count
+    assert provenance.commit([str(tmp_path / "outside.py")]) in (head, "unknown")
