@@ -72,6 +72,9 @@ EXPERIMENTS = [
           "best setting", pending="being written"),
     Entry("debugging", "Debugging: five symptoms", "each of the debugging rules: a symptom provoked "
           "on a real task, and the remedy applied", pending="being written"),
+    Entry("curvature", "What Adam's denominator approximates", "Adam's sqrt(v_hat) follows the "
+          "empirical Fisher's diagonal more than the Hessian's; Newton, with the true curvature, "
+          "solves Rosenbrock in a few steps", module="curvature"),
 ]
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 
