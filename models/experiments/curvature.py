@@ -30,8 +30,10 @@ Hessian (minigrad.autograd.functional.hessian, checked at (-1, 1) against [[802,
 200]]) drives pure Newton steps, θ ← θ - H⁻¹∇f, the reference that uses the true curvature.
 Adam and SGD run beside it (optim.functional on raw arrays, 10,000 steps), each at the rate of
 a small grid that needs the fewest steps, from 5 start points ((-1.2, 1), then 4 drawn uniformly
-in [-2, 2] x [-1, 3]; the start point is the seed). Measured: the steps to f ≤ 1e-2, the
-distance to (1, 1) at the end, and along the path of the Adam run that ends nearest (1, 1),
+in [-2, 2] x [-1, 3]; the start point is the seed). Measured: the steps to f ≤ 1e-2 for good
+(from that step to the end of the budget: at a large constant rate Adam passes below and
+bounces back), the first step below, the distance to (1, 1) at the end, and along the path of
+the Adam run that ends nearest (1, 1),
 sqrt(v̂_x) against H_xx. A deterministic function has one "example", so there EF = g² and
 sqrt(EF) = |g|, which vanishes at the minimum where H does not. (2) The names model
 (models/char_mlp.py, 45,675 parameters) trained by Adam at lr 3e-3, batch 96, 3,000 steps; at 4
@@ -49,7 +51,7 @@ The margins. On the names model, sqrt(v̂)'s Spearman correlation with sqrt(EF) 
 correlation with |H_kk| by MARGIN_RHO = 0.1 (averaged over the checkpoints, per seed): a tenth
 of a correlation's range is the smallest gap that would change which diagonal one calls Adam's
 curvature. On Rosenbrock, Newton must need NEWTON_FACTOR = 10 times fewer steps than Adam to
-reach f ≤ 1e-2 (compared on log10 of the steps): an order of magnitude is what using the true
+reach f ≤ 1e-2 for good (compared on log10 of the steps): an order of magnitude is what using the true
 curvature is supposed to buy, less could be a detail of tuning. And as Adam converges,
 sqrt(v̂_x)/|H_xx| must fall by FALL = 1 decade from step 10 to the end: H_xx varies by a few
 times along the valley, so a tenfold fall cannot be the curvature's doing.
@@ -177,11 +179,17 @@ def first_order(name, lr, p0, steps):
     return np.array(pts), np.array(root_v)
 
 
-def steps_to(pts, target=TARGET):
-    """The first step at which f ≤ target; inf when never (or diverged)."""
+def steps_to(pts, target=TARGET, stay=True):
+    """The step from which f ≤ target holds to the end of the run (stay), or the first step at
+    which f ≤ target (not stay); inf when never (or diverged, or above target at the end)."""
     f = rosenbrock(pts[:, 0], pts[:, 1])
-    hit = np.flatnonzero(f <= target)
-    return float(hit[0]) if hit.size else np.inf
+    if not stay:
+        hit = np.flatnonzero(f <= target)
+        return float(hit[0]) if hit.size else np.inf
+    above = np.flatnonzero(f > target)
+    if above.size == 0:
+        return 0.0
+    return float(above[-1] + 1) if above[-1] + 1 < f.size else np.inf
 
 
 def rb_job(name, lr, seed, steps):
@@ -191,7 +199,8 @@ def rb_job(name, lr, seed, steps):
         pts, root_v = newton(start_point(seed)), np.empty((0, 2))
     else:
         pts, root_v = first_order(name, lr, start_point(seed), steps)
-    return {"steps": steps_to(pts), "distance": float(np.linalg.norm(pts[-1] - 1.0)),
+    return {"steps": steps_to(pts), "first": steps_to(pts, stay=False),
+            "distance": float(np.linalg.norm(pts[-1] - 1.0)),
             "loss": rosenbrock(pts[:, 0], pts[:, 1]), "pts": pts, "root_v": root_v}
 
 
@@ -358,29 +367,43 @@ def run(quick=False, out="runs/experiments"):
             "sgd": min(SGD_LRS, key=lambda lr: mean_log_steps("sgd", lr))}
     rb = {name: [done[name, lr, s, steps] for s in seeds] for name, lr in best.items()}
     rows = []
+
+    def counts(rs, key):
+        return " ".join(f"{r[key]:.0f}" if np.isfinite(r[key]) else "never" for r in rs)
+
     for name, lrs in (("newton", (1.0,)), ("adam", ADAM_LRS), ("sgd", SGD_LRS)):
         for lr in lrs:
             rs = [done[name, lr, s, steps] for s in seeds]
             rows.append((name + (" (best)" if lr == best[name] and name != "newton" else ""),
-                         "exact H" if name == "newton" else f"{lr:g}",
-                         " ".join(f"{r['steps']:.0f}" if np.isfinite(r["steps"]) else "never" for r in rs),
-                         f"{np.mean([r['distance'] for r in rs]):.3g}"))
+                         "exact H" if name == "newton" else f"{lr:g}", counts(rs, "steps"),
+                         counts(rs, "first"), f"{np.mean([r['distance'] for r in rs]):.3g}"))
     print(f"Rosenbrock from {len(seeds)} start points (seed 0: {CLASSIC}); budget {steps} steps "
-          f"(Newton {NEWTON_STEPS}); steps to f <= {TARGET:g}")
-    table(["method", "lr", "steps to target, per start point", "mean distance to (1,1) at end"], rows)
+          f"(Newton {NEWTON_STEPS}); steps to f <= {TARGET:g} for good (it stays below to the end) "
+          "and the first step below; the best rate: fewest steps for good")
+    table(["method", "lr", "steps to target for good, per start point", "first step below",
+           "mean distance to (1,1) at end"], rows)
     result["rosenbrock"] = {name: {"lr": best[name], "steps": [r["steps"] for r in rs],
                                    "distance": [r["distance"] for r in rs]} for name, rs in rb.items()}
 
     def log_steps(name):  # a miss counts as the budget (in Newton's favour only if Adam misses)
         return [float(np.log10(min(r["steps"], steps) + 1)) for r in rb[name]]
 
-    verdicts.better(f"Newton's method (exact Hessian) reaches f <= {TARGET:g} on Rosenbrock in at "
+    verdicts.better(f"Newton's method (exact Hessian) reaches f <= {TARGET:g} for good on Rosenbrock in at "
                     f"least {NEWTON_FACTOR:g}x fewer steps than Adam at its best lr "
                     f"({best['adam']:g}); compared as log10(steps + 1)", log_steps("newton"),
                     log_steps("adam"), np.log10(NEWTON_FACTOR), names=("Newton", "Adam"), unit=" decades")
     verdicts.better(f"Newton's method reaches f <= {TARGET:g} in at least {NEWTON_FACTOR:g}x fewer "
                     f"steps than SGD at its best lr ({best['sgd']:g})", log_steps("newton"),
                     log_steps("sgd"), np.log10(NEWTON_FACTOR), names=("Newton", "SGD"), unit=" decades")
+
+    first = min(ADAM_LRS, key=lambda lr: np.mean([np.log10(min(done["adam", lr, s, steps]["first"], steps) + 1)
+                                                   for s in seeds]))
+    passes = [done["adam", first, s, steps]["first"] for s in seeds]
+    verdicts.note(f"counted at the first step below f = {TARGET:g} instead, Adam's best rate is "
+                  f"{first:g}, which first passes below in a median {np.median(passes):.0f} steps "
+                  f"(mean distance to (1, 1) at the end of its runs "
+                  f"{np.mean([done['adam', first, s, steps]['distance'] for s in seeds]):.2g}); "
+                  f"Newton's median is {np.median([r['steps'] for r in rb['newton']]):.0f}")
 
     # along the path of the Adam run that settles: sqrt(v_hat) against the Hessian's diagonal
     settle = min(ADAM_LRS, key=lambda lr: np.mean([done["adam", lr, s, steps]["distance"] for s in seeds]))
@@ -519,8 +542,9 @@ def _figure(rb, best, settled, names_runs, corr, checks, path):
     ax.plot(t, hd[:, 0], "--", color="tab:orange", lw=1.8, label="|H_xx|, the Hessian's diagonal")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_ylim(1e-3, 1e4)
     ax.set_xlabel("Adam step (log)", fontsize=10)
-    ax.set_ylabel("per-coordinate scale (log)", fontsize=10)
+    ax.set_ylabel("per-coordinate scale (log; |g_x| dips below)", fontsize=10)
     ax.set_title(f"along Adam's path (lr {settle:g}, classic start)", fontsize=11)
     ax.legend(fontsize=9, loc="lower left")
     ax = axes[3]
@@ -535,11 +559,13 @@ def _figure(rb, best, settled, names_runs, corr, checks, path):
     for y, color, label in ((np.concatenate(y_h), "tab:orange", "|H_kk| (exact)"),
                             (np.concatenate(y_ef), "tab:blue", "sqrt(EF_kk)")):
         ax.scatter(v, y, s=7, alpha=0.5, color=color, lw=0, label=f"{label}: Spearman {spearman(v, y):.2f}")
-    lo, hi = np.percentile(v, [0.5, 99.5])
-    ax.plot([lo, hi], [lo, hi], "k:", lw=1)
+    outside = int(np.sum((v < 1e-2) | (v > 1e2)))
+    ax.plot([1e-2, 1e2], [1e-2, 1e2], "k:", lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("sqrt(v_hat_k) / its median (log)", fontsize=10)
+    ax.set_xlim(1e-2, 1e2)
+    ax.set_ylim(1e-3, 1e3)
+    ax.set_xlabel(f"sqrt(v_hat_k) / its median (log; {outside} points outside the frame)", fontsize=10)
     ax.set_ylabel("diagonal entry / its median (log)", fontsize=10)
     ax.set_title(f"names model, step {checks[-1]}: {v.size} sampled parameters, all seeds",
                  fontsize=11)
