@@ -67,6 +67,9 @@ EXPERIMENTS = [
           "sensitive to the learning rate than SGD", module="lr_sensitivity"),
     Entry("generalization", "Do adaptive methods generalize worse?", "adaptive methods can "
           "generalize worse than SGD (Wilson et al. 2017)", pending="being written"),
+    Entry("curvature", "What Adam's denominator approximates", "Adam's sqrt(v_hat) follows the "
+          "empirical Fisher's diagonal more than the Hessian's; Newton, with the true curvature, "
+          "solves Rosenbrock in a few steps", module="curvature"),
     Entry("recipes", "The practical recipes", "the practical guidelines, each run as it says and "
           "measured on validation", module="recipes"),
     Entry("hyperparameters", "The hyperparameter table", "the common hyperparameter ranges hold the "

@@ -11,7 +11,7 @@ COURSE = DOCS / "course"
 # the experiments in the order the course teaches them (models/experiments lists them so too)
 EXPERIMENTS = ["gradient-scales", "sparse-features", "adagrad-decay", "noisy-gradients",
                "bias-correction", "sign-descent", "adamw-vs-l2", "amsgrad", "amsgrad-in-practice",
-               "warmup", "rosenbrock", "lr-sensitivity", "generalization", "recipes",
+               "warmup", "rosenbrock", "lr-sensitivity", "generalization", "curvature", "recipes",
                "hyperparameters", "debugging"]
 NEXT = re.compile(r"\[Next: [^\]]*\]\(([a-z-]+\.md)\)")
 
