@@ -260,6 +260,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
+                p.grad_graph = None  # the recorded gradient's graph (create_graph=True): freed
                 if set_to_none or not backend.is_array(p.grad):
                     p.grad = None
                 else:
