@@ -55,12 +55,12 @@ class AdaHessian(HessianOptimizer):
                  fixed_decay: bool = False, hessian_power: float = 1.0, update_period: int = 1,
                  num_samples: int = 1, hessian_distribution: str = "rademacher",
                  eps: float = 1e-16, maximize: bool = False,
-                 foreach: bool | None = None) -> None:
+                 foreach: bool | None = None, fused: bool | None = None) -> None:
         defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay,
                         weight_decouple=weight_decouple, fixed_decay=fixed_decay,
                         hessian_power=hessian_power, update_period=update_period,
                         num_samples=num_samples, hessian_distribution=hessian_distribution,
-                        eps=eps, maximize=maximize, foreach=foreach)
+                        eps=eps, maximize=maximize, foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
     hyperparameters = {"lr": non_negative, "betas": betas, "weight_decay": non_negative,

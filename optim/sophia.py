@@ -54,12 +54,12 @@ class Sophia(HessianOptimizer):
                  fixed_decay: bool = False, p: float = 1e-2, update_period: int = 10,
                  num_samples: int = 1, hessian_distribution: str = "gaussian",
                  eps: float = 1e-12, maximize: bool = False,
-                 foreach: bool | None = None) -> None:
+                 foreach: bool | None = None, fused: bool | None = None) -> None:
         defaults = dict(lr=lr, betas=betas, weight_decay=weight_decay,
                         weight_decouple=weight_decouple, fixed_decay=fixed_decay, p=p,
                         update_period=update_period, num_samples=num_samples,
                         hessian_distribution=hessian_distribution, eps=eps, maximize=maximize,
-                        foreach=foreach)
+                        foreach=foreach, fused=fused)
         super().__init__(params, defaults)
 
     hyperparameters = {"lr": non_negative, "betas": betas, "weight_decay": non_negative,

@@ -73,10 +73,11 @@ class SophiaG(Optimizer):
 
     @staticmethod
     def scalars(t: int, group: dict, state: dict) -> Scalars:
-        """β1, lr, ρ, bs, the reference's 1e-15 and the decoupled decay's λ."""
+        """β1, lr, ρ, bs, the reference's 1e-15 and the decoupled decay's λ (none when λ = 0:
+        the reference's θ (1 - 0) is θ)."""
         return Scalars(lr=group["lr"], beta1=group["betas"][0], rho=group["rho"],
                        bs=group["bs"], eps=1e-15, weight_decay=group["weight_decay"],
-                       maximize=group["maximize"])
+                       decoupled=group["weight_decay"] != 0, maximize=group["maximize"])
 
     @staticmethod
     def rule(theta: np.ndarray, g: np.ndarray, m: np.ndarray, h_avg: np.ndarray,
@@ -84,7 +85,8 @@ class SophiaG(Optimizer):
         """One SophiaG step on elements (or arrays): the equations above, in order."""
         if h.maximize:
             g = -g                                                  # g ← -g
-        theta = theta * (1 - h.lr * h.weight_decay)                 # θ ← θ (1 - lr λ)
+        if h.decoupled:
+            theta = theta * (1 - h.lr * h.weight_decay)             # θ ← θ (1 - lr λ)
         m = h.beta1 * m + (1 - h.beta1) * g                         # m ← β1 m + (1-β1) g
         r = np.minimum(np.abs(m) / (h.rho * h.bs * h_avg + h.eps), 1.0)  # r = min(|m| / (ρ bs h + ε), 1)
         theta = theta - h.lr * np.sign(m) * r                       # θ ← θ - lr sign(m) r
