@@ -183,6 +183,11 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
         # from the resume)
         monitor.optimizer = opt
     create_graph = needs_graph(config["optimizer"])  # a second-order optimizer's Hessian
+    if create_graph and net is not model:
+        # each rank would estimate the Hessian from its own share of the batch (sync_gradients
+        # averages .grad, not the recorded graph), and the replicas would drift apart
+        raise ValueError(f"{config['optimizer']} does not train data-parallel yet: its Hessian "
+                         "estimate would differ between the ranks; run it without mpirun")
     end = config["steps"] if stop_after is None else min(stop_after, config["steps"])
     bar = Progress(config["steps"], step, progress, f"{task.name} {config['optimizer']}")
     params = model.parameters()
