@@ -7,7 +7,8 @@ are handed the same gradients there. Each row runs 30 steps over two param group
 convolution-shaped parameter among them, estimates given on the steps update_period makes due.
 Then: the estimate made here from `backward(create_graph=True)` is torch's z ⊙ (Hz) for the same
 z; a gradient without a graph, a sparse gradient and a bad `hessian` are refused by name, before
-anything is written; a state_dict taken mid-run resumes bit for bit.
+anything is written; a state_dict taken mid-run resumes bit for bit; and SophiaG in the
+authors' loop, its estimates from labels sampled from the model's softmax, against the reference.
 """
 import inspect
 
@@ -276,3 +277,42 @@ def test_sophiag_update_hessian_averages_squared_gradients_and_moves_nothing():
     opt.update_hessian()
     np.testing.assert_array_equal(opt.state[p]["hessian"], 0.5 * p.grad ** 2)
     assert opt.state[p]["step"] == 0 and (p.data == 1).all()
+
+
+def test_sophiag_with_gauss_newton_bartlett_estimates_from_sampled_labels(torch64):
+    """The authors' loop end to end, ours in minigrad and the reference in torch: softmax
+    regression; every 3rd step the loss on labels sampled from the model's own softmax is
+    backpropagated and update_hessian() takes its squared gradient; then a step on the data's
+    labels. The same labels for both (drawn once from the model's probabilities)."""
+    torch = torch64
+    ours_cls, ref_cls = reference("SophiaG")
+    F = mg.nn.functional
+    rng = np.random.default_rng(6)
+    W0, b0 = rng.standard_normal((4, 3)) * 0.1, np.zeros(3)
+    ps = [mg.nn.Parameter(W0.copy()), mg.nn.Parameter(b0.copy())]
+    ts = [torch.tensor(W0.copy(), requires_grad=True), torch.tensor(b0.copy(), requires_grad=True)]
+    ours, theirs = ours_cls(ps, lr=0.05, bs=16), ref_cls(ts, lr=0.05)
+
+    def backward(x, y):
+        for opt in (ours, theirs):
+            opt.zero_grad()
+        F.cross_entropy(mg.tensor(x) @ ps[0] + ps[1], y).backward()
+        torch.nn.functional.cross_entropy(torch.tensor(x) @ ts[0] + ts[1], torch.tensor(y)).backward()
+
+    for step in range(30):
+        x = rng.standard_normal((16, 4))
+        if step % 3 == 0:  # ŷ ~ softmax(logits), the model's own labels
+            logits = x @ ps[0].data + ps[1].data
+            prob = np.exp(logits - logits.max(1, keepdims=True))
+            prob /= prob.sum(1, keepdims=True)
+            y_hat = np.array([rng.choice(3, p=row) for row in prob])
+            backward(x, y_hat)
+            ours.update_hessian()
+            theirs.update_hessian()
+        backward(x, (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0))
+        ours.step()
+        theirs.step(bs=16)
+        for p, t in zip(ps, ts):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-8, atol=1e-10,
+                                       err_msg=f"after step {step + 1}")
+    assert np.abs(ps[0].data - W0).max() > 0.1  # it moved
