@@ -105,6 +105,7 @@ class HessianOptimizer(Optimizer):
     estimate D where it is due, then run the rule. Not an algorithm itself (no hyperparameters)."""
 
     average_conv_kernel = False  # AdaHessian's spatial averaging of 4-D parameters' D
+    needs_graph = True  # the estimate differentiates .grad_graph (a training loop reads this)
     carried_ranges = {"hessian_step": (lambda t: 0 <= t <= 2 ** 53,
                                        "an integer 0 <= hessian_step (the step D was made for)")}
     dense_only_reason = "its Hessian estimate differentiates the dense gradient"

@@ -106,6 +106,12 @@ def test_cli_entries_train_and_schedule_free_ones_get_no_schedule(name, monkeypa
     assert graphs == [name in ("adahessian", "sophia")] * 60
 
 
+def test_the_optimizers_that_read_the_graph_are_trained_with_one():
+    from models.optimizers import OPTIMIZERS, SECOND_ORDER, make_optimizer
+    ps = [mg.nn.Parameter(np.zeros((2, 2)))]
+    assert {n for n in OPTIMIZERS if make_optimizer(n, ps, 0.1).needs_graph} == SECOND_ORDER
+
+
 def test_sparse_problem_has_rare_features():
     task = make_task("sparse")
     X, _ = task.train

@@ -316,3 +316,14 @@ def test_sophiag_with_gauss_newton_bartlett_estimates_from_sampled_labels(torch6
             np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-8, atol=1e-10,
                                        err_msg=f"after step {step + 1}")
     assert np.abs(ps[0].data - W0).max() > 0.1  # it moved
+
+
+def test_lr_find_gives_them_the_graph_they_read():
+    """optim.lr_find backpropagates with create_graph=True for an optimizer that needs_graph."""
+    model = mg.nn.Linear(3, 2)
+    rng = np.random.default_rng(7)
+    batches = [(rng.standard_normal((8, 3)), rng.standard_normal((8, 2))) for _ in range(20)]
+    result = optim.lr_find(model, optim.AdaHessian(model.parameters()),
+                           lambda m, b: ((m(mg.tensor(b[0])).tanh() - mg.tensor(b[1])) ** 2).mean(),
+                           batches, num_steps=20)
+    assert len(result.losses) == 20 and not optim.SGD.needs_graph and optim.Sophia.needs_graph
