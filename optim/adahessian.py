@@ -102,7 +102,7 @@ class AdaHessian(HessianOptimizer):
                        **bias_corrections(t, beta1, beta2), fresh=state["hessian_step"] == t,
                        square_root=k == 1, half_power=k / 2, maximize=group["maximize"],
                        decoupled=decoupled, l2=not group["weight_decouple"] and wd != 0,
-                       weight_decay=wd, shrink=wd * (1.0 if group["fixed_decay"] else lr))
+                       weight_decay=wd, shrink_by=wd * (1.0 if group["fixed_decay"] else lr))
 
     @staticmethod
     def rule(theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, D: np.ndarray,
@@ -111,7 +111,7 @@ class AdaHessian(HessianOptimizer):
         if h.maximize:
             g = -g                                                  # g ← -g
         if h.decoupled:
-            theta = theta * (1 - h.shrink)                          # θ ← θ (1 - lr λ)
+            theta = theta * (1 - h.shrink_by)                       # θ ← θ (1 - lr λ)
         elif h.l2:
             g = g + h.weight_decay * theta                          # g ← g + λθ
         m = h.beta1 * m + (1 - h.beta1) * g                         # m ← β1 m + (1-β1) g

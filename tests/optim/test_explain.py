@@ -56,6 +56,8 @@ OPTIMIZERS = [
     ("AdaHessian", lambda ps: given_hessian(optim.AdaHessian)(ps, weight_decay=0.1)),
     ("AdaHessian L2 power", lambda ps: given_hessian(optim.AdaHessian)(
         ps, weight_decay=0.1, weight_decouple=False, hessian_power=0.5)),
+    ("AdaHessian fixed decay", lambda ps: given_hessian(optim.AdaHessian)(
+        ps, lr=0.05, weight_decay=0.1, fixed_decay=True)),
     ("Sophia", lambda ps: given_hessian(optim.Sophia)(ps, p=1.0, update_period=2)),
     ("SophiaG", lambda ps: optim.SophiaG(ps, lr=0.01, bs=4)),
 ]
@@ -65,7 +67,7 @@ LAZY.append(("SparseAdam", lambda ps: optim.SparseAdam(ps)))
 # the optimizers whose last update explain derives from the state (the others need previous=)
 DERIVED = {"SGD momentum wd", "Adam", "Adam L2", "AdamW", "AMSGrad", "Adamax", "RAdam",
            "RAdam decoupled", "RMSprop centered momentum", "Rprop", "AdaBelief", "Yogi",
-           "AdaHessian", "AdaHessian L2 power", "Sophia", "SophiaG"}
+           "AdaHessian", "AdaHessian L2 power", "AdaHessian fixed decay", "Sophia", "SophiaG"}
 
 
 def make_params(device="cpu", shapes=SHAPES, seed=0):
