@@ -12,6 +12,7 @@ from minigrad import distributed as dist
 
 from . import plots
 from .checkpoint import check_writable, saving
+from .optimizers import needs_graph
 from .train import train
 
 SWEEP = (0.1, 0.3, 1.0, 3.0, 10.0)  # multiples of each optimizer's recommended lr
@@ -89,6 +90,12 @@ def print_table(task, rows):
         reach = steps_to(r["history"]["loss"], task.target_loss)
         reach = "-" if reach is None else str(reach)
         print(f"{name:{width}s} {lr:8.2g} {vals} {reach:>14s} {r['seconds']:7.1f}")
+    second = [name for name, _, _ in rows if needs_graph(name)]
+    if second:  # their time pays for the Hessian estimate: say what it is made of
+        print(f"\n{', '.join(second)}: backward(create_graph=True) at every step, and a "
+              "Hessian-vector product (one more backward, through the recorded one) on each step "
+              "that estimates the Hessian's diagonal; their time column includes both "
+              "(docs/comparisons.md measures the cost per step)")
 
 
 def _fmt(metric, value):

@@ -27,9 +27,17 @@ OPTIMIZERS = {
     "schedulefree": (lambda ps, lr: optim.ScheduleFreeAdamW(ps, lr=lr), 3e-3,
                      "schedule-free AdamW, no schedule"),
     "prodigy": (lambda ps, lr: optim.Prodigy(ps, lr=lr), 1.0, "Prodigy (Adam, lr found), no schedule"),
+    "adahessian": (lambda ps, lr: optim.AdaHessian(ps, lr=lr), 0.1,
+                   "AdaHessian (Hutchinson's Hessian diagonal every step)"),
+    "sophia": (lambda ps, lr: optim.Sophia(ps, lr=lr, p=1.0), 3e-3,
+               "Sophia (Hutchinson's Hessian diagonal every 10 steps), clip p = 1"),
 }
 # optimizers that set their own step size: trained without the --schedule (it would fight theirs)
 OWN_SCHEDULE = {"schedulefree", "prodigy"}
+# optimizers that estimate the Hessian from the gradient's graph: the training loop calls
+# loss.backward(create_graph=True) for them, which records the backward pass (and then they
+# differentiate it once more, a Hessian-vector product: docs/comparisons.md measures the cost)
+SECOND_ORDER = {"adahessian", "sophia"}
 DEFAULT_COMPARE = ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "radam", "nadam"]
 
 
@@ -50,6 +58,11 @@ def make_optimizer(name, params, lr):
     base = name.partition("+")[0]
     check_names([base])
     return OPTIMIZERS[base][0](params, lr)
+
+
+def needs_graph(name):
+    """Whether the optimizer called `name` reads the gradient's graph (SECOND_ORDER)."""
+    return name.partition("+")[0] in SECOND_ORDER
 
 
 def schedule_for(name, schedule):

@@ -15,7 +15,7 @@ from minigrad import backend
 from minigrad import distributed as dist
 
 from . import checkpoint
-from .optimizers import make_optimizer, schedule_for
+from .optimizers import make_optimizer, needs_graph, schedule_for
 
 SCHEDULES = ("warmup-cosine", "cosine", "step", "none")
 
@@ -182,6 +182,12 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
         # above does not read today's accumulator as step 1's (after a resume, its fall counts
         # from the resume)
         monitor.optimizer = opt
+    create_graph = needs_graph(config["optimizer"])  # a second-order optimizer's Hessian
+    if create_graph and net is not model:
+        # each rank would estimate the Hessian from its own share of the batch (sync_gradients
+        # averages .grad, not the recorded graph), and the replicas would drift apart
+        raise ValueError(f"{config['optimizer']} does not train data-parallel yet: its Hessian "
+                         "estimate would differ between the ranks; run it without mpirun")
     end = config["steps"] if stop_after is None else min(stop_after, config["steps"])
     bar = Progress(config["steps"], step, progress, f"{task.name} {config['optimizer']}")
     params = model.parameters()
@@ -228,7 +234,7 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
                     if stop_on_nonfinite:
                         stop_nonfinite("loss", value, snapshot)
                 opt.zero_grad()
-                loss.backward()
+                loss.backward(create_graph=create_graph)  # AdaHessian, Sophia: H z needs it
                 if net is not model:
                     net.sync_gradients()
                 norm = None

@@ -18,6 +18,7 @@ from .adabelief import AdaBelief
 from .adadelta import Adadelta
 from .adafactor import Adafactor
 from .adagrad import Adagrad
+from .adahessian import AdaHessian
 from .adam import Adam, AMSGrad
 from .adamax import Adamax
 from .adamw import AdamW
@@ -34,6 +35,8 @@ from .rmsprop import RMSprop
 from .rprop import Rprop
 from .schedulefree import ScheduleFreeAdamW
 from .sgd import SGD
+from .sophia import Sophia
+from .sophiag import SophiaG
 from .sparse_adam import SparseAdam
 from .tools.clip import clip_grad_norm_, clip_grad_value_, grad_norm
 from .tools.explain import Explanation, explain, snapshot
@@ -45,7 +48,8 @@ from .yogi import Yogi
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "AMSGrad",
            "Adamax", "NAdam", "RAdam", "Rprop", "Adafactor", "AdaBelief", "Lion", "LAMB", "Yogi", "SparseAdam",
-           "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy", "ZeroRedundancyOptimizer",
+           "ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy", "AdaHessian", "Sophia", "SophiaG",
+           "ZeroRedundancyOptimizer",
            "functional", "lr_scheduler", "clip_grad_norm_", "clip_grad_value_", "grad_norm", "param_groups",
            "explain", "snapshot", "Explanation", "TrainingMonitor", "Finding", "lr_find",
            "LRFinderResult", "show"]

@@ -99,6 +99,7 @@ class Optimizer:
     lazy_sparse = False   # a sparse gradient updates its rows only (elementwise rules)
     dense_only_reason = "its update is not elementwise"
     couples_parameters = None  # why a step reads across parameters (Prodigy's d), if it does
+    needs_graph = False   # step() reads the gradient's graph: backward(create_graph=True) first
 
     @staticmethod
     def validate(group: dict[str, Any]) -> None:
@@ -260,6 +261,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
+                p.grad_graph = None  # the recorded gradient's graph (create_graph=True): freed
                 if set_to_none or not backend.is_array(p.grad):
                     p.grad = None
                 else:

@@ -95,9 +95,12 @@ def _next_task(optimizer, dtype, step, hyperparameters):
         opt = optimizer([p], **hyperparameters)
         if hasattr(opt, "train"):  # schedule-free: its steps are taken in train mode
             opt.train()
+        # an optimizer that reads the Hessian's diagonal (AdaHessian) is given one of ones
+        given = {"hessian": [np.ones(p.shape, dtype)]} \
+            if "hessian" in inspect.signature(opt.step).parameters else {}
         for _ in range(step - 1):
             p.grad = _gradient(opt, p)
-            opt.step()
+            opt.step(**given)
     elif hyperparameters:
         raise TypeError("show(optimizer) shows the optimizer's own hyperparameters; pass the "
                         "class to choose them: show(optim.Adam, amsgrad=True)")

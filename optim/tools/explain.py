@@ -276,7 +276,8 @@ def _undo_decay(theta, adaptive, h):
     θ = θ_prev (1 - lr λ) + adaptive, so θ_prev = (θ - adaptive) / (1 - lr λ)."""
     if not getattr(h, "decoupled", False):
         return adaptive
-    return theta - (theta - adaptive) / (1 - h.lr * h.weight_decay)
+    # shrink_by: where the step's decay is not lr λ (pytorch_optimizer's fixed_decay: λ alone)
+    return theta - (theta - adaptive) / (1 - getattr(h, "shrink_by", h.lr * h.weight_decay))
 
 
 # ============================================================================ helpers

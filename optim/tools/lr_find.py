@@ -122,7 +122,7 @@ def _run(model, optimizer, loss_fn, batches, start_lr, end_lr, num_steps, beta, 
             return
         best = min(best, smoothed)
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward(create_graph=getattr(optimizer, "needs_graph", False))  # AdaHessian: H z
         optimizer.step()
 
 

@@ -79,9 +79,14 @@ def test_every_task_trains_a_few_steps(name):
     assert np.isfinite(list(v for v in result["metrics"].values() if isinstance(v, float))).all()
 
 
-@pytest.mark.parametrize("name", ["asgd", "muon", "schedulefree", "prodigy"])
+@pytest.mark.parametrize("name", ["asgd", "muon", "schedulefree", "prodigy", "adahessian",
+                                  "sophia"])
 def test_cli_entries_train_and_schedule_free_ones_get_no_schedule(name, monkeypatch):
     calls = []
+    backward = mg.Tensor.backward
+    graphs = []  # create_graph of every backward: True for the second-order ones only
+    monkeypatch.setattr(mg.Tensor, "backward", lambda self, *a, create_graph=False, **kw:
+                        graphs.append(create_graph) or backward(self, *a, create_graph=create_graph, **kw))
     monkeypatch.setattr(optim.ScheduleFreeAdamW, "train",
                         lambda self, f=optim.ScheduleFreeAdamW.train: calls.append("train") or f(self))
     monkeypatch.setattr(optim.ScheduleFreeAdamW, "eval",
@@ -98,6 +103,13 @@ def test_cli_entries_train_and_schedule_free_ones_get_no_schedule(name, monkeypa
     else:
         assert lrs[0] < lrs[2] and max(lrs) == pytest.approx(lr) and lrs[-1] < 0.5 * lr  # warmup, cosine
     assert calls == (["train", "eval"] if name == "schedulefree" else [])
+    assert graphs == [name in ("adahessian", "sophia")] * 60
+
+
+def test_the_optimizers_that_read_the_graph_are_trained_with_one():
+    from models.optimizers import OPTIMIZERS, SECOND_ORDER, make_optimizer
+    ps = [mg.nn.Parameter(np.zeros((2, 2)))]
+    assert {n for n in OPTIMIZERS if make_optimizer(n, ps, 0.1).needs_graph} == SECOND_ORDER
 
 
 def test_sparse_problem_has_rare_features():

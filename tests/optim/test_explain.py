@@ -16,6 +16,19 @@ from optim.scalars import Scalars
 
 SHAPES = [(6, 4), (4,)]
 
+def given_hessian(cls):
+    """cls, stepping with the Hessian's diagonal given as g ⊙ g where none is passed: AdaHessian
+    and Sophia take an estimate in step() (explain reads only the state it leaves)."""
+    class Given(cls):
+        def step(self, closure=None, hessian=None):
+            if hessian is None:
+                hessian = [p.grad * p.grad for group in self.param_groups for p in group["params"]
+                           if p.grad is not None]
+            return super().step(closure, hessian)
+    Given.__name__ = cls.__name__
+    return Given
+
+
 # every optimizer in optim, with hyperparameters that switch on its options
 OPTIMIZERS = [
     ("SGD", lambda ps: optim.SGD(ps, lr=0.1)),
@@ -40,13 +53,21 @@ OPTIMIZERS = [
     ("Lion", lambda ps: optim.Lion(ps, weight_decay=0.1)),
     ("LAMB", lambda ps: optim.LAMB(ps, weight_decay=0.01)),
     ("Yogi", lambda ps: optim.Yogi(ps)),
+    ("AdaHessian", lambda ps: given_hessian(optim.AdaHessian)(ps, weight_decay=0.1)),
+    ("AdaHessian L2 power", lambda ps: given_hessian(optim.AdaHessian)(
+        ps, weight_decay=0.1, weight_decouple=False, hessian_power=0.5)),
+    ("AdaHessian fixed decay", lambda ps: given_hessian(optim.AdaHessian)(
+        ps, lr=0.05, weight_decay=0.1, fixed_decay=True)),
+    ("Sophia", lambda ps: given_hessian(optim.Sophia)(ps, p=1.0, update_period=2)),
+    ("SophiaG", lambda ps: optim.SophiaG(ps, lr=0.01, bs=4)),
 ]
 LAZY = [(name, make) for name, make in OPTIMIZERS if make([Parameter(np.zeros(1))]).lazy_sparse]
 LAZY.append(("SparseAdam", lambda ps: optim.SparseAdam(ps)))
 
 # the optimizers whose last update explain derives from the state (the others need previous=)
 DERIVED = {"SGD momentum wd", "Adam", "Adam L2", "AdamW", "AMSGrad", "Adamax", "RAdam",
-           "RAdam decoupled", "RMSprop centered momentum", "Rprop", "AdaBelief", "Yogi"}
+           "RAdam decoupled", "RMSprop centered momentum", "Rprop", "AdaBelief", "Yogi",
+           "AdaHessian", "AdaHessian L2 power", "AdaHessian fixed decay", "Sophia", "SophiaG"}
 
 
 def make_params(device="cpu", shapes=SHAPES, seed=0):

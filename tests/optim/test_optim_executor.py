@@ -1,5 +1,6 @@
 """The executors (optim/executor/): each optimizer's one rule run as NumPy chunks, as a
 compiled loop and as the reference (the rule once on whole arrays), all equal bit for bit."""
+import inspect
 import os
 import queue
 import signal
@@ -55,7 +56,22 @@ CASES = [("SGD", {}), ("SGD", dict(momentum=0.9, dampening=0.1, weight_decay=0.1
          ("Adafactor", dict(beta2_decay=-0.5, d=2.0)),
          ("LAMB", {}), ("LAMB", dict(weight_decay=0.1, maximize=True)),
          ("Yogi", {}), ("Yogi", dict(weight_decay=0.1, maximize=True, initial_accumulator_value=0.1)),
-         ("ASGD", {}), ("ASGD", dict(t0=3, lambd=0.1, weight_decay=0.1, maximize=True))]
+         ("ASGD", {}), ("ASGD", dict(t0=3, lambd=0.1, weight_decay=0.1, maximize=True)),
+         ("AdaHessian", {}), ("AdaHessian", dict(update_period=2, weight_decay=0.1, maximize=True)),
+         ("AdaHessian", dict(weight_decouple=False, weight_decay=0.1, hessian_power=0.5)),
+         ("Sophia", dict(p=1.0, update_period=3, weight_decay=0.1)),
+         ("Sophia", dict(weight_decouple=False, weight_decay=0.1, maximize=True)),
+         ("SophiaG", dict(bs=4)), ("SophiaG", dict(maximize=True, weight_decay=0.0))]
+
+
+def step(opt):
+    """opt.step(); AdaHessian and Sophia are given the Hessian's diagonal (here g ⊙ g), SophiaG
+    takes its estimate from the gradients first."""
+    if hasattr(opt, "update_hessian"):
+        opt.update_hessian()
+    given = "hessian" in inspect.signature(opt.step).parameters
+    opt.step(**({"hessian": [p.grad * p.grad for g in opt.param_groups for p in g["params"]
+                             if p.grad is not None]} if given else {}))
 
 
 def params(dtype, device="cpu", shapes=((4, 3), (3,), (2, 2, 2))):
@@ -70,7 +86,7 @@ def run_steps(opt, ps, steps, seed=1, scale=1.0):
         for p in ps:
             g = (scale * rng.standard_normal(p.shape)).astype(p.dtype)
             p.grad = mg.backend.to_device(g, p.device)
-        opt.step()
+        step(opt)
 
 
 @pytest.mark.parametrize("name,kw", CASES)
@@ -122,7 +138,7 @@ def test_every_form_runs_the_rule_bit_for_bit(name, kw, dtype, monkeypatch):
                 g = rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 6, p.shape)
                 g.reshape(-1)[:4] = [0.0, np.inf, -np.inf, np.nan]
                 p.grad = g.astype(dtype)
-            opt.step()
+            step(opt)
         results[form] = [p.data.copy() for p in ps] + [
             v.copy() for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray)]
     for form in forms[1:]:

@@ -133,7 +133,7 @@ def test_the_error_type_is_torchs_where_torch_refuses(name, kw):
 
 # ============================================================================ beyond torch's catalog
 
-EXTRA = ["ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy"]
+EXTRA = ["ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy", "AdaHessian", "Sophia", "SophiaG"]
 
 
 # their group-level state (Prodigy's d, schedule-free's k) is checked when loaded:

@@ -299,10 +299,13 @@ def test_param_groups_helper_keeps_biases_and_norms_undecayed():
 # ============================================================================ the same run on every device
 
 # every optimizer that takes dense gradients: ALL, and those beyond torch.optim's catalog
-ON_DEVICE = ALL + ["ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy"]
+ON_DEVICE = ALL + ["ASGD", "Muon", "ScheduleFreeAdamW", "Prodigy", "AdaHessian", "Sophia",
+                   "SophiaG"]
 EXTRA = {"ASGD": dict(t0=3, lambd=0.1), "Muon": dict(lr=0.01),
          "ScheduleFreeAdamW": dict(lr=0.01, warmup_steps=3),
-         "Prodigy": dict(weight_decay=0.01, use_bias_correction=True, slice_p=2)}
+         "Prodigy": dict(weight_decay=0.01, use_bias_correction=True, slice_p=2),
+         "AdaHessian": dict(update_period=2, weight_decay=0.01), "Sophia": dict(update_period=3),
+         "SophiaG": dict(bs=4)}
 
 
 def device_run(name, device, arrays=None):
@@ -319,7 +322,12 @@ def device_run(name, device, arrays=None):
 def run_scheduled(opt, ps, sched, seeds):
     for s in seeds:
         set_grads(ps, s)
-        opt.step()
+        if hasattr(opt, "update_hessian") and s % 3 == 0:
+            opt.update_hessian()  # SophiaG's estimate, from these gradients
+        # AdaHessian and Sophia: the Hessian's diagonal given (here, the gradient squared)
+        given = {"hessian": [p.grad * p.grad for p in ps]} \
+            if "hessian" in inspect.signature(opt.step).parameters else {}
+        opt.step(**given)
         sched.step()  # a new lr every step: it must reach the device's update too
 
 

@@ -20,7 +20,7 @@ OPTIMIZERS = [
     ("AdamW", dict(amsgrad=True)), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}), ("Rprop", {}),
     ("Adafactor", {}), ("AdaBelief", {}), ("Lion", {}), ("LAMB", {}), ("Yogi", {}),
     ("ASGD", dict(t0=1)), ("Muon", {}), ("ScheduleFreeAdamW", {}), ("Prodigy", {}),
-    ("SparseAdam", {}),
+    ("SparseAdam", {}), ("AdaHessian", {}), ("Sophia", dict(update_period=2)), ("SophiaG", {}),
 ]
 NAMES = [name for name, _ in OPTIMIZERS]
 
@@ -38,7 +38,11 @@ def make(name, seed=0):
             g = rng.standard_normal(p.shape)
             p.grad = RowSparseGrad(np.array([0, 1]), g[[0, 1]], p.shape) if name == "SparseAdam" \
                 else g
-        opt.step()
+        if name == "SophiaG":
+            opt.update_hessian()  # its estimate: squared gradients
+        # AdaHessian, Sophia: an estimate of the Hessian's diagonal given, as pytorch_optimizer's
+        opt.step(**({"hessian": [rng.standard_normal(p.shape) for p in ps]}
+                    if name in ("AdaHessian", "Sophia") else {}))
     return ps, opt
 
 
@@ -78,7 +82,7 @@ def test_the_tables_cover_every_kind_of_state():
                                         "square_avg", "acc_delta", "momentum_buffer", "grad_avg",
                                         "exp_inf", "exp_avg_var", "prev", "step_size", "row_var",
                                         "col_var", "ax", "z", "s", "p0"}
-    assert {k for _, _, k in NUMBERS} == {"step", "mu_product", "eta", "mu"}
+    assert {k for _, _, k in NUMBERS} == {"step", "mu_product", "eta", "mu", "hessian_step"}
 
 
 # ============================================================================ state arrays
@@ -112,7 +116,8 @@ NON_NEGATIVE = [(n, i, k) for n, i, k in ARRAYS if k in getattr(optim, n).never_
 def test_the_non_negative_table_names_the_second_moments():
     assert {k for _, _, k in NON_NEGATIVE} == {
         "exp_avg_sq", "max_exp_avg_sq", "sum", "square_avg", "acc_delta", "exp_inf",
-        "exp_avg_var", "step_size", "row_var", "col_var", "variance"} - {"variance"}
+        "exp_avg_var", "step_size", "row_var", "col_var", "variance", "exp_hessian_diag_sq",
+        "hessian"} - {"variance"}  # hessian: SophiaG's average of squared gradients
 
 
 @pytest.mark.parametrize("name, idx, key", NON_NEGATIVE)
