@@ -57,7 +57,7 @@ EXPERIMENTS = [
     Entry("amsgrad", "AMSGrad on Reddi et al.'s problem", "Adam can converge to the worst point of an "
           "online problem; AMSGrad does not (Reddi, Kale & Kumar 2018)", module="amsgrad"),
     Entry("amsgrad-in-practice", "AMSGrad on real tasks", "AMSGrad's improvement over Adam is "
-          "marginal in practice", pending="being written"),
+          "marginal in practice", module="amsgrad_in_practice"),
     Entry("warmup", "Warmup and RAdam", "RAdam rectifies the variance of the early adaptive step, so "
           "it needs no warmup", module="warmup"),
     Entry("rosenbrock", "The Rosenbrock worked example", "the article's worked example: Adam, SGD and "
@@ -65,7 +65,7 @@ EXPERIMENTS = [
     Entry("lr-sensitivity", "Sensitivity to the learning rate", "adaptive methods are less "
           "sensitive to the learning rate than SGD", pending="being written"),
     Entry("generalization", "Do adaptive methods generalize worse?", "adaptive methods can "
-          "generalize worse than SGD (Wilson et al. 2017)", pending="being written"),
+          "generalize worse than SGD (Wilson et al. 2017)", module="generalization"),
     Entry("recipes", "The practical recipes", "the practical guidelines, each run as it says and "
           "measured on validation", module="recipes"),
     Entry("hyperparameters", "The hyperparameter table", "the common hyperparameter ranges hold the "
