@@ -273,16 +273,16 @@ def _figure(result, quick, path):
         if m == "RAdam":
             continue
         ax.plot(t, [multiplier(m, s, quick) for s in t], color=COLORS[m], lw=2.2 if "r_t" in m else 1.8,
-                label=m)
-    ax.plot(t, result["r"], color=COLORS["RAdam"], lw=1.4, ls="--", label="RAdam's r_t (same curve)")
-    ax.axvspan(0.5, 5.5, color="tab:green", alpha=0.1, label="RAdam's momentum steps")
+                label=SHORT[m].replace("\n", " "))
+    ax.plot(t, result["r"], color=COLORS["RAdam"], lw=1.4, ls="--", label="RAdam's r_t (same)")
+    ax.axvspan(0.5, 5.5, color="tab:green", alpha=0.1, label="RAdam: momentum")
     ax.set_xscale("log")
     ax.set_xlabel("step t (log)", fontsize=11)
     ax.set_ylabel("learning rate / lr", fontsize=11)
     ax.set_title(f"the rate each method uses (beta2 = {BETAS[1]})", fontsize=11)
-    ax.set_ylim(-0.05, 1.75)  # room above the curves for the legend
+    ax.set_ylim(-0.05, 1.6)  # room above the curves for the legend
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.legend(fontsize=9, loc="upper left", ncol=2, framealpha=0.95)
+    ax.legend(fontsize=9, loc="upper left", ncol=2, framealpha=0.95, columnspacing=0.8, handlelength=1.5)
     ax = axes[5]
     ax.plot(t, result["rho"], color="k", lw=1.6, label="rho_t")
     ax.axhline(5, color="k", ls=":", lw=1, label="rho_t = 5: rectification starts after")
