@@ -58,7 +58,7 @@ EXPERIMENTS = [
     Entry("amsgrad", "AMSGrad on Reddi et al.'s problem", "Adam can converge to the worst point of an "
           "online problem; AMSGrad does not (Reddi, Kale & Kumar 2018)", module="amsgrad"),
     Entry("amsgrad-in-practice", "AMSGrad on real tasks", "AMSGrad's improvement over Adam is "
-          "marginal in practice", pending="being written"),
+          "marginal in practice", module="amsgrad_in_practice"),
     Entry("warmup", "Warmup and RAdam", "RAdam rectifies the variance of the early adaptive step, so "
           "it needs no warmup", module="warmup"),
     Entry("rosenbrock", "The Rosenbrock worked example", "the article's worked example: Adam, SGD and "
@@ -66,7 +66,7 @@ EXPERIMENTS = [
     Entry("lr-sensitivity", "Sensitivity to the learning rate", "adaptive methods are less "
           "sensitive to the learning rate than SGD", module="lr_sensitivity"),
     Entry("generalization", "Do adaptive methods generalize worse?", "adaptive methods can "
-          "generalize worse than SGD (Wilson et al. 2017)", pending="being written"),
+          "generalize worse than SGD (Wilson et al. 2017)", module="generalization"),
     Entry("curvature", "What Adam's denominator approximates", "Adam's sqrt(v_hat) follows the "
           "empirical Fisher's diagonal more than the Hessian's; Newton, with the true curvature, "
           "solves Rosenbrock in a few steps", module="curvature"),
