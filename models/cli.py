@@ -400,6 +400,7 @@ def run_experiment(args):
     names = [e.name for e in experiments.runnable()] if args.all else [args.name]
     for name in names:  # every name is known and runnable before anything runs
         experiments.runnable_entry(name)
+    experiments.parallel.processes()  # and MINIGRAD_EXPERIMENT_PROCESSES, if set, is a count
     with hold_out(args.out):
         for name in names:
             experiments.run(name, quick=args.quick, out=args.out)

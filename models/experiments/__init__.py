@@ -26,7 +26,7 @@ import sys
 import time
 from typing import NamedTuple, Optional
 
-from . import provenance, verdicts
+from . import parallel, provenance, verdicts  # noqa: F401 (parallel: for the command, models/cli.py)
 
 
 class Entry(NamedTuple):

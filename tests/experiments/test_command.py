@@ -77,3 +77,10 @@ def test_the_command_runs_experiments_into_out(argv, quick, stand_in, capsys, tm
     (v,) = record["verdicts"]
     assert v["claim"] == "A beats B"
     assert v["outcome"] == ("smoke run: no verdict" if quick else "held")
+
+
+def test_a_bad_process_count_is_refused_before_anything_runs(stand_in, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("MINIGRAD_EXPERIMENT_PROCESSES", "abc")
+    assert cli.main(["experiment", "stand-in", "--out", str(tmp_path / "x")]) == 2
+    assert "MINIGRAD_EXPERIMENT_PROCESSES must be a whole number, got 'abc'" in capsys.readouterr().err
+    assert stand_in == [] and not (tmp_path / "x").exists()
