@@ -4,13 +4,13 @@
 
 COMPARISONS below is the page's list: each entry is one `minigrad compare ...` command, run as a
 reader runs it, in a process of its own, with --quiet (no progress bar) and --out a scratch
-directory. What it printed is saved verbatim as NAME.txt, its figures as NAME.png (and
-NAME-<what>.png for the others, such as the Rosenbrock trajectories), and NAME.json records the
-command, the table it printed parsed into columns and rows, the commit and a hash of the code
-that decides its numbers. The page's `<!-- comparison: NAME -->` markers become that table at
-build time (tools/docgen.py comparison_block, tools/mkdocs_hooks.py), so no number on the page is
-typed by hand, and `mkdocs build --strict` fails on an output that is missing, stale or a smoke
-run.
+directory. What it printed is saved as NAME.txt (the scratch paths of its figures written as
+<saved>), its figures as NAME.png (and NAME-<what>.png for the others, such as the Rosenbrock
+trajectories; `shown` names those the page shows), and NAME.json records the command, the table
+it printed parsed into columns and rows, the commit and a hash of the code that decides its
+numbers. The page's `<!-- comparison: NAME -->` markers become that table at build time
+(tools/docgen.py comparison_block, tools/mkdocs_hooks.py), so no number on the page is typed by
+hand, and `mkdocs build --strict` fails on an output that is missing, stale or a smoke run.
 
 The table keeps what is reproducible: learning rates, losses, accuracies and steps to the target
 are the same on every run (one initialisation, one seed, the same batches). compare's `time s`
@@ -64,17 +64,20 @@ class Comparison(NamedTuple):
     task: str
     args: tuple[str, ...] = ()            # after `minigrad compare --task TASK`
     optimizers: Optional[tuple[str, ...]] = None  # None: the task's default list
-    alt: str = ""                          # what the figure shows, for its alt text
+    shown: tuple[tuple[str, str], ...] = ()  # (saved figure, alt text): the figures the page shows
 
 
 COMPARISONS = {
-    "names": Comparison("names", ("--steps", "10000"), alt="loss curves of eight optimizers on the names task"),
-    "names-second-order": Comparison("names", ("--steps", "10000"), ("adam", "adahessian", "sophia"),
-                                     alt="loss curves of Adam, AdaHessian and Sophia on the names task"),
-    "sparse": Comparison("sparse", alt="loss curves of eight optimizers on sparse logistic regression"),
-    "rosenbrock": Comparison("rosenbrock", alt="loss curves and trajectories on the Rosenbrock function"),
-    "lr-sweep": Comparison("names", ("--steps", "4000", "--lr-sweep"), ("sgd", "momentum", "adam"),
-                           alt="final validation loss against the learning rate"),
+    "names": Comparison("names", ("--steps", "10000"),
+                        shown=(("names.png", "loss curves of eight optimizers on the names task"),)),
+    "names-second-order": Comparison("names", ("--steps", "10000"), ("adam", "adahessian", "sophia"), shown=(
+        ("names-second-order.png", "loss curves of Adam, AdaHessian and Sophia on the names task"),)),
+    "sparse": Comparison("sparse"),
+    "rosenbrock": Comparison("rosenbrock", shown=(
+        ("rosenbrock.png", "loss curves of eight optimizers on the Rosenbrock function"),
+        ("rosenbrock-trajectories.png", "trajectories on the Rosenbrock function"))),
+    "lr-sweep": Comparison("names", ("--steps", "4000", "--lr-sweep"), ("sgd", "momentum", "adam"), shown=(
+        ("lr-sweep-names.png", "final validation loss against the learning rate, for SGD, momentum and Adam"),)),
 }
 
 
