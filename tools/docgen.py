@@ -517,3 +517,79 @@ def experiments_table(found, outputs=None):
                                    for v in record.get("verdicts", []) if v["outcome"] != "note") or "no verdicts"
         lines.append(f"| {i} | [{_cell(entry.title)}]({entry.name}.md) | {_cell(entry.claim)} | {measured} |")
     return "\n".join(lines)
+
+
+def _comparisons():
+    """tools/run_comparisons.py, which knows the comparisons, runs them and checks their outputs:
+    loaded from beside this file (MkDocs puts sys.path back after loading its hooks, so a plain
+    import fails in a build), once, as the module run_comparisons."""
+    import importlib.util
+    import sys
+    if "run_comparisons" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("run_comparisons", Path(__file__).with_name("run_comparisons.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["run_comparisons"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["run_comparisons"]
+
+
+def comparison_block(name, outputs=None, prefix="comparisons/"):
+    """The Markdown that stands for `<!-- comparison: NAME -->` on docs/comparisons.md: the table
+    that `python tools/run_comparisons.py NAME` saved (its wall-clock column left out), its
+    figures, and the command and commit that made them; and the problems that keep it from being
+    current (missing, stale, a smoke run, a figure or the printed output missing). prefix is the
+    outputs' folder as the page links it."""
+    from models.experiments import provenance
+    tool = _comparisons()
+    outputs = Path(outputs or tool.OUT)
+    remake = f"python tools/run_comparisons.py {name}"
+    record = provenance.load(outputs / f"{name}.json")
+    why = tool.stale(record, name)
+    problems = [why] if why else []
+    if record is None:
+        return "\n".join(['!!! warning "Not yet generated"', "",
+                          f"    Run `{remake}` to make this table."]) + "\n", problems
+    columns, rows = record["columns"], record["rows"]
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_cell(str(v)) for v in row) + " |" for row in rows]
+    lines.append("")
+    for figure in record.get("figures", []):
+        if not (outputs / figure).exists():
+            problems.append(f"{figure} is missing")
+    for figure, alt in tool.COMPARISONS[name].shown:
+        if (outputs / figure).exists():
+            alt = _text(alt).replace("[", r"\[").replace("]", r"\]")
+            lines += [f"![{alt}]({prefix}{figure})", ""]
+        elif figure not in record.get("figures", []):
+            problems.append(f"{figure} is missing")
+    if not (outputs / f"{name}.txt").exists():
+        problems.append(f"{name}.txt is missing")
+    timing = (" The wall-clock times it printed depend on the machine and are left out here; they are "
+              f"in [everything the command printed]({prefix}{name}.txt).") if record.get("timing") else ""
+    lines += [f"*Printed by `{record['command']}` at commit `{record.get('commit', '?')}` and read "
+              f"from its saved output; `{remake}` makes it again, and the site's build refuses it "
+              f"once the code it ran has changed.{timing}*", ""]
+    return "\n".join(lines), problems
+
+
+def comparisons_markdown(markdown, outputs=None, prefix="comparisons/"):
+    """docs/comparisons.md with each `<!-- comparison: NAME -->` marker replaced by its
+    comparison_block, and the problems as (name, sentence) pairs: each block's, an unknown NAME,
+    and a comparison of tools/run_comparisons.py that the page has no marker for."""
+    tool = _comparisons()
+    problems, seen = [], set()
+
+    def block(match):
+        name = match.group(1)
+        seen.add(name)
+        if name not in tool.COMPARISONS:
+            problems.append((name, f"unknown comparison; tools/run_comparisons.py knows "
+                                   f"{', '.join(tool.COMPARISONS)}"))
+            return match.group(0)
+        text, found = comparison_block(name, outputs, prefix)
+        problems.extend((name, p) for p in found)
+        return text
+
+    markdown = re.sub(r"<!-- comparison: ([\w.-]+) -->", block, markdown)
+    problems += [(name, "the page has no marker for it") for name in tool.COMPARISONS if name not in seen]
+    return markdown, problems

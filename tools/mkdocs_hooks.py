@@ -72,4 +72,10 @@ def on_page_markdown(markdown, page, config, files):
     if page.file.src_uri == "experiments/index.md":
         markdown = markdown.replace("<!-- experiments-table -->",
                                     docgen.experiments_table(_found["experiments"]))
+    if page.file.src_uri == "comparisons.md":
+        # each `<!-- comparison: NAME -->` becomes the table tools/run_comparisons.py saved in
+        # docs/comparisons/; one missing, stale or a smoke run is a warning, so --strict fails
+        markdown, problems = docgen.comparisons_markdown(markdown)
+        for name, problem in problems:
+            log.warning("comparison %s: %s; run `python tools/run_comparisons.py %s`", name, problem, name)
     return markdown
