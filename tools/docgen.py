@@ -6,9 +6,11 @@
   state_dict key), then init, scalars, the rule (or `update`, for an algorithm that is not
   elementwise) and explain as code, each line beside the equation in its trailing comment. All
   of it is read from the source at build time, so the page cannot drift from the code.
-- One page per experiment of the registry in models/experiments (when it exists): the claim, the
-  command, the table the command printed and the figure it saved, both read from docs/experiments/
-  where `python tools/run_experiments.py` leaves them.
+- One page per experiment of the registry in models/experiments: the claim quoted, the setup (the
+  module's docstring), the figure, what to look for, each verdict as a callout, the command and
+  the code it exercises, read from the module and from docs/experiments/, where
+  `python tools/run_experiments.py` leaves the outputs; a stale or missing output is a problem.
+- The comparisons page's tables, from docs/comparisons/ (tools/run_comparisons.py).
 
 tools/mkdocs_hooks.py hands these pages to MkDocs; tests/docs/test_docs.py checks them.
 """

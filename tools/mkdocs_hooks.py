@@ -4,7 +4,9 @@
   with one page per optimizer module and per registered experiment, in their order.
 - on_files: those pages, generated in memory (nothing is written into docs/).
 - on_page_markdown: the index pages' `<!-- optimizers-table -->` and `<!-- experiments-table -->`
-  markers become their tables.
+  markers become their tables, and comparisons.md's `<!-- comparison: NAME -->` markers the
+  tables that `python tools/run_comparisons.py` saved under docs/comparisons/ (a missing, stale
+  or smoke-run output is a warning there too).
 An experiment whose output or figure is missing from docs/experiments/, or whose saved output is
 stale (its code changed since: models/experiments/provenance.py) or a --quick smoke run, is a
 warning, so `mkdocs build --strict` fails, names the experiment and the command that remakes it.
