@@ -388,10 +388,15 @@ def experiment_outputs(name, outputs=None):
     under docs/experiments."""
     from models.experiments import provenance
     outputs = Path(outputs or EXPERIMENT_OUTPUTS)
+    # ValueError, naming the file, when the record is corrupt
+    return (*_figure_and_printed(name, outputs), provenance.load(outputs / f"{name}.json"))
+
+
+def _figure_and_printed(name, outputs=None):
+    outputs = Path(outputs or EXPERIMENT_OUTPUTS)
     figure, printed = outputs / f"{name}.png", outputs / f"{name}.txt"
     return (figure.name if figure.exists() else None,
-            printed.read_text(encoding="utf-8") if printed.exists() else None,
-            provenance.load(outputs / f"{name}.json"))
+            printed.read_text(encoding="utf-8") if printed.exists() else None)
 
 
 def _indented(text):
@@ -444,11 +449,16 @@ def experiment_page(entry, module, outputs=None):
         parts += [f"**Claim.** {_text(entry.claim)}", "", '!!! note "Not yet available"', "",
                   f"    {_text(entry.pending)}", ""]
         return "\n".join(parts) + "\n", []
-    figure, printed, record = experiment_outputs(entry.name, outputs)
     problems = []
-    why = provenance.stale(record, module)
-    if why:
-        problems.append(why)
+    try:
+        figure, printed, record = experiment_outputs(entry.name, outputs)
+    except ValueError as e:  # a corrupt record: the page is made without it, and the build fails
+        figure, printed, record = *_figure_and_printed(entry.name, outputs), None
+        problems.append(str(e))
+    else:
+        why = provenance.stale(record, module)
+        if why:
+            problems.append(why)
     quote, section = getattr(module, "QUOTE", None), getattr(module, "SECTION", None)
     if quote:
         parts += [f'!!! quote "The claim{(", from " + _text(section)) if section else ""}"', "",
@@ -479,8 +489,11 @@ def experiment_page(entry, module, outputs=None):
               "```bash", f"minigrad experiment {entry.name}", "```", "",
               f"`minigrad experiment {entry.name} --quick` is a smoke run of a few seconds. "
               "The outputs here were made at commit "
-              f"`{record.get('commit', '?') if record else '?'}`; the site's build refuses them "
-              "when the code they ran has changed.", ""]
+              f"`{record.get('commit', '?') if record else '?'}`. The site's build refuses them when "
+              "the code they are hashed over has changed: the experiment's module, the modules of "
+              "this package it imports, and the source files of the optimizers it runs (listed in "
+              "its record). Changes elsewhere (the engine, the models, an optimizer's shared helpers) "
+              "are not detected: rerun the experiments after such a change.", ""]
     used = _exercised(module)
     source = Path(module.__file__).resolve().relative_to(ROOT).as_posix()
     parts += ["## The code it exercises", "", f"- the experiment: `{source}`"] + used + [""]
@@ -509,9 +522,14 @@ def experiments_table(found, outputs=None):
     """The index: each experiment in course order, its claim, and its verdicts."""
     lines = ["| | experiment | claim | verdicts |", "| --- | --- | --- | --- |"]
     for i, (entry, module) in enumerate(found, 1):
-        record = experiment_outputs(entry.name, outputs)[2] if module else None
+        try:
+            record = experiment_outputs(entry.name, outputs)[2] if module else None
+        except ValueError:  # its page names the problem, and the build fails there
+            record = "unreadable"
         if module is None:
             measured = "not yet available"
+        elif record == "unreadable":
+            measured = "its saved output is unreadable (the page says why)"
         elif record is None:
             measured = "not yet run"
         else:

@@ -27,8 +27,13 @@ def processes():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _one_thread():
+def _worker_start():
+    """A worker keeps its BLAS to one thread and leaves Ctrl-C to the parent, which stops the pool
+    (else every worker prints its own KeyboardInterrupt traceback)."""
+    import signal
+
     from threadpoolctl import threadpool_limits
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(1)
 
 
@@ -44,5 +49,5 @@ def map(fn, jobs):
     if n <= 1 or not hasattr(os, "fork"):
         return [fn(*args) for args in jobs]
     import multiprocessing
-    with multiprocessing.get_context("fork").Pool(n, initializer=_one_thread) as pool:
+    with multiprocessing.get_context("fork").Pool(n, initializer=_worker_start) as pool:
         return pool.map(_call, [(fn, args) for args in jobs], chunksize=1)

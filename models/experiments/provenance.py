@@ -101,13 +101,35 @@ def save(path, record):
             os.remove(tmp)
 
 
+OUTCOMES = ("held", "held (exact)", "did not hold", "within noise", "note", "smoke run: no verdict")
+
+
 def load(path):
-    """The saved record at path, or None when there is none."""
+    """The saved record at path, or None when there is none. ValueError, naming the file and what
+    is wrong, when it is not a record that run() writes (truncated, edited, another format)."""
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            record = json.load(f)
     except FileNotFoundError:
         return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}): rerun the experiment to rewrite it") from None
+    problem = None
+    if not isinstance(record, dict):
+        problem = f"it holds a {type(record).__name__}, not a record"
+    elif not isinstance(record.get("verdicts"), list):
+        problem = "its 'verdicts' is not a list"
+    elif not isinstance(record.get("seconds"), (int, float)) or not isinstance(record.get("code_hash"), str):
+        problem = "it lacks 'seconds' or 'code_hash'"
+    else:
+        for i, v in enumerate(record["verdicts"]):
+            if not isinstance(v, dict) or not isinstance(v.get("claim"), str) or v.get("outcome") not in OUTCOMES:
+                problem = (f"its verdict {i} is not a claim with one of the outcomes "
+                           f"{', '.join(OUTCOMES)}")
+                break
+    if problem:
+        raise ValueError(f"{path}: {problem}: rerun the experiment to rewrite it")
+    return record
 
 
 def stale(record, module):

@@ -10,9 +10,9 @@ positive favours the claim) the mean d̄ and its 95% interval
 decide, against the margin δ the experiment states before it runs (the smallest difference that
 would matter on that task):
 
-    held          the interval lies above 0 and d̄ ≥ δ     the claim wins, by a margin that matters
-    did not hold  the interval lies below δ                 it loses, or wins by less than matters
-    within noise  otherwise                                 the seeds cannot tell
+    held          the interval lies above δ     the claim wins by at least the margin
+    did not hold  the interval lies below δ     it loses, or wins by less than the margin
+    within noise  the interval contains δ       the seeds cannot tell which
 
 An "about the same" claim (A within δ of B) holds when the whole interval lies inside (-δ, δ),
 does not hold when it lies outside, and is within noise when it straddles ±δ. A claim about one
@@ -106,7 +106,7 @@ def better(claim, winner, loser, margin, *, lower_is_better=True, names=("A", "B
     if _record["quick"] or d.size < 2:
         return _emit(claim, SMOKE, f"{each}; {d.size} seed(s)", margin=margin, per_seed=d.tolist())
     mean, lo, hi = interval(d)
-    if lo > 0 and mean >= margin:
+    if lo > margin:
         outcome = HELD
     elif hi < margin:
         outcome = NOT_HELD

@@ -109,3 +109,20 @@ def test_the_build_warns_naming_a_stale_experiment(tmp_path, module, monkeypatch
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "experiment amsgrad" in warning and "code changed" in warning
     assert "run_experiments.py amsgrad" in warning
+
+
+@pytest.mark.parametrize("content,problem", [
+    ("{\"name\": \"amsgrad\", ", "not valid JSON"),
+    ("[1, 2]", "holds a list"),
+    ('{"verdicts": "held", "seconds": 1, "code_hash": "x"}', "'verdicts' is not a list"),
+    ('{"verdicts": [], "code_hash": "x"}', "lacks 'seconds'"),
+    ('{"verdicts": [{"claim": "c", "outcome": "totally held"}], "seconds": 1, "code_hash": "x"}', "verdict 0"),
+])
+def test_a_corrupt_record_is_a_problem_naming_the_file_not_a_crash(content, problem, tmp_path, module):
+    _outputs(tmp_path, module)
+    (tmp_path / "amsgrad.json").write_text(content)
+    page, problems = docgen.experiment_page(ENTRY, module, tmp_path)
+    assert len(problems) == 1 and problem in problems[0] and "amsgrad.json" in problems[0]
+    assert "Not yet run." in page and "](amsgrad.png)" in page
+    table = docgen.experiments_table([(ENTRY, module)], tmp_path)
+    assert "unreadable" in table
