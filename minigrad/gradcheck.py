@@ -180,6 +180,13 @@ def gradgradcheck(fn: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor |
         vs = list(grad_outputs) if isinstance(grad_outputs, (tuple, list)) else [grad_outputs]
         if len(vs) != len(outs):
             raise ValueError(f"gradgradcheck: {len(vs)} grad_outputs for {len(outs)} outputs")
+        for k, (v, o) in enumerate(zip(vs, outs)):
+            if not isinstance(v, Tensor):
+                raise TypeError(f"gradgradcheck: grad_outputs[{k}] must be a Tensor (mg.tensor(...)), "
+                                f"got {type(v).__name__}")
+            if v.shape != o.shape:
+                raise ValueError(f"gradgradcheck: grad_outputs[{k}] has shape {v.shape}, but output {k} "
+                                 f"has shape {o.shape}")
         vs = [v if v.requires_grad else Tensor(v.data, requires_grad=True) for v in vs]
     n = len(inputs)
 

@@ -68,22 +68,30 @@ def draw(shape: tuple[int, ...], dtype: Any, device: Any, kind: str) -> Any:
 def hutchinson(params: Sequence[Tensor], num_samples: int, kind: str,
                name: str = "the optimizer") -> list[Any]:
     """D ≈ diag(H) for each parameter (raw arrays, in order): the mean over num_samples of
-    z ⊙ (H z), from the graphs in the parameters' `.grad_graph`. A parameter whose gradient is
-    a constant of the graph (the loss is linear in everything it depends on) gets D = 0.
-    RuntimeError, naming the parameter, for a gradient made without create_graph."""
+    z ⊙ (H z), from the graphs in the parameters' `.grad_graph`. RuntimeError, naming the
+    parameter, for a gradient made without create_graph, and for one that is a constant of the
+    graph (the loss is linear in everything it depends on): its D would be exactly 0, and a step
+    divided by D's root (AdaHessian's lr m̂ / (sqrt(v̂) + ε), ε = 1e-16) would throw the parameter
+    to ±1e15. The references refuse it too (torch.autograd.grad: "element i of tensors does not
+    require grad")."""
     for i, p in enumerate(params):
         if p.grad_graph is None:
             raise RuntimeError(NO_GRAPH.format(name=name, i=i, shape=tuple(p.shape)))
+        if not p.grad_graph.requires_grad:
+            raise RuntimeError(
+                f"{name} estimates the Hessian's diagonal, and parameter {i} (shape {tuple(p.shape)}) "
+                "has a gradient that depends on no parameter: the loss is linear in it, its Hessian "
+                "diagonal is 0, and a step divided by it would blow up. Give this parameter to "
+                "another optimizer, or pass step(hessian=[...]) with your own estimates")
     xp = backend.get_array_module
     D = [xp(p.data).zeros_like(p.data) for p in params]
-    live = [i for i, p in enumerate(params) if p.grad_graph.requires_grad]
-    if not live:
+    if not params:
         return D
-    outputs = [params[i].grad_graph for i in live]
+    outputs = [p.grad_graph for p in params]
     for s in range(num_samples):
         zs = [draw(p.shape, p.dtype, p.device, kind) for p in params]
         with enable_grad():
-            Hz = autograd_grad(outputs, list(params), grad_outputs=[zs[i] for i in live],
+            Hz = autograd_grad(outputs, list(params), grad_outputs=zs,
                                retain_graph=s < num_samples - 1, allow_unused=True)
         for d, z, hz in zip(D, zs, Hz):
             if hz is not None:

@@ -253,4 +253,4 @@ def hessian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = False
         return g if in_tuple else g[0]
 
     return jacobian(gradient, xs if in_tuple else xs[0], create_graph=create_graph,
-                    strict=False, strategy=outer_jacobian_strategy)
+                    strict=strict, strategy=outer_jacobian_strategy)

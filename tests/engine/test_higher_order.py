@@ -467,3 +467,33 @@ def test_a_leaf_made_by_an_op_under_no_grad_takes_gradients_of_both_kinds():
     w.grad = None
     (w * w * w).sum().backward(create_graph=True)
     np.testing.assert_array_equal(w.grad_graph.data, [12.0, 48.0])
+
+
+@pytest.mark.parametrize("fn,kind", [
+    (lambda x: x.sum(), "linear"),            # the gradient is a constant: its Jacobian is independent
+    (lambda x: (x * x).sum(), "quadratic"),
+])
+def test_strict_refuses_an_independent_second_derivative_as_torch_does(fn, kind):
+    """hessian(strict=True) of a linear function: torch raises (the Jacobian of the gradient is
+    independent of the input); found returning zeros by a hostile review."""
+    torch = torch_or_skip()
+    x = mg.tensor(np.ones(3), requires_grad=True)
+    if kind == "linear":
+        with pytest.raises(RuntimeError, match="independent"):
+            AF.hessian(fn, x, strict=True)
+        with pytest.raises(RuntimeError, match="independent"):
+            torch.autograd.functional.hessian(lambda t: t.sum(), torch.ones(3, dtype=torch.float64), strict=True)
+        assert np.array_equal(to_np(AF.hessian(fn, x).data), np.zeros((3, 3)))
+    else:
+        h = AF.hessian(fn, x, strict=True)
+        assert np.array_equal(to_np(h.data), 2 * np.eye(3))
+
+
+@pytest.mark.parametrize("grad_outputs,error,match", [
+    (np.ones(3), TypeError, r"grad_outputs\[0\] must be a Tensor .*got ndarray"),
+    (mg.tensor(np.ones(4)), ValueError, r"grad_outputs\[0\] has shape \(4,\), but output 0 has shape \(3,\)"),
+])
+def test_gradgradcheck_names_a_bad_grad_outputs(grad_outputs, error, match):
+    x = mg.tensor(np.linspace(0.1, 1.0, 3), requires_grad=True)
+    with pytest.raises(error, match=match):
+        mg.gradgradcheck(lambda t: t.tanh(), (x,), grad_outputs)

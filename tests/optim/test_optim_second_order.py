@@ -206,6 +206,18 @@ def test_a_gradient_without_a_graph_is_refused_naming_create_graph(cls):
     assert all(np.array_equal(p.data, b) for p, b in zip(ps, before)) and not opt.state
 
 
+@pytest.mark.parametrize("cls", [optim.AdaHessian, optim.Sophia])
+def test_a_gradient_that_depends_on_no_parameter_is_refused_not_thrown_to_1e15(cls):
+    """A loss linear in w: H = 0, so D = 0 and AdaHessian's lr m/(0 + 1e-16) would send w to -3e15
+    (found by a hostile review); the references raise here too."""
+    w = mg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    opt = cls([w], update_period=1)
+    (3 * w).sum().backward(create_graph=True)
+    with pytest.raises(RuntimeError, match=r"parameter 0 \(shape \(2,\)\).*depends on no parameter"):
+        opt.step()
+    assert np.array_equal(w.data, [1.0, 2.0]) and not opt.state
+
+
 @pytest.mark.parametrize("cls", [optim.AdaHessian, optim.Sophia, optim.SophiaG])
 def test_sparse_gradients_are_refused(cls):
     emb = mg.nn.Embedding(5, 3, sparse=True)
