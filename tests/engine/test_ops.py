@@ -195,7 +195,13 @@ def test_pow_gradients_at_zero_match_torch_including_inf_and_nan(fn, arrays):
         y, ty = fn(*xs), fn(*ts)
         y.backward(np.ones(y.shape))
     ty.backward(torch.ones_like(ty))
-    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    # the same inf and nan, and values within an ulp: NumPy >= 2.4 computes x ** 0.5 as a correctly
+    # rounded sqrt (2 ** 0.5 = 1.4142135623730951), torch's pow an ulp below it
+    t = ty.detach().numpy()
+    np.testing.assert_array_equal(np.isnan(y.data), np.isnan(t))
+    finite = np.isfinite(t)
+    np.testing.assert_array_equal(y.data[~finite & ~np.isnan(t)], t[~finite & ~np.isnan(t)])
+    np.testing.assert_array_max_ulp(y.data[finite], t[finite], maxulp=1)
     for x, t in zip(xs, ts):
         g, tg = x.grad, t.grad.numpy()
         np.testing.assert_allclose(g, tg, rtol=1e-14, atol=0)  # NaN and ±inf where torch has them

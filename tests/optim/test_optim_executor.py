@@ -143,7 +143,22 @@ def test_every_form_runs_the_rule_bit_for_bit(name, kw, dtype, monkeypatch):
             v.copy() for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray)]
     for form in forms[1:]:
         for x, y in zip(results["chunks"], results[form]):
-            np.testing.assert_array_equal(x, y, err_msg=f"chunks and {form} differ")
+            if form == "loop" and _runs_exp_or_log(name, kw):
+                # exp and log are not correctly rounded: Numba's (LLVM's libm) and NumPy's (its SIMD
+                # loops) may differ by an ulp, where + - * / and sqrt never do; over 8 steps the
+                # ulps of the update compound in θ (measured: 256 ulp, 6e-14 relative, in float64)
+                # (and where θ came back near 0 from thousands, a rounding of those thousands)
+                rtol = 1e-4 if dtype == np.float32 else 1e-11
+                scale = np.nanmax(np.abs(np.where(np.isfinite(x), x, np.nan)), initial=0.0)
+                np.testing.assert_allclose(x, y, rtol=rtol, atol=rtol * scale * 1e-2, equal_nan=True,
+                                           err_msg=f"chunks and {form} differ beyond exp/log rounding")
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=f"chunks and {form} differ")
+
+
+def _runs_exp_or_log(name, kw):
+    """Whether the rule runs exp or log for these options: AdaHessian's v̂^(k/2) for k != 1."""
+    return name == "AdaHessian" and kw.get("hessian_power", 1.0) != 1.0
 
 
 @pytest.mark.skipif(_JIT_REASON is not None, reason=f"compiled loops unavailable: {_JIT_REASON}")
