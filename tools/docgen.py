@@ -563,9 +563,13 @@ def comparison_block(name, outputs=None, prefix="comparisons/"):
     tool = _comparisons()
     outputs = Path(outputs or tool.OUT)
     remake = f"python tools/run_comparisons.py {name}"
-    record = provenance.load(outputs / f"{name}.json")
-    why = tool.stale(record, name)
-    problems = [why] if why else []
+    try:
+        record = provenance.load(outputs / f"{name}.json", verdicts=False)
+    except ValueError as e:  # a corrupt record: the build fails, naming the file
+        record, problems = None, [str(e)]
+    else:
+        why = tool.stale(record, name)
+        problems = [why] if why else []
     if record is None:
         return "\n".join(['!!! warning "Not yet generated"', "",
                           f"    Run `{remake}` to make this table."]) + "\n", problems

@@ -104,9 +104,10 @@ def save(path, record):
 OUTCOMES = ("held", "held (exact)", "did not hold", "within noise", "note", "smoke run: no verdict")
 
 
-def load(path):
+def load(path, verdicts=True):
     """The saved record at path, or None when there is none. ValueError, naming the file and what
-    is wrong, when it is not a record that run() writes (truncated, edited, another format)."""
+    is wrong, when it is not a record that run() writes (truncated, edited, another format);
+    verdicts=False for a record without verdicts (tools/run_comparisons.py's)."""
     try:
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
@@ -117,6 +118,8 @@ def load(path):
     problem = None
     if not isinstance(record, dict):
         problem = f"it holds a {type(record).__name__}, not a record"
+    elif not verdicts:
+        pass
     elif not isinstance(record.get("verdicts"), list):
         problem = "its 'verdicts' is not a list"
     elif not isinstance(record.get("seconds"), (int, float)) or not isinstance(record.get("code_hash"), str):

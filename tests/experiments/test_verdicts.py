@@ -166,3 +166,14 @@ def test_commit_is_head_and_dirty_only_for_the_files_given(tmp_path):
         pytest.skip("not a git checkout")
     assert provenance.commit() == head  # no files: whatever else changed does not count
     assert provenance.commit([str(tmp_path / "outside.py")]) in (head, "unknown")
+
+
+def test_a_record_without_verdicts_loads_when_asked_and_a_corrupt_one_names_its_file(tmp_path):
+    path = tmp_path / "names.json"
+    path.write_text('{"rows": [], "code_hash": "x"}')
+    assert provenance.load(path, verdicts=False) == {"rows": [], "code_hash": "x"}
+    with pytest.raises(ValueError, match="names.json: its 'verdicts' is not a list"):
+        provenance.load(path)
+    path.write_text('{"rows": [')
+    with pytest.raises(ValueError, match="names.json is not valid JSON"):
+        provenance.load(path, verdicts=False)
