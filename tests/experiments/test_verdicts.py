@@ -172,8 +172,8 @@ def test_a_record_without_verdicts_loads_when_asked_and_a_corrupt_one_names_its_
     path = tmp_path / "names.json"
     path.write_text('{"rows": [], "code_hash": "x"}')
     assert provenance.load(path, verdicts=False) == {"rows": [], "code_hash": "x"}
-    with pytest.raises(ValueError, match="names.json: its 'verdicts' is not a list"):
+    with pytest.raises(ValueError, match=r"names\.json: its 'verdicts' is not a list"):
         provenance.load(path)
     path.write_text('{"rows": [')
-    with pytest.raises(ValueError, match="names.json is not valid JSON"):
+    with pytest.raises(ValueError, match=r"names\.json is not valid JSON"):
         provenance.load(path, verdicts=False)
