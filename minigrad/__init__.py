@@ -6,6 +6,7 @@ from .backend import cuda_is_available, get_default_dtype, get_rng_state, manual
 from .creation import cat, concatenate, ones, randn, stack, tensor, where, zeros
 from .function import Function, enable_grad, is_grad_enabled, no_grad, sum_to
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .jit import compile
 from .serialization import CheckpointError, load, save
 from .sparse import RowSparseGrad
 from .tensor import Tensor, increment_version
@@ -19,6 +20,6 @@ __all__ = [
     "RowSparseGrad", "save", "load", "CheckpointError",
     "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "AnomalyError",
     "increment_version",
-    "threads", "set_num_threads", "get_num_threads",
+    "threads", "set_num_threads", "get_num_threads", "compile",
 ]
 __version__ = "0.1.0"

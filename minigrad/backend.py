@@ -14,6 +14,8 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import DTypeLike
 
+from . import tracer
+
 # The engine's raw arrays, in type hints: a numpy.ndarray, or a cupy.ndarray on a GPU (which a type
 # checker cannot see without CuPy: the hints name NumPy's, and CuPy's are accepted as well).
 Array = np.ndarray
@@ -217,6 +219,7 @@ def _draw_dtype(dtype: DTypeLike) -> type[np.floating]:
     return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 
 
+@tracer.replayed  # a draw made again at each replay of a compiled step, in order
 def uniform(low: float, high: float, shape: int | Shape, dtype: DTypeLike, device: Device = "cpu") -> Array:
     """Uniform samples in [low, high) (float32 rounding may reach high) drawn on the CPU
     generator (so a seed gives the same values on every device), in float32 for float32 (see
@@ -227,6 +230,7 @@ def uniform(low: float, high: float, shape: int | Shape, dtype: DTypeLike, devic
     return to_device(a.astype(dtype, copy=False), device)
 
 
+@tracer.replayed  # a draw made again at each replay of a compiled step, in order
 def normal(mean: float, std: float, shape: int | Shape, dtype: DTypeLike, device: Device = "cpu") -> Array:
     """Normal samples drawn on the CPU generator, in float32 for float32 (see above), then
     moved to `device`."""
@@ -236,6 +240,7 @@ def normal(mean: float, std: float, shape: int | Shape, dtype: DTypeLike, device
     return to_device(a.astype(dtype, copy=False), device)
 
 
+@tracer.replayed  # a draw made again at each replay of a compiled step, in order
 def keep_mask(shape: int | Shape, p: float, dtype: DTypeLike, device: Device = "cpu") -> Array:
     """Dropout's keep mask: u >= p for u uniform in [0, 1), drawn on the CPU generator (in
     float32 for float32 data, see above), then moved to `device` as bools.

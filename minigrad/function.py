@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from . import anomaly, backend
+from . import anomaly, backend, tracer
 from .backend import Array, Shape
 
 if TYPE_CHECKING:  # for the hints only: tensor.py imports this module, never the reverse
@@ -132,6 +132,9 @@ class Function:
     saves_output = ()  # per input: True when its gradient reads the op's result
 
     def apply(self, *inputs: Tensor) -> Tensor:
+        rec = tracer.active  # mg.compile recording a step (minigrad/tracer.py), else None
+        if rec is not None:
+            rec.before_op(self)
         xs = [t._data for t in inputs]
         if len(xs) > 1:
             _check_same_device(type(self).__name__, xs)
@@ -149,8 +152,14 @@ class Function:
                         versions = self.versions = []
                         for x in inputs:  # a loop: half the cost of a comprehension on 3.11
                             versions.append(x._version_counter[0])
-                    return inputs[0]._from_op(y, self)  # Tensor._from_op (see there)
-        return inputs[0]._from_op(y, None)
+                    out = inputs[0]._from_op(y, self)  # Tensor._from_op (see there)
+                    if rec is not None:
+                        rec.after_op(self, inputs, out)
+                    return out
+        out = inputs[0]._from_op(y, None)
+        if rec is not None:
+            rec.after_op(self, inputs, out)
+        return out
 
     def forward(self, *xs: Array) -> Any:  # an array, or a NumPy scalar that apply() wraps
         raise NotImplementedError

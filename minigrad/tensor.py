@@ -22,7 +22,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import backend, function, ops
+from . import backend, function, ops, tracer
 from .autograd import engine
 from .backend import Array, Axis, Device, Shape
 from .ops.checks import normalize_axis
@@ -130,6 +130,7 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; "
                                "use .any() on .data, or compare with `is` for identity")
+        tracer.reads_value("bool()")  # a branch on a value: mg.compile cannot replay it
         return bool(self._data.item())
 
     def __repr__(self) -> str:
@@ -143,14 +144,17 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU when it lives there)."""
+        tracer.reads_value(".numpy()")
         return backend.to_numpy(self._data)
 
     def item(self) -> Any:
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        tracer.reads_value(".item()")
         return self._data.item()
 
     def tolist(self) -> Any:
+        tracer.reads_value(".tolist()")
         return self._data.tolist()
 
     def detach(self) -> Tensor:
@@ -419,6 +423,8 @@ def increment_version(tensors: object) -> None:
     to call on anything: a Tensor or Parameter is counted; a raw array, None or any other object
     without a version (a duck-typed parameter) is left alone, as are such items of an iterable.
     """
+    if tracer.active is not None:
+        tracer.wrote_in_place()
     if isinstance(tensors, Tensor):
         tensors._version_counter[0] += 1
         function.writes += 1

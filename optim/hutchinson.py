@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, tracer
 from minigrad.autograd import grad as autograd_grad
 from minigrad.function import enable_grad
 from minigrad.tensor import Tensor
@@ -118,6 +118,7 @@ class HessianOptimizer(Optimizer):
                                        "an integer 0 <= hessian_step (the step D was made for)")}
     dense_only_reason = "its Hessian estimate differentiates the dense gradient"
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self, closure: Callable[[], Any] | None = None,
              hessian: Sequence[Any] | None = None) -> Any:
         """One update; returns closure()'s loss.

@@ -13,6 +13,8 @@ import numbers
 from collections.abc import Callable
 from typing import Any
 
+from minigrad import tracer
+
 from .checks import check_real, short_repr
 from .optimizer import Optimizer
 
@@ -190,6 +192,7 @@ class LRScheduler:
         (LambdaLR, SGDR, WarmupCosine, the cyclic ones) keep lr_at(t)."""
         return self.lr_at(t)
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self, epoch: int | None = None) -> None:
         """Move to step last_epoch + 1 (or jump to `epoch`, by the closed form)."""
         groups = self.optimizer.param_groups

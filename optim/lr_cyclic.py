@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import tracer
+
 from .lr_base import (
     LRS,
     NON_NEGATIVE,
@@ -92,6 +94,7 @@ class _CyclesMomentum(LRScheduler):
             for i, m in enumerate(values[name]):
                 _check(ok(m), f"{name}[{i}]", m, expected)
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self, epoch: int | None = None) -> None:
         super().step(epoch)
         momentums = self.momentum_at(self.last_epoch) if self.cycle_momentum else []

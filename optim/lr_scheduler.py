@@ -32,6 +32,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from minigrad import tracer
+
 from .checks import check_real, short_repr
 from .lr_base import (
     LRS,
@@ -293,6 +295,7 @@ class ReduceLROnPlateau(LRScheduler):
             return a < best * (1.0 - eps) if rel else a < best - eps
         return a > best * (eps + 1.0) if rel else a > best + eps
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self, metrics: float) -> None:  # type: ignore[override]  # takes the metric
         try:  # nan counts as no improvement, as in torch
             current, groups = float(metrics), self.optimizer.param_groups
@@ -377,6 +380,7 @@ class SequentialLR(_Combination):
         _check(len(values["_milestones"]) == n - 1, "_milestones", values["_milestones"],
                f"one fewer than the {n} schedulers")
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self) -> None:  # type: ignore[override]  # steps its schedulers
         self.last_epoch += 1
         i = bisect_right(self._milestones, self.last_epoch)
@@ -393,6 +397,7 @@ class ChainedScheduler(_Combination):
             optimizer = getattr(schedulers[0], "optimizer", None)
         super().__init__(optimizer, schedulers)
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self) -> None:  # type: ignore[override]  # steps its schedulers
         for s in self._schedulers:
             s.step()

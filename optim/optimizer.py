@@ -40,13 +40,14 @@ from typing import Any, Union
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, tracer
 from minigrad.backend import Array
 from minigrad.function import enable_grad
 from minigrad.sparse import RowSparseGrad, _is_coalesced
 from minigrad.tensor import Tensor, increment_version
 
 from . import executor
+from .executor import captured
 from .checks import check, flag, is_finite, non_negative, optional_flag, real, short_repr
 from .scalars import Scalars
 
@@ -258,6 +259,7 @@ class Optimizer:
 
     # ======================================================================== stepping
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
@@ -267,6 +269,14 @@ class Optimizer:
                 else:
                     p.grad[...] = 0
 
+    def _capture_step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """The step's captured form for a compiled training step (optim/executor/captured.py),
+        or None: then the step itself is called again at each replay."""
+        if closure is not None or type(self).step is not Optimizer.step:
+            return None
+        return captured.capture(self, Optimizer.step.replayed)
+
+    @tracer.replayed(capture=_capture_step)  # outside the graph: a compiled step replays it
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns closure()'s loss.
 

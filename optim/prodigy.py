@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import tracer
 from minigrad.backend import get_array_module
 from minigrad.function import enable_grad
 
@@ -167,6 +168,7 @@ class Prodigy(Optimizer):
         return 1 - group["weight_decay"] * group["dlr"]
 
     # ======================================================================== stepping
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Each parameter's statistics first (with the d of the start of the step), then the
         group-level estimate of d, then each parameter's update with the new d."""

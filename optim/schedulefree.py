@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad import tracer
 from minigrad.backend import get_array_module
 from minigrad.function import enable_grad
 from minigrad.tensor import increment_version
@@ -171,6 +172,7 @@ class ScheduleFreeAdamW(Optimizer):
                 group["train_mode"] = True
 
     # ======================================================================== stepping
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """The group-level scalars first (γ, c), then each parameter's update (the base class's
         step); group counters advance once per step, whether or not a parameter had a gradient."""

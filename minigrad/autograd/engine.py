@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import anomaly, backend, function, threads
+from .. import anomaly, backend, function, threads, tracer
 from ..function import enable_grad, recording
 
 _SECOND_BACKWARD = (
@@ -67,6 +67,8 @@ def run_backward(roots: Sequence[Any], seeds: Sequence[Any], create_graph: bool,
     retain_graph. Raises before anything is freed if an op's backward misbehaves."""
     threads.refresh()  # the BLAS thread policy looks at the machine's load (at most every 0.5 s)
     order = topological_order(roots)
+    if tracer.active is not None:  # mg.compile records this pass (minigrad/jit/)
+        tracer.active.backward(order, roots, seeds, create_graph, retain_graph, targets)
     needed = None
     if targets is not None:  # the tensors from which some target is reached
         needed = {id(t) for t in targets}

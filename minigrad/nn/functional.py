@@ -6,7 +6,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import backend, ops
+from .. import backend, ops, tracer
 from ..backend import Array
 from ..tensor import Tensor, as_constant, increment_version
 
@@ -105,12 +105,13 @@ def embedding(input: Tensor | ArrayLike, weight: Tensor, padding_idx: int | None
     if padding_idx is not None and not -V <= padding_idx < V:
         raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings "
                          f"({V})")
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= V):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
-        raise IndexError(f"embedding: index {bad} is out of range for {V} embeddings")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += V
     if max_norm is not None:
+        if tracer.active is not None:
+            tracer.active.cannot("embedding with max_norm renormalises rows chosen by the "
+                                 "indices' values, in place")
+        ops.nn.check_indices(idx, V)  # before the rows are written (the op checks them too)
         _renorm_rows(weight.data, idx, max_norm, norm_type)
         increment_version(weight)  # written in place, as torch counts it
     return ops.Embedding(idx, padding_idx, sparse).apply(weight)
@@ -159,14 +160,22 @@ def batch_norm(input: TensorLike, running_mean: TensorLike | None, running_var: 
     op = ops.BatchNorm(training, eps, rm, rv)
     y = op.apply(input) if weight is None else op.apply(input, weight, bias)
     if training and rm is not None:
-        if num_batches_tracked is not None:
-            num_batches_tracked += 1
-        factor = momentum if momentum is not None else 1.0 / float(num_batches_tracked)
-        rm *= 1 - factor
-        rm += factor * op.mean
-        rv *= 1 - factor
-        rv += factor * op.var * (m / (m - 1))
+        _update_running_stats(op, rm, rv, momentum, num_batches_tracked, m)
     return y
+
+
+@tracer.replayed  # outside the graph: a compiled step (mg.compile) makes this call again
+def _update_running_stats(op: ops.BatchNorm, rm: Array, rv: Array, momentum: float | None,
+                          num_batches_tracked: Array | None, m: int) -> None:
+    """running = (1 - momentum) running + momentum batch, in place, with the unbiased variance
+    of the batch statistics that `op` computed (m values per channel)."""
+    if num_batches_tracked is not None:
+        num_batches_tracked += 1
+    factor = momentum if momentum is not None else 1.0 / float(num_batches_tracked)
+    rm *= 1 - factor
+    rm += factor * op.mean
+    rv *= 1 - factor
+    rv += factor * op.var * (m / (m - 1))
 
 
 def dropout(input: TensorLike, p: float = 0.5, training: bool = True) -> Tensor:
@@ -224,10 +233,6 @@ def cross_entropy(input: TensorLike, target: Tensor | ArrayLike, ignore_index: i
         t = t.astype(input.dtype, copy=False)
     else:
         t = _index_array(t, "cross_entropy target", input.data)
-        valid = t[t != ignore_index]
-        if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= C):
-            bad = int(valid.min()) if int(valid.min()) < 0 else int(valid.max())
-            raise IndexError(f"cross_entropy: target {bad} is out of bounds for {C} classes")
     loss = ops.CrossEntropy(t, ignore_index, label_smoothing, reduction).apply(input)
     if reduction == "none" and (spatial or single):
         loss = loss.reshape(loss_shape)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .. import backend
+from .. import backend, tracer
 from ..backend import Array, Device
 from ..tensor import Tensor, increment_version
 
@@ -49,6 +49,8 @@ class Module:
     training = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracer.active is not None:  # mg.compile guards the layers a step runs
+            tracer.active.module(self)
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -18,6 +18,21 @@ from ..sparse import RowSparseGrad
 from .primitives import index_add, recording, sqrt, subtract_at
 
 
+def check_indices(idx: Array, V: int) -> None:
+    """Every index in [0, V), else an IndexError naming the first bad one's value."""
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= V):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"embedding: index {bad} is out of range for {V} embeddings")
+
+
+def check_targets(t: Array, ignore_index: int, C: int) -> None:
+    """Every class index other than ignore_index in [0, C), else an IndexError."""
+    valid = t[t != ignore_index]
+    if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= C):
+        bad = int(valid.min()) if int(valid.min()) < 0 else int(valid.max())
+        raise IndexError(f"cross_entropy: target {bad} is out of bounds for {C} classes")
+
+
 class Linear(Function):
     """y = x Wᵀ + b, with W of shape (out_features, in_features) as in torch.nn.Linear."""
 
@@ -53,6 +68,7 @@ class Embedding(Function):
         self.indices, self.padding_idx, self.sparse = indices, padding_idx, sparse
 
     def forward(self, W: Array) -> Array:
+        check_indices(self.indices, W.shape[0])  # here, so that a compiled step's replay checks too
         self.shape = W.shape
         return W[self.indices]
 
@@ -159,6 +175,7 @@ class CrossEntropy(Function):
             self.q, self.valid, self.count = q, None, N
             loss = -(q * logp).sum(axis=1)
         else:
+            check_targets(t, self.ignore_index, C)  # here: a compiled step's replay checks too
             self.valid = t != self.ignore_index
             safe_t = xp.where(self.valid, t, 0)
             self.safe_t = safe_t

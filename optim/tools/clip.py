@@ -8,7 +8,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, tracer
 from minigrad.sparse import RowSparseGrad
 from minigrad.tensor import Tensor
 
@@ -34,6 +34,7 @@ def _check_limit(name: str, value: Any) -> float:
     return float(value)
 
 
+@tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
 def grad_norm(parameters: Parameters, norm_type: float = 2.0) -> float:
     """The norm_type-norm of the vector of every gradient element of parameters (inf: the
     largest |g|), accumulated in float64, as a Python float; the gradients are left alone."""
@@ -58,6 +59,7 @@ def _norm(grads: list[Any], norm_type: float) -> float:
     return acc ** (1.0 / norm_type)
 
 
+@tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
 def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 2.0,
                     error_if_nonfinite: bool = False) -> float:
     """Scale all gradients together so that their joint norm is at most max_norm.
@@ -85,6 +87,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     return total
 
 
+@tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
 def clip_grad_value_(parameters: Parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value], in place; clip_value must be
     finite and > 0 (a nan would make every gradient nan, 0 would zero them)."""

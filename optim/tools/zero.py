@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad import backend
+from minigrad import backend, tracer
 from minigrad.backend import Shape
 from minigrad.distributed import comm
 from minigrad.function import enable_grad
@@ -232,6 +232,7 @@ class ZeroRedundancyOptimizer(Optimizer):
 
     # ======================================================================== stepping
 
+    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Step this rank's pieces with the wrapped optimizer, then all-gather every rank's
         updated pieces. Returns closure()'s loss."""
