@@ -105,6 +105,8 @@ def _common(p):
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--compile", action="store_true",
+                   help="replay each training step with mg.compile (the same results, faster)")
 
 
 def build_parser():
@@ -308,7 +310,7 @@ def run(args):
     with hold_out(args.out):
         check_files(args.out, output_names(task, args.lr_sweep))
         compare(task, names, steps, batch_size, args.seed, args.lr, schedule, args.clip, args.out,
-                progress=not args.quiet and dist.get_rank() == 0)
+                progress=not args.quiet and dist.get_rank() == 0, compiled=args.compile)
         if args.lr_sweep:
             lr_sweep(task, names, steps, batch_size, args.seed, schedule, args.clip, args.out)
     return 0
@@ -361,7 +363,8 @@ def _train_and_report(args, task, name, config, print, png):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is reported below
             result = train(task, config, out=args.out, resume=args.resume, stop_after=args.stop_after,
                            progress=not args.quiet and rank0, checkpoint_every=args.checkpoint_every,
-                           overwrite=args.overwrite, zero=args.zero, monitor=monitor)
+                           overwrite=args.overwrite, zero=args.zero, monitor=monitor,
+                           compiled=args.compile)
     finally:  # also when the run diverged or was interrupted
         if monitor is not None and monitor.t:
             for f in monitor.findings:
@@ -369,7 +372,10 @@ def _train_and_report(args, task, name, config, print, png):
                     print(f)
             print(monitor.health())
     m = result["metrics"]
-    print(f"step {result['step']} in {result['seconds']:.1f}s: " + ", ".join(
+    done = result["step"] - result["start"]
+    rate = f", {done / result['seconds']:.0f} steps/s" if done and result["seconds"] > 0 else ""
+    print(f"step {result['step']} in {result['seconds']:.1f}s{rate}"
+          + (" (compiled)" if args.compile else "") + ": " + ", ".join(
         f"{k} {100 * v:.2f}%" if k.endswith("acc") else f"{k} {v:.4f}"
         for k, v in m.items() if isinstance(v, float)))
     for line in task.report(result["model"]):

@@ -38,7 +38,8 @@ def output_names(task, sweep=False):
             + ([f"lr-sweep-{task.name}.png"] if sweep else []))
 
 
-def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, progress=True):
+def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, progress=True,
+            compiled=False):
     """Train each optimizer; print the table; save loss curves (and trajectories) in out."""
     if out:
         check_writable(out)  # now, not after all the training
@@ -49,7 +50,8 @@ def compare(task, names, steps, batch_size, seed, lrs, schedule, clip, out, prog
                       batch_size=batch_size, seed=seed)
         if task.kind == "function":
             task.trace = []  # the task records the point at every step
-        result = train(task, config, progress=progress, stop_on_nonfinite=False)  # a diverged row is a result
+        result = train(task, config, progress=progress, stop_on_nonfinite=False,  # diverged: a result
+                       compiled=compiled)
         curves[f"{name} (lr {lr:g})"] = result["history"]["loss"]
         if task.kind == "function":
             paths[f"{name} (lr {lr:g})"], task.trace = task.trace, None

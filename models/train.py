@@ -117,7 +117,7 @@ class _StopAtStepBoundary:
 
 
 def train(task, config, out=None, resume=False, stop_after=None, progress=True, checkpoint_every=0,
-          overwrite=False, stop_on_nonfinite=True, zero=False, monitor=None):
+          overwrite=False, stop_on_nonfinite=True, zero=False, monitor=None, compiled=False):
     """Train task's model as config says ({optimizer, lr, schedule, clip, steps, batch_size,
     seed}); returns {metrics, history, seconds, step, model}.
 
@@ -135,6 +135,9 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     stop_on_nonfinite off: divergence is a result there.
     monitor: an optim.TrainingMonitor, fed each step's loss, gradient norm and lr; its critical
     findings print at once (the caller prints the rest and monitor.health()).
+    compiled: run the step through mg.compile (minigrad/jit/): the forward and backward pass
+    as one compiled function, the optimizer's step as another, the checks between them as
+    eagerly; the same bits as without it.
 
     Under `mpirun -n N` each rank trains a replica on its share of every global batch (the
     batch size stays the global one) and rank 0 alone writes the checkpoint; zero shards the
@@ -145,7 +148,7 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
     task.check_batch_size(config["batch_size"])
     if out is None:
         return _train(task, config, None, resume, stop_after, progress, checkpoint_every,
-                      stop_on_nonfinite, zero, monitor)
+                      stop_on_nonfinite, zero, monitor, compiled)
     # out is this run's alone while it trains (rank 0 holds the lock for every rank)
     with checkpoint.lock_out(out) if dist.get_rank() == 0 else contextlib.nullcontext():
         checkpoint.prepare_out(out)
@@ -156,11 +159,11 @@ def train(task, config, out=None, resume=False, stop_after=None, progress=True, 
                 raise ValueError(f"{ckpt_path} exists: continue it with --resume, start over with "
                                  "--overwrite, or choose another --out")
         return _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_every,
-                      stop_on_nonfinite, zero, monitor)
+                      stop_on_nonfinite, zero, monitor, compiled)
 
 
 def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_every,
-           stop_on_nonfinite, zero, monitor):
+           stop_on_nonfinite, zero, monitor, compiled):
     run = {"task": task.name, "data": getattr(task, "data", None)}
     model = task.build(config["seed"], config["optimizer"].partition("+")[2])
     net, sampler = _data_parallel(task, model, config["batch_size"])
@@ -188,6 +191,7 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
         # averages .grad, not the recorded graph), and the replicas would drift apart
         raise ValueError(f"{config['optimizer']} does not train data-parallel yet: its Hessian "
                          "estimate would differ between the ranks; run it without mpirun")
+    start = step  # 0, or the resumed step
     end = config["steps"] if stop_after is None else min(stop_after, config["steps"])
     bar = Progress(config["steps"], step, progress, f"{task.name} {config['optimizer']}")
     params = model.parameters()
@@ -218,6 +222,7 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
 
     if hasattr(opt, "train"):
         opt.train()  # schedule-free: θ holds y, where gradients are taken
+    loss_and_grads, update = _step_functions(task, net, opt, create_graph, compiled)
     t0 = time.perf_counter()
     try:
         with _StopAtStepBoundary() as stop:
@@ -225,7 +230,7 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
                 # one step; a signal arriving anywhere in it is acted on after `step += 1`
                 snapshot = _snapshot(model, data_rng) if ckpt_path and stop_on_nonfinite else None
                 batch = sampler.shard(task.batch(data_rng, config["batch_size"]))
-                loss = task.loss(net, batch)
+                loss = loss_and_grads(*batch)  # compiled: zero_grad and backward are done here
                 value = _mean_over_ranks(loss.item())
                 lr = opt.param_groups[0]["lr"]
                 if not math.isfinite(value):
@@ -233,8 +238,9 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
                         findings(monitor.update(value, lr=lr))
                     if stop_on_nonfinite:
                         stop_nonfinite("loss", value, snapshot)
-                opt.zero_grad()
-                loss.backward(create_graph=create_graph)  # AdaHessian, Sophia: H z needs it
+                if not compiled:
+                    opt.zero_grad()
+                    loss.backward(create_graph=create_graph)  # AdaHessian, Sophia: H z needs it
                 if net is not model:
                     net.sync_gradients()
                 norm = None
@@ -246,7 +252,7 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
                     findings(monitor.update(value, grad_norm=norm, lr=lr))
                 if stop_on_nonfinite and norm is not None and not math.isfinite(norm):
                     stop_nonfinite("gradient norm", norm, snapshot)
-                opt.step()
+                update()
                 if sched is not None:
                     sched.step()
                 step += 1
@@ -269,7 +275,25 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
     if monitor is not None:  # a run whose validation loss is not finite is never healthy
         findings(monitor.check_metrics(metrics))
     return {"metrics": metrics, "history": history, "seconds": seconds, "step": step,
-            "model": model}
+            "start": start, "model": model}
+
+
+def _step_functions(task, net, opt, create_graph, compiled):
+    """(loss_and_grads(*batch), update()): eagerly, the loss (its backward is the loop's) and
+    opt.step; compiled (mg.compile), the loss with zero_grad and backward done, and the step,
+    each replayed. Split where the loop reads the loss and the gradients (the finite checks,
+    the monitor, clipping, data-parallel averaging), which stay eager between them."""
+    if not compiled:
+        return (lambda *batch: task.loss(net, batch)), opt.step
+
+    def loss_and_grads(*batch):
+        loss = task.loss(net, batch)
+        opt.zero_grad()
+        loss.backward(create_graph=create_graph)  # runs eagerly, with a warning, when True
+        return loss
+
+    # one recording per batch shape (the GPT's batches are as long as their longest name)
+    return mg.compile(loss_and_grads, cache_size=64), mg.compile(opt.step)
 
 
 def _finite(a):

@@ -31,6 +31,7 @@ class Recorder:
         self.arrays: list[Any] = []     # slot -> the array it held in this call
         self.where: list[str] = []      # slot -> what made it (for show())
         self.slot_of: dict[int, int] = {}   # id(array) -> slot
+        self.owned: dict[int, int] = {}     # id(the array owning a slot's memory) -> first slot
         self.instrs: list[Any] = []
         self.externals: list[tuple[int, Tensor]] = []  # (slot, tensor read from outside)
         self.ext_of: dict[int, int] = {}    # id(tensor) -> index in externals
@@ -125,6 +126,8 @@ class Recorder:
     # ------------------------------------------------------------------ slots
 
     def _new_slot(self, a: Any, where: str) -> int:
+        if backend.is_array(a):
+            self.owned.setdefault(id(a.base if a.base is not None else a), len(self.arrays))
         self.slot_of[id(a)] = len(self.arrays)
         self.arrays.append(a)
         self.where.append(where)
@@ -136,14 +139,16 @@ class Recorder:
         s = self.slot_of.get(id(a))
         if s is not None:
             return s
-        base = a.base
-        while base is not None and id(base) not in self.slot_of:
-            base = base.base
-        if base is None or base.dtype != a.dtype or not a.flags.c_contiguous \
-                or not base.flags.c_contiguous:
+        owner = a.base if a.base is not None else a  # NumPy and CuPy: the array that owns the memory
+        s = self.owned.get(id(owner))
+        if s is None:
             return None
-        offset = (_address(a) - _address(base)) // a.itemsize
-        view = P.View(self.slot_of[id(base)], offset, a.shape, self._new_slot(a, "a view"))
+        base = self.arrays[s]
+        offset, rem = divmod(_address(a) - _address(base), a.itemsize)
+        if base.dtype != a.dtype or not a.flags.c_contiguous or not base.flags.c_contiguous \
+                or rem or offset < 0 or offset + a.size > base.size:
+            return None
+        view = P.View(s, offset, a.shape, self._new_slot(a, "a view"))
         self.instrs.append(view)
         return view.out
 
