@@ -230,7 +230,8 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
                 # one step; a signal arriving anywhere in it is acted on after `step += 1`
                 snapshot = _snapshot(model, data_rng) if ckpt_path and stop_on_nonfinite else None
                 batch = sampler.shard(task.batch(data_rng, config["batch_size"]))
-                loss = loss_and_grads(*batch)  # compiled: zero_grad and backward are done here
+                # compiled: zero_grad and backward are done here; the arrays are its arguments
+                loss = loss_and_grads(type(batch) is tuple, *(batch if type(batch) is tuple else (batch,)))
                 value = _mean_over_ranks(loss.item())
                 lr = opt.param_groups[0]["lr"]
                 if not math.isfinite(value):
@@ -283,11 +284,14 @@ def _step_functions(task, net, opt, create_graph, compiled):
     opt.step; compiled (mg.compile), the loss with zero_grad and backward done, and the step,
     each replayed. Split where the loop reads the loss and the gradients (the finite checks,
     the monitor, clipping, data-parallel averaging), which stay eager between them."""
-    if not compiled:
-        return (lambda *batch: task.loss(net, batch)), opt.step
+    def loss_of(is_tuple, *parts):  # a batch (x, y) as its arrays; a function task's None as is
+        return task.loss(net, parts if is_tuple else parts[0])
 
-    def loss_and_grads(*batch):
-        loss = task.loss(net, batch)
+    if not compiled:
+        return loss_of, opt.step
+
+    def loss_and_grads(is_tuple, *parts):
+        loss = loss_of(is_tuple, *parts)
         opt.zero_grad()
         loss.backward(create_graph=create_graph)  # runs eagerly, with a warning, when True
         return loss

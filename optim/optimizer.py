@@ -274,7 +274,7 @@ class Optimizer:
         or None: then the step itself is called again at each replay."""
         if closure is not None or type(self).step is not Optimizer.step:
             return None
-        return captured.capture(self, Optimizer.step.replayed)
+        return captured.capture(self, Optimizer.step.replayed, Optimizer.add_state)
 
     @tracer.replayed(capture=_capture_step)  # outside the graph: a compiled step replays it
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

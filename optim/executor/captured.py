@@ -17,7 +17,6 @@ the replay calls the eager step itself.
 """
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ from minigrad.tensor import increment_version
 from . import loop, plan, pool
 
 
-def capture(opt: Any, raw_step: Any) -> CapturedStep | None:
+def capture(opt: Any, raw_step: Any, base_add_state: Any) -> CapturedStep | None:
     """The captured step of `opt` as it stands after an eager step, or None where it does not
     apply (see the module docstring)."""
     cls = type(opt)
@@ -52,14 +51,19 @@ def capture(opt: Any, raw_step: Any) -> CapturedStep | None:
         held = tuple((k, state[k]) for k in keys if state.get(k) is not None)
         flats = [a.ravel() for _, a in held]
         entries.append((p, group, state, theta, held, theta.ravel(), flats, fn, names, h.flags()))
-    return CapturedStep(opt, raw_step, entries)
+    return CapturedStep(opt, raw_step, base_add_state, entries)
 
 
 class CapturedStep:
     """Called with no arguments: one step of the optimizer, as the eager step takes it."""
 
-    def __init__(self, opt: Any, raw_step: Any, entries: list[tuple]) -> None:
+    def __init__(self, opt: Any, raw_step: Any, base_add_state: Any, entries: list[tuple]) -> None:
         self.opt, self.raw_step, self.entries = opt, raw_step, entries
+        cls = type(opt)
+        # the parameters of a group share one step's scalars when the scalars read no state
+        # (no carried numbers: NAdam's and ASGD's do) and they have taken as many steps
+        self.share = not cls.carry
+        self.add_state = None if cls.add_state is base_add_state else cls.add_state
         self.params = [e[0] for e in entries]
         self.switches = [_switches(g) for g in _groups(entries)]
         self.describe = (f"captured: {len(entries)} parameters, each one compiled loop of "
@@ -70,19 +74,26 @@ class CapturedStep:
             return self.raw_step(self.opt)
         cls, last = type(self.opt), self.opt.last_scalars
         increment_version(self.params)  # counted as written, as the eager step counts them
-        previous = numbers = None
+        made = {}  # (group, dtype) -> (t, h, numbers): a group's scalars, made once per step
         for p, group, state, theta, held, theta_flat, state_flats, fn, names, flags in self.entries:
-            h = cls.next_scalars(theta, state, group)  # the step count and this step's scalars
-            last[p] = h
-            values = h.values()
-            if previous is None or not all(map(operator.is_, values, previous)):
-                previous = None
+            key = (id(group), theta.dtype)
+            shared = made.get(key) if self.share else None
+            if shared is not None and (shared[0] is None or shared[0] == state["step"] + 1):
+                t, h, numbers = shared  # what next_scalars would compute again, unchanged
+                if t is not None:
+                    state["step"] = t
+                if self.add_state is not None:
+                    self.add_state(theta, state, group)
+            else:
+                h = cls.next_scalars(theta, state, group)  # the step count and its scalars
                 if h.flags() != flags:  # a switch that a number turned (weight_decay 0 -> 0.1)
                     arrays = [theta, p.grad, *[state.get(k) for k in cls._state_keys()]]
                     plan.run([plan.Task(cls.rule, arrays, h)])  # its own plan, this once
+                    last[p] = h
                     continue
-                numbers = h.numbers(names, theta.dtype)  # the group's numbers, once per group
-                previous = values
+                numbers = h.numbers(names, theta.dtype)
+                made[key] = (state.get("step"), h, numbers)
+            last[p] = h
             fn(theta_flat, p.grad.ravel(), *state_flats, *numbers)
 
     def _fits(self) -> bool:
