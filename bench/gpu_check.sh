@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: run the test suite's cuda cases (every device-parametrized
-# test), then time the optimizers' CUDA kernels against torch's fused Adam and a device copy
-# (bench/gpu_step.py). About 3-5 minutes with pytest-xdist.
+# test, and the CUDA-graph replay of mg.compile), then time the optimizers' CUDA kernels against
+# torch's fused Adam and a device copy (bench/gpu_step.py), then the training steps per second
+# of digits and names on the CPU and the GPU, eager and compiled. About 5-7 minutes with
+# pytest-xdist.
 #   bash bench/gpu_check.sh            (set CUPY=cupy-cuda13x for CUDA 13)
 # What is already importable is used as it is (a machine with no package index works when CuPy,
 # pytest, hypothesis, NumPy and safetensors are there); otherwise the test extra and CuPy are
@@ -35,5 +37,20 @@ tests=$?
 [ $tests -eq 124 ] && echo "gpu_check: the tests hit their time limit (${TESTS_TIMEOUT:-$limit} s)"
 timeout -k 15 150 python3 bench/gpu_step.py --sizes 100e6,1e9 --repeats 10
 bench=$?
-echo "gpu_check: tests exit $tests, bench exit $bench"
-[ $tests -eq 0 ] && [ $bench -eq 0 ]
+# training steps per second: each bundled small task on the CPU and on the GPU, eager and
+# compiled (mg.compile: on the GPU the forward and backward pass replay as one CUDA graph)
+train=0
+out=$(mktemp -d)
+for task in digits names; do
+  for device in cpu cuda; do
+    for compiled in "" "--compile"; do
+      echo "train $task on $device ${compiled:-(eager)}:"
+      MINIGRAD_COMPILE_DEBUG=1 timeout -k 15 120 python3 -m models train --task "$task" --device "$device" \
+        --steps "${TRAIN_STEPS:-2000}" $compiled --out "$out/$task-$device$compiled" --quiet 2>&1 \
+        | grep -E "^step|mg.compile|Error" || train=1
+    done
+  done
+done
+rm -rf "$out"
+echo "gpu_check: tests exit $tests, bench exit $bench, train exit $train"
+[ $tests -eq 0 ] && [ $bench -eq 0 ] && [ $train -eq 0 ]

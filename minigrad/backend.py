@@ -165,6 +165,14 @@ def _erf_by_math(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return out.reshape(x.shape)
 
 
+# ============================================================================ graph capture
+
+# True while mg.compile captures a replay as a CUDA graph (minigrad/jit/cuda_graph.py): nothing
+# may read a device value then, so ops skip their checks of values (an index's range); the
+# replay runs each op's `check` before every launch instead.
+capturing = False
+
+
 # ============================================================================ default dtype
 
 _default_dtype = np.dtype(np.float32)
@@ -199,6 +207,9 @@ def manual_seed(seed: int) -> None:
 
 def rng() -> np.random.Generator:
     """The global NumPy Generator (initialisation and dropout masks for every device, shuffling)."""
+    if tracer.active is not None and not tracer.active.depth:
+        tracer.active.cannot("the step draws from minigrad's generator directly (backend.rng()): "
+                             "a replay would not draw again")
     return _rng
 
 
@@ -219,7 +230,7 @@ def _draw_dtype(dtype: DTypeLike) -> type[np.floating]:
     return np.float64 if np.dtype(dtype) == np.float64 else np.float32
 
 
-@tracer.replayed  # a draw made again at each replay of a compiled step, in order
+@tracer.replayed(graph="before")  # drawn again at each replay of a compiled step, in order
 def uniform(low: float, high: float, shape: int | Shape, dtype: DTypeLike, device: Device = "cpu") -> Array:
     """Uniform samples in [low, high) (float32 rounding may reach high) drawn on the CPU
     generator (so a seed gives the same values on every device), in float32 for float32 (see
@@ -230,7 +241,7 @@ def uniform(low: float, high: float, shape: int | Shape, dtype: DTypeLike, devic
     return to_device(a.astype(dtype, copy=False), device)
 
 
-@tracer.replayed  # a draw made again at each replay of a compiled step, in order
+@tracer.replayed(graph="before")  # drawn again at each replay of a compiled step, in order
 def normal(mean: float, std: float, shape: int | Shape, dtype: DTypeLike, device: Device = "cpu") -> Array:
     """Normal samples drawn on the CPU generator, in float32 for float32 (see above), then
     moved to `device`."""
@@ -240,7 +251,7 @@ def normal(mean: float, std: float, shape: int | Shape, dtype: DTypeLike, device
     return to_device(a.astype(dtype, copy=False), device)
 
 
-@tracer.replayed  # a draw made again at each replay of a compiled step, in order
+@tracer.replayed(graph="before")  # drawn again at each replay of a compiled step, in order
 def keep_mask(shape: int | Shape, p: float, dtype: DTypeLike, device: Device = "cpu") -> Array:
     """Dropout's keep mask: u >= p for u uniform in [0, 1), drawn on the CPU generator (in
     float32 for float32 data, see above), then moved to `device` as bools.

@@ -84,6 +84,7 @@ class Tensor:
         if self.requires_grad and data.dtype.kind not in _FLOAT_KINDS:
             raise TypeError(f"assigned data of dtype {data.dtype} to a tensor that requires grad: "
                             "only floating-point tensors can require grad")
+        tracer.wrote_in_place()  # mg.compile: a replay would not assign it again
         self._data = data
         self._version_counter[0] += 1  # a new value: what backward saved of the old one is stale
         function.writes += 1
@@ -222,7 +223,10 @@ class Tensor:
             t.grad = g.copy() if t.grad is None else t.grad + g
             if t.grad_graph is not None:
                 t.grad_graph = None  # the graph of an earlier recorded pass, now out of date
+        if tracer.active is not None:
+            tracer.active.after_backward()  # mg.compile: these writes were recorded
 
+    @tracer.replayed(graph="before")  # outside the graph: mg.compile's replay calls it again
     def zero_grad(self) -> None:
         self.grad = None
         self.grad_graph = None
@@ -282,22 +286,22 @@ class Tensor:
 
     # comparisons give boolean tensors outside the graph
     def __lt__(self, other: Operand) -> Tensor:
-        return Tensor(self._data < _raw(other))
+        return _computed(operator.lt, self, other)
 
     def __le__(self, other: Operand) -> Tensor:
-        return Tensor(self._data <= _raw(other))
+        return _computed(operator.le, self, other)
 
     def __gt__(self, other: Operand) -> Tensor:
-        return Tensor(self._data > _raw(other))
+        return _computed(operator.gt, self, other)
 
     def __ge__(self, other: Operand) -> Tensor:
-        return Tensor(self._data >= _raw(other))
+        return _computed(operator.ge, self, other)
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, as torch
-        return Tensor(self._data == _raw(other))
+        return _computed(operator.eq, self, other)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, as torch
-        return Tensor(self._data != _raw(other))
+        return _computed(operator.ne, self, other)
 
     __hash__ = object.__hash__
 
@@ -322,10 +326,10 @@ class Tensor:
         return ops.Var(axis, keepdims, correction).apply(self)
 
     def argmax(self, axis: int | None = None) -> Tensor:
-        return Tensor(self._data.argmax(axis=axis))
+        return _computed(operator.methodcaller("argmax", axis=axis), self)
 
     def argmin(self, axis: int | None = None) -> Tensor:
-        return Tensor(self._data.argmin(axis=axis))
+        return _computed(operator.methodcaller("argmin", axis=axis), self)
 
     # ======================================================================== elementwise
 
@@ -437,6 +441,15 @@ def increment_version(tensors: object) -> None:
 
 def _raw(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
+
+
+def _computed(fn: Any, *args: Any) -> Tensor:
+    """fn of the arguments' arrays, outside the graph (a comparison, argmax): a Tensor that
+    requires no grad. While mg.compile records, the computation is recorded, to run again."""
+    t = Tensor(fn(*[_raw(a) for a in args]))
+    if tracer.active is not None:
+        tracer.active.computed(fn, args, t)
+    return t
 
 
 def _as_tensor(x: Operand, like: Tensor) -> Tensor:

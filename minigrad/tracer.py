@@ -27,22 +27,29 @@ from typing import Any
 active: Any = None  # the Recorder while mg.compile records a call, else None
 
 
-def replayed(fn: Callable[..., Any] | None = None, *, capture: Callable[..., Any] | None = None
-             ) -> Any:
+def replayed(fn: Callable[..., Any] | None = None, *, capture: Callable[..., Any] | None = None,
+             graph: str | None = None) -> Any:
     """Decorator: a function (or method) whose work happens outside the graph and must happen
     again at every replay of a compiled step. Outside a recording it is called as it is.
 
     capture(*args, **kwargs), if given, returns a faster callable of no arguments that does the
     same work for these arguments at replay (an optimizer's step with its plan made once), or
-    None to replay the function itself."""
+    None to replay the function itself. graph: where a call made during the forward pass may
+    run when the replay is a CUDA graph (minigrad/jit/cuda_graph.py): "before" the launch (a
+    draw, zero_grad) or "after" it (batch norm's running statistics); None: not moved, so a
+    forward pass that makes the call is replayed without a graph."""
     if fn is None:
-        return functools.partial(replayed, capture=capture)
+        return functools.partial(replayed, capture=capture, graph=graph)
+    fn.graph = graph  # type: ignore[attr-defined]
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         rec = active
         if rec is None or rec.depth:  # not recording, or inside another replayed call
+            if rec is not None and rec.in_op and graph == "before":
+                rec.op_draws = True  # a draw inside an op's forward: no CUDA graph
             return fn(*args, **kwargs)
+        rec.before_call()
         rec.depth += 1
         try:
             result = fn(*args, **kwargs)
@@ -67,5 +74,6 @@ def wrote_in_place() -> None:
     """Something wrote into a tensor's array outside an op (increment_version)."""
     rec = active
     if rec is not None and not rec.depth:
-        rec.cannot("a tensor was written in place outside an op and outside a replayed call "
-                   "(increment_version): the replay would not write it again")
+        rec.cannot("a tensor's array was written or assigned outside an op and outside a "
+                   "replayed call (.data = ..., increment_version): a replay would not write it "
+                   "again")

@@ -47,8 +47,8 @@ from minigrad.sparse import RowSparseGrad, _is_coalesced
 from minigrad.tensor import Tensor, increment_version
 
 from . import executor
-from .executor import captured
 from .checks import check, flag, is_finite, non_negative, optional_flag, real, short_repr
+from .executor import captured
 from .scalars import Scalars
 
 # what an optimizer is given, as in torch: parameters, or param groups (dicts with a "params" entry)
@@ -259,7 +259,7 @@ class Optimizer:
 
     # ======================================================================== stepping
 
-    @tracer.replayed  # outside the graph: a compiled step (mg.compile) calls it again
+    @tracer.replayed(graph="before")  # outside the graph: mg.compile's replay calls it again
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:

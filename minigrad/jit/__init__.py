@@ -53,7 +53,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from .. import anomaly, backend, function
+from .. import anomaly, backend, function, tracer
 from ..tensor import Tensor
 from . import recorder
 from .program import Program
@@ -105,6 +105,8 @@ class CompiledFunction:
         self._warned: set[str] = set()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracer.active is not None:  # inside another compiled step's recording: its work
+            return self.fn(*args, **kwargs)
         flat = args + tuple(kwargs.values())
         key = _key(flat, tuple(kwargs))
         if key is None:
@@ -116,7 +118,7 @@ class CompiledFunction:
                 if program.guard_failure() is None:
                     self.entries.move_to_end(key)
                     self.stats["replayed"] += 1
-                    return program.run(flat)
+                    return program.replay(flat)
             if entry.eager is not None:
                 self.stats["eager"] += 1
                 return self.fn(*args, **kwargs)
@@ -129,7 +131,7 @@ class CompiledFunction:
 
     def _new_entry(self, key: Any) -> _Entry:
         if len(self.entries) >= self.cache_size:
-            old, _ = self.entries.popitem(last=False)
+            self.entries.popitem(last=False)
             self._note(f"cache full ({self.cache_size}): dropped the least recently used recording")
         entry = self.entries[key] = _Entry()
         self._note(f"recording for {_describe(key)}")
@@ -140,17 +142,19 @@ class CompiledFunction:
         under the same guards) becomes a program to replay."""
         first = entry.first if entry.first is not None and entry.first.guard_failure() is None \
             else None
-        rec = recorder.start(flat)
+        watch = (entry.programs[-1].leaves if entry.programs
+                 else entry.first.leaves if entry.first is not None else [])
+        rec = recorder.start(flat, watch)
         try:
             result = self.fn(*args, **kwargs)
         finally:
             recorder.stop()
         self.stats["recorded"] += 1
+        program = rec.finish(result)  # may find a reason too (a result with a graph)
         if rec.reason is not None:
             entry.eager = rec.reason
             self._fallback(rec.reason)
             return result
-        program = rec.finish(result)
         if first is None:
             entry.first = program
             return result
@@ -159,7 +163,9 @@ class CompiledFunction:
             entry.eager = why
             self._fallback(why)
             return result
-        program.prepare()
+        program.prepare(_streams(program))
+        if program.why_no_graph:
+            self._note(f"replayed without a CUDA graph: {program.why_no_graph}")
         entry.first = None
         entry.programs = entry.programs[-(self.cache_size - 1):] + [program]
         return result
@@ -191,10 +197,22 @@ class CompiledFunction:
         return text
 
 
+def _streams(program: Program) -> Any:
+    """CuPy's stream capture when the program's arrays are on a GPU, else None."""
+    if not any(s is not None and s[2] != "cpu" for s in program.shapes):
+        return None
+    from .cuda_graph import CuPyStreams
+    return CuPyStreams(backend._import_cupy())
+
+
 def _key(flat: tuple, names: tuple) -> Any:
     """The guard key: each argument's shape, dtype, device (and requires_grad), or its value;
     grad mode and anomaly mode. None if an argument can be neither."""
-    parts: list[Any] = [function.is_grad_enabled(), anomaly.enabled, names]
+    # the same array passed twice is one slot of a recording: which arguments alias is guarded
+    seen: dict[int, int] = {}
+    aliases = tuple(seen.setdefault(id(a._data if isinstance(a, Tensor) else a), i)
+                    for i, a in enumerate(flat))
+    parts: list[Any] = [function.is_grad_enabled(), anomaly.enabled, names, aliases]
     for a in flat:
         if isinstance(a, Tensor):
             d = a._data
@@ -212,7 +230,7 @@ def _key(flat: tuple, names: tuple) -> Any:
 
 def _describe(key: Any) -> str:
     args = []
-    for part in key[3:]:
+    for part in key[4:]:
         if part[0] == "value":
             args.append(repr(part[2]))
         else:

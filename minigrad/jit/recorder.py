@@ -18,15 +18,13 @@ from ..tensor import Tensor
 from . import program as P
 
 
-class CannotCapture(Exception):
-    """The step did something a replay cannot do again; the message says what."""
-
-
 class Recorder:
     """Collects one eager call's work into a Program (see the module docstring)."""
 
-    def __init__(self, args: tuple[Any, ...]) -> None:
+    def __init__(self, args: tuple[Any, ...], watch: list[Tensor] = ()) -> None:
         self.depth = 0          # > 0 inside a replayed call: its own work is not recorded
+        self.in_op = 0          # > 0 inside an op's apply
+        self.op_draws = False   # an op drew from the generator inside its forward
         self.reason: str | None = None  # why this call cannot be replayed, once known
         self.arrays: list[Any] = []     # slot -> the array it held in this call
         self.where: list[str] = []      # slot -> what made it (for show())
@@ -40,6 +38,10 @@ class Recorder:
         self.modules: dict[int, Module] = {}
         self.calls: dict[int, int] = {}     # id(result of a replayed call) -> its instruction
         self.args = args
+        # the leaves an earlier recording of this step wrote: their .data and .grad may change
+        # only in ops, backward and replayed calls; anything else a replay would not do again
+        self.watch, self.seen = list(watch), None
+        self._snap()
         self.inputs: list[tuple[int, int]] = []  # (argument index, slot)
         self.arg_tensor: dict[int, int] = {}     # id(Tensor argument) -> argument index
         for i, a in enumerate(args):
@@ -59,9 +61,11 @@ class Recorder:
         if not self.depth:
             self.pending[id(fn)] = dict(fn.__dict__)
         self.depth += 1  # what forward draws (attention's dropout mask) belongs to the op
+        self.in_op += 1
 
     def after_op(self, fn: function.Function, inputs: tuple[Tensor, ...], out: Tensor) -> None:
         self.depth -= 1
+        self.in_op -= 1
         if self.depth:
             return
         init = self.pending.pop(id(fn))
@@ -79,7 +83,28 @@ class Recorder:
         self.op_of[id(fn)] = op
         self.instrs.append(op)
 
+    def _snap(self) -> None:
+        self.seen = [(t._data, t._data.copy(), t.grad, None if t.grad is None or not
+                      backend.is_array(t.grad) else t.grad.copy()) for t in self.watch]
+
+    def check_unseen_writes(self, where: str) -> None:
+        """Refuse the recording if a watched leaf's .data or .grad changed since the last
+        recorded event: a write this recording did not see (`p.grad = None`, `p.grad *= 2`)."""
+        for t, (data, value, grad, gvalue) in zip(self.watch, self.seen):
+            if t._data is not data or t.grad is not grad or not P.same_value(t._data, value) or (
+                    gvalue is not None and not P.same_value(t.grad, gvalue)):
+                self.cannot(f"a parameter's .data or .grad changed {where}, outside an op and "
+                            "outside a replayed call (an assignment or a NumPy write in the "
+                            "step): a replay would not do it again")
+                return
+
+    def before_call(self) -> None:
+        if self.watch:
+            self.check_unseen_writes("in the step")
+
     def call(self, fn: Any, capture: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        if self.watch:
+            self._snap()
         for a in (*args, *kwargs.values()):
             if isinstance(a, Tensor) and id(a._data) in self.slot_of and id(a) not in self.ext_of:
                 self.cannot(f"{fn.__qualname__} is given a tensor computed in the step")
@@ -91,6 +116,20 @@ class Recorder:
             self.calls[id(result)] = len(self.instrs)
         self.instrs.append(instr)
 
+    def computed(self, fn: Any, args: tuple, out: Tensor) -> None:
+        """A value computed outside the graph (a comparison, argmax), recorded to compute again."""
+        if self.depth:
+            return
+        spec = []
+        for a in args:
+            if isinstance(a, Tensor):
+                spec.append((True, self._tensor_slot(a)))
+            elif backend.is_array(a) and self._find(a) is not None:
+                spec.append((True, self._find(a)))
+            else:
+                spec.append((False, a))
+        self.instrs.append(P.Compute(fn, spec, self._new_slot(out._data, "a value")))
+
     def module(self, m: Module) -> None:
         if not self.depth:
             self.modules.setdefault(id(m), m)
@@ -99,6 +138,8 @@ class Recorder:
                  retain_graph: bool, targets: Any) -> None:
         if self.depth:
             return
+        if self.watch:
+            self.check_unseen_writes("before backward()")
         if create_graph:
             return self.cannot("backward(create_graph=True) records a graph of the backward "
                                "pass (a second-order optimizer's Hessian)")
@@ -122,6 +163,11 @@ class Recorder:
         root = key[id(roots[0])]
         self.instrs.append(P.Backward(plan, root, seed_slot, None if seed_slot is not None
                                       else seed.copy(), retain_graph))
+
+    def after_backward(self) -> None:
+        """Tensor.backward wrote the leaves' .grad: the new values are the expected ones."""
+        if not self.depth and self.watch:
+            self._snap()
 
     # ------------------------------------------------------------------ slots
 
@@ -175,6 +221,8 @@ class Recorder:
     def output(self, result: Any) -> Any:
         """How to rebuild the step's result at replay: slots, call results and constants."""
         if isinstance(result, Tensor):
+            if id(result) in self.ext_of:  # a parameter: itself
+                return ("value", result)
             s = self.slot_of.get(id(result._data))
             return ("tensor", s) if s is not None else ("value", result)
         if backend.is_array(result) and id(result) in self.slot_of:
@@ -188,15 +236,33 @@ class Recorder:
         return ("value", result)
 
     def finish(self, result: Any) -> P.Program:
-        guards = []
-        for m in self.modules.values():
-            held = tuple((name, v) for name, v in vars(m).items()
-                         if isinstance(v, Tensor) or backend.is_array(v))
-            guards.append((m, m.training, held))
+        if self.watch:
+            self.check_unseen_writes("after the last recorded work")
+        done = {id(op.fn) for i in self.instrs if type(i) is P.Backward for op, _, _ in i.plan if op}
+        if _needs_grad(result, done):
+            self.cannot("the step returns a tensor that requires grad: a replay returns no graph "
+                        "(put backward() inside the compiled step)")
+        modules: dict[int, Module] = {}
+        for m in self.modules.values():  # every layer of every model the step ran
+            for sub in m.modules():
+                modules.setdefault(id(sub), sub)
+        guards = [(m, P.attributes(m)) for m in modules.values()]
+        for instr in self.instrs:  # an optimizer's parameters, by identity (a replaced one)
+            if type(instr) is P.Call:
+                for a in instr.args:
+                    if hasattr(a, "param_groups") and not any(g[0] is a for g in guards):
+                        guards.append((a, P.parameters_of(a)))
+        leaves: dict[int, None] = {}  # the externals that backward gives a .grad, in order
+        for instr in self.instrs:
+            if type(instr) is P.Backward:
+                for op, _, leaf in instr.plan:
+                    if op is None and leaf[0] == "ext":
+                        leaves.setdefault(leaf[1])
         return P.Program(self.instrs, self.inputs, self.externals, len(self.arrays),
                          [(tuple(a.shape), a.dtype, backend.device_of(a)) if backend.is_array(a)
                           else None for a in self.arrays],
-                         self.where, guards, self.output(result))
+                         self.where, guards, self.output(result),
+                         [self.externals[i][1] for i in leaves], self.op_draws)
 
 
 def check_same(p1: P.Program, p2: P.Program) -> str | None:
@@ -210,6 +276,10 @@ def check_same(p1: P.Program, p2: P.Program) -> str | None:
         why = a.differs(b)
         if why:
             return f"step {i} of the recording differs between two calls: {why}"
+    if not P.same_output(p1.output, p2.output):
+        return ("the step returns a value that no op made (a Python number, .data, .grad, an "
+                "optimizer's lr) and it differs between two calls: a replay would return the "
+                "recorded one")
     for (s1, t1), (s2, t2) in zip(p1.externals, p2.externals):
         if s1 != s2:
             return "the tensors read from outside the step changed between two calls"
@@ -220,16 +290,28 @@ def check_same(p1: P.Program, p2: P.Program) -> str | None:
     return None
 
 
-def start(args: tuple[Any, ...]) -> Recorder:
+def start(args: tuple[Any, ...], watch: list[Tensor] = ()) -> Recorder:
     if tracer.active is not None:
         raise RuntimeError("mg.compile: a compiled step called while another is being recorded")
-    rec = tracer.active = Recorder(args)
+    rec = tracer.active = Recorder(args, watch)
     return rec
+
+
+def _needs_grad(result: Any, done: set[int]) -> bool:
+    """Whether the result holds a tensor with a graph that no recorded backward went through
+    (a forward's output, for a backward outside the step)."""
+    if isinstance(result, Tensor):
+        fn = result.creator
+        return fn is not None and not fn.released and id(fn) not in done
+    if isinstance(result, (tuple, list)):
+        return any(_needs_grad(r, done) for r in result)
+    if isinstance(result, dict):
+        return any(_needs_grad(r, done) for r in result.values())
+    return False
 
 
 def stop() -> None:
     tracer.active = None
-
 
 
 def _address(a: Any) -> int:

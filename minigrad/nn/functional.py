@@ -164,7 +164,7 @@ def batch_norm(input: TensorLike, running_mean: TensorLike | None, running_var: 
     return y
 
 
-@tracer.replayed  # outside the graph: a compiled step (mg.compile) makes this call again
+@tracer.replayed(graph="after")  # outside the graph: mg.compile's replay makes this call again
 def _update_running_stats(op: ops.BatchNorm, rm: Array, rv: Array, momentum: float | None,
                           num_batches_tracked: Array | None, m: int) -> None:
     """running = (1 - momentum) running + momentum batch, in place, with the unbiased variance

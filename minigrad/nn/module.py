@@ -117,6 +117,7 @@ class Module:
     def eval(self: _M) -> _M:
         return self.train(False)
 
+    @tracer.replayed(graph="before")  # outside the graph: mg.compile's replay calls it again
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
             if set_to_none or not backend.is_array(p.grad):

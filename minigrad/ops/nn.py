@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import backend
 from ..backend import Array, get_array_module
 from ..function import Function
 from ..sparse import RowSparseGrad
@@ -68,9 +69,13 @@ class Embedding(Function):
         self.indices, self.padding_idx, self.sparse = indices, padding_idx, sparse
 
     def forward(self, W: Array) -> Array:
-        check_indices(self.indices, W.shape[0])  # here, so that a compiled step's replay checks too
+        if not backend.capturing:  # here, so that a compiled step's replay checks too
+            self.check(W)
         self.shape = W.shape
         return W[self.indices]
+
+    def check(self, W: Array) -> None:
+        check_indices(self.indices, W.shape[0])
 
     def backward(self, gy: Any) -> tuple[Any]:
         if self.sparse:  # the padding row never appears
@@ -175,7 +180,8 @@ class CrossEntropy(Function):
             self.q, self.valid, self.count = q, None, N
             loss = -(q * logp).sum(axis=1)
         else:
-            check_targets(t, self.ignore_index, C)  # here: a compiled step's replay checks too
+            if not backend.capturing:  # here: a compiled step's replay checks too
+                check_targets(t, self.ignore_index, C)
             self.valid = t != self.ignore_index
             safe_t = xp.where(self.valid, t, 0)
             self.safe_t = safe_t
@@ -191,6 +197,10 @@ class CrossEntropy(Function):
         if self.reduction == "sum":
             return loss.sum()
         return loss.sum() / self.count
+
+    def check(self, z: Array) -> None:
+        if self.target.dtype.kind != "f":
+            check_targets(self.target, self.ignore_index, z.shape[1])
 
     def backward(self, gy: Any) -> tuple[Any, ...]:
         p = self.inputs[0].softmax(1) if recording(gy) else self.p

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..backend import Array, Device, Shape, device_of, get_array_module
 from ..function import Function, ViewFunction
 from .checks import check_index, normalize_axis
@@ -57,9 +58,13 @@ class GetItem(ViewFunction):
         self.index = index
 
     def forward(self, x: Array) -> Array:
-        check_index(self.index, x.shape)
+        if not backend.capturing:  # a CUDA graph's capture: checked before each launch instead
+            self.check(x)
         self.shape = x.shape
         return x[self.index]
+
+    def check(self, x: Array) -> None:
+        check_index(self.index, x.shape)
 
     def backward(self, gy: Any) -> tuple[Any, ...]:
         return (index_add(self.shape, self.index, gy),)

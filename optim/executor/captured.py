@@ -75,7 +75,7 @@ class CapturedStep:
         cls, last = type(self.opt), self.opt.last_scalars
         increment_version(self.params)  # counted as written, as the eager step counts them
         made = {}  # (group, dtype) -> (t, h, numbers): a group's scalars, made once per step
-        for p, group, state, theta, held, theta_flat, state_flats, fn, names, flags in self.entries:
+        for p, group, state, theta, _, theta_flat, state_flats, fn, names, flags in self.entries:
             key = (id(group), theta.dtype)
             shared = made.get(key) if self.share else None
             if shared is not None and (shared[0] is None or shared[0] == state["step"] + 1):

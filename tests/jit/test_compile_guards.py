@@ -193,7 +193,7 @@ def test_a_value_baked_from_python_that_changes_is_caught():
 
 
 def test_a_bad_index_at_replay_raises_and_names_it():
-    model, opt, step = setup()
+    _, _, step = setup()
     f = mg.compile(step)
     for x, y in batches(3):
         f(x, y)
@@ -205,7 +205,7 @@ def test_a_bad_index_at_replay_raises_and_names_it():
 
 
 def test_show_prints_the_program():
-    model, opt, step = setup()
+    _, _, step = setup()
     f = mg.compile(step)
     assert "nothing recorded yet" in f.show()
     for x, y in batches(3):
@@ -228,7 +228,7 @@ def test_peak_memory_is_no_more_than_eager():
     data = batches(6, size=64)
     peaks = []
     for compiled in (False, True):
-        model, opt, step = setup()
+        _, _, step = setup()
         f = mg.compile(step) if compiled else step
         for x, y in data[:4]:
             f(x, y)
