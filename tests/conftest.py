@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -12,6 +14,17 @@ pytest.register_assert_rewrite("fuzzing")
 # the repository (tests/..), for the test files in any folder below this one: the code run in
 # subprocesses, the README and docs read
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def cli(*args, check=True):
+    """`python -m models ARGS` in a subprocess from the repository; raises, showing its output,
+    when it fails and `check`."""
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    p = subprocess.run([sys.executable, "-m", "models", *args], capture_output=True, text=True,
+                       env=env, cwd=ROOT, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
 
 _GPU_REASON = backend.gpu_unavailable_reason()
 

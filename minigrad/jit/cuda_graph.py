@@ -21,14 +21,26 @@ computed) and everything after the backward pass (the optimizer's step: its scal
 every step). A program with any other call inside its forward or backward, or an op that draws
 inside forward (attention dropout), is replayed without a graph.
 
-The first replay on a GPU runs plainly (it warms CuPy's memory pool, so that capture allocates
-from it); the second captures, then launches. Tests on the CPU exercise this module through a
-stand-in for CuPy's Stream and Graph (tests/jit/test_cuda_graph.py); on a GPU,
-bench/gpu_check.sh runs the real one.
+The first replay on a GPU runs plainly (every kernel is then compiled and loaded: a capture
+cannot compile one); the second captures, then launches. The capture allocates from a memory
+pool of its own (CuPyStreams), which holds the graph's arrays for as long as the program lives.
+
+A limit of CuPy, not of this module: CuPy refuses any cuBLAS call while a stream captures
+(cupy_backends/cuda/libs/cublas.pyx, setStream: "calling cuBLAS API during stream capture is
+currently unsupported"), and every floating-point matmul goes through cuBLAS. So a step with a
+Linear layer fails its capture and is replayed without a graph (the replay still runs without
+Tensors, graph building or checks, which is most of a small model's time on a GPU); the reason
+is kept in the program's `why_no_graph` and printed under MINIGRAD_COMPILE_DEBUG=1. Capturing
+matmuls would take calling cuBLAS directly with a workspace of the capture's pool.
+
+Tests on the CPU exercise this module through a stand-in for CuPy's Stream and Graph
+(tests/jit/test_cuda_graph.py); on a GPU, bench/gpu_check.sh runs the real one.
 """
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
@@ -52,6 +64,18 @@ def plan(prog: P.Program) -> tuple[Any, str | None]:
                 after.append(k)
             else:
                 return None, f"{instr.fn.__qualname__} runs inside the forward pass"
+    # an op's check (before each launch) reads its bound arrays: they must hold this call's
+    # values then: an input, a parameter, a hoisted call's result, or a view of an input
+    fresh = {s for _, s in prog.inputs} | {s for s, _ in prog.externals}
+    fresh |= {prog.instrs[k].out for k in before if prog.instrs[k].out is not None}
+    for instr in prog.instrs[:backward]:
+        if type(instr) is P.View and instr.base in fresh:
+            fresh.add(instr.out)
+        if type(instr) is P.Op and hasattr(instr.fn, "check"):
+            late = [s for _, _, s in instr.bindings if s not in fresh]
+            if late:
+                return None, (f"{type(instr.fn).__name__} checks indices that the step computes "
+                              "(they would be read before the launch computes them)")
     return GraphReplay(prog, backward, before, after), None
 
 
@@ -62,6 +86,7 @@ class GraphReplay:
         self.prog, self.backward, self.before, self.after = prog, backward, before, after
         self.graph = None
         self.calls = 0
+        self.held: list[Any] = []
         self.inputs: dict[int, Any] = {}   # slot -> its fixed buffer
         self.slots: list[Any] = []
         self.found: list[tuple[Any, Any]] = []
@@ -78,6 +103,10 @@ class GraphReplay:
             except Exception as e:  # noqa: BLE001 (whatever the capture met: replay plainly)
                 prog.graph, prog.why_no_graph = None, f"the capture failed ({type(e).__name__}: {e})"
                 return prog.run(args)
+        if any(t._data is not a for (_, t), a in zip(prog.externals, self.held)):
+            # a parameter's array was replaced (p.data = ...): the graph holds the old pointer
+            self.graph, self.calls = None, 0
+            return prog.run(args)
         slots = self.slots
         for i, s in prog.inputs:  # this call's arguments, into the graph's fixed buffers
             a = args[i]
@@ -91,8 +120,10 @@ class GraphReplay:
         for k in range(self.backward + 1, len(prog.instrs)):
             instr = prog.instrs[k]
             results[k] = prog.run_one(instr, slots, args)
-        return P.rebuild(prog.output, [None if s is None else s.copy() if backend.is_array(s)
-                                       else s for s in slots], results)
+        out = list(slots)
+        for s in P._output_slots(prog.output):  # copies: the next launch rewrites the buffers
+            out[s] = slots[s].copy()
+        return P.rebuild(prog.output, out, results)
 
     def _before(self, slots: list[Any]) -> None:
         """What runs before each launch: hoisted calls (their results into fixed buffers), and
@@ -118,13 +149,13 @@ class GraphReplay:
             slots[s] = self.inputs[s] = a.copy()
         for s, t in prog.externals:
             slots[s] = t._data
-        xp = backend.get_array_module(*[a for a in slots if a is not None][:1])
         for k in self.before:  # fixed buffers for what they return, filled before each launch
             out = prog.instrs[k].out
             if out is not None:
-                shape, dtype, _ = prog.shapes[out]
-                slots[out] = xp.zeros(shape, dtype)
+                shape, dtype, device = prog.shapes[out]
+                slots[out] = backend.to_device(np.zeros(shape, dtype), device)
         self.slots = slots
+        self.held = [t._data for _, t in prog.externals]  # the arrays whose pointers it bakes in
         # the checks read values (a sync): they run before each launch, never in the capture
         backend.capturing = True
         try:
@@ -162,8 +193,13 @@ class CuPyStreams:
             self.stream.begin_capture(cp.cuda.runtime.streamCaptureModeRelaxed)
             try:
                 result = fn()
-            finally:
-                graph = self.stream.end_capture()
+            except BaseException:
+                try:  # end it, keeping the error that broke it (not "capture invalidated")
+                    self.stream.end_capture()
+                except Exception:  # noqa: BLE001
+                    pass
+                raise
+            graph = self.stream.end_capture()
         return graph, result
 
     def current(self) -> Any:

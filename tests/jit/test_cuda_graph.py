@@ -152,31 +152,86 @@ def test_a_forward_that_calls_something_else_is_replayed_without_a_graph(stand_i
     assert not stand_in.graphs
 
 
-@pytest.mark.parametrize("device", [pytest.param("cuda", marks=pytest.mark.skipif(
-    backend.gpu_unavailable_reason() is not None,
-    reason=f"no usable GPU: {backend.gpu_unavailable_reason()}"))])
-def test_on_a_gpu_the_replay_is_a_cuda_graph_and_equals_eager(device):
-    """With CuPy: the real stream capture, and the same bits as the eager step on the GPU."""
-    def go(compiled):
-        mg.manual_seed(0)
-        model = Net(0.0).to(device)
-        opt = optim.Adam(model.parameters(), lr=1e-2)
+def test_a_replaced_parameter_array_is_not_launched_on(stand_in):
+    """p.data = a new array passes the guards (same shape), but the graph holds the old array's
+    pointer: the call replays plainly and the next ones capture again."""
+    eager = run(False, 0.0)
+    mg.manual_seed(0)
+    _, _, _, f = run(True, 0.0, n=5)
+    model_params = [p for prog in f.entries.values() for p in prog.programs[0].leaves]
+    w = model_params[0]
+    w.data = w.data.copy()  # the same values in a new array
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        f(rng.integers(0, 11, (8, 2)), rng.integers(0, 11, 8))
+    assert len(stand_in.graphs) == 2  # captured again, on the new array
+    assert eager  # (the eager run above builds the same model: its params are unaffected)
 
-        def step(x, y):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-        f = mg.compile(step) if compiled else step
-        rng = np.random.default_rng(0)
-        out = [backend.to_numpy(f(backend.to_device(rng.integers(0, 11, (8, 2)), device),
-                                  backend.to_device(rng.integers(0, 11, 8), device)).data)
-               for _ in range(8)]
-        return out, [backend.to_numpy(p.data) for p in model.parameters()], f
-    eager, compiled = go(False), go(True)
+
+CUDA = [pytest.param("cuda", marks=pytest.mark.skipif(
+    backend.gpu_unavailable_reason() is not None,
+    reason=f"no usable GPU: {backend.gpu_unavailable_reason()}"))]
+
+
+class NoMatmul(nn.Module):
+    """A model without a matmul (CuPy refuses cuBLAS during capture) and without a scatter
+    (cupy.add.at's atomics add repeated rows in any order): per-feature scale and shift, tanh,
+    summed per example."""
+
+    def __init__(self):
+        self.scale = nn.Parameter(np.ones(6, np.float32))
+        self.shift = nn.Parameter(np.zeros(6, np.float32))
+
+    def forward(self, x):
+        return (x * self.scale + self.shift).tanh().sum(axis=1)
+
+
+class TwoLayers(nn.Module):
+    def __init__(self):
+        self.fc = nn.Linear(6, 16)
+        self.out = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.out(self.fc(x).tanh())
+
+
+def gpu_run(make, compiled, device, loss_of):
+    mg.manual_seed(0)
+    model = make().to(device)
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+
+    def step(x, y):
+        loss = loss_of(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    f = mg.compile(step) if compiled else step
+    rng = np.random.default_rng(0)
+    out = [backend.to_numpy(f(backend.to_device(rng.standard_normal((8, 6)).astype(np.float32), device),
+                              backend.to_device(rng.integers(0, 4, 8), device)).data)
+           for _ in range(8)]
+    return out, [backend.to_numpy(p.data) for p in model.parameters()], f
+
+
+@pytest.mark.parametrize("device", CUDA)
+def test_on_a_gpu_a_step_without_matmuls_replays_as_a_cuda_graph(device):
+    """With CuPy: the real stream capture, launched for the later calls, the same bits as eager."""
+    def loss_of(out, y):
+        return F.mse_loss(out, y.astype(np.float32))
+    eager, compiled = gpu_run(NoMatmul, False, device, loss_of), gpu_run(NoMatmul, True, device, loss_of)
     program = next(iter(compiled[2].entries.values())).programs[0]
-    assert program.graph is not None, program.why_no_graph
-    assert program.graph.graph is not None  # captured, and launched for the later calls
+    assert program.graph is not None and program.graph.graph is not None, program.why_no_graph
+    assert all(np.array_equal(a, b) for a, b in zip(eager[0], compiled[0]))
+    assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1]))
+
+
+@pytest.mark.parametrize("device", CUDA)
+def test_on_a_gpu_a_step_with_matmuls_replays_without_a_graph_and_equals_eager(device):
+    """CuPy refuses cuBLAS during capture: the replay says so and runs plainly, exactly."""
+    eager = gpu_run(TwoLayers, False, device, F.cross_entropy)
+    compiled = gpu_run(TwoLayers, True, device, F.cross_entropy)
+    program = next(iter(compiled[2].entries.values())).programs[0]
+    assert program.graph is None and "cuBLAS" in program.why_no_graph
     assert all(np.array_equal(a, b) for a, b in zip(eager[0], compiled[0]))
     assert all(np.array_equal(a, b) for a, b in zip(eager[1], compiled[1]))

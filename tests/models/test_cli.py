@@ -9,16 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, requires_gpu
-
-
-def cli(*args, check=True):
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    p = subprocess.run([sys.executable, "-m", "models", *args], capture_output=True, text=True,
-                       env=env, cwd=ROOT, timeout=300)
-    if check and p.returncode != 0:
-        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
-    return p
+from conftest import ROOT, cli, requires_gpu
 
 
 def load(path):
