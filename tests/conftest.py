@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import minigrad as mg
@@ -24,6 +25,18 @@ def cli(*args, check=True):
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
+
+
+def assert_same_checkpoint(a, b):
+    """Two `minigrad train` checkpoints hold the same step, history, model and optimizer state."""
+    assert a["step"] == b["step"]
+    for k in a["history"]:
+        np.testing.assert_array_equal(a["history"][k], b["history"][k])
+    for k in a["model"]:
+        np.testing.assert_array_equal(a["model"][k], b["model"][k])
+    for i, s in a["optimizer"]["state"].items():
+        for k, v in s.items():
+            np.testing.assert_array_equal(v, b["optimizer"]["state"][i][k])
 
 
 _GPU_REASON = backend.gpu_unavailable_reason()

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from jit_steps import training_step
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -36,14 +37,7 @@ def setup(body=None, opt_cls=optim.Adam, **opt_kw):
     mg.manual_seed(0)
     model = Net()
     opt = opt_cls(model.parameters(), **({"lr": 1e-2} | opt_kw))
-
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-    return model, opt, (body(model, opt) if body else step)
+    return model, opt, (body(model, opt) if body else training_step(model, opt))
 
 
 def step_value(step, x, y):

@@ -7,6 +7,7 @@ leaves' .grad and the copied outputs, bit for bit against the eager step. CuPy's
 exercised only on a GPU (bench/gpu_check.sh runs the `cuda` case below)."""
 import numpy as np
 import pytest
+from jit_steps import training_step
 
 import minigrad as mg
 import minigrad.jit as jit
@@ -90,13 +91,7 @@ def run(compiled, dropout, n=12):
     mg.manual_seed(0)
     model = Net(dropout)
     opt = optim.AdamW(model.parameters(), lr=1e-2)
-
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
+    step = training_step(model, opt)
     f = mg.compile(step) if compiled else step
     rng = np.random.default_rng(0)
     losses = [f(rng.integers(0, 11, (8, 2)), rng.integers(0, 11, 8)) for _ in range(n)]
@@ -198,14 +193,7 @@ class TwoLayers(nn.Module):
 def gpu_run(make, compiled, device, loss_of):
     mg.manual_seed(0)
     model = make().to(device)
-    opt = optim.Adam(model.parameters(), lr=1e-2)
-
-    def step(x, y):
-        loss = loss_of(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
+    step = training_step(model, optim.Adam(model.parameters(), lr=1e-2), loss_of)
     f = mg.compile(step) if compiled else step
     rng = np.random.default_rng(0)
     out = [backend.to_numpy(f(backend.to_device(rng.standard_normal((8, 6)).astype(np.float32), device),

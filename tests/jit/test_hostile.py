@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from jit_steps import training_step
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -43,15 +44,7 @@ def batches(n=10, seed=1, pad_from=0):
 
 
 def plain_step(model, opts):
-    opt = opts[0]
-
-    def step(x, y):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+    return training_step(model, opts[0])
 
 
 def flat(r):
