@@ -55,7 +55,7 @@ from typing import Any
 
 from .. import anomaly, backend, function, tracer
 from ..tensor import Tensor
-from . import recorder
+from . import cuda_graph, recorder
 from .program import Program
 
 __all__ = ["compile", "CompiledFunction"]
@@ -163,7 +163,11 @@ class CompiledFunction:
             entry.eager = why
             self._fallback(why)
             return result
-        program.prepare(_streams(program))
+        program.prepare()
+        streams = _streams(program)
+        if streams is not None:  # on a GPU: the replay as a CUDA graph, where it can be one
+            program.graph, program.why_no_graph = cuda_graph.plan(program)
+            program.streams = streams
         if program.why_no_graph:
             self._note(f"replayed without a CUDA graph: {program.why_no_graph}")
         entry.first = None
@@ -201,8 +205,7 @@ def _streams(program: Program) -> Any:
     """CuPy's stream capture when the program's arrays are on a GPU, else None."""
     if not any(s is not None and s[2] != "cpu" for s in program.shapes):
         return None
-    from .cuda_graph import CuPyStreams
-    return CuPyStreams(backend._import_cupy())
+    return cuda_graph.CuPyStreams(backend._import_cupy())
 
 
 def _key(flat: tuple, names: tuple) -> Any:

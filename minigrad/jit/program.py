@@ -271,20 +271,18 @@ class Program:
         self.requires_grad = [t.requires_grad for _, t in externals]
         self.free_after = _last_uses(instrs, slots, output)
         self.op_draws = op_draws
-        self.graph: Any = None  # a cuda_graph.GraphReplay, on a GPU (see prepare)
+        # on a GPU: a cuda_graph.GraphReplay and the CuPy streams it captures on (set by
+        # minigrad/jit/__init__.py), or why there is no graph
+        self.graph: Any = None
+        self.streams: Any = None
         self.why_no_graph: str | None = None
         self.ops = [i.fn for i in instrs if type(i) is Op]
 
-    def prepare(self, streams: Any = None) -> None:
-        """Make the captured forms of the calls that have one (an optimizer's step), and on a
-        GPU (`streams`: cuda_graph.CuPyStreams, or a stand-in) the replay as a CUDA graph."""
+    def prepare(self) -> None:
+        """Make the captured forms of the calls that have one (an optimizer's step)."""
         for instr in self.instrs:
             if type(instr) is Call:
                 instr.prepare()
-        if streams is not None:
-            from . import cuda_graph
-            self.graph, self.why_no_graph = cuda_graph.plan(self)
-            self.streams = streams
 
     def run_one(self, instr: Any, slots: list[Any], args: tuple) -> Any:
         kind = type(instr)
