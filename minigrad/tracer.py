@@ -5,12 +5,15 @@ hook below costs one attribute read. The library calls these hooks where a step 
 recording must know about:
 
 - Function.apply (function.py): an op ran, on these inputs, with this result;
-- the backward pass (autograd/engine.py): which gradients flow where;
-- Module.__call__ (nn/module.py): a layer ran, so its parameters, buffers and training flag are
-  guarded at replay;
+- the backward pass (autograd/engine.py): which gradients flow where; and Tensor.backward,
+  once it has written the leaves' .grad (what the recording expects them to hold next);
+- Module.__call__ (nn/module.py): a layer ran, so it and its sublayers are guarded at replay;
+- a value computed outside the graph (tensor.py `_computed`: comparisons, argmax), recorded
+  to compute again;
 - `reads_value` (Tensor.item, bool(tensor), .numpy(), .tolist()): the step reads a number out
   of a tensor, which the recording cannot replay (the Python that follows may branch on it);
-- `wrote_in_place` (increment_version): something wrote into a tensor's array outside an op;
+- `wrote_in_place` (increment_version, `.data = ...`): something wrote a tensor's array
+  outside an op; and backend.rng(): a draw the library does not make itself;
 - `@replayed` functions: work done outside the graph that the replay must do again, each time
   (an optimizer's step, zero_grad, a scheduler's step, batch norm's running statistics, the
   random draws of dropout masks). The recorder notes the call; the replay makes it again.

@@ -10,10 +10,10 @@ of the same shapes, in the same order; only the numbers in the arrays change.
 
 A tracing JIT (tinygrad's TinyJit, jax.jit, PyTorch's CUDA graphs) exploits that. It runs the
 step once as usual and *records* what ran: each op's array work, in order, with which arrays it
-read and wrote (recorder.py). The record is a program over numbered arrays (program.py). Later
-calls *replay* the program: each op's own forward and backward, straight on the arrays, with no
-Tensor, no graph and no checks in between, so a replayed step computes the same bits as the eager
-one, by construction. What the step does outside the graph (the optimizer's update, zero_grad,
+read and wrote (recorder.py). The record is a program of instructions (instructions.py) over
+numbered arrays (program.py). Later calls *replay* the program: each op's own forward and
+backward, straight on the arrays, with no Tensor, no graph and no checks in between, so a
+replayed step computes the same bits as the eager one, by construction. What the step does outside the graph (the optimizer's update, zero_grad,
 batch norm's running statistics, the dropout masks' draws) is marked in the library with
 `@tracer.replayed` (minigrad/tracer.py) and called again at each replay, in the recorded order,
 so a learning-rate change or a schedule takes effect and the masks come from the one generator

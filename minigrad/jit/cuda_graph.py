@@ -44,19 +44,20 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from . import program as P
+from .instructions import Backward, Call, Op, View
+from .program import Program, _output_slots, rebuild
 
 
-def plan(prog: P.Program) -> tuple[Any, str | None]:
+def plan(prog: Program) -> tuple[Any, str | None]:
     """(a GraphReplay for the program, None), or (None, why it is replayed without a graph)."""
     if prog.op_draws:
         return None, "an op draws inside its forward (attention dropout)"
-    backward = next((k for k, i in enumerate(prog.instrs) if type(i) is P.Backward), None)
+    backward = next((k for k, i in enumerate(prog.instrs) if type(i) is Backward), None)
     if backward is None:
         return None, "the step has no backward pass"
     before, after = [], []
     for k, instr in enumerate(prog.instrs[:backward]):
-        if type(instr) is P.Call:
+        if type(instr) is Call:
             place = getattr(instr.fn, "graph", None)
             if place == "before":
                 before.append(k)
@@ -69,9 +70,9 @@ def plan(prog: P.Program) -> tuple[Any, str | None]:
     fresh = {s for _, s in prog.inputs} | {s for s, _ in prog.externals}
     fresh |= {prog.instrs[k].out for k in before if prog.instrs[k].out is not None}
     for instr in prog.instrs[:backward]:
-        if type(instr) is P.View and instr.base in fresh:
+        if type(instr) is View and instr.base in fresh:
             fresh.add(instr.out)
-        if type(instr) is P.Op and hasattr(instr.fn, "check"):
+        if type(instr) is Op and hasattr(instr.fn, "check"):
             late = [s for _, _, s in instr.bindings if s not in fresh]
             if late:
                 return None, (f"{type(instr.fn).__name__} checks indices that the step computes "
@@ -82,7 +83,7 @@ def plan(prog: P.Program) -> tuple[Any, str | None]:
 class GraphReplay:
     """A program's replay with its forward and backward pass as one CUDA graph."""
 
-    def __init__(self, prog: P.Program, backward: int, before: list[int], after: list[int]):
+    def __init__(self, prog: Program, backward: int, before: list[int], after: list[int]):
         self.prog, self.backward, self.before, self.after = prog, backward, before, after
         self.graph = None
         self.calls = 0
@@ -114,16 +115,16 @@ class GraphReplay:
         self._before(slots)
         self.graph.launch(stream_api.current())
         results: dict[int, Any] = {}
-        P.Backward.write(self.found, args, prog.externals)
+        Backward.write(self.found, args, prog.externals)
         for k in self.after:
             prog.instrs[k].run(slots)
         for k in range(self.backward + 1, len(prog.instrs)):
             instr = prog.instrs[k]
             results[k] = prog.run_one(instr, slots, args)
         out = list(slots)
-        for s in P._output_slots(prog.output):  # copies: the next launch rewrites the buffers
+        for s in _output_slots(prog.output):  # copies: the next launch rewrites the buffers
             out[s] = slots[s].copy()
-        return P.rebuild(prog.output, out, results)
+        return rebuild(prog.output, out, results)
 
     def _before(self, slots: list[Any]) -> None:
         """What runs before each launch: hoisted calls (their results into fixed buffers), and
@@ -135,7 +136,7 @@ class GraphReplay:
             if instr.out is not None:
                 slots[instr.out][...] = result
         for instr in prog.instrs[:self.backward]:
-            if type(instr) is P.Op and hasattr(instr.fn, "check"):
+            if type(instr) is Op and hasattr(instr.fn, "check"):
                 instr.fn.check(*[slots[s] for s in instr.ins])
 
     def _capture(self, args: tuple, stream_api: Any) -> None:
@@ -167,7 +168,7 @@ class GraphReplay:
         prog = self.prog
         for k in range(self.backward):
             instr = prog.instrs[k]
-            if type(instr) is not P.Call:
+            if type(instr) is not Call:
                 instr.run(slots)
         return prog.instrs[self.backward].gradients(slots)
 

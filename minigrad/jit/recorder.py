@@ -15,7 +15,8 @@ from typing import Any
 from .. import backend, function, tracer
 from ..nn.module import Module
 from ..tensor import Tensor
-from . import program as P
+from .instructions import Backward, Call, Compute, Input, Op, View, same_value
+from .program import Program, attributes, parameters_of, same_output
 
 
 class Recorder:
@@ -33,7 +34,7 @@ class Recorder:
         self.instrs: list[Any] = []
         self.externals: list[tuple[int, Tensor]] = []  # (slot, tensor read from outside)
         self.ext_of: dict[int, int] = {}    # id(tensor) -> index in externals
-        self.op_of: dict[int, P.Op] = {}    # id(fn) -> its instruction
+        self.op_of: dict[int, Op] = {}    # id(fn) -> its instruction
         self.pending: dict[int, dict] = {}  # id(fn) -> its __dict__ before forward
         self.modules: dict[int, Module] = {}
         self.calls: dict[int, int] = {}     # id(result of a replayed call) -> its instruction
@@ -78,8 +79,8 @@ class Recorder:
                 bindings += [(name, i, self._find(v)) for i, v in enumerate(value)
                              if backend.is_array(v) and self._find(v) is not None]
         if out.requires_grad:  # what backward reads of its inputs: only whether they need grad
-            init["inputs"] = tuple(P.Input(t.requires_grad) for t in inputs)
-        op = P.Op(fn, init, ins, self._new_slot(out._data, type(fn).__name__), bindings)
+            init["inputs"] = tuple(Input(t.requires_grad) for t in inputs)
+        op = Op(fn, init, ins, self._new_slot(out._data, type(fn).__name__), bindings)
         self.op_of[id(fn)] = op
         self.instrs.append(op)
 
@@ -91,8 +92,8 @@ class Recorder:
         """Refuse the recording if a watched leaf's .data or .grad changed since the last
         recorded event: a write this recording did not see (`p.grad = None`, `p.grad *= 2`)."""
         for t, (data, value, grad, gvalue) in zip(self.watch, self.seen):
-            if t._data is not data or t.grad is not grad or not P.same_value(t._data, value) or (
-                    gvalue is not None and not P.same_value(t.grad, gvalue)):
+            if t._data is not data or t.grad is not grad or not same_value(t._data, value) or (
+                    gvalue is not None and not same_value(t.grad, gvalue)):
                 self.cannot(f"a parameter's .data or .grad changed {where}, outside an op and "
                             "outside a replayed call (an assignment or a NumPy write in the "
                             "step): a replay would not do it again")
@@ -111,7 +112,7 @@ class Recorder:
         out = None
         if backend.is_array(result):
             out = self._new_slot(result, fn.__qualname__)
-        instr = P.Call(fn, capture, args, kwargs, out)
+        instr = Call(fn, capture, args, kwargs, out)
         if result is not None and not isinstance(result, (bool, int)):
             self.calls[id(result)] = len(self.instrs)
         self.instrs.append(instr)
@@ -128,7 +129,7 @@ class Recorder:
                 spec.append((True, self._find(a)))
             else:
                 spec.append((False, a))
-        self.instrs.append(P.Compute(fn, spec, self._new_slot(out._data, "a value")))
+        self.instrs.append(Compute(fn, spec, self._new_slot(out._data, "a value")))
 
     def module(self, m: Module) -> None:
         if not self.depth:
@@ -161,7 +162,7 @@ class Recorder:
             ins = tuple(key[id(x)] if x.requires_grad else None for x in fn.inputs)
             plan.append((op, key[id(t)], ins))
         root = key[id(roots[0])]
-        self.instrs.append(P.Backward(plan, root, seed_slot, None if seed_slot is not None
+        self.instrs.append(Backward(plan, root, seed_slot, None if seed_slot is not None
                                       else seed.copy(), retain_graph))
 
     def after_backward(self) -> None:
@@ -194,7 +195,7 @@ class Recorder:
         if base.dtype != a.dtype or not a.flags.c_contiguous or not base.flags.c_contiguous \
                 or rem or offset < 0 or offset + a.size > base.size:
             return None
-        view = P.View(s, offset, a.shape, self._new_slot(a, "a view"))
+        view = View(s, offset, a.shape, self._new_slot(a, "a view"))
         self.instrs.append(view)
         return view.out
 
@@ -235,10 +236,10 @@ class Recorder:
             return ("call", self.calls[id(result)])
         return ("value", result)
 
-    def finish(self, result: Any) -> P.Program:
+    def finish(self, result: Any) -> Program:
         if self.watch:
             self.check_unseen_writes("after the last recorded work")
-        done = {id(op.fn) for i in self.instrs if type(i) is P.Backward for op, _, _ in i.plan if op}
+        done = {id(op.fn) for i in self.instrs if type(i) is Backward for op, _, _ in i.plan if op}
         if _needs_grad(result, done):
             self.cannot("the step returns a tensor that requires grad: a replay returns no graph "
                         "(put backward() inside the compiled step)")
@@ -246,26 +247,26 @@ class Recorder:
         for m in self.modules.values():  # every layer of every model the step ran
             for sub in m.modules():
                 modules.setdefault(id(sub), sub)
-        guards = [(m, P.attributes(m)) for m in modules.values()]
+        guards = [(m, attributes(m)) for m in modules.values()]
         for instr in self.instrs:  # an optimizer's parameters, by identity (a replaced one)
-            if type(instr) is P.Call:
+            if type(instr) is Call:
                 for a in instr.args:
                     if hasattr(a, "param_groups") and not any(g[0] is a for g in guards):
-                        guards.append((a, P.parameters_of(a)))
+                        guards.append((a, parameters_of(a)))
         leaves: dict[int, None] = {}  # the externals that backward gives a .grad, in order
         for instr in self.instrs:
-            if type(instr) is P.Backward:
+            if type(instr) is Backward:
                 for op, _, leaf in instr.plan:
                     if op is None and leaf[0] == "ext":
                         leaves.setdefault(leaf[1])
-        return P.Program(self.instrs, self.inputs, self.externals, len(self.arrays),
+        return Program(self.instrs, self.inputs, self.externals, len(self.arrays),
                          [(tuple(a.shape), a.dtype, backend.device_of(a)) if backend.is_array(a)
                           else None for a in self.arrays],
                          self.where, guards, self.output(result),
                          [self.externals[i][1] for i in leaves], self.op_draws)
 
 
-def check_same(p1: P.Program, p2: P.Program) -> str | None:
+def check_same(p1: Program, p2: Program) -> str | None:
     """Why two recordings of one step with the same input shapes differ (control flow or
     values that depend on the data, or Python state that changed), or None when the second can
     be replayed: the same instructions on the same slots, and every constant the same."""
@@ -276,14 +277,14 @@ def check_same(p1: P.Program, p2: P.Program) -> str | None:
         why = a.differs(b)
         if why:
             return f"step {i} of the recording differs between two calls: {why}"
-    if not P.same_output(p1.output, p2.output):
+    if not same_output(p1.output, p2.output):
         return ("the step returns a value that no op made (a Python number, .data, .grad, an "
                 "optimizer's lr) and it differs between two calls: a replay would return the "
                 "recorded one")
     for (s1, t1), (s2, t2) in zip(p1.externals, p2.externals):
         if s1 != s2:
             return "the tensors read from outside the step changed between two calls"
-        if t1 is not t2 and not P.same_value(t1._data, t2._data):
+        if t1 is not t2 and not same_value(t1._data, t2._data):
             return (f"a tensor of shape {t1.shape} made inside the step holds different values "
                     "on two calls (made from data or from changing Python state): pass it as an "
                     "argument")

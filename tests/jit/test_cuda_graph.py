@@ -16,7 +16,7 @@ import minigrad.nn.functional as F
 import optim
 from minigrad import backend
 from minigrad.jit import cuda_graph
-from minigrad.jit import program as P
+from minigrad.jit.instructions import Op
 
 
 class StandInGraph:
@@ -25,7 +25,7 @@ class StandInGraph:
 
     def launch(self, stream):
         r = self.replay
-        ops = [i.fn for i in r.prog.instrs[:r.backward] if type(i) is P.Op]
+        ops = [i.fn for i in r.prog.instrs[:r.backward] if type(i) is Op]
         slots, dicts, found = list(r.slots), [dict(fn.__dict__) for fn in ops], r.found
         new_found = self.segment()
         for k, (old, new) in enumerate(zip(slots, r.slots)):
