@@ -24,6 +24,7 @@ is not seen: it is baked into the recording, as jax.jit bakes in a closed-over v
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,8 @@ def replayed(fn: Callable[..., Any] | None = None, *, capture: Callable[..., Any
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         rec = active
-        if rec is None or rec.depth:  # not recording, or inside another replayed call
+        # not recording, inside another replayed call, or another thread's call
+        if rec is None or rec.depth or rec.thread != threading.get_ident():
             if rec is not None and rec.in_op and graph == "before":
                 rec.op_draws = True  # a draw inside an op's forward: no CUDA graph
             return fn(*args, **kwargs)

@@ -13,12 +13,13 @@ step once as usual and *records* what ran: each op's array work, in order, with 
 read and wrote (recorder.py). The record is a program of instructions (instructions.py) over
 numbered arrays (program.py). Later calls *replay* the program: each op's own forward and
 backward, straight on the arrays, with no Tensor, no graph and no checks in between, so a
-replayed step computes the same bits as the eager one, by construction. What the step does outside the graph (the optimizer's update, zero_grad,
-batch norm's running statistics, the dropout masks' draws) is marked in the library with
-`@tracer.replayed` (minigrad/tracer.py) and called again at each replay, in the recorded order,
-so a learning-rate change or a schedule takes effect and the masks come from the one generator
-in the same order. The optimizer's update replays in its captured form: each parameter's
-compiled loop (optim/executor/) called directly, its scalars computed anew.
+replayed step computes the same bits as the eager one, by construction. What the step does
+outside the graph (the optimizer's update, zero_grad, batch norm's running statistics, the
+dropout masks' draws) is marked in the library with `@tracer.replayed` (minigrad/tracer.py) and
+called again at each replay, in the recorded order, so a learning-rate change or a schedule
+takes effect and the masks come from the one generator in the same order. The optimizer's update
+replays in its captured form: each parameter's compiled loop (optim/executor/) called directly,
+its scalars computed anew.
 
 A recording is only valid for what it saw, so three things keep a replay honest:
 

@@ -10,6 +10,7 @@ dropout mask) is a *binding*, filled from that slot at replay. The result is a P
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from .. import backend, function, tracer
@@ -23,6 +24,7 @@ class Recorder:
     """Collects one eager call's work into a Program (see the module docstring)."""
 
     def __init__(self, args: tuple[Any, ...], watch: list[Tensor] = ()) -> None:
+        self.thread = threading.get_ident()  # the thread running the step: only its work counts
         self.depth = 0          # > 0 inside a replayed call: its own work is not recorded
         self.in_op = 0          # > 0 inside an op's apply
         self.op_draws = False   # an op drew from the generator inside its forward
@@ -55,16 +57,22 @@ class Recorder:
     # ------------------------------------------------------------------ the hooks' side
 
     def cannot(self, why: str) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if self.reason is None:
             self.reason = why
 
     def before_op(self, fn: function.Function) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if not self.depth:
             self.pending[id(fn)] = dict(fn.__dict__)
         self.depth += 1  # what forward draws (attention's dropout mask) belongs to the op
         self.in_op += 1
 
     def after_op(self, fn: function.Function, inputs: tuple[Tensor, ...], out: Tensor) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         self.depth -= 1
         self.in_op -= 1
         if self.depth:
@@ -100,10 +108,14 @@ class Recorder:
                 return
 
     def before_call(self) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if self.watch:
             self.check_unseen_writes("in the step")
 
     def call(self, fn: Any, capture: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if self.watch:
             self._snap()
         for a in (*args, *kwargs.values()):
@@ -119,6 +131,8 @@ class Recorder:
 
     def computed(self, fn: Any, args: tuple, out: Tensor) -> None:
         """A value computed outside the graph (a comparison, argmax), recorded to compute again."""
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if self.depth:
             return
         spec = []
@@ -132,11 +146,15 @@ class Recorder:
         self.instrs.append(Compute(fn, spec, self._new_slot(out._data, "a value")))
 
     def module(self, m: Module) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if not self.depth:
             self.modules.setdefault(id(m), m)
 
     def backward(self, order: list[Tensor], roots: Any, seeds: Any, create_graph: bool,
                  retain_graph: bool, targets: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if self.depth:
             return
         if self.watch:
@@ -167,6 +185,8 @@ class Recorder:
 
     def after_backward(self) -> None:
         """Tensor.backward wrote the leaves' .grad: the new values are the expected ones."""
+        if threading.get_ident() != self.thread:
+            return  # another thread's work: not this step's
         if not self.depth and self.watch:
             self._snap()
 

@@ -237,3 +237,40 @@ def test_no_warning_on_a_plain_step():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         same_run()
+
+
+def test_another_threads_ops_are_not_recorded():
+    """Ops another thread runs while a step records (here: in the middle of every call) belong
+    to that thread, not to the step's recording."""
+    import threading
+    other = nn.Linear(3, 3)
+    go, done, stop = threading.Semaphore(0), threading.Semaphore(0), threading.Event()
+
+    def worker():  # ops of its own each time the step asks, one more each time (not under
+        n = 0      # no_grad: grad mode is one flag for all threads)
+        while go.acquire() and not stop.is_set():
+            n += 1
+            for _ in range(n):
+                other(mg.tensor(np.ones((2, 3), np.float32))).sum()
+            done.release()
+
+    def body(model, opt):
+        def step(x, y):
+            h = model(x)
+            go.release()
+            done.acquire()  # the other thread's op ran while this call was recorded
+            loss = F.cross_entropy(h, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        f = same_run(body)
+    finally:
+        stop.set()
+        go.release()
+        thread.join()
+    assert f.stats["replayed"] == 10
