@@ -41,8 +41,13 @@ def same_value(a: Any, b: Any) -> bool:
     if a is b:
         return True
     if backend.is_array(a) or backend.is_array(b):
-        return (backend.is_array(a) and backend.is_array(b) and a.shape == b.shape
-                and a.dtype == b.dtype and type(a) is type(b) and bool((a == b).all()))
+        if not (backend.is_array(a) and backend.is_array(b) and a.shape == b.shape
+                and a.dtype == b.dtype and type(a) is type(b)):
+            return False
+        same = a == b
+        if a.dtype.kind in "fc":  # NaN where both have NaN is the same value
+            same |= (a != a) & (b != b)
+        return bool(same.all())
     if type(a) is not type(b):
         return False
     if type(a) in (tuple, list):

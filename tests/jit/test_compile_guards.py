@@ -274,3 +274,16 @@ def test_another_threads_ops_are_not_recorded():
         go.release()
         thread.join()
     assert f.stats["replayed"] == 10
+
+
+def test_a_constant_holding_nan_is_the_same_constant_on_both_recordings():
+    def body(model, opt):
+        def step(x, y):
+            const = mg.tensor(np.array([np.nan, 0.5], np.float32))  # made anew at each call
+            loss = F.cross_entropy(model(x), y) + const[1:].sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    assert same_run(body).stats["replayed"] == 10
