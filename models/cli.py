@@ -312,7 +312,8 @@ def run(args):
         compare(task, names, steps, batch_size, args.seed, args.lr, schedule, args.clip, args.out,
                 progress=not args.quiet and dist.get_rank() == 0, compiled=args.compile)
         if args.lr_sweep:
-            lr_sweep(task, names, steps, batch_size, args.seed, schedule, args.clip, args.out)
+            lr_sweep(task, names, steps, batch_size, args.seed, schedule, args.clip, args.out,
+                     compiled=args.compile)
     return 0
 
 
@@ -375,7 +376,7 @@ def _train_and_report(args, task, name, config, print, png):
     done = result["step"] - result["start"]
     rate = f", {done / result['seconds']:.0f} steps/s" if done and result["seconds"] > 0 else ""
     print(f"step {result['step']} in {result['seconds']:.1f}s{rate}"
-          + (" (compiled)" if args.compile else "") + ": " + ", ".join(
+          + (" (compiled)" if result["compiled"] else "") + ": " + ", ".join(
         f"{k} {100 * v:.2f}%" if k.endswith("acc") else f"{k} {v:.4f}"
         for k, v in m.items() if isinstance(v, float)))
     for line in task.report(result["model"]):

@@ -106,7 +106,8 @@ def _fmt(metric, value):
     return f"{value:10.4g}" if abs(value) < 1e-3 else f"{value:10.4f}"
 
 
-def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress=False):
+def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress=False,
+             compiled=False):
     """Each optimizer at SWEEP multiples (0.1x to 10x) of its recommended lr; prints the best lr,
     and how sensitive the optimizer is: the worst loss of the sweep and the mean excess of the
     five final losses over the best one (lower: less sensitive to the learning rate)."""
@@ -123,7 +124,8 @@ def lr_sweep(task, names, steps, batch_size, seed, schedule, clip, out, progress
         for k in SWEEP:
             config = dict(optimizer=name, lr=base * k, schedule=schedule, clip=clip, steps=steps,
                           batch_size=batch_size, seed=seed)
-            loss = final_loss(train(task, config, progress=progress, stop_on_nonfinite=False)["metrics"])
+            loss = final_loss(train(task, config, progress=progress, stop_on_nonfinite=False,
+                                    compiled=compiled)["metrics"])
             points.append((base * k, loss if math.isfinite(loss) else float("inf")))
         results[name] = points
         losses = np.array([loss for _, loss in points])

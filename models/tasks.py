@@ -9,7 +9,7 @@ import numpy as np
 import minigrad as mg
 import minigrad.nn.functional as F
 import optim
-from minigrad import backend
+from minigrad import backend, tracer
 
 from . import problems
 from .char_mlp import CharMLP
@@ -226,6 +226,7 @@ class FunctionTask(Task):
                     "adafactor": 1e-2, "adadelta": 1.0}
 
     def build(self, seed, variant=""):
+        mg.manual_seed(seed)  # the point is fixed; a randomized optimizer (Sophia's probes) is not
         return problems.Point(self.start).to(self.device)
 
     def batch(self, rng, batch_size):
@@ -233,12 +234,17 @@ class FunctionTask(Task):
 
     def loss(self, model, batch):
         if self.trace is not None:
-            self.trace.append(backend.to_numpy(model.xy.data).copy())
+            _record_point(self.trace, model.xy)
         return self.fn(model.xy)
 
     @mg.no_grad()
     def evaluate(self, model):
         return {"train_loss": self.fn(model.xy).item(), "point": backend.to_numpy(model.xy.data).tolist()}
+
+
+@tracer.replayed  # outside the graph: a compiled step (mg.compile) records the point again
+def _record_point(trace, xy):
+    trace.append(backend.to_numpy(xy.data).copy())
 
 
 class RosenbrockTask(FunctionTask):

@@ -222,7 +222,13 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
 
     if hasattr(opt, "train"):
         opt.train()  # schedule-free: θ holds y, where gradients are taken
-    loss_and_grads, update = _step_functions(task, net, opt, create_graph, compiled)
+    if compiled and create_graph:  # say so once, plainly, and train as without --compile
+        if dist.get_rank() == 0:
+            print(f"--compile: {config['optimizer']} needs backward(create_graph=True) (its Hessian "
+                  "estimate), which a compiled step cannot replay; training without it",
+                  file=sys.stderr)
+        compiled = False
+    loss_and_grads, update = _step_functions(task, net, opt, compiled)
     t0 = time.perf_counter()
     try:
         with _StopAtStepBoundary() as stop:
@@ -276,10 +282,10 @@ def _train(task, config, ckpt_path, resume, stop_after, progress, checkpoint_eve
     if monitor is not None:  # a run whose validation loss is not finite is never healthy
         findings(monitor.check_metrics(metrics))
     return {"metrics": metrics, "history": history, "seconds": seconds, "step": step,
-            "start": start, "model": model}
+            "start": start, "model": model, "compiled": compiled}
 
 
-def _step_functions(task, net, opt, create_graph, compiled):
+def _step_functions(task, net, opt, compiled):
     """(loss_and_grads(*batch), update()): eagerly, the loss (its backward is the loop's) and
     opt.step; compiled (mg.compile), the loss with zero_grad and backward done, and the step,
     each replayed. Split where the loop reads the loss and the gradients (the finite checks,
@@ -293,7 +299,7 @@ def _step_functions(task, net, opt, create_graph, compiled):
     def loss_and_grads(is_tuple, *parts):
         loss = loss_of(is_tuple, *parts)
         opt.zero_grad()
-        loss.backward(create_graph=create_graph)  # runs eagerly, with a warning, when True
+        loss.backward()
         return loss
 
     # one recording per batch shape (the GPT's batches are as long as their longest name)
