@@ -257,6 +257,9 @@ class Recorder:
         return ("value", result)
 
     def finish(self, result: Any) -> Program:
+        if self.in_op:  # an op raised and the step caught it: nothing after it was recorded
+            self.cannot("an op raised inside the step and the step went on (a caught error): "
+                        "the recording missed what followed")
         if self.watch:
             self.check_unseen_writes("after the last recorded work")
         done = {id(op.fn) for i in self.instrs if type(i) is Backward for op, _, _ in i.plan if op}

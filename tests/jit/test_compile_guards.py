@@ -287,3 +287,21 @@ def test_a_constant_holding_nan_is_the_same_constant_on_both_recordings():
             return loss
         return step
     assert same_run(body).stats["replayed"] == 10
+
+
+def test_an_error_caught_inside_the_step_runs_it_eagerly():
+    def body(model, opt):
+        def step(x, y):
+            try:
+                F.cross_entropy(model(x), y + 100)  # out of range: the op raises
+            except IndexError:
+                pass
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    with pytest.warns(RuntimeWarning, match="an op raised inside the step"):
+        f = same_run(body)
+    assert f.stats["replayed"] == 0
