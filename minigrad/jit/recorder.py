@@ -27,6 +27,7 @@ class Recorder:
         self.thread = threading.get_ident()  # the thread running the step: only its work counts
         self.depth = 0          # > 0 inside a replayed call: its own work is not recorded
         self.in_op = 0          # > 0 inside an op's apply
+        self.pending_backward: Backward | None = None  # a backward pass not yet finished
         self.op_draws = False   # an op drew from the generator inside its forward
         self.reason: str | None = None  # why this call cannot be replayed, once known
         self.arrays: list[Any] = []     # slot -> the array it held in this call
@@ -180,14 +181,22 @@ class Recorder:
             ins = tuple(key[id(x)] if x.requires_grad else None for x in fn.inputs)
             plan.append((op, key[id(t)], ins))
         root = key[id(roots[0])]
-        self.instrs.append(Backward(plan, root, seed_slot, None if seed_slot is not None
-                                      else seed.copy(), retain_graph))
+        # kept once the pass has written the leaves (after_backward): a pass that raises, and
+        # that the step catches, is not replayed
+        self.pending_backward = Backward(plan, root, seed_slot, None if seed_slot is not None
+                                         else seed.copy(), retain_graph)
 
     def after_backward(self) -> None:
-        """Tensor.backward wrote the leaves' .grad: the new values are the expected ones."""
+        """Tensor.backward wrote the leaves' .grad: the pass is recorded, and the new values
+        are the expected ones."""
         if threading.get_ident() != self.thread:
             return  # another thread's work: not this step's
-        if not self.depth and self.watch:
+        if self.depth:
+            return
+        if self.pending_backward is not None:
+            self.instrs.append(self.pending_backward)
+            self.pending_backward = None
+        if self.watch:
             self._snap()
 
     # ------------------------------------------------------------------ slots

@@ -305,3 +305,27 @@ def test_an_error_caught_inside_the_step_runs_it_eagerly():
     with pytest.warns(RuntimeWarning, match="an op raised inside the step"):
         f = same_run(body)
     assert f.stats["replayed"] == 0
+
+
+class _NoBackward(mg.Function):
+    def forward(self, x):
+        return x * 1
+
+    def backward(self, gy):
+        raise ValueError("this op has no gradient")
+
+
+def test_a_backward_that_raised_and_was_caught_is_not_replayed():
+    def body(model, opt):
+        def step(x, y):
+            loss = F.cross_entropy(model(x), y)
+            try:
+                _NoBackward().apply(loss).backward()
+            except ValueError:
+                pass
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    assert same_run(body).stats["replayed"] == 10
